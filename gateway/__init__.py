@@ -1,0 +1,1 @@
+"""dh-gateway: one gRPC stream per utterance drives a cloud digital human."""
