@@ -1,0 +1,122 @@
+"""The asyncio client: ``async for event in drive(channel, task_id, chunks): ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+
+import grpc
+from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
+
+from dhgateway_client.config import DriveOptions
+from dhgateway_client.errors import DriveError
+
+Metadata = Sequence[tuple[str, str]]
+
+
+async def drive(
+    channel: grpc.aio.Channel,
+    task_id: str,
+    audio: AsyncIterable[bytes] | Iterable[bytes],
+    options: DriveOptions | None = None,
+    *,
+    metadata: Metadata | None = None,
+    timeout_s: float | None = None,
+) -> AsyncIterator[pb.DriveEvent]:
+    """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
+
+    The audio is sent as it comes (HTTP/2 flow control holds the writer back when the gateway
+    paces); the stream half-closes when ``audio`` ends. The last event of a successful drive is
+    ``completed``. Breaking out of the loop (or cancelling the task) cancels the drive: the
+    gateway sends the avatar its Stop at once.
+
+    Raises:
+        DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
+    """
+    options = options or DriveOptions()
+    stub = pb_grpc.DriveGatewayStub(channel)
+    call = stub.Drive(metadata=metadata, timeout=timeout_s)
+    writer = asyncio.create_task(_write(call, options.to_config(task_id), audio))
+    try:
+        async for event in call:
+            yield event
+    except grpc.aio.AioRpcError as error:
+        raise DriveError.from_rpc_error(error) from None
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+            await writer
+        if not call.done():
+            call.cancel()
+
+
+async def _write(
+    call: grpc.aio.StreamStreamCall[pb.DriveRequest, pb.DriveEvent],
+    config: pb.DriveConfig,
+    audio: AsyncIterable[bytes] | Iterable[bytes],
+) -> None:
+    """Send the config, the audio and the half-close; stop quietly once the call ended.
+
+    A write that fails because the gateway already ended the stream is not an error here: the
+    reader side reports the gateway's status.
+    """
+    try:
+        await call.write(pb.DriveRequest(config=config))
+        if isinstance(audio, AsyncIterable):
+            async for chunk in audio:
+                if call.done():
+                    return
+                await call.write(pb.DriveRequest(audio=chunk))
+        else:
+            for chunk in audio:
+                if call.done():
+                    return
+                await call.write(pb.DriveRequest(audio=chunk))
+        await call.done_writing()
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        return
+
+
+class DriveGatewayClient:
+    """A thin wrapper over a channel for the gateway's unary RPCs."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, metadata: Metadata | None = None) -> None:
+        self._stub = pb_grpc.DriveGatewayStub(channel)
+        self._channel = channel
+        self._metadata = metadata
+
+    def drive(
+        self,
+        task_id: str,
+        audio: AsyncIterable[bytes] | Iterable[bytes],
+        options: DriveOptions | None = None,
+    ) -> AsyncIterator[pb.DriveEvent]:
+        """See :func:`drive`."""
+        return drive(self._channel, task_id, audio, options, metadata=self._metadata)
+
+    async def stop_drive(self, task_id: str, profile: str = "") -> str:
+        """End the active drive of ``task_id``; returns its DriveId.
+
+        Raises:
+            DriveError: NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
+        """
+        try:
+            response = await self._stub.StopDrive(
+                pb.StopDriveRequest(task_id=task_id, profile=profile), metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise DriveError.from_rpc_error(error) from None
+        return response.drive_id
+
+    async def list_drives(self, task_id: str = "") -> list[pb.DriveInfo]:
+        """The gateway's active and queued drives."""
+        response = await self._stub.ListDrives(
+            pb.ListDrivesRequest(task_id=task_id), metadata=self._metadata
+        )
+        return list(response.drives)
+
+    async def capabilities(self) -> pb.Capabilities:
+        """What the gateway accepts."""
+        return await self._stub.GetCapabilities(pb.GetCapabilitiesRequest(), metadata=self._metadata)
+

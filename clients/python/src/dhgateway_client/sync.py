@@ -1,0 +1,46 @@
+"""The blocking client: ``for event in drive(channel, task_id, chunks): ...``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import grpc
+from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
+
+from dhgateway_client.config import DriveOptions
+from dhgateway_client.errors import DriveError
+
+
+def drive(
+    channel: grpc.Channel,
+    task_id: str,
+    audio: Iterable[bytes],
+    options: DriveOptions | None = None,
+    *,
+    metadata: Sequence[tuple[str, str]] | None = None,
+    timeout_s: float | None = None,
+) -> Iterator[pb.DriveEvent]:
+    """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
+
+    ``audio`` is consumed on gRPC's own thread as the gateway accepts it. Closing the generator
+    early cancels the drive (the gateway sends the avatar its Stop at once).
+
+    Raises:
+        DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
+    """
+    config = (options or DriveOptions()).to_config(task_id)
+
+    def requests() -> Iterator[pb.DriveRequest]:
+        yield pb.DriveRequest(config=config)
+        for chunk in audio:
+            yield pb.DriveRequest(audio=chunk)
+
+    responses = pb_grpc.DriveGatewayStub(channel).Drive(
+        requests(), metadata=metadata, timeout=timeout_s
+    )
+    try:
+        yield from responses
+    except grpc.RpcError as error:
+        raise DriveError.from_rpc_error(error) from None
+    finally:
+        responses.cancel()

@@ -1,0 +1,98 @@
+"""The drive's lifecycle as an explicit state table.
+
+Theory of operation
+-------------------
+A drive is one gRPC stream mapped to one upstream DriveId and one WebSocket. Its life, seen from
+the vendor's side (the side with obligations)::
+
+    IDLE ──QUEUE──▶ QUEUED ──ADMIT──▶ SETTING_UP ──START──▶ STREAMING ──STOP──▶ STOPPING ──CLOSE──▶ CLOSED
+      │                │                  │                                                      ▲
+      └──ADMIT─────────┼──────────────────┤                                                      │
+                       └──ABANDON─────────┴──ABANDON (nothing was started: nothing is owed) ─────┘
+
+Rules:
+
+1. Everything that decides what the vendor is owed lives in :data:`TRANSITIONS`; the shell never
+   reasons about states itself, it asks :attr:`DriveMachine.stop_owed`.
+2. Once ``START`` happened (the Start command was sent), the only way out is ``STOP``: there is no
+   ``ABANDON`` from ``STREAMING``. A drive that reached Start always gets its Stop, whatever failed.
+3. An event that is not in the table is a bug in the caller: :class:`DriveStateError` is raised
+   and the state does not change.
+
+The client's side (config, audio, half-close) is tracked by the shell and the pacer, not here:
+it never creates an obligation toward the vendor.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class DriveState(enum.Enum):
+    """Where a drive is in its life (see the module docstring)."""
+
+    IDLE = "idle"
+    QUEUED = "queued"
+    SETTING_UP = "setting_up"
+    STREAMING = "streaming"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+
+class DriveEvent(enum.Enum):
+    """What happened to a drive."""
+
+    QUEUE = "queue"  # the task is busy and the drive waits its turn
+    ADMIT = "admit"  # the drive holds the task; setting up begins
+    START = "start"  # the Start command was sent upstream
+    STOP = "stop"  # the Stop command was sent (or the connection is gone)
+    CLOSE = "close"  # the WebSocket is closed and the task released
+    ABANDON = "abandon"  # the drive ended before any Start: nothing is owed upstream
+
+
+IDLE, QUEUED, SETTING_UP, STREAMING, STOPPING, CLOSED = DriveState
+
+TRANSITIONS: dict[tuple[DriveState, DriveEvent], DriveState] = {
+    (IDLE, DriveEvent.QUEUE): QUEUED,
+    (IDLE, DriveEvent.ADMIT): SETTING_UP,
+    (IDLE, DriveEvent.ABANDON): CLOSED,
+    (QUEUED, DriveEvent.ADMIT): SETTING_UP,
+    (QUEUED, DriveEvent.ABANDON): CLOSED,
+    (SETTING_UP, DriveEvent.START): STREAMING,
+    (SETTING_UP, DriveEvent.ABANDON): CLOSED,
+    (STREAMING, DriveEvent.STOP): STOPPING,
+    (STOPPING, DriveEvent.CLOSE): CLOSED,
+}
+
+
+class DriveStateError(RuntimeError):
+    """An event arrived in a state that does not accept it: a bug in the caller."""
+
+
+class DriveMachine:
+    """The state of one drive; feed it events with :meth:`handle`."""
+
+    def __init__(self) -> None:
+        self.state = IDLE
+
+    def handle(self, event: DriveEvent) -> DriveState:
+        """Apply ``event``; returns the new state.
+
+        Raises:
+            DriveStateError: ``event`` is not allowed in the current state (state unchanged).
+        """
+        try:
+            self.state = TRANSITIONS[self.state, event]
+        except KeyError:
+            raise DriveStateError(f"{event.name} is not allowed in state {self.state.name}") from None
+        return self.state
+
+    @property
+    def stop_owed(self) -> bool:
+        """True when Start was sent and Stop not yet: the caller must send Stop before leaving."""
+        return self.state is STREAMING
+
+    @property
+    def finished(self) -> bool:
+        """True once the drive is closed."""
+        return self.state is CLOSED

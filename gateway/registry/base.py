@@ -1,0 +1,88 @@
+"""The exclusivity registry: at most one drive per avatar task, whatever the replicas.
+
+The vendor forbids two WebSocket connections on one stream task at a time. Each drive therefore
+*acquires* the task (key: AppId and task id) before it calls the vendor and *releases* it only
+after its WebSocket is closed. What happens when the task is taken depends on the drive's
+policy:
+
+* ``REJECT``: fail at once with :class:`~gateway.errors.DriveConflict` (TASK_BUSY).
+* ``QUEUE``: wait in FIFO order, up to a timeout (QUEUE_TIMEOUT).
+* ``PREEMPT``: ask the holder to end (:meth:`Holder.preempt`), go ahead of every queued drive,
+  and get the task once the holder released it. A newer PREEMPT supersedes an older one that is
+  still waiting (the newest utterance wins); the older one ends PREEMPTED.
+
+Implementations: :class:`~gateway.registry.memory.MemoryRegistry` (one process). They all pass
+the same contract suite (``tests/registry/test_contract.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.drive.spec import ConflictPolicy
+
+
+def task_key(app_id: int, task_id: str) -> str:
+    """The exclusivity key of a task: the same task id under two AppIds is two avatars."""
+    return f"{app_id}:{task_id}"
+
+
+class Holder(Protocol):
+    """A drive as the registry sees it."""
+
+    @property
+    def drive_id(self) -> str:
+        """The upstream DriveId, "" while the drive is being set up."""
+        ...
+
+    def preempt(self) -> None:
+        """Ask the drive to end (ABORTED / PREEMPTED).
+
+        The drive must send its Stop, close its WebSocket and only then release its lease.
+        Must not block; called at most once per drive.
+        """
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class Lease:
+    """Proof that a drive holds a task; give it back with ``release``."""
+
+    key: str
+    holder: Holder
+
+
+QueuedCallback = Callable[[int], Awaitable[None]]
+"""Awaited with the number of drives ahead when a drive starts to wait (QUEUE policy)."""
+
+
+class TaskRegistry(Protocol):
+    """Who holds which task; see the module docstring for the policies."""
+
+    async def acquire(
+        self,
+        key: str,
+        holder: Holder,
+        *,
+        policy: ConflictPolicy,
+        timeout_s: float,
+        on_queued: QueuedCallback | None = None,
+    ) -> Lease:
+        """Take the task for ``holder``, waiting as the policy says.
+
+        Raises:
+            DriveConflict: REJECT and the task is taken.
+            DriveEnded: QUEUE_TIMEOUT when the wait exceeded ``timeout_s``; PREEMPTED when a
+                newer PREEMPT superseded this waiting one.
+        """
+        ...
+
+    async def release(self, lease: Lease) -> None:
+        """Give the task back (the next waiter gets it). Safe to call twice."""
+        ...
+
+    def holder(self, key: str) -> Holder | None:
+        """The drive holding ``key`` now, if any (in this process)."""
+        ...

@@ -1,0 +1,109 @@
+"""The in-process exclusivity registry (one gateway process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from dataclasses import dataclass, field
+
+from gateway.drive.spec import ConflictPolicy
+from gateway.errors import DriveConflict, DriveEnded, Reason
+from gateway.registry.base import Holder, Lease, QueuedCallback
+
+
+@dataclass(eq=False)
+class _Waiter:
+    holder: Holder
+    preempting: bool
+    granted: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class _Slot:
+    holder: Holder | None = None
+    queue: deque[_Waiter] = field(default_factory=deque)
+
+
+class MemoryRegistry:
+    """:class:`~gateway.registry.base.TaskRegistry` for one process (asyncio, one loop)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+
+    def holder(self, key: str) -> Holder | None:
+        slot = self._slots.get(key)
+        return slot.holder if slot else None
+
+    async def acquire(
+        self,
+        key: str,
+        holder: Holder,
+        *,
+        policy: ConflictPolicy,
+        timeout_s: float,
+        on_queued: QueuedCallback | None = None,
+    ) -> Lease:
+        slot = self._slots.setdefault(key, _Slot())
+        if slot.holder is None and not slot.queue:
+            slot.holder = holder
+            return Lease(key, holder)
+        if policy is ConflictPolicy.REJECT:
+            current = slot.holder
+            raise DriveConflict(key.partition(":")[2], current.drive_id if current else "")
+        waiter = _Waiter(holder, preempting=policy is ConflictPolicy.PREEMPT)
+        if waiter.preempting:
+            for older in [w for w in slot.queue if w.preempting]:
+                slot.queue.remove(older)
+                older.granted.set_exception(
+                    DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+                )
+            slot.queue.appendleft(waiter)
+            if slot.holder is not None:
+                slot.holder.preempt()
+        else:
+            slot.queue.append(waiter)
+        ahead = len(slot.queue) - 1 + (slot.holder is not None)
+        try:
+            async with asyncio.timeout(timeout_s):
+                if on_queued is not None and not waiter.preempting:
+                    await on_queued(ahead)
+                await asyncio.shield(waiter.granted)
+        except BaseException as exc:
+            granted = waiter.granted.done() and not waiter.granted.cancelled()
+            if granted and waiter.granted.exception() is None:
+                # Granted in the same instant we were cancelled: hand the task on.
+                await self.release(Lease(key, holder))
+            elif waiter in slot.queue:
+                slot.queue.remove(waiter)
+                self._forget_if_empty(key, slot)
+            if not waiter.granted.done():
+                waiter.granted.cancel()
+            if isinstance(exc, TimeoutError):
+                raise DriveEnded(
+                    Reason.QUEUE_TIMEOUT,
+                    f"task still busy after waiting {timeout_s:g} s",
+                ) from None
+            raise
+        return Lease(key, holder)
+
+    async def release(self, lease: Lease) -> None:
+        slot = self._slots.get(lease.key)
+        if slot is None or slot.holder is not lease.holder:
+            return
+        slot.holder = None
+        while slot.queue:
+            waiter = slot.queue.popleft()
+            if not waiter.granted.done():
+                slot.holder = waiter.holder
+                waiter.granted.set_result(None)
+                break
+        self._forget_if_empty(lease.key, slot)
+
+    def _forget_if_empty(self, key: str, slot: _Slot) -> None:
+        if slot.holder is None and not slot.queue:
+            with contextlib.suppress(KeyError):
+                if self._slots[key] is slot:
+                    del self._slots[key]

@@ -1,0 +1,113 @@
+"""Protobuf <-> domain conversions: the only place besides the servicer that sees messages.
+
+Protobuf messages stop here; the drive and everything below see plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dhgateway.v1 import gateway_pb2 as pb
+from google.protobuf import duration_pb2
+
+from gateway.config import GatewayConfig
+from gateway.drive.audio import CAPABILITIES, Encoding, InputFormat, VoiceChannel
+from gateway.drive.machine import DriveState
+from gateway.drive.spec import ConflictPolicy, DriveSpec
+from gateway.errors import InvalidDrive, Reason
+
+_ENCODINGS: Mapping[int, Encoding] = {
+    pb.ENCODING_UNSPECIFIED: Encoding.LINEAR16,
+    pb.ENCODING_LINEAR16: Encoding.LINEAR16,
+    pb.ENCODING_FLOAT32: Encoding.FLOAT32,
+    pb.ENCODING_WAV: Encoding.WAV,
+    pb.ENCODING_MULAW: Encoding.MULAW,
+    pb.ENCODING_ALAW: Encoding.ALAW,
+}
+_ENCODING_TO_PB = {v: k for k, v in _ENCODINGS.items() if k != pb.ENCODING_UNSPECIFIED}
+_VOICE: Mapping[int, VoiceChannel] = {
+    pb.VOICE_CHANNEL_UNSPECIFIED: VoiceChannel.MIX,
+    pb.VOICE_CHANNEL_MIX: VoiceChannel.MIX,
+    pb.VOICE_CHANNEL_LEFT: VoiceChannel.LEFT,
+    pb.VOICE_CHANNEL_RIGHT: VoiceChannel.RIGHT,
+}
+_VOICE_TO_PB = {v: k for k, v in _VOICE.items() if k != pb.VOICE_CHANNEL_UNSPECIFIED}
+_POLICIES: Mapping[int, ConflictPolicy] = {
+    pb.CONFLICT_POLICY_UNSPECIFIED: ConflictPolicy.REJECT,
+    pb.CONFLICT_POLICY_REJECT: ConflictPolicy.REJECT,
+    pb.CONFLICT_POLICY_PREEMPT: ConflictPolicy.PREEMPT,
+    pb.CONFLICT_POLICY_QUEUE: ConflictPolicy.QUEUE,
+}
+_POLICY_TO_PB = {v: k for k, v in _POLICIES.items() if k != pb.CONFLICT_POLICY_UNSPECIFIED}
+STATE_TO_PB: Mapping[DriveState, int] = {
+    DriveState.IDLE: pb.DRIVE_STATE_SETTING_UP,
+    DriveState.QUEUED: pb.DRIVE_STATE_QUEUED,
+    DriveState.SETTING_UP: pb.DRIVE_STATE_SETTING_UP,
+    DriveState.STREAMING: pb.DRIVE_STATE_STREAMING,
+    DriveState.STOPPING: pb.DRIVE_STATE_STOPPING,
+    DriveState.CLOSED: pb.DRIVE_STATE_STOPPING,
+}
+
+
+def spec_from_config(config: pb.DriveConfig) -> DriveSpec:
+    """The validated :class:`DriveSpec` of a ``DriveConfig``.
+
+    Raises:
+        InvalidDrive: TASK_ID_REQUIRED, UNSUPPORTED_FORMAT (an unknown enum value or a bad
+            number; the audio module checks the rest when the converter is built).
+    """
+    task_id = config.task_id.strip()
+    if not task_id:
+        raise InvalidDrive(Reason.TASK_ID_REQUIRED, "DriveConfig.task_id is required")
+    fmt = config.input
+    encoding = _ENCODINGS.get(fmt.encoding)
+    voice = _VOICE.get(fmt.voice_channel)
+    policy = _POLICIES.get(config.on_conflict)
+    if encoding is None or voice is None or policy is None:
+        raise InvalidDrive(
+            Reason.UNSUPPORTED_FORMAT,
+            "unknown enum value in DriveConfig (encoding, voice_channel or on_conflict)",
+        )
+    wav = encoding is Encoding.WAV
+    queue_timeout_s: float | None = None
+    if config.HasField("queue_timeout"):
+        queue_timeout_s = config.queue_timeout.ToTimedelta().total_seconds()
+        if queue_timeout_s <= 0:
+            raise InvalidDrive(Reason.INVALID_CONFIG, "queue_timeout must be positive")
+    return DriveSpec(
+        task_id=task_id,
+        input=InputFormat(
+            encoding=encoding,
+            sample_rate_hz=fmt.sample_rate_hz or (0 if wav else 16000),
+            channels=fmt.channels or (0 if wav else 1),
+            voice_channel=voice,
+            keep_stereo=fmt.keep_stereo,
+        ),
+        output_rate_hz=config.output_sample_rate_hz,
+        on_conflict=policy,
+        queue_timeout_s=queue_timeout_s,
+        labels=dict(config.labels),
+        profile=config.profile,
+    )
+
+
+def capabilities(config: GatewayConfig) -> pb.Capabilities:
+    """What this gateway accepts, from the audio module's own list and the configuration."""
+    caps = CAPABILITIES
+    return pb.Capabilities(
+        encodings=[_ENCODING_TO_PB[e] for e in caps.encodings],
+        min_input_sample_rate_hz=caps.min_input_rate_hz,
+        max_input_sample_rate_hz=caps.max_input_rate_hz,
+        channels=list(caps.channels),
+        output_sample_rates_hz=list(caps.output_rates_hz),
+        max_chunk_bytes=config.limits.max_chunk_bytes,
+        pacing_enabled=config.pacing.enabled,
+        pacing_lead_ms=config.pacing.lead_ms,
+        max_frame_ms=config.pacing.max_frame_ms,
+        conflict_policies=[_POLICY_TO_PB[p] for p in ConflictPolicy],
+        voice_channels=[_VOICE_TO_PB[v] for v in caps.voice_channels],
+        default_queue_timeout=duration_pb2.Duration(
+            seconds=int(config.limits.queue_timeout_s),
+            nanos=round(config.limits.queue_timeout_s % 1 * 1e9),
+        ),
+    )

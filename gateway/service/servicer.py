@@ -1,0 +1,180 @@
+"""The gRPC servicer: protobuf in, drives run, protobuf out; every failure through ONE table.
+
+The servicer knows no protocol logic. It reads the first message, turns it into a
+:class:`~gateway.drive.spec.DriveSpec`, hands the rest of the stream to a
+:class:`~gateway.service.drive.Drive`, and writes what the drive reports. Errors end the stream
+through :func:`~gateway.service.status.to_grpc_status` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
+from google.protobuf import timestamp_pb2
+
+from gateway.drive.audio import OutputFormat
+from gateway.drive.progress import ProgressSnapshot
+from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
+from gateway.service.app import GatewayApp
+from gateway.service.convert import STATE_TO_PB, capabilities, spec_from_config
+from gateway.service.drive import Drive
+from gateway.service.status import internal_error, to_grpc_status
+
+log = logging.getLogger("gateway.service")
+
+Context = grpc.aio.ServicerContext[pb.DriveRequest, pb.DriveEvent]
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+async def _first_config(requests: AsyncIterator[pb.DriveRequest]) -> pb.DriveConfig:
+    try:
+        first = await anext(requests)
+    except StopAsyncIteration:
+        raise InvalidDrive(Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig") from None
+    if first.WhichOneof("request") != "config":
+        raise InvalidDrive(Reason.CONFIG_REQUIRED, "the first message must be a DriveConfig")
+    return first.config
+
+
+async def _audio_chunks(requests: AsyncIterator[pb.DriveRequest]) -> AsyncIterator[bytes]:
+    async for request in requests:
+        kind = request.WhichOneof("request")
+        if kind == "audio":
+            if request.audio:
+                yield request.audio
+        elif kind == "config":
+            raise InvalidDrive(Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once")
+
+
+class _StreamListener:
+    """Writes a drive's reports to its gRPC stream."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    async def queued(self, drive: Drive, *, rate_limited: bool, ahead: int) -> None:
+        reason = pb.Queued.REASON_RATE_LIMITED if rate_limited else pb.Queued.REASON_TASK_BUSY
+        await self._context.write(
+            pb.DriveEvent(
+                drive_id=drive.drive_id, time=_now(), queued=pb.Queued(reason=reason, ahead=ahead)
+            )
+        )
+
+    async def started(self, drive: Drive, output: OutputFormat, setup_ms: int) -> None:
+        started = pb.Started(
+            output_sample_rate_hz=output.sample_rate_hz,
+            setup_ms=setup_ms,
+            output_channels=output.channels,
+        )
+        await self._context.write(
+            pb.DriveEvent(drive_id=drive.drive_id, time=_now(), started=started)
+        )
+
+    async def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
+        progress = pb.Progress(
+            received_ms=snapshot.received_ms,
+            sent_ms=snapshot.sent_ms,
+            lead_ms=snapshot.lead_ms,
+            underruns=snapshot.underruns,
+        )
+        await self._context.write(
+            pb.DriveEvent(drive_id=drive.drive_id, time=_now(), progress=progress)
+        )
+
+
+class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
+    """``dhgateway.v1.DriveGateway`` on a :class:`GatewayApp`."""
+
+    def __init__(self, app: GatewayApp) -> None:
+        self.app = app
+
+    async def Drive(  # type: ignore[override]
+        self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
+    ) -> None:
+        try:
+            config = await _first_config(request_iterator)
+            spec = spec_from_config(config)
+            credentials = self.app.credentials(spec.profile)
+            self.app.admit()
+            drive = Drive(
+                self.app,
+                spec,
+                credentials,
+                _audio_chunks(request_iterator),
+                _StreamListener(context),
+            )
+            completion = await self.app.run(drive)
+        except GatewayError as exc:
+            log.info("drive failed: %s", exc, extra={"reason": exc.reason.value, **exc.metadata})
+            await context.abort_with_status(to_grpc_status(exc))
+            return
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception:
+            log.exception("unexpected error in Drive")
+            await context.abort_with_status(internal_error("unexpected error in the gateway"))
+            return
+        completed = pb.Completed(
+            received_ms=completion.received_ms,
+            sent_ms=completion.sent_ms,
+            bytes_sent=completion.bytes_sent,
+            frames_sent=completion.frames_sent,
+            underruns=completion.underruns,
+            stop_lag_ms=completion.stop_lag_ms,
+        )
+        await context.write(pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed))
+
+    async def StopDrive(  # type: ignore[override]
+        self, request: pb.StopDriveRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.StopDriveResponse:
+        try:
+            credentials = self.app.credentials(request.profile)
+            if not request.task_id:
+                raise InvalidDrive(Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required")
+            drive = self.app.active_drive(credentials.app_id, request.task_id)
+            if drive is None:
+                raise DriveEnded(
+                    Reason.NO_ACTIVE_DRIVE, f"task {request.task_id!r} has no active drive"
+                ).with_metadata({"task_id": request.task_id})
+            drive.end(DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request"))
+            # Answer once the Stop went out, so a caller can speak again right after.
+            await drive.wait_finished(self.app.config.limits.preempt_wait_s)
+        except GatewayError as exc:
+            await context.abort_with_status(to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc  # abort_with_status always raises
+        return pb.StopDriveResponse(drive_id=drive.drive_id)
+
+    async def ListDrives(  # type: ignore[override]
+        self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ListDrivesResponse:
+        infos = []
+        for drive in self.app.drives:
+            if request.task_id and drive.spec.task_id != request.task_id:
+                continue
+            info = pb.DriveInfo(
+                task_id=drive.spec.task_id,
+                drive_id=drive.drive_id,
+                state=STATE_TO_PB[drive.state],  # type: ignore[arg-type]
+                sent_ms=round(drive.core.sent_ms),
+                labels=dict(drive.spec.labels),
+                profile=drive.spec.profile,
+            )
+            if drive.started_wall is not None:
+                info.started_time.FromNanoseconds(int(drive.started_wall * 1e9))
+            infos.append(info)
+        return pb.ListDrivesResponse(drives=infos)
+
+    async def GetCapabilities(  # type: ignore[override]
+        self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.Capabilities:
+        return capabilities(self.app.config)
+

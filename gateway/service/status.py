@@ -1,0 +1,75 @@
+"""The ONE table from error reasons to gRPC status codes, and the status details clients read.
+
+Every failure leaves the gateway through :func:`to_rpc_status`: a ``google.rpc.Status`` whose
+details hold one ``google.rpc.ErrorInfo`` (domain ``dhgateway``, the :class:`Reason`, and metadata
+such as task_id, drive_id, upstream_code, upstream_message, upstream_request_id, sent_ms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gateway.errors import GatewayError, Reason
+
+DOMAIN = "dhgateway"
+
+C = grpc.StatusCode
+STATUS_OF: Mapping[Reason, grpc.StatusCode] = {
+    Reason.CONFIG_REQUIRED: C.INVALID_ARGUMENT,
+    Reason.CONFIG_REPEATED: C.INVALID_ARGUMENT,
+    Reason.TASK_ID_REQUIRED: C.INVALID_ARGUMENT,
+    Reason.UNSUPPORTED_FORMAT: C.INVALID_ARGUMENT,
+    Reason.PARTIAL_SAMPLE: C.INVALID_ARGUMENT,
+    Reason.CHUNK_TOO_LARGE: C.INVALID_ARGUMENT,
+    Reason.BAD_WAV: C.INVALID_ARGUMENT,
+    Reason.INVALID_CONFIG: C.INVALID_ARGUMENT,
+    Reason.UNKNOWN_PROFILE: C.INVALID_ARGUMENT,
+    Reason.TASK_BUSY: C.ALREADY_EXISTS,
+    Reason.PREEMPTED: C.ABORTED,
+    Reason.STOPPED_BY_REQUEST: C.ABORTED,
+    Reason.QUEUE_TIMEOUT: C.DEADLINE_EXCEEDED,
+    Reason.IDLE_TIMEOUT: C.DEADLINE_EXCEEDED,
+    Reason.MAX_DURATION: C.DEADLINE_EXCEEDED,
+    Reason.UPSTREAM_TASK_NOT_FOUND: C.NOT_FOUND,
+    Reason.NO_ACTIVE_DRIVE: C.NOT_FOUND,
+    Reason.UPSTREAM_TASK_NOT_STREAMING: C.FAILED_PRECONDITION,
+    Reason.UPSTREAM_NOT_ENABLED: C.FAILED_PRECONDITION,
+    Reason.GATEWAY_BUSY: C.RESOURCE_EXHAUSTED,
+    Reason.UPSTREAM_RATE_LIMITED: C.RESOURCE_EXHAUSTED,
+    Reason.UPSTREAM_CONCURRENCY: C.RESOURCE_EXHAUSTED,
+    Reason.UPSTREAM_UNREACHABLE: C.UNAVAILABLE,
+    Reason.UPSTREAM_DISCONNECTED: C.UNAVAILABLE,
+    Reason.DRAINING: C.UNAVAILABLE,
+    Reason.UPSTREAM_AUTH: C.INTERNAL,
+    Reason.UPSTREAM_ERROR: C.INTERNAL,
+}
+
+
+def to_rpc_status(error: GatewayError) -> status_pb2.Status:
+    """The ``google.rpc.Status`` (with its ErrorInfo) that reports ``error`` to a client."""
+    code = STATUS_OF[error.reason]
+    info = error_details_pb2.ErrorInfo(
+        reason=error.reason.value,
+        domain=DOMAIN,
+        metadata={k: v for k, v in error.metadata.items() if v},
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+
+
+def to_grpc_status(error: GatewayError) -> grpc.Status:
+    """:func:`to_rpc_status` in the form ``context.abort_with_status`` takes."""
+    return rpc_status.to_status(to_rpc_status(error))  # type: ignore[no-any-return]
+
+
+def internal_error(message: str) -> grpc.Status:
+    """A bare INTERNAL status for a bug (never a secret in ``message``)."""
+    return rpc_status.to_status(  # type: ignore[no-any-return]
+        status_pb2.Status(code=code_pb2.INTERNAL, message=message)
+    )

@@ -1,0 +1,103 @@
+"""Run the simulator as a process: ``python -m gateway.simulator`` or ``dh-gateway simulator``.
+
+When it is ready it prints its HTTP address, alone on one line, on stdout; everything else
+goes to stderr. SIGINT or SIGTERM stops it cleanly (exit status 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from .app import Simulator
+from .config import SimulatorConfig
+
+__all__ = ["build_parser", "run_standalone"]
+
+log = logging.getLogger("gateway.simulator")
+
+SECRET_ENV = "DH_SIMULATOR_SERVER_SECRET"
+
+
+def build_parser(prog: str = "python -m gateway.simulator") -> argparse.ArgumentParser:
+    """The command line of the standalone simulator."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Run a simulator of the vendor's digital-human cloud."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
+    parser.add_argument("--app-id", type=int, required=True, help="the AppId to accept")
+    parser.add_argument(
+        "--server-secret",
+        default=os.environ.get(SECRET_ENV),
+        help=f"the ServerSecret that signs requests (default: ${SECRET_ENV})",
+    )
+    parser.add_argument("--tls", action="store_true", help="serve https/wss (throwaway CA)")
+    parser.add_argument("--ca-file", help="with --tls: write the CA certificate (PEM) to this path")
+    parser.add_argument("--tasks", help="comma-separated TaskIds that exist (default: any)")
+    parser.add_argument(
+        "--requests-per-second", type=int, default=10, help="API rate limit per AppId; 0: off"
+    )
+    parser.add_argument("--underrun-tolerance-ms", type=float, default=20.0)
+    parser.add_argument("--log-level", default="INFO", help="stderr log level (INFO)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> SimulatorConfig:
+    tasks = None
+    if args.tasks is not None:
+        tasks = frozenset(t.strip() for t in args.tasks.split(",") if t.strip())
+    return SimulatorConfig(
+        app_id=args.app_id,
+        server_secret=args.server_secret,
+        host=args.host,
+        port=args.port,
+        tasks=tasks,
+        requests_per_second=args.requests_per_second or None,
+        underrun_tolerance_ms=args.underrun_tolerance_ms,
+        tls=args.tls,
+    )
+
+
+async def _serve(config: SimulatorConfig, ca_file: str | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Simulator(config) as sim:
+            if ca_file is not None and sim.ca_pem is not None:
+                with open(ca_file, "wb") as f:  # noqa: ASYNC230 - a few hundred bytes, once
+                    f.write(sim.ca_pem)
+            print(sim.http_url, flush=True)
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run_standalone(argv: Sequence[str] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit status.
+
+    ``argv`` are the arguments after the command (``sys.argv[1:]`` when ``None``).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.server_secret:
+        parser.error(f"--server-secret (or ${SECRET_ENV}) is required")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    asyncio.run(_serve(config, args.ca_file))
+    return 0

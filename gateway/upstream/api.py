@@ -1,0 +1,393 @@
+"""The vendor's signed HTTP API: ``DriveByWsStream`` and the envelope around every answer.
+
+:class:`UpstreamClient` is a thin shell around one ``aiohttp.ClientSession``: it signs, waits its
+turn at the :class:`~gateway.upstream.limiter.RequestLimiter`, sends, parses the envelope, and
+retries what :mod:`gateway.upstream.policy` calls retryable. aiohttp's exceptions are translated
+here, once, into :class:`~gateway.errors.UpstreamUnreachable`.
+
+Errors (what :meth:`UpstreamClient.call` raises):
+
+* a non-zero ``Code`` → :class:`~gateway.errors.UpstreamApiError`, reason and ``retryable`` from
+  :mod:`gateway.upstream.codes` (also when a retryable code outlived its budget);
+* a transport failure, a timeout, HTTP 5xx/408/429 → :class:`~gateway.errors.UpstreamUnreachable`
+  (``retryable=True``) once the transient budget is spent;
+* any other HTTP status, or a body that is not the documented envelope →
+  :class:`~gateway.errors.UpstreamUnreachable` with ``retryable=False``: the vendor (or whatever
+  answers at ``api_url``) is at fault, not the caller, and the same request will not fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import aiohttp
+
+from gateway.config import Credentials, UpstreamConfig
+from gateway.errors import UpstreamApiError, UpstreamError, UpstreamUnreachable
+from gateway.upstream.codes import SUCCESS, api_error
+from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter
+from gateway.upstream.policy import (
+    RETRYABLE_HTTP_STATUSES,
+    RetryKind,
+    backoff,
+    is_retryable,
+    retry_kind,
+)
+from gateway.upstream.redact import redact_text, redact_url
+from gateway.upstream.signing import signed_query
+from gateway.upstream.tls import api_tls
+
+__all__ = ["ApiResult", "Attempt", "DriveGrant", "UpstreamClient"]
+
+logger = logging.getLogger("gateway.upstream")
+
+DRIVE_BY_WS_STREAM = "DriveByWsStream"
+
+
+@dataclass(frozen=True, slots=True)
+class DriveGrant:
+    """What ``DriveByWsStream`` grants: one drive, on one WebSocket address.
+
+    Attributes:
+        drive_id: the ``DriveId`` to put in Start and Stop; use it for one drive only.
+        wss_address: the WebSocket address; its ``Token`` is a credential (repr masks it).
+        request_id: the vendor's ``RequestId`` of the successful call.
+        attempts: how many requests it took (1 = no retry).
+        waited_s: seconds spent waiting for the rate limiter and between retries.
+    """
+
+    drive_id: str
+    wss_address: str
+    request_id: str
+    attempts: int
+    waited_s: float
+
+    def __repr__(self) -> str:
+        return (
+            f"DriveGrant(drive_id={self.drive_id!r}, "
+            f"wss_address={redact_url(self.wss_address)!r}, request_id={self.request_id!r}, "
+            f"attempts={self.attempts}, waited_s={self.waited_s:.3f})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResult:
+    """A successful envelope (``Code`` 0), with how it was obtained."""
+
+    data: Mapping[str, Any]
+    request_id: str
+    attempts: int
+    waited_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One request to the vendor, reported to ``on_attempt`` (for metrics) and logged at DEBUG.
+
+    Attributes:
+        action: the API called.
+        number: 1 for the first request, 2 for the first retry, ...
+        outcome: ``ok``; ``retry`` (a retry follows after ``retry_in_s``); ``failed`` (raised).
+        waited_s: seconds this attempt waited for the rate limiter.
+        elapsed_s: seconds from sending the request to its outcome.
+        code: the envelope's ``Code``, when one was parsed.
+        http_status: the HTTP status, when a response arrived.
+        error: a short redacted description of the failure.
+        retry_in_s: the backoff before the next attempt.
+    """
+
+    action: str
+    number: int
+    outcome: Literal["ok", "retry", "failed"]
+    waited_s: float
+    elapsed_s: float
+    code: int | None = None
+    http_status: int | None = None
+    error: str | None = None
+    retry_in_s: float | None = None
+
+
+class UpstreamClient:
+    """Calls the vendor's HTTP API on one ``aiohttp.ClientSession``.
+
+    Use it as ``async with UpstreamClient(config) as client:`` or call :meth:`close` when done.
+    An injected ``session`` stays open (whoever creates it closes it); without one, the client
+    creates its own on first use and closes it in :meth:`close`.
+
+    Args:
+        config: URLs, timeouts, budgets, backoff and the request rate.
+        session: a session to share; it must not raise for HTTP status codes.
+        limiter: where every attempt waits its turn, keyed by the AppId; by default an
+            in-process :class:`~gateway.upstream.limiter.LocalRateLimiter` at
+            ``config.requests_per_second``. Share one limiter between clients of one account.
+        wall_clock: the Unix time to sign with; injectable to test clock skew.
+        rng: the backoff jitter source.
+        on_attempt: called after every attempt; it must not block, and its errors are logged.
+    """
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        limiter: RequestLimiter | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        on_attempt: Callable[[Attempt], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._limiter = limiter or LocalRateLimiter(config.requests_per_second)
+        self._wall_clock = wall_clock
+        self._rng = rng
+        self._on_attempt = on_attempt
+        self._timeout = aiohttp.ClientTimeout(
+            total=config.request_timeout_s,
+            connect=config.connect_timeout_s,
+            sock_connect=config.connect_timeout_s,
+        )
+
+    async def __aenter__(self) -> Self:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client created it; safe to call more than once."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    async def drive_by_ws_stream(self, task_id: str, credentials: Credentials) -> DriveGrant:
+        """Get a fresh ``DriveId`` and WebSocket address for one drive of ``task_id``.
+
+        Call it once per utterance: the vendor wants a new DriveId for every drive.
+
+        Raises:
+            UpstreamApiError: a non-zero ``Code`` (task missing, not streaming, auth, ...).
+            UpstreamUnreachable: transport, timeout or 5xx beyond the budget; a malformed answer.
+        """
+        result = await self.call(DRIVE_BY_WS_STREAM, {"TaskId": task_id}, credentials)
+        # The doc's table lists the fields flat while its example nests them in Data (§16):
+        # read Data first and fall back to the top level.
+        drive_id = _text_field(result.data, "DriveId")
+        address = _text_field(result.data, "WssAddress")
+        if not drive_id or not address.startswith(("ws://", "wss://")):
+            raise UpstreamUnreachable(
+                "DriveByWsStream answered Code 0 without a DriveId and a ws(s) WssAddress",
+                retryable=False,
+                upstream_request_id=result.request_id,
+            )
+        grant = DriveGrant(drive_id, address, result.request_id, result.attempts, result.waited_s)
+        logger.debug("DriveByWsStream granted for task %r: %r", task_id, grant)
+        return grant
+
+    async def call(
+        self, action: str, body: Mapping[str, Any], credentials: Credentials
+    ) -> ApiResult:
+        """POST one signed request, retrying within the budgets; return the envelope's data.
+
+        Every attempt is signed afresh and waits its turn at the limiter (key: the AppId).
+        Transient failures are retried with jittered exponential backoff while the time spent
+        retrying stays within ``retry_budget_s``; Code 400010009 within ``rate_limit_budget_s``.
+        Each budget counts from that kind's first failure, so one call lasts at most about
+        ``request_timeout_s + budget + request_timeout_s`` plus the limiter's queue.
+
+        Raises:
+            UpstreamApiError, UpstreamUnreachable: see the module docstring.
+        """
+        loop = asyncio.get_running_loop()
+        delays: dict[RetryKind, Iterator[float]] = {
+            RetryKind.TRANSIENT: self._backoff(self._config.backoff_initial_s),
+            RetryKind.RATE_LIMIT: self._backoff(
+                max(self._config.backoff_initial_s, 1.0 / self._config.requests_per_second)
+            ),
+        }
+        budgets = {
+            RetryKind.TRANSIENT: self._config.retry_budget_s,
+            RetryKind.RATE_LIMIT: self._config.rate_limit_budget_s,
+        }
+        first_failure: dict[RetryKind, float] = {}
+        waited_total = 0.0
+        number = 0
+        while True:
+            number += 1
+            waited = await self._limiter.acquire(str(credentials.app_id))
+            waited_total += waited
+            started = loop.time()
+            status: int | None = None
+            try:
+                status, raw = await self._post(action, body, credentials)
+                data, request_id = _interpret(action, status, raw)
+            except UpstreamError as error:
+                now = loop.time()
+                kind = retry_kind(error)
+                delay: float | None = None
+                if kind is not None:
+                    since = first_failure.setdefault(kind, now)
+                    candidate = next(delays[kind])
+                    if now + candidate - since <= budgets[kind]:
+                        delay = candidate
+                code = error.code if isinstance(error, UpstreamApiError) else None
+                outcome: Literal["retry", "failed"] = "failed" if delay is None else "retry"
+                self._report(
+                    Attempt(
+                        action,
+                        number,
+                        outcome,
+                        waited,
+                        now - started,
+                        code,
+                        status,
+                        str(error),
+                        delay,
+                    )
+                )
+                if delay is None:
+                    error.with_metadata({"attempts": str(number)})
+                    raise
+                await asyncio.sleep(delay)
+                waited_total += delay
+                continue
+            self._report(Attempt(action, number, "ok", waited, loop.time() - started, 0, status))
+            return ApiResult(data, request_id, number, waited_total)
+
+    # Internals.
+
+    def _backoff(self, initial_s: float) -> Iterator[float]:
+        return backoff(initial_s, max(initial_s, self._config.backoff_max_s), rng=self._rng)
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("UpstreamClient is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=api_tls(self._config)), trust_env=False
+            )
+        return self._session
+
+    async def _post(
+        self, action: str, body: Mapping[str, Any], credentials: Credentials
+    ) -> tuple[int, bytes]:
+        """One signed POST: returns (HTTP status, body); transport failures are translated."""
+        session = self._get_session()
+        params = signed_query(action, credentials, now=self._wall_clock())
+        try:
+            async with session.post(
+                self._config.api_url,
+                params=params,
+                json=dict(body),
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if isinstance(exc, TimeoutError):
+                detail = (
+                    f"timed out (connect {self._config.connect_timeout_s} s, "
+                    f"total {self._config.request_timeout_s} s)"
+                )
+            else:
+                # Library messages may quote the URL, which carries the signature: redact them.
+                detail = redact_text(str(exc)) or "no detail"
+            raise UpstreamUnreachable(
+                f"{action}: the vendor API at {redact_url(self._config.api_url)} failed: "
+                f"{type(exc).__name__}: {detail}",
+                retryable=is_retryable(exc),
+            ) from exc
+
+    def _report(self, attempt: Attempt) -> None:
+        logger.debug(
+            "%s attempt %d: %s in %.3f s (waited %.3f s)%s%s%s",
+            attempt.action,
+            attempt.number,
+            attempt.outcome,
+            attempt.elapsed_s,
+            attempt.waited_s,
+            f", HTTP {attempt.http_status}" if attempt.http_status is not None else "",
+            f", {attempt.error}" if attempt.error else "",
+            f", retry in {attempt.retry_in_s:.3f} s" if attempt.retry_in_s is not None else "",
+        )
+        if self._on_attempt is not None:
+            try:
+                self._on_attempt(attempt)
+            except Exception:
+                logger.exception("on_attempt callback failed")
+
+
+def _interpret(action: str, status: int, raw: bytes) -> tuple[Mapping[str, Any], str]:
+    """(Data, RequestId) of a successful answer; raises the typed error of any other."""
+    envelope = _parse_envelope(raw)
+    # A non-zero Code is the most precise account of a failure, whatever the HTTP status.
+    if envelope is not None and envelope[0] != SUCCESS:
+        code, message, request_id, _ = envelope
+        raise api_error(code, message, request_id)
+    if not 200 <= status < 300:
+        raise UpstreamUnreachable(
+            f"{action}: the vendor API answered HTTP {status}",
+            retryable=status >= 500 or status in RETRYABLE_HTTP_STATUSES,
+            http_status=str(status),
+        )
+    if envelope is None:
+        raise UpstreamUnreachable(
+            f"{action}: the vendor API answered HTTP {status} with a body that is not the "
+            f"documented JSON envelope ({len(raw)} bytes)",
+            retryable=False,
+            http_status=str(status),
+        )
+    _, _, request_id, data = envelope
+    return data, request_id
+
+
+def _parse_envelope(raw: bytes) -> tuple[int, str, str, Mapping[str, Any]] | None:
+    """(Code, Message, RequestId, Data) of a documented envelope, or None (zego-api.md §4)."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    code = document.get("Code")
+    # Code is a Number; accept a numeric string too, and never a bool (a JSON true is not 1).
+    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+        code = int(code)
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
+    message = document.get("Message")
+    request_id = document.get("RequestId")
+    data = document.get("Data")
+    # Stop and Interrupt answer without Data; fields may also sit flat at the top level.
+    merged: dict[str, Any] = {k: v for k, v in document.items() if k != "Data"}
+    if isinstance(data, dict):
+        merged.update(data)
+    return (
+        code,
+        message if isinstance(message, str) else "",
+        request_id if isinstance(request_id, str) else "",
+        merged,
+    )
+
+
+def _text_field(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,472 @@
+"""The drive's WebSocket: Start, raw PCM frames, Stop, close (zego-api.md §8).
+
+:class:`DriveSession` is a thin shell on ``websockets.asyncio.client``: it owns one connection,
+a background reader and the accounting of the audio sent. websockets' exceptions are translated
+here, once: a failed handshake into :class:`~gateway.errors.UpstreamUnreachable`, a connection
+lost mid-drive into :class:`~gateway.errors.UpstreamDisconnected`, which says how much audio went
+out before it died.
+
+Liveness: websockets' keepalive pings every ``ws_ping_interval_s`` and gives up after
+``ws_ping_timeout_s`` without a pong; a send that stays blocked by flow control for
+``ws_ping_interval_s + ws_ping_timeout_s`` (the peer stopped reading) also declares the
+connection dead. Either way :attr:`DriveSession.closed` resolves, at the latest
+``ws_close_timeout_s`` later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+from websockets.protocol import State
+
+from gateway.config import UpstreamConfig
+from gateway.errors import UpstreamDisconnected, UpstreamError, UpstreamUnreachable
+from gateway.upstream.api import DriveGrant
+from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
+from gateway.upstream.tls import websocket_tls
+
+__all__ = ["SAMPLE_RATES", "SAMPLE_WIDTH_BYTES", "DriveSession", "EventCallback", "UpstreamMessage"]
+
+logger = logging.getLogger("gateway.upstream")
+
+SAMPLE_RATES = (16000, 24000)
+"""The only ``SampleRate`` values the Start command accepts (zego-api.md §8)."""
+
+SAMPLE_WIDTH_BYTES = 2
+"""s16le: the vendor's examples assume 16-bit samples; no API page states it (§9)."""
+
+#: The largest message accepted from the vendor; a bigger one closes the connection (1009).
+MAX_INCOMING_BYTES = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamMessage:
+    """A message the vendor sent on the drive's WebSocket (none is documented, §8).
+
+    Attributes:
+        kind: the frame type.
+        data: the message as received.
+        parsed_json: the decoded JSON of a text message, or None when it is not JSON.
+    """
+
+    kind: Literal["text", "binary"]
+    data: str | bytes
+    parsed_json: Any | None = None
+
+
+EventCallback = Callable[[UpstreamMessage], None]
+"""Called from the reader task for each message; it must not block, and its errors are logged."""
+
+
+def _handshake_error(exc: BaseException, address: str, timeout_s: float) -> UpstreamUnreachable:
+    """Translate a failed opening handshake; the message names the redacted address only."""
+    retryable = True
+    http_status = ""
+    if isinstance(exc, InvalidStatus):
+        http_status = str(exc.response.status_code)
+        retryable = exc.response.status_code >= 500
+        detail = f"the handshake was refused with HTTP {http_status}"
+    elif isinstance(exc, TimeoutError):
+        detail = f"the handshake did not complete within {timeout_s} s"
+    elif isinstance(exc, ssl.SSLError):
+        retryable = False
+        detail = f"TLS failed: {exc.__class__.__name__}: {redact_text(str(exc))}"
+    else:
+        detail = f"{exc.__class__.__name__}: {redact_text(str(exc))}"
+    error = UpstreamUnreachable(
+        f"cannot open the vendor's WebSocket at {address}: {detail}", retryable=retryable
+    )
+    if http_status:
+        error.metadata["http_status"] = http_status
+    return error
+
+
+class DriveSession:
+    """One drive on the vendor's WebSocket: Start, PCM frames, Stop, close.
+
+    Open it with :meth:`open`, which sends Start. Then call :meth:`send_audio` per frame,
+    :meth:`stop` when the audio is finished, and :meth:`close`; in a ``finally`` (or through
+    ``async with``) call :meth:`stop_and_close`, which never raises. Race :meth:`wait_lost` (or
+    :attr:`closed`) against your own work to notice a dead connection between frames.
+
+    Attributes:
+        drive_id: the drive's ``DriveId``.
+        sample_rate, channels: the audio format announced in Start.
+        bytes_sent, frames_sent: PCM handed to the connection so far.
+        last_send_time: ``loop.time()`` of the last frame sent, or None.
+        messages_received: messages the vendor sent (surfaced through ``on_event``).
+        closed: resolves when the connection is gone: ``None`` when we closed it (or the vendor
+            closed it after Stop), else the :class:`~gateway.errors.UpstreamDisconnected`.
+    """
+
+    def __init__(
+        self,
+        connection: ClientConnection,
+        grant: DriveGrant,
+        *,
+        sample_rate: int,
+        channels: int,
+        voice_channel: int | None,
+        config: UpstreamConfig,
+        on_event: EventCallback | None,
+    ) -> None:
+        """Private: use :meth:`open`."""
+        loop = asyncio.get_running_loop()
+        self._conn = connection
+        self._config = config
+        self._address = redact_url(grant.wss_address)
+        self._voice_channel = voice_channel
+        self._on_event = on_event
+        self._stall_timeout_s = config.ws_ping_interval_s + config.ws_ping_timeout_s
+        self.drive_id = grant.drive_id
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.bytes_sent = 0
+        self.frames_sent = 0
+        self.last_send_time: float | None = None
+        self.messages_received = 0
+        self.closed: asyncio.Future[UpstreamDisconnected | None] = loop.create_future()
+        self._start_sent = False
+        self._stop_attempted = False
+        self._stop_done = False
+        self._stop_lock = asyncio.Lock()
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._lost: tuple[str, int] | None = None
+        self._reader = loop.create_task(self._read_loop(), name=f"dh-drive-reader-{self.drive_id}")
+
+    @classmethod
+    async def open(
+        cls,
+        grant: DriveGrant,
+        *,
+        sample_rate: int,
+        channels: int = 1,
+        voice_channel: int | None = None,
+        config: UpstreamConfig,
+        on_event: EventCallback | None = None,
+    ) -> DriveSession:
+        """Connect to ``grant.wss_address`` and send Start.
+
+        Args:
+            grant: from :meth:`~gateway.upstream.UpstreamClient.drive_by_ws_stream`; one drive only.
+            sample_rate: 16000 or 24000, the rate of the PCM you will send.
+            channels: 1 (mono) or 2 (interleaved stereo).
+            voice_channel: stereo only: 0 mixed, 1 left, 2 right; None leaves the vendor's default.
+            config: handshake, keepalive and close timeouts; TLS verification.
+            on_event: receives whatever the vendor sends on the connection.
+
+        Raises:
+            ValueError: an unsupported audio format.
+            UpstreamUnreachable: the handshake failed (refused, timed out, TLS).
+            UpstreamDisconnected: the connection died before Start was sent.
+        """
+        if sample_rate not in SAMPLE_RATES:
+            raise ValueError(f"sample_rate must be one of {SAMPLE_RATES}, got {sample_rate!r}")
+        if channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, got {channels!r}")
+        if voice_channel is not None and (channels != 2 or voice_channel not in (0, 1, 2)):
+            raise ValueError("voice_channel must be 0, 1 or 2, and only with channels=2")
+        address = redact_url(grant.wss_address)
+        # websockets refuses an ssl argument for ws:// (the simulator without TLS).
+        extra: dict[str, Any] = {}
+        tls = websocket_tls(grant.wss_address, config)
+        if tls is not None:
+            extra["ssl"] = tls
+        try:
+            connection = await connect(
+                grant.wss_address,
+                # The vendor's samples dial the address as given: no proxy, no compression
+                # (raw PCM does not compress, and deflate costs CPU per frame).
+                compression=None,
+                proxy=None,
+                open_timeout=config.ws_handshake_timeout_s,
+                ping_interval=config.ws_ping_interval_s,
+                ping_timeout=config.ws_ping_timeout_s,
+                close_timeout=config.ws_close_timeout_s,
+                max_size=MAX_INCOMING_BYTES,
+                logger=WIRE_LOGGER,
+                **extra,
+            )
+        except InvalidURI:
+            # websockets' message quotes the whole address, Token included: do not chain it.
+            raise UpstreamUnreachable(
+                f"the vendor's WebSocket address is not a valid URI: {address}", retryable=False
+            ) from None
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            raise _handshake_error(exc, address, config.ws_handshake_timeout_s) from exc
+        session = cls(
+            connection,
+            grant,
+            sample_rate=sample_rate,
+            channels=channels,
+            voice_channel=voice_channel,
+            config=config,
+            on_event=on_event,
+        )
+        try:
+            await session._send_start()
+        except BaseException:
+            await session.close()
+            raise
+        logger.debug(
+            "drive %s: connected to %s, Start sent (%d Hz, %d ch)",
+            session.drive_id,
+            address,
+            sample_rate,
+            channels,
+        )
+        return session
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop_and_close()
+
+    # Public state.
+
+    @property
+    def bytes_per_ms(self) -> float:
+        """PCM bytes per millisecond of audio in this session's format."""
+        return self.sample_rate * self.channels * SAMPLE_WIDTH_BYTES / 1000
+
+    @property
+    def sent_ms(self) -> float:
+        """Milliseconds of audio handed to the connection so far."""
+        return self.bytes_sent / self.bytes_per_ms
+
+    @property
+    def is_open(self) -> bool:
+        """Whether audio can still be sent: connected, not closing, Stop not sent."""
+        return self._conn.state is State.OPEN and not self._closing and not self._stop_attempted
+
+    @property
+    def clean_close(self) -> bool | None:
+        """After :meth:`close`: whether the closing handshake completed normally (1000)."""
+        if not self.closed.done():
+            return None
+        return self._conn.close_code == 1000
+
+    async def wait_lost(self) -> UpstreamDisconnected | None:
+        """Wait until the connection is gone; return why (None when closed on purpose)."""
+        return await asyncio.shield(self.closed)
+
+    # Public methods for sending.
+
+    async def send_audio(self, frame: bytes) -> None:
+        """Send one binary frame of PCM; waits while websockets' write buffer is full.
+
+        The frame must hold whole samples of every channel. Empty frames are skipped.
+
+        Raises:
+            UpstreamDisconnected: the connection is dead; nothing more can be sent.
+            RuntimeError: called after Stop or close.
+            ValueError: a partial sample.
+        """
+        if self._stop_attempted or self._closing:
+            raise RuntimeError(f"drive {self.drive_id}: audio sent after Stop or close")
+        if self._lost is not None:
+            raise self._lost_error()
+        if not frame:
+            return
+        if len(frame) % (SAMPLE_WIDTH_BYTES * self.channels):
+            raise ValueError(f"a frame of {len(frame)} bytes holds a partial sample")
+        await self._send(frame)
+        self.bytes_sent += len(frame)
+        self.frames_sent += 1
+        self.last_send_time = asyncio.get_running_loop().time()
+
+    async def stop(self) -> None:
+        """Send Stop, once: later calls return at once (or raise if the first one failed).
+
+        Send it as soon as the audio is finished: until Stop arrives the avatar waits for more
+        PCM and stutters (zego-api.md §8).
+
+        Raises:
+            UpstreamDisconnected: the connection died before Stop went out.
+        """
+        async with self._stop_lock:
+            if self._stop_done:
+                return
+            if self._stop_attempted:
+                raise self._lost_error()
+            self._stop_attempted = True
+            await self._send(self._command("Stop", {"DriveId": self.drive_id}))
+            self._stop_done = True
+        logger.debug("drive %s: Stop sent after %.0f ms of audio", self.drive_id, self.sent_ms)
+
+    async def close(self) -> None:
+        """Close the connection within ``ws_close_timeout_s``; never raises, safe to repeat.
+
+        A peer slow to answer the close frame is waited for within the bound, then the TCP
+        connection is aborted. Cancelling the caller does not interrupt the close.
+        """
+        if self._close_task is None:
+            self._closing = True
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def stop_and_close(self) -> None:
+        """Send Stop if Start went out and the connection is still open, then close.
+
+        Never raises (failures are logged): meant for ``finally``.
+        """
+        try:
+            if (
+                self._start_sent
+                and not self._stop_attempted
+                and not self._closing
+                and self._conn.state is State.OPEN
+            ):
+                await self.stop()
+        except UpstreamError as exc:
+            logger.warning("drive %s: Stop could not be sent: %s", self.drive_id, exc)
+        except Exception:
+            logger.exception("drive %s: sending Stop failed", self.drive_id)
+        await self.close()
+
+    # Internals.
+
+    def _command(self, action: str, payload: Mapping[str, object]) -> str:
+        message = {"Action": action, "SequenceID": str(uuid.uuid4()), "Payload": dict(payload)}
+        return json.dumps(message, separators=(",", ":"))
+
+    async def _send_start(self) -> None:
+        payload: dict[str, object] = {"DriveId": self.drive_id, "SampleRate": self.sample_rate}
+        # Mono keeps the shape documented since 2025; Channel/VoiceChannel only for stereo.
+        if self.channels == 2:
+            payload["Channel"] = 2
+            if self._voice_channel is not None:
+                payload["VoiceChannel"] = self._voice_channel
+        self._start_sent = True
+        await self._send(self._command("Start", payload))
+
+    async def _send(self, message: str | bytes) -> None:
+        """Send one message; translate a dead connection into UpstreamDisconnected."""
+        try:
+            async with asyncio.timeout(self._stall_timeout_s):
+                await self._conn.send(message)
+        except TimeoutError as exc:
+            # The peer stopped reading: the kernel's buffers are full and websockets' ping
+            # is stuck behind our data, so keepalive alone would never notice. Abort.
+            self._record_lost(f"a send stayed blocked for {self._stall_timeout_s} s")
+            self._conn.transport.abort()
+            raise self._lost_error() from exc
+        except ConnectionClosed as exc:
+            self._record_lost(redact_text(str(exc)))
+            raise self._lost_error() from exc
+
+    def _record_lost(self, detail: str) -> None:
+        if self._lost is None:
+            self._lost = (detail, self.bytes_sent)
+
+    def _lost_error(self) -> UpstreamDisconnected:
+        detail, bytes_sent = self._lost or ("connection closed", self.bytes_sent)
+        sent_ms = bytes_sent / self.bytes_per_ms
+        error = UpstreamDisconnected(
+            f"the vendor's WebSocket for drive {self.drive_id} at {self._address} was lost "
+            f"after {sent_ms:.0f} ms of audio ({bytes_sent} bytes): {detail}",
+            bytes_sent=bytes_sent,
+        )
+        error.with_metadata({"drive_id": self.drive_id, "sent_ms": f"{sent_ms:.0f}"})
+        return error
+
+    async def _close(self) -> None:
+        timeout_s = self._config.ws_close_timeout_s
+        try:
+            # websockets bounds the closing handshake by close_timeout; this outer bound also
+            # covers a close frame stuck behind a full write buffer.
+            async with asyncio.timeout(timeout_s + 0.1):
+                await self._conn.close()
+        except TimeoutError:
+            logger.warning(
+                "drive %s: the vendor did not complete the close within %s s; aborting",
+                self.drive_id,
+                timeout_s,
+            )
+            self._conn.transport.abort()
+        except Exception:
+            logger.exception("drive %s: closing the WebSocket failed; aborting", self.drive_id)
+            self._conn.transport.abort()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(self._reader)
+        except TimeoutError:
+            self._reader.cancel()
+        except Exception:
+            logger.exception("drive %s: the reader failed", self.drive_id)
+        self._connection_gone("closed by the gateway")
+        logger.debug(
+            "drive %s: closed (%s) after %d frames, %d bytes",
+            self.drive_id,
+            "clean" if self.clean_close else "not clean",
+            self.frames_sent,
+            self.bytes_sent,
+        )
+
+    async def _read_loop(self) -> None:
+        detail = "connection closed"
+        try:
+            while True:
+                self._dispatch(await self._conn.recv())
+        except ConnectionClosed as exc:
+            detail = redact_text(str(exc))
+        except Exception as exc:
+            logger.exception("drive %s: the reader failed", self.drive_id)
+            detail = f"reader failed: {exc.__class__.__name__}"
+        finally:
+            self._connection_gone(detail)
+
+    def _connection_gone(self, detail: str) -> None:
+        if self.closed.done():
+            return
+        if self._closing or self._stop_done:
+            self.closed.set_result(None)
+            return
+        self._record_lost(detail)
+        error = self._lost_error()
+        logger.warning("%s", error.message)
+        self.closed.set_result(error)
+
+    def _dispatch(self, message: str | bytes) -> None:
+        """Surface one message from the vendor; nothing it sends may break the drive."""
+        self.messages_received += 1
+        if isinstance(message, str):
+            try:
+                parsed: Any | None = json.loads(message)
+            except ValueError:
+                parsed = None
+            event = UpstreamMessage("text", message, parsed)
+            preview = redact_text(message[:200])
+        else:
+            event = UpstreamMessage("binary", message, None)
+            preview = f"<{len(message)} bytes>"
+        # Nothing coming back is documented: say so loudly once, then quietly.
+        log = logger.info if self.messages_received == 1 else logger.debug
+        log("drive %s: the vendor sent a %s message: %s", self.drive_id, event.kind, preview)
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                logger.exception("drive %s: on_event failed", self.drive_id)
