@@ -28,7 +28,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--zego-app-id", help="the vendor AppId (DHGW_ZEGO_APP_ID)")
     serve.add_argument("--zego-api-url", help="the vendor API URL (DHGW_ZEGO_API_URL)")
     serve.add_argument(
-        "--zego-server-secret-file", help="a file holding the ServerSecret (DHGW_ZEGO_SERVER_SECRET_FILE)"
+        "--zego-server-secret-file",
+        help="a file holding the ServerSecret (DHGW_ZEGO_SERVER_SECRET_FILE)",
     )
     serve.add_argument("--pacing", choices=["on", "off"], help="pace audio (DHGW_PACING)")
     serve.add_argument("--pacing-lead-ms", type=int, help="pacing lead (DHGW_PACING_LEAD_MS)")
@@ -41,7 +42,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def build_parser() -> argparse.ArgumentParser:
     """The ``dh-gateway`` argument parser."""
     parser = argparse.ArgumentParser(prog="dh-gateway", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: INFO; WARNING for the demo)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     sub.add_parser("simulator", help="run the simulator of the vendor's cloud", add_help=False)
@@ -90,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_standalone(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=(args.log_level or ("WARNING" if args.command == "demo" else "INFO")).upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
         if args.command == "serve":
@@ -104,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    raise AssertionError(f"unhandled command {args.command!r}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ DEFAULT_PROFILE = "default"
 
 
 def _positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+    if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
 
 
@@ -173,7 +173,9 @@ class GatewayConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def for_test(cls, *, app_id: int, server_secret: str, api_url: str, **changes: Any) -> GatewayConfig:
+    def for_test(
+        cls, *, app_id: int, server_secret: str, api_url: str, **changes: Any
+    ) -> GatewayConfig:
         """Test defaults: loopback, short timeouts and budgets, so failures show in seconds."""
         config = cls(
             profiles={DEFAULT_PROFILE: Credentials(app_id=app_id, server_secret=server_secret)},

@@ -7,22 +7,16 @@ rest), then prints what the simulated avatar received.
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 import wave
 from importlib import resources
 from pathlib import Path
 
-import grpc
-from dhgateway_client import DriveOptions, drive
+from dhgateway_client import DriveOptions
 
-from gateway.config import DEFAULT_PROFILE, Credentials, GatewayConfig, ServerConfig, UpstreamConfig
-from gateway.service.app import GatewayApp
-from gateway.service.server import start_server
-from gateway.simulator import Simulator, SimulatorConfig
+from gateway.testing import running_gateway
 
-DEMO_APP_ID = 1234567890
 DEMO_TASK = "demo-task"
 CHUNK_MS = 20
 
@@ -45,39 +39,29 @@ async def run_demo(audio: str | None = None) -> int:
     path = Path(audio) if audio else bundled_clip()
     raw = path.read_bytes()
     pcm, rate, _ = read_wav(path)
-    secret = secrets.token_hex(16)
-    sim_config = SimulatorConfig(app_id=DEMO_APP_ID, server_secret=secret, host="127.0.0.1", port=0)
-    async with Simulator(sim_config) as sim:
-        config = GatewayConfig(
-            profiles={DEFAULT_PROFILE: Credentials(app_id=DEMO_APP_ID, server_secret=secret)},
-            upstream=UpstreamConfig(api_url=sim.http_url),
-            server=ServerConfig(listen="127.0.0.1:0"),
-        )
-        async with GatewayApp(config) as app:
-            running = await start_server(app)
-            print(f"simulator at {sim.http_url}, gateway at {running.address}")
-            print(f"speaking {path.name}: {len(pcm) / (rate * 2):.2f} s of audio at {rate} Hz")
-            chunk_bytes = rate * 2 * CHUNK_MS // 1000
-            chunks = [raw[i : i + chunk_bytes] for i in range(0, len(raw), chunk_bytes)]
-            started = time.monotonic()
-            completed = None
-            async with grpc.aio.insecure_channel(running.address) as channel:
-                options = DriveOptions(encoding="WAV", labels={"source": "demo"})
-                async for event in drive(channel, DEMO_TASK, chunks, options):
-                    kind = event.WhichOneof("event")
-                    if kind == "started":
-                        print(f"started drive {event.drive_id} ({event.started.setup_ms} ms setup)")
-                    elif kind == "progress":
-                        p = event.progress
-                        sys.stdout.write(
-                            f"\r  received {p.received_ms:6d} ms  sent {p.sent_ms:6d} ms  "
-                            f"lead {p.lead_ms:5d} ms  underruns {p.underruns}"
-                        )
-                        sys.stdout.flush()
-                    elif kind == "completed":
-                        completed = event.completed
-            print(f"\ncompleted in {time.monotonic() - started:.2f} s")
-            await running.stop(grace_s=1.0)
+    completed = None
+    async with running_gateway() as h:
+        print(f"simulator at {h.sim.http_url}, gateway at {h.address}")
+        print(f"speaking {path.name}: {len(pcm) / (rate * 2):.2f} s of audio at {rate} Hz")
+        chunk_bytes = rate * 2 * CHUNK_MS // 1000
+        chunks = [raw[i : i + chunk_bytes] for i in range(0, len(raw), chunk_bytes)]
+        began = time.monotonic()
+        options = DriveOptions(encoding="WAV", labels={"source": "demo"})
+        async for event in h.client.drive(DEMO_TASK, chunks, options):
+            kind = event.WhichOneof("event")
+            if kind == "started":
+                print(f"started drive {event.drive_id} ({event.started.setup_ms} ms setup)")
+            elif kind == "progress":
+                p = event.progress
+                sys.stdout.write(
+                    f"\r  received {p.received_ms:6d} ms  sent {p.sent_ms:6d} ms  "
+                    f"lead {p.lead_ms:5d} ms  underruns {p.underruns}"
+                )
+                sys.stdout.flush()
+            elif kind == "completed":
+                completed = event.completed
+        print(f"\ncompleted in {time.monotonic() - began:.2f} s")
+        sim = h.sim
         record = await sim.wait_closed(sim.drives[-1].drive_id, timeout=5.0)
     checks = {
         "bytes identical": record.audio == pcm,

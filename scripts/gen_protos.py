@@ -44,7 +44,8 @@ def generate_python(out: Path) -> None:
         *map(str, proto_files()),
     ]
     subprocess.run(cmd, check=True)
-    # Packages need their __init__.py; protoc does not write them.
+    # Packages need their __init__.py, and type checkers a py.typed; protoc writes neither.
+    (out / GENERATED_PACKAGE / "py.typed").touch()
     for folder in [out / GENERATED_PACKAGE, *(out / GENERATED_PACKAGE).rglob("*")]:
         if folder.is_dir():
             (folder / "__init__.py").touch()

@@ -84,7 +84,9 @@ class DriveMachine:
         try:
             self.state = TRANSITIONS[self.state, event]
         except KeyError:
-            raise DriveStateError(f"{event.name} is not allowed in state {self.state.name}") from None
+            raise DriveStateError(
+                f"{event.name} is not allowed in state {self.state.name}"
+            ) from None
         return self.state
 
     @property

@@ -68,7 +68,9 @@ class Pacer:
     def push(self, pcm: bytes) -> None:
         """Queue PCM for sending. ``pcm`` must hold whole samples (the converter guarantees it)."""
         if len(pcm) % self.sample_bytes:
-            raise ValueError(f"{len(pcm)} bytes is not a whole number of {self.sample_bytes}-byte samples")
+            raise ValueError(
+                f"{len(pcm)} bytes is not a whole number of {self.sample_bytes}-byte samples"
+            )
         self._pending += pcm
 
     # Outputs.
@@ -85,7 +87,13 @@ class Pacer:
     def _budget_bytes(self, now: float) -> int:
         if not self.enabled:
             return len(self._pending)
-        allowed_ms = self.playback.playhead_ms(now) + self.lead_ms - self.playback.sent_ms
+        playback = self.playback
+        # Lateness within the tolerance does not re-anchor the model: the moment audio arrives,
+        # the playhead jumps past it. Count it now, or a second pop at the same ``now`` would
+        # find more audio due (every frame due at ``now`` goes out in one pop).
+        late_ms = playback.late_ms(now)
+        forgiven_ms = late_ms if late_ms <= playback.tolerance_ms else 0.0
+        allowed_ms = playback.playhead_ms(now) + forgiven_ms + self.lead_ms - playback.sent_ms
         # The epsilon keeps float rounding at a deadline from shaving a sample off the piece.
         allowed = int(allowed_ms * self.bytes_per_ms + 1e-3)
         return allowed // self.sample_bytes * self.sample_bytes

@@ -16,7 +16,7 @@ from gateway.drive.machine import DriveState
 from gateway.drive.spec import ConflictPolicy, DriveSpec
 from gateway.errors import InvalidDrive, Reason
 
-_ENCODINGS: Mapping[int, Encoding] = {
+_ENCODINGS: Mapping[pb.Encoding.ValueType, Encoding] = {
     pb.ENCODING_UNSPECIFIED: Encoding.LINEAR16,
     pb.ENCODING_LINEAR16: Encoding.LINEAR16,
     pb.ENCODING_FLOAT32: Encoding.FLOAT32,
@@ -25,21 +25,21 @@ _ENCODINGS: Mapping[int, Encoding] = {
     pb.ENCODING_ALAW: Encoding.ALAW,
 }
 _ENCODING_TO_PB = {v: k for k, v in _ENCODINGS.items() if k != pb.ENCODING_UNSPECIFIED}
-_VOICE: Mapping[int, VoiceChannel] = {
+_VOICE: Mapping[pb.VoiceChannel.ValueType, VoiceChannel] = {
     pb.VOICE_CHANNEL_UNSPECIFIED: VoiceChannel.MIX,
     pb.VOICE_CHANNEL_MIX: VoiceChannel.MIX,
     pb.VOICE_CHANNEL_LEFT: VoiceChannel.LEFT,
     pb.VOICE_CHANNEL_RIGHT: VoiceChannel.RIGHT,
 }
 _VOICE_TO_PB = {v: k for k, v in _VOICE.items() if k != pb.VOICE_CHANNEL_UNSPECIFIED}
-_POLICIES: Mapping[int, ConflictPolicy] = {
+_POLICIES: Mapping[pb.ConflictPolicy.ValueType, ConflictPolicy] = {
     pb.CONFLICT_POLICY_UNSPECIFIED: ConflictPolicy.REJECT,
     pb.CONFLICT_POLICY_REJECT: ConflictPolicy.REJECT,
     pb.CONFLICT_POLICY_PREEMPT: ConflictPolicy.PREEMPT,
     pb.CONFLICT_POLICY_QUEUE: ConflictPolicy.QUEUE,
 }
 _POLICY_TO_PB = {v: k for k, v in _POLICIES.items() if k != pb.CONFLICT_POLICY_UNSPECIFIED}
-STATE_TO_PB: Mapping[DriveState, int] = {
+STATE_TO_PB: Mapping[DriveState, pb.DriveState.ValueType] = {
     DriveState.IDLE: pb.DRIVE_STATE_SETTING_UP,
     DriveState.QUEUED: pb.DRIVE_STATE_QUEUED,
     DriveState.SETTING_UP: pb.DRIVE_STATE_SETTING_UP,

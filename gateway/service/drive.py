@@ -194,7 +194,9 @@ class Drive:
             self._raise_read_error()
             if self.core.input_ended:
                 # A WAV stream that ended before its header completed.
-                raise self.core.end_error or InvalidDrive(Reason.BAD_WAV, "the stream ended before any audio")
+                raise self.core.end_error or InvalidDrive(
+                    Reason.BAD_WAV, "the stream ended before any audio"
+                )
             self._wake.clear()
             await self._wake.wait()
         return output
@@ -227,7 +229,9 @@ class Drive:
                 else:
                     idle_end = None
                 if now >= max_end:
-                    raise DriveEnded(Reason.MAX_DURATION, f"drive exceeded {limits.max_drive_s:g} s")
+                    raise DriveEnded(
+                        Reason.MAX_DURATION, f"drive exceeded {limits.max_drive_s:g} s"
+                    )
                 if idle_end is not None and now >= idle_end:
                     raise DriveEnded(
                         Reason.IDLE_TIMEOUT, f"no audio for {limits.idle_timeout_s:g} s"
@@ -295,7 +299,9 @@ class Drive:
         return {
             "task_id": self.spec.task_id,
             "drive_id": self._drive_id,
-            "sent_ms": str(round(self.core.sent_ms)) if self.machine.state is not DriveState.IDLE else "",
+            "sent_ms": str(round(self.core.sent_ms))
+            if self.machine.state is not DriveState.IDLE
+            else "",
         }
 
     def _log_fields(self, **extra: object) -> dict[str, object]:
@@ -305,4 +311,3 @@ class Drive:
             "labels": dict(self.spec.labels),
             **extra,
         }
-

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import grpc
 from dhgateway.v1 import gateway_pb2, gateway_pb2_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import _async as health_aio, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.errors import DriveEnded, Reason
@@ -42,7 +42,7 @@ class RunningServer:
     """A started server: where it listens and how to stop it."""
 
     server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     address: str
     port: int
 
@@ -57,10 +57,14 @@ async def start_server(app: GatewayApp, listen: str | None = None) -> RunningSer
     address = listen or app.config.server.listen
     server = grpc.aio.server(options=server_options(app))
     gateway_pb2_grpc.add_DriveGatewayServicer_to_server(DriveGatewayServicer(app), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     port = server.add_insecure_port(address)

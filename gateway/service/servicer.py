@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
@@ -39,7 +40,9 @@ async def _first_config(requests: AsyncIterator[pb.DriveRequest]) -> pb.DriveCon
     try:
         first = await anext(requests)
     except StopAsyncIteration:
-        raise InvalidDrive(Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig") from None
+        raise InvalidDrive(
+            Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig"
+        ) from None
     if first.WhichOneof("request") != "config":
         raise InvalidDrive(Reason.CONFIG_REQUIRED, "the first message must be a DriveConfig")
     return first.config
@@ -53,6 +56,11 @@ async def _audio_chunks(requests: AsyncIterator[pb.DriveRequest]) -> AsyncIterat
                 yield request.audio
         elif kind == "config":
             raise InvalidDrive(Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once")
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
+    """End the RPC with ``status`` (its details travel in the trailing metadata)."""
+    await context.abort(status.code, status.details, status.trailing_metadata)
 
 
 class _StreamListener:
@@ -97,7 +105,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     def __init__(self, app: GatewayApp) -> None:
         self.app = app
 
-    async def Drive(  # type: ignore[override]
+    async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
         try:
@@ -115,13 +123,13 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             completion = await self.app.run(drive)
         except GatewayError as exc:
             log.info("drive failed: %s", exc, extra={"reason": exc.reason.value, **exc.metadata})
-            await context.abort_with_status(to_grpc_status(exc))
+            await _abort(context, to_grpc_status(exc))
             return
         except (asyncio.CancelledError, grpc.aio.AbortError):
             raise
         except Exception:
             log.exception("unexpected error in Drive")
-            await context.abort_with_status(internal_error("unexpected error in the gateway"))
+            await _abort(context, internal_error("unexpected error in the gateway"))
             return
         completed = pb.Completed(
             received_ms=completion.received_ms,
@@ -131,9 +139,11 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             underruns=completion.underruns,
             stop_lag_ms=completion.stop_lag_ms,
         )
-        await context.write(pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed))
+        await context.write(
+            pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed)
+        )
 
-    async def StopDrive(  # type: ignore[override]
+    async def StopDrive(
         self, request: pb.StopDriveRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.StopDriveResponse:
         try:
@@ -149,11 +159,11 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             # Answer once the Stop went out, so a caller can speak again right after.
             await drive.wait_finished(self.app.config.limits.preempt_wait_s)
         except GatewayError as exc:
-            await context.abort_with_status(to_grpc_status(exc))
-            raise AssertionError("unreachable") from exc  # abort_with_status always raises
+            await _abort(context, to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc  # abort always raises
         return pb.StopDriveResponse(drive_id=drive.drive_id)
 
-    async def ListDrives(  # type: ignore[override]
+    async def ListDrives(
         self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ListDrivesResponse:
         infos = []
@@ -163,7 +173,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             info = pb.DriveInfo(
                 task_id=drive.spec.task_id,
                 drive_id=drive.drive_id,
-                state=STATE_TO_PB[drive.state],  # type: ignore[arg-type]
+                state=STATE_TO_PB[drive.state],
                 sent_ms=round(drive.core.sent_ms),
                 labels=dict(drive.spec.labels),
                 profile=drive.spec.profile,
@@ -173,8 +183,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             infos.append(info)
         return pb.ListDrivesResponse(drives=infos)
 
-    async def GetCapabilities(  # type: ignore[override]
+    async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.Capabilities:
         return capabilities(self.app.config)
-

@@ -65,11 +65,9 @@ def to_rpc_status(error: GatewayError) -> status_pb2.Status:
 
 def to_grpc_status(error: GatewayError) -> grpc.Status:
     """:func:`to_rpc_status` in the form ``context.abort_with_status`` takes."""
-    return rpc_status.to_status(to_rpc_status(error))  # type: ignore[no-any-return]
+    return rpc_status.to_status(to_rpc_status(error))
 
 
 def internal_error(message: str) -> grpc.Status:
     """A bare INTERNAL status for a bug (never a secret in ``message``)."""
-    return rpc_status.to_status(  # type: ignore[no-any-return]
-        status_pb2.Status(code=code_pb2.INTERNAL, message=message)
-    )
+    return rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message=message))

@@ -88,14 +88,14 @@ def parse_app_id(raw: str | None) -> int | None:
 
 
 class ApiHandler:
-    """The aiohttp handler of the API root (``/``). Records every call in ``state.api_calls``."""
+    """The API root (``/``): route ``handle``. Records every call in ``state.api_calls``."""
 
     ACTIONS = ("DriveByWsStream", "StopDigitalHumanStreamTask", "GetDigitalHumanStreamTaskStatus")
 
     def __init__(self, state: SimState) -> None:
         self._state = state
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         query = request.query
         action = query.get("Action") or None

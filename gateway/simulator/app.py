@@ -68,16 +68,16 @@ class Simulator:
         app = web.Application()
         api = ApiHandler(self._state)
         # "?Action=..." with or without the slash (§1): on the wire both are the path "/".
-        app.router.add_get("/", api, allow_head=False)
-        app.router.add_post("/", api)
-        app.router.add_get("/ws", WsHandler(self._state), allow_head=False)
+        app.router.add_get("/", api.handle, allow_head=False)
+        app.router.add_post("/", api.handle)
+        app.router.add_get("/ws", WsHandler(self._state).handle, allow_head=False)
         add_control_routes(app, self._state, self.ca_pem)
         # No access log: request lines carry the Signature and the Token.
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
         )
-        await runner.setup()
         try:
+            await runner.setup()
             site = web.SockSite(
                 runner,
                 sock,

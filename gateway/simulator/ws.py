@@ -77,7 +77,7 @@ def abort_with_reset(transport: asyncio.BaseTransport) -> None:
 
 
 class WsHandler:
-    """The aiohttp handler of ``/ws``."""
+    """The WebSocket endpoint (``/ws``): route ``handle``."""
 
     def __init__(self, state: SimState) -> None:
         self._state = state
@@ -94,7 +94,7 @@ class WsHandler:
         log.info("ws handshake refused (%d): %s", status, reason)
         return web.Response(status=status, text=f"{reason}\n")
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         state = self._state
         token = request.query.get("Token", "")
         record, spent = state.claim_token(token) if token else (None, False)

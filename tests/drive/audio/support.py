@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,9 +26,7 @@ def chunk(chunk_id: bytes, body: bytes) -> bytes:
     return chunk_id + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
 
-def fmt_body(
-    tag: int, channels: int, rate: int, bits: int, *, extensible: bool = False
-) -> bytes:
+def fmt_body(tag: int, channels: int, rate: int, bits: int, *, extensible: bool = False) -> bytes:
     """A ``fmt `` chunk body; with ``extensible`` it is WAVE_FORMAT_EXTENSIBLE wrapping ``tag``."""
     block = channels * bits // 8
     head_tag = TAG_EXTENSIBLE if extensible else tag
@@ -71,7 +70,7 @@ def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     """``data`` cut at the given offsets (taken modulo ``len(data) + 1``, in any order)."""
     points = sorted({c % (len(data) + 1) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def convert(conv: Converter, chunks: Iterable[bytes]) -> bytes:

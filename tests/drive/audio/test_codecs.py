@@ -30,7 +30,7 @@ def _decode(
         encoding=encoding, sample_rate_hz=16000, channels=channels, voice_channel=voice
     )
     conv = Converter(fmt)
-    return np.frombuffer(convert(conv, [data]), dtype="<i2").tolist()
+    return [int(v) for v in np.frombuffer(convert(conv, [data]), dtype="<i2")]
 
 
 def test_g711_known_values() -> None:
@@ -128,9 +128,7 @@ def test_stereo_pick(voice: VoiceChannel, index: int) -> None:
 
 def test_keep_stereo_passes_interleaved_frames() -> None:
     data = _stereo([(1, -1), (1000, -2000), (32767, -32768)])
-    conv = Converter(
-        InputFormat(channels=2, voice_channel=VoiceChannel.RIGHT, keep_stereo=True)
-    )
+    conv = Converter(InputFormat(channels=2, voice_channel=VoiceChannel.RIGHT, keep_stereo=True))
     assert conv.passthrough
     assert conv.output is not None
     assert (conv.output.channels, conv.output.voice_channel) == (2, 2)

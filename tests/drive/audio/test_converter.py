@@ -9,11 +9,11 @@ from hypothesis import given, settings, strategies as st
 from gateway.drive.audio import Converter, Encoding, InputFormat, VoiceChannel
 from gateway.errors import InvalidDrive, Reason
 from tests.drive.audio.support import (
+    LIST_CHUNK,
     TAG_ALAW,
     TAG_FLOAT,
     TAG_MULAW,
     TAG_PCM,
-    LIST_CHUNK,
     convert,
     make_wav,
     split_at,
@@ -51,7 +51,11 @@ CASES: list[tuple[InputFormat, int, dict[str, int] | None]] = [
     (InputFormat(encoding=WAV, sample_rate_hz=0), 0, {"bits": 32, "rate": 32000}),
     (InputFormat(encoding=WAV, sample_rate_hz=0), 0, {"bits": 32, "tag": TAG_FLOAT, "rate": 8000}),
     (InputFormat(encoding=WAV, sample_rate_hz=0), 0, {"bits": 64, "tag": TAG_FLOAT}),
-    (InputFormat(encoding=WAV, sample_rate_hz=8000), 0, {"bits": 8, "tag": TAG_MULAW, "rate": 8000}),
+    (
+        InputFormat(encoding=WAV, sample_rate_hz=8000),
+        0,
+        {"bits": 8, "tag": TAG_MULAW, "rate": 8000},
+    ),
     (InputFormat(encoding=WAV, sample_rate_hz=0), 0, {"bits": 8, "tag": TAG_ALAW, "rate": 8000}),
     (InputFormat(encoding=WAV, sample_rate_hz=0), 0, {"bits": 16, "extensible": 1, "rate": 48000}),
 ]
@@ -82,7 +86,7 @@ def _frame_bytes(fmt: InputFormat, header: dict[str, int] | None) -> int:
 
 
 @pytest.mark.parametrize(("fmt", "requested", "header"), CASES)
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     frames=st.integers(min_value=0, max_value=3000),
@@ -138,9 +142,7 @@ def test_output_length_follows_the_rate_ratio(
 def test_bypass_is_byte_exact(data: bytes, cuts: list[int], rate: int, channels: int) -> None:
     frame = 2 * channels
     data = data[: len(data) - len(data) % frame]
-    conv = Converter(
-        InputFormat(sample_rate_hz=rate, channels=channels, keep_stereo=channels == 2)
-    )
+    conv = Converter(InputFormat(sample_rate_hz=rate, channels=channels, keep_stereo=channels == 2))
     assert conv.passthrough
     assert conv.delay_ms == 0.0
     assert convert(conv, split_at(data, cuts)) == data

@@ -36,7 +36,8 @@ async def drive(
     """
     options = options or DriveOptions()
     stub = pb_grpc.DriveGatewayStub(channel)
-    call = stub.Drive(metadata=metadata, timeout=timeout_s)
+    # No request iterator: the reader/writer style, so the writer can stop when the call ends.
+    call = stub.Drive(metadata=metadata, timeout=timeout_s)  # type: ignore[call-arg]
     writer = asyncio.create_task(_write(call, options.to_config(task_id), audio))
     try:
         async for event in call:
@@ -118,5 +119,6 @@ class DriveGatewayClient:
 
     async def capabilities(self) -> pb.Capabilities:
         """What the gateway accepts."""
-        return await self._stub.GetCapabilities(pb.GetCapabilitiesRequest(), metadata=self._metadata)
-
+        return await self._stub.GetCapabilities(
+            pb.GetCapabilitiesRequest(), metadata=self._metadata
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -23,7 +23,9 @@ class DriveError(Exception):
     def __init__(
         self, code: grpc.StatusCode, message: str, reason: str, metadata: Mapping[str, str]
     ) -> None:
-        super().__init__(f"{code.name} {reason}: {message}" if reason else f"{code.name}: {message}")
+        super().__init__(
+            f"{code.name} {reason}: {message}" if reason else f"{code.name}: {message}"
+        )
         self.code = code
         self.message = message
         self.reason = reason
@@ -52,12 +54,12 @@ class DriveError(Exception):
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> DriveError:
         """Build the error from a ``grpc.RpcError`` (sync) or ``grpc.aio.AioRpcError``."""
-        code = error.code()  # type: ignore[attr-defined]
-        details = error.details() or ""  # type: ignore[attr-defined]
-        return cls.from_status(code, details, error.trailing_metadata())  # type: ignore[attr-defined]
+        code = error.code()
+        details = error.details() or ""
+        return cls.from_status(code, details, error.trailing_metadata())
 
 
 def _pairs(metadata: object) -> list[tuple[str, str | bytes]]:
-    if metadata is None:
+    if not isinstance(metadata, Iterable):
         return []
-    return [(str(k), v) for k, v in metadata]  # type: ignore[attr-defined]
+    return [(str(k), v) for k, v in metadata]

@@ -36,11 +36,11 @@ def drive(
             yield pb.DriveRequest(audio=chunk)
 
     responses = pb_grpc.DriveGatewayStub(channel).Drive(
-        requests(), metadata=metadata, timeout=timeout_s
+        requests(), metadata=tuple(metadata) if metadata else None, timeout=timeout_s
     )
     try:
         yield from responses
     except grpc.RpcError as error:
         raise DriveError.from_rpc_error(error) from None
     finally:
-        responses.cancel()
+        responses.cancel()  # type: ignore[no-untyped-call]

@@ -1,0 +1,38 @@
+"""Fixtures for the gateway's end-to-end tests: real simulator, real gateway, real client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from gateway.testing import Harness, running_gateway
+
+
+@pytest_asyncio.fixture
+async def harness() -> AsyncIterator[Harness]:
+    async with running_gateway() as h:
+        yield h
+
+
+def pcm(ms: int, rate: int = 16000, seed: int = 1) -> bytes:
+    """``ms`` of deterministic, non-silent s16le mono audio."""
+    n = rate * ms // 1000
+    return bytes((seed * 7 + i * 13) % 251 for i in range(n * 2))
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    """``data`` cut into ``size``-byte pieces."""
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+async def realtime(pieces: list[bytes], piece_ms: float) -> AsyncIterator[bytes]:
+    """Yield ``pieces`` at 1x, on an absolute schedule (no drift from slow iterations)."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for index, piece in enumerate(pieces):
+        delay = began + index * piece_ms / 1000 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield piece
