@@ -171,9 +171,10 @@ class Drive:
         )
 
     async def _set_up(self) -> None:
+        # A WAV stream's format is known from its header: validate it before any vendor call.
+        output = await self._until_output_known()
         grant = await self.app.upstream.drive_by_ws_stream(self.spec.task_id, self.credentials)
         self._drive_id = grant.drive_id
-        output = await self._until_output_known()
         self._session = await DriveSession.open(
             grant,
             sample_rate=output.sample_rate_hz,

@@ -81,12 +81,14 @@ async def _serve(config: SimulatorConfig, ca_file: str | None) -> None:
             loop.remove_signal_handler(sig)
 
 
-def run_standalone(argv: Sequence[str] | None = None) -> int:
-    """Run until SIGINT/SIGTERM; returns the exit status.
+def run_standalone(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit status (0; 2 for a bad command line).
 
-    ``argv`` are the arguments after the command (``sys.argv[1:]`` when ``None``).
+    ``argv`` are the arguments after the command (``sys.argv[1:]`` when ``None``); ``prog``
+    names the command in usage messages (e.g. ``"dh-gateway simulator"``). Call it from the
+    main thread, outside any running event loop (it runs its own).
     """
-    parser = build_parser()
+    parser = build_parser() if prog is None else build_parser(prog)
     args = parser.parse_args(argv)
     if not args.server_secret:
         parser.error(f"--server-secret (or ${SECRET_ENV}) is required")

@@ -21,9 +21,14 @@ FORMATS = [(32000, 2), (48000, 2), (64000, 4), (96000, 4)]
 EPSILON_BYTES = 2e-3
 
 
+_PERIOD = 251  # prime: no frame or sample size is a multiple of it
+_BASE = bytes(i * 7 % 256 for i in range(_PERIOD))
+
+
 def pattern(start: int, size: int) -> bytes:
-    """``size`` bytes that differ from their neighbours, so a reordering shows."""
-    return bytes((i * 7 + i // 251) % 256 for i in range(start, start + size))
+    """Bytes ``start`` .. ``start + size`` of a stream in which a reordering or a loss shows."""
+    offset = start % _PERIOD
+    return (_BASE * ((offset + size) // _PERIOD + 1))[offset : offset + size]
 
 
 def make(

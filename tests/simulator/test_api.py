@@ -43,7 +43,9 @@ def _resign(timestamp: int) -> Mutation:
 
 @pytest.mark.asyncio
 async def test_good_call(sim: Simulator, session: aiohttp.ClientSession) -> None:
-    status, env = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t1"})
+    status, env = await post(
+        session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t1"}
+    )
     assert status == 200
     assert isinstance(env, dict)
     assert env["Code"] == 0 and env["Message"] == "success"
@@ -52,7 +54,12 @@ async def test_good_call(sim: Simulator, session: aiohttp.ClientSession) -> None
     uuid.UUID(drive_id)
     assert env["Data"]["WssAddress"].startswith(f"ws://127.0.0.1:{sim.port}/ws?Token=")
     (call,) = sim.api_calls
-    assert (call.action, call.app_id, call.task_id, call.code) == ("DriveByWsStream", APP_ID, "t1", 0)
+    assert (call.action, call.app_id, call.task_id, call.code) == (
+        "DriveByWsStream",
+        APP_ID,
+        "t1",
+        0,
+    )
     assert (call.request_id, call.drive_id) == (env["RequestId"], drive_id)
     assert [d.drive_id for d in sim.drives] == [drive_id]
     assert sim.drive(drive_id).task_id == "t1"
@@ -62,7 +69,9 @@ async def test_good_call(sim: Simulator, session: aiohttp.ClientSession) -> None
 async def test_each_call_gets_a_fresh_drive(sim: Simulator, session: aiohttp.ClientSession) -> None:
     grants = []
     for _ in range(3):
-        _, env = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t1"})
+        _, env = await post(
+            session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t1"}
+        )
         assert isinstance(env, dict)
         grants.append((env["Data"]["DriveId"], env["Data"]["WssAddress"]))
     assert len({d for d, _ in grants}) == 3
@@ -184,16 +193,24 @@ async def test_rate_limit_per_app_id(sim: Simulator, session: aiohttp.ClientSess
 async def test_task_list(session: aiohttp.ClientSession) -> None:
     config = SimulatorConfig(app_id=APP_ID, server_secret=SECRET, tasks=["known"])
     async with Simulator(config) as sim:
-        _, env = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "other"})
+        _, env = await post(
+            session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "other"}
+        )
         assert isinstance(env, dict) and env["Code"] == 400000005
-        _, env = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "known"})
+        _, env = await post(
+            session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "known"}
+        )
         assert isinstance(env, dict) and env["Code"] == 0
 
 
 @pytest.mark.asyncio
-async def test_stop_task_then_drive_and_status(sim: Simulator, session: aiohttp.ClientSession) -> None:
+async def test_stop_task_then_drive_and_status(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
     url = sim.http_url
-    _, env = await post(session, url, common_params("GetDigitalHumanStreamTaskStatus"), {"TaskId": "t"})
+    _, env = await post(
+        session, url, common_params("GetDigitalHumanStreamTaskStatus"), {"TaskId": "t"}
+    )
     assert isinstance(env, dict) and env["Code"] == 0
     assert set(env["Data"]) == {"RoomId", "StreamId", "Status", "CreateTime"}
     _, env = await post(session, url, common_params("StopDigitalHumanStreamTask"), {"TaskId": "t"})

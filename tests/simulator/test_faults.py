@@ -9,13 +9,24 @@ import aiohttp
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
-from gateway.simulator import CloseReason, DriveErrorKind as Kind, Fault, Simulator
+from gateway.simulator import CloseReason, DriveErrorKind as Kind, Fault, Simulator, SimulatorConfig
 
-from .helpers import FRAME, common_params, drive_by_ws_stream, post, start_frame, ws_connect
+from .helpers import (
+    APP_ID,
+    FRAME,
+    SECRET,
+    common_params,
+    drive_by_ws_stream,
+    post,
+    start_frame,
+    ws_connect,
+)
 
 
 async def _code(sim: Simulator, session: aiohttp.ClientSession, task: str = "t1") -> int | None:
-    status, env = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": task})
+    status, env = await post(
+        session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": task}
+    )
     if not isinstance(env, dict):
         return None
     assert status == 200
@@ -46,7 +57,9 @@ async def test_force_code_still_validates_first(
 @pytest.mark.asyncio
 async def test_http_status_once(sim: Simulator, session: aiohttp.ClientSession) -> None:
     sim.set_fault(Fault(http_status=503, times=1))
-    status, body = await post(session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t"})
+    status, body = await post(
+        session, sim.http_url, common_params("DriveByWsStream"), {"TaskId": "t"}
+    )
     assert status == 503 and isinstance(body, str)
     assert await _code(sim, session) == 0
     first, second = sim.api_calls
@@ -127,7 +140,7 @@ async def test_silent_peer_is_detected_by_client_keepalive(
     sim.set_fault(Fault(silent_after_bytes=2 * FRAME))
     drive_id, address = await drive_by_ws_stream(session, sim.http_url, "t1")
     started = time.monotonic()
-    with pytest.raises(ConnectionClosed):
+    with pytest.raises(ConnectionClosed) as info:
         async with ws_connect(
             address, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.2
         ) as ws:
@@ -136,6 +149,8 @@ async def test_silent_peer_is_detected_by_client_keepalive(
                 await ws.send(bytes(FRAME))
                 await asyncio.sleep(0.02)
     assert time.monotonic() - started < 1.5
+    assert info.value.sent is not None and info.value.sent.code == 1011  # keepalive timeout
+    assert info.value.rcvd is None  # the simulator never answered the close either
     record = await sim.wait_closed(drive_id, timeout=2.0)
     assert record.audio_bytes == 2 * FRAME  # nothing read after the silence began
     assert record.close_reason is CloseReason.CONNECTION_LOST
@@ -184,10 +199,6 @@ async def test_task_fault_shadows_global_and_clear(
 
 @pytest.mark.asyncio
 async def test_shutdown_with_open_connections(session: aiohttp.ClientSession) -> None:
-    from gateway.simulator import SimulatorConfig
-
-    from .helpers import APP_ID, SECRET
-
     sim = Simulator(SimulatorConfig(app_id=APP_ID, server_secret=SECRET))
     await sim.start()
     sim.set_fault(Fault(silent_after_bytes=FRAME), task_id="silent")

@@ -112,7 +112,9 @@ def test_stereo_24k_durations() -> None:
         ({"DriveId": 7}, Kind.BAD_PAYLOAD),
     ],
 )
-def test_invalid_start_is_recorded_and_does_not_start(payload: dict[str, object], kind: Kind) -> None:
+def test_invalid_start_is_recorded_and_does_not_start(
+    payload: dict[str, object], kind: Kind
+) -> None:
     record = _record()
     assert receive_text(record, _start(**payload), 0.0) is TextOutcome.REJECTED
     assert record.error_kinds == [kind]

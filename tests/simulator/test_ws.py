@@ -25,7 +25,9 @@ from .helpers import (
 )
 
 
-async def _grant(sim: Simulator, session: aiohttp.ClientSession, task: str = "t1") -> tuple[str, str]:
+async def _grant(
+    sim: Simulator, session: aiohttp.ClientSession, task: str = "t1"
+) -> tuple[str, str]:
     return await drive_by_ws_stream(session, sim.http_url, task)
 
 
@@ -81,7 +83,9 @@ async def test_real_time_sender_has_no_underrun(
 
 
 @pytest.mark.asyncio
-async def test_a_300ms_pause_is_one_underrun(sim: Simulator, session: aiohttp.ClientSession) -> None:
+async def test_a_300ms_pause_is_one_underrun(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
     drive_id, address = await _grant(sim, session)
     async with ws_connect(address) as ws:
         await ws.send(start_frame(drive_id))

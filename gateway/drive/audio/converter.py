@@ -39,9 +39,9 @@ from gateway.drive.audio.formats import (
 from gateway.drive.audio.wav import WavHeader, WavReader
 from gateway.errors import InvalidDrive, Reason
 
-# soxr 'HQ' (20-bit precision, linear phase): measured SNR > 130 dB for 22.05/44.1/48 kHz ->
-# 16/24 kHz, far below s16's own quantisation noise (~98 dB). 'VHQ' costs 10-30% more CPU and
-# at some ratios doubles the streaming latency, for precision an s16 output cannot carry.
+# soxr 'HQ' (20-bit precision, linear phase): its own SNR measured > 130 dB for 22.05/44.1/48 kHz
+# -> 16/24 kHz, far cleaner than the s16 output can carry (~98 dB). 'VHQ' (> 150 dB) costs 10-30%
+# more CPU and at some ratios (48 -> 16 kHz, 22.05 -> 16 kHz) doubles the streaming latency.
 RESAMPLER_QUALITY = "HQ"
 
 _RAW_FORMATS: dict[Encoding, SampleFormat] = {
@@ -94,13 +94,10 @@ class _Pipeline:
         """Convert whole input frames to output PCM (what is ready of it)."""
         if self.bypass:
             return frames
-        x = self.sample_format.decode(frames, self.channels)
-        if self._resampler is not None:
-            # Convert first so that a mix is averaged in float, not floored in int16.
-            x = to_float32(x)
-        x = self._route(x)
+        x = self._route(self.sample_format.decode(frames, self.channels))
         if self._resampler is None:
             return quantise(x)
+        x = to_float32(x)
         flat = x[:, 0] if self.output.channels == 1 else x
         return quantise(self._resampler.resample_chunk(np.ascontiguousarray(flat)))
 
@@ -119,6 +116,9 @@ class _Pipeline:
             return x[:, 0:1]
         if self.voice_channel is VoiceChannel.RIGHT:
             return x[:, 1:2]
+        if self._resampler is not None:
+            # Going to float anyway: average in float rather than floor in int16.
+            x = to_float32(x)
         return mix_to_mono(x)
 
 
@@ -134,6 +134,10 @@ class Converter:
     def __init__(self, fmt: InputFormat, requested_output_rate_hz: int = 0) -> None:
         validate_input(fmt)
         validate_output_rate(requested_output_rate_hz)
+        # Accept plain strings for the enums (e.g. "WAV"): from here on they are members.
+        fmt = replace(
+            fmt, encoding=Encoding(fmt.encoding), voice_channel=VoiceChannel(fmt.voice_channel)
+        )
         self.format = fmt
         self.requested_output_rate_hz = requested_output_rate_hz
         self.received_bytes = 0  # raw input bytes fed, WAV header included
@@ -146,10 +150,10 @@ class Converter:
             self._wav = WavReader()
         else:
             self._pipeline = _Pipeline(
-                _RAW_FORMATS[Encoding(fmt.encoding)],
+                _RAW_FORMATS[fmt.encoding],
                 fmt.sample_rate_hz,
                 fmt.channels,
-                VoiceChannel(fmt.voice_channel),
+                fmt.voice_channel,
                 plan_output(fmt, requested_output_rate_hz),
             )
 
@@ -293,6 +297,6 @@ class Converter:
             header.sample_format,
             header.sample_rate_hz,
             header.channels,
-            VoiceChannel(fmt.voice_channel),
+            fmt.voice_channel,
             plan_output(resolved, self.requested_output_rate_hz),
         )

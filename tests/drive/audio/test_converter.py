@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+import soxr
 from hypothesis import given, settings, strategies as st
 
 from gateway.drive.audio import Converter, Encoding, InputFormat, VoiceChannel
@@ -213,3 +216,40 @@ def test_delay_is_returned_by_finish() -> None:
     tail = conv.finish()
     assert conv.output.ms(len(tail)) == pytest.approx(held, abs=0.1)
     assert conv.output.ms(len(out) + len(tail)) == pytest.approx(conv.received_ms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    rate=st.integers(min_value=8000, max_value=48000),
+    out_rate=st.sampled_from([16000, 24000]),
+    channels=st.sampled_from([1, 2]),
+    frames=st.integers(min_value=0, max_value=5000),
+    cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=30),
+)
+def test_soxr_stream_ignores_how_its_input_is_blocked(
+    seed: int, rate: int, out_rate: int, channels: int, frames: int, cuts: list[int]
+) -> None:
+    # The converter feeds the resampler whatever whole frames each chunk completes, relying on
+    # libsoxr's output depending only on the sample sequence (it queues input in a FIFO and
+    # filters in fixed blocks). This checks that assumption on soxr itself.
+    shape = (frames,) if channels == 1 else (frames, channels)
+    x = np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+
+    def stream(blocks: list[np.ndarray]) -> np.ndarray:
+        s = soxr.ResampleStream(rate, out_rate, channels, dtype="float32", quality="HQ")
+        outs = [s.resample_chunk(b) for b in blocks]
+        outs.append(s.resample_chunk(x[:0], last=True))
+        return np.concatenate(outs)
+
+    bounds = [0, *sorted({c % (frames + 1) for c in cuts}), frames]
+    blocked = stream([x[a:b] for a, b in itertools.pairwise(bounds)])
+    assert np.array_equal(stream([x]), blocked)
+
+
+def test_enum_values_may_be_plain_strings() -> None:
+    fmt = InputFormat(encoding="WAV", sample_rate_hz=0, voice_channel="LEFT")  # type: ignore[arg-type]
+    conv = Converter(fmt)
+    assert conv.format.encoding is Encoding.WAV
+    assert conv.format.voice_channel is VoiceChannel.LEFT
+    assert convert(conv, [make_wav(b"\x01\x00")]) == b"\x01\x00"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
-from gateway.drive.audio import Converter, Encoding, InputFormat
+from gateway.drive.audio import Converter, Encoding, InputFormat, VoiceChannel
 from tests.drive.audio.support import SPEECH_WAV, convert, s16
 
 TONE_HZ = 1000.0
@@ -108,3 +108,56 @@ def test_speech_round_trip_through_48k_stereo_float() -> None:
     n = min(len(out), len(speech))
     error = out[:n] - speech[:n]
     assert 10 * np.log10(np.sum(speech[:n] ** 2) / np.sum(error**2)) > 40
+
+
+def _peak_hz(y: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return float(np.argmax(spectrum) * rate / len(y))
+
+
+def _two_tones(rate: int) -> bytes:
+    # Left 1 kHz, right 1.5 kHz: a swapped or smeared channel shows up as the wrong peak.
+    left, right = _tone(rate, 1.0), _tone(rate, 1.0, 1500.0)
+    return np.stack([left, right], axis=1).astype("<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("voice", "expected_hz"), [(VoiceChannel.LEFT, 1000.0), (VoiceChannel.RIGHT, 1500.0)]
+)
+def test_stereo_pick_while_resampling(voice: VoiceChannel, expected_hz: float) -> None:
+    fmt = InputFormat(
+        encoding=Encoding.FLOAT32, sample_rate_hz=44100, channels=2, voice_channel=voice
+    )
+    out = s16(convert(Converter(fmt, 16000), _in_chunks(_two_tones(44100), 44100, 8)))
+    assert _peak_hz(out[4000:12000], 16000) == pytest.approx(expected_hz, abs=2)
+    _, _, snr = _fit_tone(out[1600:-1600], 16000, expected_hz)
+    assert snr > 85
+
+
+def test_keep_stereo_while_resampling() -> None:
+    fmt = InputFormat(
+        encoding=Encoding.FLOAT32,
+        sample_rate_hz=44100,
+        channels=2,
+        voice_channel=VoiceChannel.RIGHT,
+        keep_stereo=True,
+    )
+    conv = Converter(fmt, 24000)
+    out = s16(convert(conv, _in_chunks(_two_tones(44100), 44100, 8))).reshape(-1, 2)
+    assert conv.output is not None
+    assert (conv.output.channels, conv.output.voice_channel) == (2, 2)
+    assert len(out) == 24000
+    for channel, hz in ((0, 1000.0), (1, 1500.0)):
+        _, delay, snr = _fit_tone(out[2400:-2400, channel], 24000, hz)
+        assert abs(delay) < 0.01
+        assert snr > 85
+
+
+def test_stereo_mix_while_resampling() -> None:
+    fmt = InputFormat(encoding=Encoding.FLOAT32, sample_rate_hz=48000, channels=2)
+    out = s16(convert(Converter(fmt, 24000), _in_chunks(_two_tones(48000), 48000, 8)))
+    middle = out[2400:-2400]
+    t = np.arange(len(out)) / 24000
+    ideal = 0.5 * (_tone(24000, 1.0) + AMPLITUDE * np.sin(2 * np.pi * 1500 * t))
+    error = middle - ideal[2400:-2400]
+    assert 10 * np.log10(np.sum(ideal[2400:-2400] ** 2) / np.sum(error**2)) > 85

@@ -1,0 +1,89 @@
+"""``python -m gateway.simulator`` as a real process: ready line, service, clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import aiohttp
+import pytest
+
+from .helpers import (
+    APP_ID,
+    SECRET,
+    common_params,
+    drive_by_ws_stream,
+    post,
+    start_frame,
+    ws_connect,
+)
+
+
+async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.simulator",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.asyncio
+async def test_standalone_serves_and_stops_on_signal(sig: signal.Signals) -> None:
+    proc = await _spawn(
+        "--port", "0", "--app-id", str(APP_ID), "--tasks", "a,b", "--log-level", "WARNING",
+        env={"DH_SIMULATOR_SERVER_SECRET": SECRET},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        async with asyncio.timeout(15):
+            line = (await proc.stdout.readline()).decode()
+        url = line.strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/"), line
+        async with aiohttp.ClientSession() as session:
+            _, env = await post(session, url, common_params("DriveByWsStream"), {"TaskId": "zz"})
+            assert isinstance(env, dict) and env["Code"] == 400000005
+            drive_id, address = await drive_by_ws_stream(session, url, "a")
+            ws = await ws_connect(address)
+            await ws.send(start_frame(drive_id))
+            async with session.get(f"{url}_sim/state") as resp:
+                state = await resp.json()
+            assert [d["drive_id"] for d in state["drives"]] == [drive_id]
+            proc.send_signal(sig)
+            async with asyncio.timeout(10):
+                assert await proc.wait() == 0
+                await ws.wait_closed()
+            assert ws.close_code == 1001  # the open connection was closed, going away
+        stdout_rest = await proc.stdout.read()
+        assert stdout_rest == b""  # the address is the only stdout line
+        stderr = (await proc.stderr.read()).decode()
+        assert SECRET not in stderr
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.asyncio
+async def test_standalone_rejects_a_missing_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DH_SIMULATOR_SERVER_SECRET"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.simulator",
+        "--app-id",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    async with asyncio.timeout(15):
+        _, stderr = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"--server-secret" in stderr
