@@ -64,18 +64,31 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Statu
 
 
 class _StreamListener:
-    """Writes a drive's reports to its gRPC stream."""
+    """Writes a drive's reports to its gRPC stream.
+
+    The drive reports from its own task, which a preemption may cancel mid-write; a write cut
+    short would leave an operation pending in gRPC's core and make the final status fail. So
+    each write runs shielded, and :meth:`settle` waits for the last one before the handler
+    writes the final event or the status.
+    """
 
     def __init__(self, context: Context) -> None:
         self._context = context
+        self._last: asyncio.Future[None] | None = None
+
+    async def _write(self, drive: Drive, **event: Any) -> None:
+        message = pb.DriveEvent(drive_id=drive.drive_id, time=_now(), **event)
+        self._last = asyncio.ensure_future(self._context.write(message))
+        await asyncio.shield(self._last)
+
+    async def settle(self) -> None:
+        """Wait for the last write to finish (its failure is the RPC's end, not ours)."""
+        if self._last is not None:
+            await asyncio.wait({self._last})
 
     async def queued(self, drive: Drive, *, rate_limited: bool, ahead: int) -> None:
         reason = pb.Queued.REASON_RATE_LIMITED if rate_limited else pb.Queued.REASON_TASK_BUSY
-        await self._context.write(
-            pb.DriveEvent(
-                drive_id=drive.drive_id, time=_now(), queued=pb.Queued(reason=reason, ahead=ahead)
-            )
-        )
+        await self._write(drive, queued=pb.Queued(reason=reason, ahead=ahead))
 
     async def started(self, drive: Drive, output: OutputFormat, setup_ms: int) -> None:
         started = pb.Started(
@@ -83,9 +96,7 @@ class _StreamListener:
             setup_ms=setup_ms,
             output_channels=output.channels,
         )
-        await self._context.write(
-            pb.DriveEvent(drive_id=drive.drive_id, time=_now(), started=started)
-        )
+        await self._write(drive, started=started)
 
     async def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
         progress = pb.Progress(
@@ -94,9 +105,7 @@ class _StreamListener:
             lead_ms=snapshot.lead_ms,
             underruns=snapshot.underruns,
         )
-        await self._context.write(
-            pb.DriveEvent(drive_id=drive.drive_id, time=_now(), progress=progress)
-        )
+        await self._write(drive, progress=progress)
 
 
 class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
@@ -108,21 +117,18 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
+        listener = _StreamListener(context)
         try:
             config = await _first_config(request_iterator)
             spec = spec_from_config(config)
             credentials = self.app.credentials(spec.profile)
             self.app.admit()
-            drive = Drive(
-                self.app,
-                spec,
-                credentials,
-                _audio_chunks(request_iterator),
-                _StreamListener(context),
-            )
+            drive = Drive(self.app, spec, credentials, _audio_chunks(request_iterator), listener)
             completion = await self.app.run(drive)
+            await listener.settle()
         except GatewayError as exc:
             log.info("drive failed: %s", exc, extra={"reason": exc.reason.value, **exc.metadata})
+            await listener.settle()
             await _abort(context, to_grpc_status(exc))
             return
         except (asyncio.CancelledError, grpc.aio.AbortError):

@@ -135,6 +135,16 @@ def _stop(record: DriveRecord, message: dict[str, Any], now: float) -> TextOutco
     return TextOutcome.STOPPED
 
 
+def _looks_like_command(data: bytes) -> bool:
+    if not data.startswith(b"{") or len(data) > 65536:
+        return False
+    try:
+        message = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and "Action" in message
+
+
 def receive_binary(record: DriveRecord, data: bytes, now: float) -> bool:
     """Apply one binary frame (raw PCM, §8-§9) to ``record``; returns whether it was accepted.
 
@@ -142,6 +152,10 @@ def receive_binary(record: DriveRecord, data: bytes, now: float) -> bool:
     samples (2 bytes x channels) is recorded as an error but still accepted, so that
     ``record.audio`` stays the exact byte stream the client sent.
     """
+    if _looks_like_command(data):
+        # Not an error the vendor would see (it would play it as noise), but surely a client
+        # bug: commands are text frames (§8).
+        record.add_error(Kind.COMMAND_AS_BINARY, "a JSON command arrived as a binary frame")
     if record.started_at is None or record.stopped_at is not None:
         kind = Kind.AUDIO_BEFORE_START if record.started_at is None else Kind.AUDIO_AFTER_STOP
         what = "before a valid Start" if record.started_at is None else "after Stop"

@@ -103,6 +103,7 @@ class DriveErrorKind(enum.StrEnum):
     AUDIO_BEFORE_START = "audio_before_start"
     AUDIO_AFTER_STOP = "audio_after_stop"
     PARTIAL_SAMPLES = "partial_samples"
+    COMMAND_AS_BINARY = "command_as_binary"
     TOKEN_REUSED = "token_reused"
     HANDSHAKE_REFUSED = "handshake_refused"
     PROTOCOL_ERROR = "protocol_error"
@@ -171,8 +172,10 @@ class DriveRecord:
     """Everything one drive (one DriveByWsStream grant) did on the simulated cloud.
 
     Times are ``time.monotonic()`` readings, ``None`` until the event happens. Audio is only
-    what arrived between a valid Start and a valid Stop; rejected frames are counted in
-    ``rejected_frames`` and described in ``errors``. ``errors`` holds each distinct message
+    what arrived between a valid Start and a valid Stop (``frames``: arrival and size of each);
+    rejected frames are counted in ``rejected_frames`` and described in ``errors``.
+    ``received`` logs every frame of the connection, accepted or not: (arrival, WebSocket
+    message type name, size in bytes). ``errors`` holds each distinct message
     once, in first-seen order; each starts with a :class:`DriveErrorKind` and a colon.
     """
 
@@ -185,6 +188,7 @@ class DriveRecord:
     channel: int | None = None
     voice_channel: int | None = None
     frames: list[tuple[float, int]] = field(default_factory=list)
+    received: list[tuple[float, str, int]] = field(default_factory=list)
     connected_at: float | None = None
     started_at: float | None = None
     first_audio_at: float | None = None
@@ -311,6 +315,7 @@ class DriveRecord:
             "bytes": self.audio_bytes,
             "frame_count": self.frame_count,
             "frames": [[t, n] for t, n in self.frames],
+            "received": [[t, kind, n] for t, kind, n in self.received],
             "audio_ms": self.audio_ms,
             "connected_at": self.connected_at,
             "started_at": self.started_at,

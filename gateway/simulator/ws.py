@@ -39,6 +39,7 @@ log = logging.getLogger("gateway.simulator")
 _TCP_ESTABLISHED = 1  # tcpi_state in Linux's struct tcp_info
 _SILENT_POLL_S = 0.02
 _MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the vendor documents none (§17); aiohttp's default
+_LOGGED = frozenset({WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.PONG})
 
 
 def peer_connected(transport: asyncio.BaseTransport | None) -> bool | None:
@@ -202,6 +203,10 @@ class _Connection:
             self._state.notify()  # the previous frame is fully recorded
             msg = await ws.receive()
             now = time.monotonic()
+            if msg.type in _LOGGED:
+                data = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                size = len(data) if isinstance(data, bytes) else 0
+                record.received.append((now, msg.type.name.lower(), size))
             if msg.type is WSMsgType.TEXT:
                 outcome = receive_text(record, msg.data, now)
                 if outcome is TextOutcome.STOPPED:

@@ -12,18 +12,13 @@ is the one table of the vendor's return codes. Secrets never reach a log line: U
 from __future__ import annotations
 
 from gateway.upstream.api import ApiResult, Attempt, DriveGrant, UpstreamClient
+from gateway.upstream.codec import SAMPLE_RATES, SAMPLE_WIDTH_BYTES, EventCallback, UpstreamMessage
 from gateway.upstream.codes import CODES, Category, CodeInfo, api_error, classify
 from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter, SlidingWindow
 from gateway.upstream.policy import RetryKind, backoff, is_retryable, retry_kind
 from gateway.upstream.redact import redact_text, redact_url
 from gateway.upstream.signing import new_nonce, sign, signed_query
-from gateway.upstream.ws import (
-    SAMPLE_RATES,
-    SAMPLE_WIDTH_BYTES,
-    DriveSession,
-    EventCallback,
-    UpstreamMessage,
-)
+from gateway.upstream.ws import DriveSession
 
 __all__ = [
     "CODES",

@@ -16,14 +16,10 @@ connection dead. Either way :attr:`DriveSession.closed` resolves, at the latest
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -37,40 +33,23 @@ from websockets.protocol import State
 from gateway.config import UpstreamConfig
 from gateway.errors import UpstreamDisconnected, UpstreamError, UpstreamUnreachable
 from gateway.upstream.api import DriveGrant
+from gateway.upstream.codec import (
+    SAMPLE_WIDTH_BYTES,
+    EventCallback,
+    check_format,
+    decode,
+    start_command,
+    stop_command,
+)
 from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
 from gateway.upstream.tls import websocket_tls
 
-__all__ = ["SAMPLE_RATES", "SAMPLE_WIDTH_BYTES", "DriveSession", "EventCallback", "UpstreamMessage"]
+__all__ = ["DriveSession"]
 
 logger = logging.getLogger("gateway.upstream")
 
-SAMPLE_RATES = (16000, 24000)
-"""The only ``SampleRate`` values the Start command accepts (zego-api.md §8)."""
-
-SAMPLE_WIDTH_BYTES = 2
-"""s16le: the vendor's examples assume 16-bit samples; no API page states it (§9)."""
-
 #: The largest message accepted from the vendor; a bigger one closes the connection (1009).
 MAX_INCOMING_BYTES = 2**20
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamMessage:
-    """A message the vendor sent on the drive's WebSocket (none is documented, §8).
-
-    Attributes:
-        kind: the frame type.
-        data: the message as received.
-        parsed_json: the decoded JSON of a text message, or None when it is not JSON.
-    """
-
-    kind: Literal["text", "binary"]
-    data: str | bytes
-    parsed_json: Any | None = None
-
-
-EventCallback = Callable[[UpstreamMessage], None]
-"""Called from the reader task for each message; it must not block, and its errors are logged."""
 
 
 def _handshake_error(exc: BaseException, address: str, timeout_s: float) -> UpstreamUnreachable:
@@ -176,12 +155,7 @@ class DriveSession:
             UpstreamUnreachable: the handshake failed (refused, timed out, TLS).
             UpstreamDisconnected: the connection died before Start was sent.
         """
-        if sample_rate not in SAMPLE_RATES:
-            raise ValueError(f"sample_rate must be one of {SAMPLE_RATES}, got {sample_rate!r}")
-        if channels not in (1, 2):
-            raise ValueError(f"channels must be 1 or 2, got {channels!r}")
-        if voice_channel is not None and (channels != 2 or voice_channel not in (0, 1, 2)):
-            raise ValueError("voice_channel must be 0, 1 or 2, and only with channels=2")
+        check_format(sample_rate, channels, voice_channel)
         address = redact_url(grant.wss_address)
         # websockets refuses an ssl argument for ws:// (the simulator without TLS).
         extra: dict[str, Any] = {}
@@ -312,7 +286,7 @@ class DriveSession:
             if self._stop_attempted:
                 raise self._lost_error()
             self._stop_attempted = True
-            await self._send(self._command("Stop", {"DriveId": self.drive_id}))
+            await self._send(stop_command(self.drive_id))
             self._stop_done = True
         logger.debug("drive %s: Stop sent after %.0f ms of audio", self.drive_id, self.sent_ms)
 
@@ -348,19 +322,11 @@ class DriveSession:
 
     # Internals.
 
-    def _command(self, action: str, payload: Mapping[str, object]) -> str:
-        message = {"Action": action, "SequenceID": str(uuid.uuid4()), "Payload": dict(payload)}
-        return json.dumps(message, separators=(",", ":"))
-
     async def _send_start(self) -> None:
-        payload: dict[str, object] = {"DriveId": self.drive_id, "SampleRate": self.sample_rate}
-        # Mono keeps the shape documented since 2025; Channel/VoiceChannel only for stereo.
-        if self.channels == 2:
-            payload["Channel"] = 2
-            if self._voice_channel is not None:
-                payload["VoiceChannel"] = self._voice_channel
         self._start_sent = True
-        await self._send(self._command("Start", payload))
+        await self._send(
+            start_command(self.drive_id, self.sample_rate, self.channels, self._voice_channel)
+        )
 
     async def _send(self, message: str | bytes) -> None:
         """Send one message; translate a dead connection into UpstreamDisconnected."""
@@ -452,15 +418,10 @@ class DriveSession:
     def _dispatch(self, message: str | bytes) -> None:
         """Surface one message from the vendor; nothing it sends may break the drive."""
         self.messages_received += 1
+        event = decode(message)
         if isinstance(message, str):
-            try:
-                parsed: Any | None = json.loads(message)
-            except ValueError:
-                parsed = None
-            event = UpstreamMessage("text", message, parsed)
             preview = redact_text(message[:200])
         else:
-            event = UpstreamMessage("binary", message, None)
             preview = f"<{len(message)} bytes>"
         # Nothing coming back is documented: say so loudly once, then quietly.
         log = logger.info if self.messages_received == 1 else logger.debug

@@ -433,3 +433,21 @@ def test_after_an_underrun_no_burst_beyond_the_lead() -> None:
     frames = rec.pop()
     assert pacer.playback.underruns == 1
     assert sum(map(len, frames)) == 16000  # exactly the lead, not the 2 s "owed"
+
+
+def test_forgiven_lateness_goes_out_in_the_same_pop() -> None:
+    """Regression: the avatar waited 15 ms (within the 20 ms tolerance) when 110 ms arrive.
+
+    The model does not re-anchor on forgiven lateness, so once audio is sent its playhead jumps
+    15 ms: those 15 ms are due at once. The pacer used to release only ``lead_ms`` in the first
+    pop and the last 10 ms in a second pop at the same instant (next_due said "now" again).
+    """
+    pacer = make(max_frame_ms=100, lead_ms=100, tolerance_ms=20)
+    rec = Recorder.of(pacer)
+    rec.push(3200)
+    assert [len(f) for f in rec.pop()] == [3200]
+    rec.now = 0.115
+    rec.push(3520)
+    assert [len(f) for f in rec.pop()] == [3200, 320]  # Recorder.pop checks the second pop is []
+    assert pacer.playback.underruns == 0
+    assert pacer.playback.lead_ms(rec.now) == pytest.approx(95.0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 
 import aiohttp
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from gateway.simulator import Simulator, SimulatorConfig
 
@@ -95,6 +97,15 @@ async def test_wait_helpers(sim: Simulator, session: aiohttp.ClientSession) -> N
         await sim.wait_for(lambda: sim.drive(drive_id).frame_count == 1, timeout=2.0)
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
 @pytest.mark.asyncio
 async def test_tls_mode(session: aiohttp.ClientSession) -> None:
     config = SimulatorConfig(app_id=APP_ID, server_secret=SECRET, tls=True)
@@ -103,8 +114,7 @@ async def test_tls_mode(session: aiohttp.ClientSession) -> None:
         assert sim.ca_pem is not None and sim.ca_pem.startswith(b"-----BEGIN CERTIFICATE-----")
         path = sim.ca_pem_path
         assert path is not None
-        with open(path, "rb") as f:
-            assert f.read() == sim.ca_pem
+        assert _read(path) == sim.ca_pem
         verifying = ssl.create_default_context(cafile=path)
         drive_id, address = await drive_by_ws_stream(session, sim.http_url, "t1", verifying)
         assert address.startswith("wss://127.0.0.1:")
@@ -126,7 +136,7 @@ async def test_tls_mode(session: aiohttp.ClientSession) -> None:
             await drive_by_ws_stream(session, sim.http_url, "t1", ssl.create_default_context())
         async with session.get(f"{sim.http_url}_sim/ca.pem", ssl=verifying) as resp:
             assert await resp.read() == sim.ca_pem
-    assert not os.path.exists(path)
+    assert not _exists(path)
 
 
 @pytest.mark.asyncio
@@ -134,3 +144,25 @@ async def test_plain_mode_has_no_ca(sim: Simulator, session: aiohttp.ClientSessi
     assert sim.ca_pem is None and sim.ca_pem_path is None and sim.client_ssl_context() is None
     async with session.get(f"{sim.http_url}_sim/ca.pem") as resp:
         assert resp.status == 404
+
+
+@pytest.mark.asyncio
+async def test_no_secret_in_log_lines(
+    sim: Simulator, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    params = common_params("DriveByWsStream")
+    _, env = await post(session, sim.http_url, params, {"TaskId": "t1"})
+    assert isinstance(env, dict)
+    drive_id, address = env["Data"]["DriveId"], env["Data"]["WssAddress"]
+    async with ws_connect(address) as ws:
+        await ws.send(start_frame(drive_id))
+    await sim.wait_closed(drive_id)
+    with pytest.raises(InvalidStatus):  # the token is spent: 403
+        async with ws_connect(address):
+            pass
+    ours = [r for r in caplog.records if r.name.startswith(("gateway.simulator", "aiohttp"))]
+    assert ours, "the simulator logs its work"
+    text = "\n".join(r.getMessage() for r in ours)
+    for secret in (SECRET, params["Signature"], address.split("Token=")[1]):
+        assert secret not in text

@@ -85,7 +85,8 @@ def test_start_defaults_and_stop_lag() -> None:
     assert receive_text(record, _start(), 1.0) is TextOutcome.STARTED
     assert (record.sample_rate, record.channel, record.voice_channel) == (16000, 1, 0)
     assert receive_binary(record, b"\x00" * 3200, 1.1)  # 100 ms
-    assert receive_text(record, json.dumps({"Action": "Stop", "Payload": {"DriveId": "d1"}}), 1.3)
+    stop = json.dumps({"Action": "Stop", "Payload": {"DriveId": "d1"}})
+    assert receive_text(record, stop, 1.3) is TextOutcome.STOPPED
     assert record.stop_lag_ms == pytest.approx(200.0)
     assert record.audio_ms == pytest.approx(100.0)
     assert record.errors == []
@@ -162,6 +163,13 @@ def test_sequence_errors_are_recorded_once_each() -> None:
     ]
     assert record.rejected_frames == 3
     assert record.audio == b"\x00\x00\x00"  # the partial frame is kept, byte-exact
+
+
+def test_a_command_sent_as_binary_is_flagged() -> None:
+    record = _record()
+    receive_binary(record, _start().encode(), 0.0)
+    assert record.error_kinds == [Kind.COMMAND_AS_BINARY, Kind.AUDIO_BEFORE_START]
+    assert record.started_at is None
 
 
 def test_partial_samples_depend_on_channels() -> None:

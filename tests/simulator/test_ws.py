@@ -156,6 +156,12 @@ async def test_protocol_errors_keep_the_connection_open(
     assert record.rejected_frames == 2 and record.rejected_bytes == 2 * FRAME
     assert len(record.text_messages) == 7
     assert record.pings == 1
+    assert [kind for _, kind, _ in record.received] == ["binary"] + ["text"] * 6 + [
+        "binary",
+        "text",
+        "binary",
+        "ping",
+    ]
     assert record.clean_close
 
 
@@ -196,7 +202,7 @@ async def _open(address: str) -> ClientConnection:
 async def test_overlap_is_recorded(sim: Simulator, session: aiohttp.ClientSession) -> None:
     drive_a, address_a = await _grant(sim, session)
     drive_b, address_b = await _grant(sim, session)
-    drive_c, address_c = await _grant(sim, session, task="t2")
+    _, address_c = await _grant(sim, session, task="t2")
     ws_a = await _open(address_a)
     try:
         ws_c = await _open(address_c)  # another task: fine
@@ -231,7 +237,7 @@ async def test_aborted_then_reconnected_is_not_an_overlap(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:
     drive_a, address_a = await _grant(sim, session)
-    drive_b, address_b = await _grant(sim, session)
+    _, address_b = await _grant(sim, session)
     ws_a = await _open(address_a)
     await ws_a.send(start_frame(drive_a))
     ws_a.transport.abort()  # gone at once, before the simulator reads the EOF

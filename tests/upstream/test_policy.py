@@ -44,16 +44,14 @@ def test_backoff_stays_within_bounds(
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"initial_s": 0.0, "max_s": 1.0}, "positive"),
-        ({"initial_s": 1.0, "max_s": 1.0, "factor": 0.5}, "factor"),
-        ({"initial_s": 1.0, "max_s": 1.0, "jitter": 1.0}, "jitter"),
-    ],
+    ("initial", "factor", "jitter", "message"),
+    [(0.0, 2.0, 0.5, "positive"), (1.0, 0.5, 0.5, "factor"), (1.0, 2.0, 1.0, "jitter")],
 )
-def test_backoff_rejects_bad_parameters(kwargs: dict[str, float], message: str) -> None:
+def test_backoff_rejects_bad_parameters(
+    initial: float, factor: float, jitter: float, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
-        next(backoff(**kwargs))
+        next(backoff(initial, 1.0, factor=factor, jitter=jitter))
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ vendor; a dropped connection; a silent peer; refused handshakes; close semantics
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,10 +21,10 @@ async def open_session(
     client: UpstreamClient,
     credentials: Credentials,
     config: UpstreamConfig,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> DriveSession:
     grant = await client.drive_by_ws_stream(TASK, credentials)
-    options: dict = {"sample_rate": 16000, **kwargs}
+    options: dict[str, Any] = {"sample_rate": 16000, **kwargs}
     return await DriveSession.open(grant, config=config, **options)
 
 
@@ -83,16 +83,16 @@ async def test_an_unknown_server_message_is_an_event_and_breaks_nothing(
 ) -> None:
     sim.set_fault(Fault(send_text_after_start='{"Action":"Whatever"}'), task_id=TASK)
     events: list[UpstreamMessage] = []
+    received = asyncio.Event()
 
     def on_event(message: UpstreamMessage) -> None:
         events.append(message)
+        received.set()
         raise RuntimeError("a buggy callback must not break the drive either")
 
     audio = pcm(6400)
     async with await open_session(client, credentials, config, on_event=on_event) as session:
-        async with asyncio.timeout(2):
-            while not events:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(received.wait(), 2)
         for offset in range(0, len(audio), MONO_16K_20MS):
             await session.send_audio(audio[offset : offset + MONO_16K_20MS])
     assert events == [UpstreamMessage("text", '{"Action":"Whatever"}', {"Action": "Whatever"})]
@@ -184,3 +184,123 @@ async def test_a_send_blocked_by_a_peer_that_stopped_reading_does_not_hang(
         assert isinstance(await asyncio.wait_for(session.wait_lost(), 2), UpstreamDisconnected)
     finally:
         await session.stop_and_close()
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(403, False), (503, True)])
+@pytest.mark.asyncio
+async def test_a_refused_handshake_is_unreachable_with_a_redacted_address(
+    sim: Simulator,
+    client: UpstreamClient,
+    credentials: Credentials,
+    config: UpstreamConfig,
+    status: int,
+    retryable: bool,
+) -> None:
+    sim.set_fault(Fault(refuse_handshake=True, refuse_status=status), task_id=TASK)
+    grant = await client.drive_by_ws_stream(TASK, credentials)
+    with pytest.raises(UpstreamUnreachable) as caught:
+        await DriveSession.open(grant, sample_rate=16000, config=config)
+    token = grant.wss_address.split("Token=", 1)[1]
+    assert token not in str(caught.value) and "Token=***" in str(caught.value)
+    assert caught.value.retryable is retryable
+    assert caught.value.metadata["http_status"] == str(status)
+    assert caught.value.__cause__ is not None
+
+
+@pytest.mark.asyncio
+async def test_a_closed_port_and_a_mute_server_are_unreachable(config: UpstreamConfig) -> None:
+    closed = DriveGrant("d", f"ws://127.0.0.1:{free_port()}/ws?Token=tok", "r", 1, 0.0)
+    with pytest.raises(UpstreamUnreachable) as caught:
+        await DriveSession.open(closed, sample_rate=16000, config=config)
+    assert caught.value.retryable and "tok" not in str(caught.value)
+
+    release = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(65536)  # the request, never answered
+        await release.wait()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        silent = DriveGrant("d", f"ws://127.0.0.1:{port}/ws?Token=tok", "r", 1, 0.0)
+        quick = short_config(config.api_url, ws_handshake_timeout_s=0.3)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(UpstreamUnreachable, match=r"within 0\.3 s") as caught:
+            await DriveSession.open(silent, sample_rate=16000, config=quick)
+        assert loop.time() - started < 1.0
+        assert caught.value.retryable
+    finally:
+        release.set()
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_stop_and_close_are_idempotent(
+    sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
+) -> None:
+    session = await open_session(client, credentials, config)
+    await session.send_audio(pcm(MONO_16K_20MS))
+    await asyncio.gather(session.stop(), session.stop())
+    await session.stop()
+    with pytest.raises(RuntimeError):
+        await session.send_audio(pcm(MONO_16K_20MS))
+    await asyncio.gather(session.close(), session.close())
+    await session.close()
+    await session.stop_and_close()
+    record = await sim.wait_closed(session.drive_id)
+    assert record.errors == []  # exactly one Start and one Stop
+    assert record.stopped_at is not None and record.clean_close
+    assert session.closed.result() is None and not session.is_open
+
+
+@pytest.mark.asyncio
+async def test_stop_and_close_sends_the_missing_stop(
+    sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
+) -> None:
+    session = await open_session(client, credentials, config)
+    await session.send_audio(pcm(MONO_16K_20MS))
+    assert session.is_open
+    await session.stop_and_close()
+    record = await sim.wait_closed(session.drive_id)
+    assert record.stopped_at is not None and record.clean_close and record.errors == []
+
+
+@pytest.mark.asyncio
+async def test_a_peer_slow_to_close_is_aborted_within_the_bound(
+    sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
+) -> None:
+    sim.set_fault(Fault(silent_after_bytes=0), task_id=TASK)  # never reads the close frame
+    session = await open_session(client, credentials, config)
+    await session.send_audio(pcm(MONO_16K_20MS))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await session.stop_and_close()
+    assert loop.time() - started < config.ws_close_timeout_s + 0.4
+    assert session.clean_close is False
+    assert session.closed.result() is None  # we closed it; the peer's silence is no loss
+    await sim.wait_closed(session.drive_id)
+
+
+@pytest.mark.asyncio
+async def test_bad_formats_are_refused(
+    sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
+) -> None:
+    grant = DriveGrant("d", "ws://127.0.0.1:9/ws", "r", 1, 0.0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        await DriveSession.open(grant, sample_rate=8000, config=config)
+    with pytest.raises(ValueError, match="channels"):
+        await DriveSession.open(grant, sample_rate=16000, channels=3, config=config)
+    with pytest.raises(ValueError, match="voice_channel"):
+        await DriveSession.open(grant, sample_rate=16000, voice_channel=1, config=config)
+    async with await open_session(client, credentials, config, channels=2) as session:
+        with pytest.raises(ValueError, match="partial sample"):
+            await session.send_audio(b"\x00\x01")  # one stereo sample needs 4 bytes
+        await session.send_audio(b"")  # skipped
+        assert session.frames_sent == 0

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 
+from dhgateway_client._status_fix import keep_server_status
 from dhgateway_client.config import DriveOptions
 from dhgateway_client.errors import DriveError
 
@@ -38,6 +39,7 @@ async def drive(
     stub = pb_grpc.DriveGatewayStub(channel)
     # No request iterator: the reader/writer style, so the writer can stop when the call ends.
     call = stub.Drive(metadata=metadata, timeout=timeout_s)  # type: ignore[call-arg]
+    keep_server_status(call)
     writer = asyncio.create_task(_write(call, options.to_config(task_id), audio))
     try:
         async for event in call:
