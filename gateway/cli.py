@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_standalone(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=(args.log_level or ("WARNING" if args.command == "demo" else "INFO")).upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=(args.log_level or ("WARNING" if args.command == "demo" else "INFO")).upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
         if args.command == "serve":

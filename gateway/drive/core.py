@@ -128,7 +128,7 @@ class DriveCore:
         return self.pacer.pop_due(now)
 
     def next_deadline(self, now: float) -> float | None:
-        """When the shell must call :meth:`frames_due` / :meth:`progress_due` again, at the latest."""
+        """The latest time to call :meth:`frames_due` and :meth:`progress_due` again."""
         if self.started_at is None:
             return None
         candidates = [self.progress.next_at()]

@@ -5,10 +5,10 @@ Theory of operation
 A drive is one gRPC stream mapped to one upstream DriveId and one WebSocket. Its life, seen from
 the vendor's side (the side with obligations)::
 
-    IDLE ──QUEUE──▶ QUEUED ──ADMIT──▶ SETTING_UP ──START──▶ STREAMING ──STOP──▶ STOPPING ──CLOSE──▶ CLOSED
-      │                │                  │                                                      ▲
-      └──ADMIT─────────┼──────────────────┤                                                      │
-                       └──ABANDON─────────┴──ABANDON (nothing was started: nothing is owed) ─────┘
+    IDLE ─QUEUE─▶ QUEUED ─ADMIT─▶ SETTING_UP ─START─▶ STREAMING ─STOP─▶ STOPPING ─CLOSE─▶ CLOSED
+      │              │                │                                                 ▲
+      └─ADMIT────────┼───────────────▶┤                                                 │
+      IDLE, QUEUED, SETTING_UP ──ABANDON (nothing was started: nothing is owed) ────────┘
 
 Rules:
 

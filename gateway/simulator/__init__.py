@@ -12,6 +12,23 @@ Typical use::
         ...  # point the client at sim.http_url
         record = await sim.wait_closed(sim.drives[0].drive_id)
         assert record.underruns == 0 and record.clean_close
+
+Where the vendor's documentation is silent (zego-api.md §17), the simulator chooses:
+
+- API errors come with HTTP 200 and a non-zero ``Code`` (the samples assume 200, §4); the
+  common gateway codes of §14b are used for missing or malformed common parameters.
+- The signature must be exactly the lowercase hex digest (§3); uppercase is 100000005.
+- The rate limit counts admitted requests per AppId in a sliding one-second window (§5).
+- One token per DriveId, good for one connection attempt: unknown token 401, spent 403.
+- Protocol errors on the WebSocket are recorded and the connection is kept open; the server
+  sends nothing, answers pings, never closes first (except on its own shutdown, 1001).
+- An invalid Start (bad SampleRate/Channel/VoiceChannel/DriveId) does not start the drive;
+  ``SampleRate`` etc. must be JSON integers (``16000.0``, ``true`` and ``null`` are invalid).
+- A second Start, or a Start after Stop, is an error: a DriveId drives once (§8).
+- A binary frame that is not whole samples is an error but its bytes are kept.
+- PCM is 16-bit (§9); durations derive from SampleRate and Channel.
+- Two connections of one task overlap when the second is accepted while the kernel still
+  sees the first as established (Linux ``TCP_INFO``; elsewhere, until the server reads EOF).
 """
 
 from __future__ import annotations

@@ -300,7 +300,7 @@ class DriveRecord:
         if self.closed_at is None:
             self.closed_at = at
             self.close_reason = reason
-            self.close_code = code
+            self.close_code = None if code is None else int(code)
 
     def to_json(self) -> dict[str, Any]:
         """The record without the PCM itself (``GET /_sim/drives/<id>/audio`` serves it)."""

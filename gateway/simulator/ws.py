@@ -173,20 +173,26 @@ class _Connection:
             transport.abort()
 
     async def run(self) -> None:
+        """Complete the handshake, serve the connection, and record its end (always)."""
         record = self._record
-        await self._ws.prepare(self._request)
-        now = time.monotonic()
-        record.connected_at = now
-        self._state.connection_opened(self, now)
-        log.info("ws connected: drive=%s task=%s", record.drive_id, record.task_id)
         reason: CloseReason = CloseReason.CONNECTION_LOST
         code: int | None = ABNORMAL_CLOSURE
+        opened = False
         try:
+            await self._ws.prepare(self._request)
+            now = time.monotonic()
+            record.connected_at = now
+            self._state.connection_opened(self, now)
+            opened = True
+            log.info("ws connected: drive=%s task=%s", record.drive_id, record.task_id)
             reason, code = await self._serve()
         finally:
             self._finished = True
             record.mark_closed(time.monotonic(), reason, code)
-            self._state.connection_closed(self)
+            if opened:
+                self._state.connection_closed(self)
+            else:  # the client left during the handshake
+                self._state.drive_ended(record.drive_id)
             log.info(
                 "ws closed: drive=%s reason=%s code=%s errors=%d underruns=%d",
                 record.drive_id,
@@ -222,12 +228,16 @@ class _Connection:
             elif msg.type is WSMsgType.PONG:
                 pass
             elif msg.type is WSMsgType.CLOSE:
-                return CloseReason.CLIENT, int(msg.data)
+                # An empty close frame carries no code: RFC 6455 §7.1.5 calls that 1005.
+                return CloseReason.CLIENT, int(msg.data) or 1005
             elif msg.type is WSMsgType.CLOSING:
                 return CloseReason.SHUTDOWN, int(WSCloseCode.GOING_AWAY)
             elif msg.type is WSMsgType.ERROR:
-                record.add_error(DriveErrorKind.PROTOCOL_ERROR, f"{type(msg.data).__name__}")
-                return CloseReason.PROTOCOL_ERROR, ws.close_code
+                exc = msg.data
+                record.add_error(DriveErrorKind.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}")
+                # The code aiohttp closed with (1007 bad UTF-8, 1009 too big, 1002 ...).
+                sent_code = getattr(exc, "code", None)
+                return CloseReason.PROTOCOL_ERROR, sent_code if isinstance(sent_code, int) else None
             else:  # CLOSED: the transport ended without a close frame
                 if self._shutting_down.is_set():
                     return CloseReason.SHUTDOWN, ABNORMAL_CLOSURE

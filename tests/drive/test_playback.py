@@ -13,7 +13,9 @@ from gateway.drive.playback import PlaybackModel
 FRAME_MS = 20.0
 
 
-def real_time(model: PlaybackModel, frames: int, *, t0: float = 0.0, jitter: list[float] | None = None) -> None:
+def real_time(
+    model: PlaybackModel, frames: int, *, t0: float = 0.0, jitter: list[float] | None = None
+) -> None:
     """Send ``frames`` 20 ms frames at 1x from ``t0``; frame i delayed by ``jitter[i]`` seconds."""
     for i in range(frames):
         delay = jitter[i] if jitter else 0.0
@@ -158,7 +160,9 @@ def test_zero_tolerance_counts_any_lateness() -> None:
         max_size=60,
     ),
 )
-def test_model_invariants(t0: float, tolerance_ms: float, schedule: list[tuple[float, float]]) -> None:
+def test_model_invariants(
+    t0: float, tolerance_ms: float, schedule: list[tuple[float, float]]
+) -> None:
     """Against a straightforward reference: underruns, anchor, and playhead bounds."""
     model = PlaybackModel(tolerance_ms=tolerance_ms)
     # Reference model: when the audio sent so far will have played out.
@@ -182,8 +186,12 @@ def test_model_invariants(t0: float, tolerance_ms: float, schedule: list[tuple[f
         assert model.lead_ms(now) == pytest.approx(model.sent_ms - playhead)
         # Lead and lateness are how far the end of the sent audio is from now, either way.
         for probe in (now, now + wait, now + duration / 1000.0):
-            assert model.lead_ms(probe) == pytest.approx(max(0.0, (play_end - probe) * 1000.0), abs=1e-3)
-            assert model.late_ms(probe) == pytest.approx(max(0.0, (probe - play_end) * 1000.0), abs=1e-3)
+            assert model.lead_ms(probe) == pytest.approx(
+                max(0.0, (play_end - probe) * 1000.0), abs=1e-3
+            )
+            assert model.late_ms(probe) == pytest.approx(
+                max(0.0, (probe - play_end) * 1000.0), abs=1e-3
+            )
         # Right after a send the avatar waits at most the forgiven jitter.
         assert model.late_ms(now) <= tolerance_ms + 1e-6
     assert model.sent_ms == pytest.approx(sum(d for _, d in schedule))

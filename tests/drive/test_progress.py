@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -131,7 +133,7 @@ def test_cadence_over_random_drives(
     times = [at for at, _ in reported]
     # At most four reports a second: any five reports span at least a second (and never two
     # within one interval).
-    for earlier, later in zip(times, times[1:], strict=False):
+    for earlier, later in itertools.pairwise(times):
         assert later - earlier >= interval_s - SLACK_S
     for i in range(len(times) - 4):
         assert times[i + 4] - times[i] >= 1.0 - SLACK_S
@@ -172,4 +174,4 @@ def test_flowing_audio_is_reported_at_least_once_a_second(
         if schedule.due(now, received_bytes=count, sent_bytes=count):
             reports.append(now)
     reports.append(now)  # the drive ends here
-    assert all(b - a <= min(1.0, interval_s) + SLACK_S for a, b in zip(reports, reports[1:], strict=False))
+    assert all(b - a <= min(1.0, interval_s) + SLACK_S for a, b in itertools.pairwise(reports))

@@ -9,7 +9,6 @@ import grpc
 import pytest
 from dhgateway_client import DriveError, DriveOptions
 
-from gateway.errors import Reason
 from gateway.testing import Harness, running_gateway
 from gateway.upstream import LocalRateLimiter
 from tests.service.conftest import chunks, pcm, realtime
@@ -63,10 +62,14 @@ async def test_queue_timeout(harness: Harness) -> None:
 
 
 @pytest.mark.asyncio
-async def test_preempt_ends_the_holder_with_stop_before_the_new_connection(harness: Harness) -> None:
+async def test_preempt_ends_the_holder_with_stop_before_the_new_connection(
+    harness: Harness,
+) -> None:
     holder = harness.client.drive("p", realtime(chunks(pcm(3000), 3200), 100))
     holder_id = await started(holder)
-    new = [e async for e in harness.client.drive("p", [pcm(200)], DriveOptions(on_conflict="PREEMPT"))]
+    new = [
+        e async for e in harness.client.drive("p", [pcm(200)], DriveOptions(on_conflict="PREEMPT"))
+    ]
     assert new[-1].WhichOneof("event") == "completed"
     with pytest.raises(DriveError) as caught:
         async for _ in holder:

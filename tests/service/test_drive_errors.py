@@ -6,7 +6,6 @@ Each failure after Start also proves the rule "a drive that reached Start always
 from __future__ import annotations
 
 import asyncio
-import struct
 
 import grpc
 import pytest

@@ -14,7 +14,9 @@ from tests.service.conftest import chunks, pcm, realtime
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("rate", [16000, 24000])
-async def test_byte_exact_delivery_with_start_stop_and_completed(harness: Harness, rate: int) -> None:
+async def test_byte_exact_delivery_with_start_stop_and_completed(
+    harness: Harness, rate: int
+) -> None:
     audio = pcm(1500, rate)
     events = [
         e
@@ -52,7 +54,9 @@ async def test_two_sequential_streams_get_two_drive_ids(harness: Harness) -> Non
 
 @pytest.mark.asyncio
 async def test_realtime_stream_reports_progress_and_no_underruns(harness: Harness) -> None:
-    events = [e async for e in harness.client.drive("task-rt", realtime(chunks(pcm(1200), 640), 20))]
+    events = [
+        e async for e in harness.client.drive("task-rt", realtime(chunks(pcm(1200), 640), 20))
+    ]
     progress = [e for e in events if e.WhichOneof("event") == "progress"]
     assert 1 <= len(progress) <= 6  # at least 1/s, at most 4/s over ~1.2 s
     record = await harness.sim.wait_closed(events[0].drive_id, timeout=5)

@@ -25,7 +25,10 @@ async def test_task_busy_while_writing_back_to_back(harness: Harness) -> None:
         with pytest.raises(DriveError) as caught:
             async for _ in harness.client.drive("held", flood):
                 pass
-        assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.ALREADY_EXISTS, "TASK_BUSY")
+        assert (caught.value.code, caught.value.reason) == (
+            grpc.StatusCode.ALREADY_EXISTS,
+            "TASK_BUSY",
+        )
     await holder.aclose()
 
 
@@ -49,9 +52,11 @@ async def test_config_required_while_writing_back_to_back(harness: Harness) -> N
 
 @pytest.mark.asyncio
 async def test_blocking_client(harness: Harness) -> None:
-    def run() -> list[str]:
+    def run() -> list[str | None]:
         with grpc.insecure_channel(harness.address) as channel:
-            kinds = [e.WhichOneof("event") for e in sync.drive(channel, "sync-task", [pcm(300)])]
+            kinds: list[str | None] = [
+                e.WhichOneof("event") for e in sync.drive(channel, "sync-task", [pcm(300)])
+            ]
             with pytest.raises(DriveError) as caught:
                 for _ in sync.drive(channel, " ", [pcm(300)]):
                     pass

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -87,3 +89,27 @@ async def test_standalone_rejects_a_missing_secret() -> None:
         _, stderr = await proc.communicate()
     assert proc.returncode == 2
     assert b"--server-secret" in stderr
+
+
+@pytest.mark.asyncio
+async def test_standalone_tls_writes_its_ca(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    proc = await _spawn(
+        "--app-id", str(APP_ID), "--server-secret", SECRET, "--tls", "--ca-file", str(ca_file),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(15):
+            url = (await proc.stdout.readline()).decode().strip()
+        assert url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(ca_file))
+        async with aiohttp.ClientSession() as session:
+            drive_id, address = await drive_by_ws_stream(session, url, "t", context)
+        assert drive_id and address.startswith("wss://127.0.0.1:")
+        proc.terminate()
+        async with asyncio.timeout(10):
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -10,7 +10,7 @@ import socket
 import aiohttp
 import pytest
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.simulator import CloseReason, DriveErrorKind as Kind, Simulator
 
@@ -248,3 +248,21 @@ async def test_aborted_then_reconnected_is_not_an_overlap(
     assert sim.drive(drive_a).close_reason is CloseReason.CONNECTION_LOST
     assert not sim.drive(drive_a).clean_close
     assert sim.drive(drive_a).close_code == 1006
+
+
+@pytest.mark.asyncio
+async def test_invalid_utf8_text_is_a_protocol_error(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    drive_id, address = await _grant(sim, session)
+    async with ws_connect(address) as ws:
+        await ws.send(start_frame(drive_id))
+        await ws.send(b"\xff\xfe", text=True)
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(2):
+                await ws.recv()
+    record = await sim.wait_closed(drive_id)
+    assert record.close_reason is CloseReason.PROTOCOL_ERROR
+    assert record.close_code == 1007
+    assert Kind.PROTOCOL_ERROR in record.error_kinds
+    assert not record.clean_close

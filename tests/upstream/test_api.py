@@ -93,12 +93,12 @@ async def test_fifty_concurrent_calls_all_succeed_within_the_rate(
 )
 @pytest.mark.asyncio
 async def test_retryable_faults_are_retried_then_succeed(
-    sim: Simulator, client: UpstreamClient, credentials: Credentials, fault: Fault, attempts: int
+    sim: Simulator, config: UpstreamConfig, credentials: Credentials, fault: Fault, attempts: int
 ) -> None:
     sim.set_fault(fault, task_id=TASK)
     seen: list[Attempt] = []
-    client._on_attempt = seen.append  # the hook, set late: same object, same loop
-    grant = await client.drive_by_ws_stream(TASK, credentials)
+    async with UpstreamClient(config, on_attempt=seen.append) as client:
+        grant = await client.drive_by_ws_stream(TASK, credentials)
     assert grant.attempts == attempts
     assert [a.outcome for a in seen] == ["retry"] * (attempts - 1) + ["ok"]
     assert grant.waited_s > 0

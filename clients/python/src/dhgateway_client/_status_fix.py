@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from grpc._cython import cygrpc
+from grpc._cython import cygrpc  # type: ignore[attr-defined]
 
 #: How long to wait for Core's status after a failed write before giving up as grpc does.
 STATUS_WAIT_S = 2.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sequence
 
 import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
@@ -24,7 +24,7 @@ async def drive(
     *,
     metadata: Metadata | None = None,
     timeout_s: float | None = None,
-) -> AsyncIterator[pb.DriveEvent]:
+) -> AsyncGenerator[pb.DriveEvent, None]:
     """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
 
     The audio is sent as it comes (HTTP/2 flow control holds the writer back when the gateway
@@ -94,7 +94,7 @@ class DriveGatewayClient:
         task_id: str,
         audio: AsyncIterable[bytes] | Iterable[bytes],
         options: DriveOptions | None = None,
-    ) -> AsyncIterator[pb.DriveEvent]:
+    ) -> AsyncGenerator[pb.DriveEvent, None]:
         """See :func:`drive`."""
         return drive(self._channel, task_id, audio, options, metadata=self._metadata)
 
