@@ -96,6 +96,7 @@ async def test_standalone_tls_writes_its_ca(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     proc = await _spawn(
         "--app-id", str(APP_ID), "--server-secret", SECRET, "--tls", "--ca-file", str(ca_file),
+        "--log-level", "WARNING",
     )  # fmt: skip
     assert proc.stdout is not None
     try:
