@@ -21,7 +21,7 @@ Pure code: time comes in as ``now``.
 
 from __future__ import annotations
 
-from gateway.drive.playback import PlaybackModel
+from gateway.drive.playback import EPSILON_MS, PlaybackModel
 
 
 class Pacer:
@@ -92,7 +92,7 @@ class Pacer:
         # the playhead jumps past it. Count it now, or a second pop at the same ``now`` would
         # find more audio due (every frame due at ``now`` goes out in one pop).
         late_ms = playback.late_ms(now)
-        forgiven_ms = late_ms if late_ms <= playback.tolerance_ms else 0.0
+        forgiven_ms = late_ms if late_ms <= playback.tolerance_ms + EPSILON_MS else 0.0
         allowed_ms = playback.playhead_ms(now) + forgiven_ms + self.lead_ms - playback.sent_ms
         # The epsilon keeps float rounding at a deadline from shaving a sample off the piece.
         allowed = int(allowed_ms * self.bytes_per_ms + 1e-3)

@@ -11,6 +11,10 @@ Pure code: time comes in as ``now`` (seconds, any monotonic origin).
 
 from __future__ import annotations
 
+#: Float noise allowed when comparing lateness with the tolerance (a microsecond, far below one
+#: sample): audio sent exactly when the avatar runs dry is on time, whatever the clock's origin.
+EPSILON_MS = 1e-3
+
 
 class PlaybackModel:
     """Where the avatar's playhead is, given the audio sent so far.
@@ -48,7 +52,7 @@ class PlaybackModel:
         """Record a frame of ``duration_ms`` sent at ``now``; counts an underrun if it came late."""
         if self.anchor is None:
             self.anchor = now
-        elif self.late_ms(now) > self.tolerance_ms:
+        elif self.late_ms(now) > self.tolerance_ms + EPSILON_MS:
             self.underruns += 1
             # Playback resumes with this frame: the silence is not "owed" to the avatar.
             self.anchor = now - self.sent_ms / 1000.0

@@ -318,15 +318,15 @@ class UpstreamClient:
 
     def _report(self, attempt: Attempt) -> None:
         logger.debug(
-            "%s attempt %d: %s in %.3f s (waited %.3f s)%s%s%s",
+            "%s attempt %d %s: took %.3f s after %.3f s in the limiter%s%s%s",
             attempt.action,
             attempt.number,
             attempt.outcome,
             attempt.elapsed_s,
             attempt.waited_s,
             f", HTTP {attempt.http_status}" if attempt.http_status is not None else "",
-            f", {attempt.error}" if attempt.error else "",
-            f", retry in {attempt.retry_in_s:.3f} s" if attempt.retry_in_s is not None else "",
+            f"; {attempt.error}" if attempt.error else "",
+            f"; next attempt in {attempt.retry_in_s:.3f} s" if attempt.retry_in_s else "",
         )
         if self._on_attempt is not None:
             try:

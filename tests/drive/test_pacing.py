@@ -451,3 +451,42 @@ def test_forgiven_lateness_goes_out_in_the_same_pop() -> None:
     assert [len(f) for f in rec.pop()] == [3200, 320]  # Recorder.pop checks the second pop is []
     assert pacer.playback.underruns == 0
     assert pacer.playback.lead_ms(rec.now) == pytest.approx(95.0)
+
+
+@pytest.mark.parametrize("tolerance_ms", [0.0, 20.0])
+@pytest.mark.parametrize("t0", [0.0, 1234.567, 98765.4321])
+def test_pacer_causes_no_underrun_when_lead_equals_a_frame(t0: float, tolerance_ms: float) -> None:
+    """Regression: lead == max_frame, so every piece goes out exactly when the avatar runs dry;
+    with tolerance 0, float noise counted 240 underruns a minute that the pacer itself caused."""
+    pacer = make(max_frame_ms=100, lead_ms=100, tolerance_ms=tolerance_ms)
+    rec = Recorder.of(pacer, t0)
+    rec.push(32000 * 60)
+    rec.pop()
+    rec.drain()
+    assert pacer.playback.underruns == 0
+    assert rec.now - t0 == pytest.approx(59.9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    config=configs,
+    chunks=st.lists(st.integers(1, 20000), min_size=1, max_size=8),
+    t0=st.floats(0, 1e6),
+)
+def test_a_client_that_stays_ahead_never_underruns(
+    config: dict[str, object], chunks: list[int], t0: float
+) -> None:
+    """All audio is there before the first pop; popping at every next_due never starves the
+    avatar, whatever the lead, frame size, format or tolerance (0 included)."""
+    pacer = make(**config)  # type: ignore[arg-type]
+    rec = Recorder.of(pacer, t0)
+    for samples in chunks:
+        rec.push(samples * pacer.sample_bytes)
+    rec.drain()
+    assert pacer.playback.underruns == 0
+    if pacer.enabled:
+        # ... and the stream took its duration minus the lead, to a release piece.
+        duration_s = pacer.bytes_sent / pacer.bytes_per_ms / 1000.0
+        piece_s = pacer.release_bytes / pacer.bytes_per_ms / 1000.0
+        expected = max(0.0, duration_s - pacer.lead_ms / 1000.0)
+        assert expected - 1e-6 <= rec.now - t0 <= expected + piece_s + 1e-6

@@ -345,7 +345,7 @@ async def test_an_owned_session_is_closed(scripted: Scripted, credentials: Crede
 
 @pytest.mark.asyncio
 async def test_a_shared_limiter_spans_clients(scripted: Scripted, credentials: Credentials) -> None:
-    limiter = LocalRateLimiter(10, window_s=0.2)  # 2 per 0.22 s
+    limiter = LocalRateLimiter(10, window_s=0.2, margin_s=0.02)  # 2 per 0.22 s
     config: UpstreamConfig = short_config(scripted.url)
     async with (
         UpstreamClient(config, limiter=limiter) as a,
