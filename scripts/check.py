@@ -24,6 +24,10 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
         ("generated code", [sys.executable, "scripts/gen_protos.py", "--check"]),
         ("buf lint", [str(BIN / "buf"), "lint"]),
         (
+            "buf breaking (against the last released contract)",
+            [str(BIN / "buf"), "breaking", "--against", "protos/baseline.binpb"],
+        ),
+        (
             "pytest",
             [
                 sys.executable,

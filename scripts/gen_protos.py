@@ -1,91 +1,81 @@
-"""Generate the committed protobuf code from ``protos/``; ``--check`` fails on drift.
+"""Generate every language's committed code from ``protos/``; ``--check`` fails on drift.
 
-This is the ONE script that produces generated code. CI runs it with ``--check``: it generates
-into a temporary folder and compares byte for byte with what is committed.
+This is the ONE script that produces generated code. Each language is a module of
+``scripts/protogen`` (``TARGET`` + ``generate(out)``). ``--check`` generates into a temporary
+folder and compares byte for byte with what is committed; CI runs it.
 
-Usage: ``python scripts/gen_protos.py [--check]``
+Usage: ``python scripts/gen_protos.py [--check] [--lang NAME ...]``
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib
+import pkgutil
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
-PROTOS = ROOT / "protos"
-PYTHON_OUT = ROOT / "clients" / "python" / "src"
-GENERATED_PACKAGE = Path("dhgateway")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts import protogen
+from scripts.protogen import ROOT
 
-def proto_files() -> list[Path]:
-    """Every .proto under protos/, relative to it, in a stable order."""
-    return sorted(p.relative_to(PROTOS) for p in PROTOS.rglob("*.proto"))
+IGNORED = ["__pycache__", "node_modules", "target"]
 
 
-def generate_python(out: Path) -> None:
-    """Python messages, gRPC stubs and typed stubs (mypy-protobuf) into ``out``."""
-    bindir = Path(sys.executable).parent
-    cmd = [
-        sys.executable,
-        "-m",
-        "grpc_tools.protoc",
-        f"-I{PROTOS}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
-        f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
-        f"--mypy_out={out}",
-        f"--mypy_grpc_out={out}",
-        *map(str, proto_files()),
-    ]
-    subprocess.run(cmd, check=True)
-    # Packages need their __init__.py, and type checkers a py.typed; protoc writes neither.
-    (out / GENERATED_PACKAGE / "py.typed").touch()
-    for folder in [out / GENERATED_PACKAGE, *(out / GENERATED_PACKAGE).rglob("*")]:
-        if folder.is_dir():
-            (folder / "__init__.py").touch()
+def languages() -> dict[str, ModuleType]:
+    """Every generator module, by language name."""
+    return {
+        info.name: importlib.import_module(f"scripts.protogen.{info.name}")
+        for info in pkgutil.iter_modules(protogen.__path__)
+    }
 
 
-def drifted(expected: Path, actual: Path) -> list[str]:
-    """Paths that differ between two generated trees (missing, extra or changed)."""
+def drifted(expected: Path, actual: Path, prefix: str) -> list[str]:
+    """Paths that differ between a fresh tree and the committed one."""
+    if not actual.is_dir():
+        return [f"{prefix}: missing"]
     problems: list[str] = []
-    comparison = filecmp.dircmp(expected, actual, ignore=["__pycache__"])
 
-    def walk(cmp: filecmp.dircmp[str], prefix: str) -> None:
-        problems.extend(f"{prefix}{name}: missing" for name in cmp.left_only)
-        problems.extend(f"{prefix}{name}: not generated" for name in cmp.right_only)
+    def walk(cmp: filecmp.dircmp[str], where: str) -> None:
+        problems.extend(f"{where}{name}: not committed" for name in cmp.left_only)
+        problems.extend(f"{where}{name}: not generated" for name in cmp.right_only)
         _, mismatch, errors = filecmp.cmpfiles(cmp.left, cmp.right, cmp.common_files, shallow=False)
-        problems.extend(f"{prefix}{name}: changed" for name in mismatch + errors)
+        problems.extend(f"{where}{name}: changed" for name in mismatch + errors)
         for name, sub in cmp.subdirs.items():
-            walk(sub, f"{prefix}{name}/")
+            walk(sub, f"{where}{name}/")
 
-    walk(comparison, f"{GENERATED_PACKAGE}/")
+    walk(filecmp.dircmp(expected, actual, ignore=IGNORED), f"{prefix}/")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if committed code drifted")
+    parser.add_argument("--lang", action="append", help="only these languages")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        generate_python(out)
-        if args.check:
-            problems = drifted(out / GENERATED_PACKAGE, PYTHON_OUT / GENERATED_PACKAGE)
-            if problems:
-                print("generated code drifted; run `make protos`:", *problems, sep="\n  ")
-                return 1
-            print("generated code is up to date")
-            return 0
-        target = PYTHON_OUT / GENERATED_PACKAGE
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(out / GENERATED_PACKAGE, target)
-        print(f"generated {target.relative_to(ROOT)}")
+    chosen = {k: v for k, v in languages().items() if not args.lang or k in args.lang}
+    problems: list[str] = []
+    for name, module in chosen.items():
+        target = ROOT / module.TARGET
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "generated"
+            module.generate(out)
+            if args.check:
+                problems += drifted(out, target, str(module.TARGET))
+                continue
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(out, target)
+            print(f"{name}: generated {module.TARGET}")
+    if args.check:
+        if problems:
+            print("generated code drifted; run `make protos`:", *problems, sep="\n  ")
+            return 1
+        print(f"generated code is up to date ({', '.join(chosen)})")
     return 0
 
 
