@@ -2,7 +2,8 @@
 
 A module defines ``TARGET`` (the committed folder, relative to the repository root) and
 ``generate(out: Path) -> None``, which creates ``out`` (it does not exist yet) holding exactly
-what ``TARGET`` must hold; the check compares the two trees. ``scripts/gen_protos.py`` discovers the modules.
+what ``TARGET`` must hold; the check compares the two trees. ``scripts/gen_protos.py``
+discovers the modules.
 """
 
 from __future__ import annotations
