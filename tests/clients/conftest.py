@@ -1,0 +1,109 @@
+"""The conformance suite every client language passes: one scenario set, many ``dh-drive``s.
+
+Each language has a module ``tests/clients/lang_<name>.py`` defining::
+
+    def build() -> list[str]:
+        '''Build the language's dh-drive (installing its dependencies); return the command.'''
+
+``build()`` runs once per session; it must install what it needs itself (modules, npm
+packages, Maven artifacts, crates) so that ``make test`` works on a fresh machine. The scenarios
+in ``test_conformance.py`` then run the command against a real simulator + gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import pkgutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from gateway.testing import Harness, running_gateway
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+CLIP = ROOT / "gateway" / "assets" / "speech-16k.wav"
+#: Bounds every client run: builds are done before, a drive of the clip takes ~3 s.
+RUN_TIMEOUT_S = 60
+
+
+def language_names() -> list[str]:
+    """Every language with a ``lang_<name>.py`` module here."""
+    return sorted(
+        info.name.removeprefix("lang_")
+        for info in pkgutil.iter_modules([str(HERE)])
+        if info.name.startswith("lang_")
+    )
+
+
+_built: dict[str, list[str]] = {}
+
+
+def client_command(language: str) -> list[str]:
+    """The language's dh-drive command, built on first use."""
+    if language not in _built:
+        module = importlib.import_module(f"tests.clients.lang_{language}")
+        _built[language] = module.build()
+    return _built[language]
+
+
+@dataclass
+class Run:
+    """What a dh-drive run printed and how it exited."""
+
+    lines: list[dict[str, Any]]
+    returncode: int
+    stderr: str
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("event") == kind]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        (error,) = self.events("error")
+        return error
+
+
+async def run_client(command: list[str], harness: Harness, *args: str) -> Run:
+    """Run dh-drive against the harness's gateway with ``--json``; bounded in time."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        "--addr",
+        harness.address,
+        "--json",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    lines = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
+    assert process.returncode is not None
+    return Run(lines, process.returncode, stderr.decode(errors="replace"))
+
+
+def wall_of(monotonic: float) -> float:
+    """A ``time.monotonic()`` reading as Unix time in ms (to compare with other processes)."""
+    return (time.time() - time.monotonic() + monotonic) * 1000
+
+
+@pytest_asyncio.fixture
+async def harness() -> AsyncIterator[Harness]:
+    async with running_gateway() as h:
+        yield h
+
+
+@pytest.fixture(params=language_names())
+def client(request: pytest.FixtureRequest) -> list[str]:
+    return client_command(request.param)
