@@ -20,7 +20,7 @@ def clip_pcm() -> bytes:
 async def test_streams_the_clip_byte_exact(client: list[str], harness: Harness) -> None:
     run = await run_client(client, harness, "--task", "conf-ok", "--file", str(CLIP))
     assert run.returncode == 0, run.stderr
-    assert [line["event"] for line in run.lines][0] == "started"
+    assert run.lines[0]["event"] == "started"
     (completed,) = run.events("completed")
     record = await harness.sim.wait_closed(completed["drive_id"], timeout=5)
     assert record.audio == clip_pcm()
