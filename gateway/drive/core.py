@@ -90,6 +90,8 @@ class DriveCore:
             self._push(self.converter.finish())
         except InvalidDrive as exc:
             self.end_error = exc
+        else:
+            self.end_error = self.converter.partial_error
 
     def start(self, now: float) -> None:
         """The Start command was sent: audio may flow from now on."""

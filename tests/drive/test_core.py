@@ -280,11 +280,6 @@ def test_audio_after_the_end_is_refused() -> None:
     assert core.buffered_bytes == 2
 
 
-@pytest.mark.xfail(
-    reason="Converter.finish() raises PARTIAL_SAMPLE before flushing the resampler, so the tail "
-    "of whole samples is lost (gateway/drive/audio/converter.py)",
-    raises=AssertionError,
-)
 def test_partial_sample_with_resampling_still_flushes_whole_samples() -> None:
     """core.py: 'a stream that ended mid-sample still releases every whole sample first'."""
     n = 8000  # 1 s at 8 kHz, resampled to 16 kHz

@@ -144,6 +144,8 @@ class Converter:
         self._audio_bytes = 0  # input audio payload bytes fed (no WAV header, no trailer)
         self._carry = b""  # a partial frame waiting for its other bytes
         self._finished = False
+        #: Set by :meth:`finish` when the input ended mid-frame (PARTIAL_SAMPLE).
+        self.partial_error: InvalidDrive | None = None
         self._wav: WavReader | None = None
         self._pipeline: _Pipeline | None = None
         if fmt.encoding is Encoding.WAV:
@@ -244,8 +246,10 @@ class Converter:
     def finish(self) -> bytes:
         """End of stream: return the last output (the resampler's tail).
 
-        Raises ``InvalidDrive``: BAD_WAV when a WAV header never completed, PARTIAL_SAMPLE when
-        the input ended in the middle of a sample or frame. Calling it again returns ``b""``.
+        When the input ended in the middle of a sample or frame, the whole frames before it are
+        still flushed and returned, and :attr:`partial_error` (PARTIAL_SAMPLE) is set for the
+        caller to raise once that audio is delivered. Raises ``InvalidDrive``: BAD_WAV when a
+        WAV header never completed. Calling it again returns ``b""``.
         """
         if self._finished:
             return b""
@@ -255,7 +259,7 @@ class Converter:
         pipeline = self._pipeline
         assert pipeline is not None
         if self._carry:
-            raise InvalidDrive(
+            self.partial_error = InvalidDrive(
                 Reason.PARTIAL_SAMPLE,
                 f"the audio ended in the middle of a frame: {len(self._carry)} byte(s) left over; "
                 f"a frame is {pipeline.frame_bytes} bytes ({pipeline.channels} channel(s) of "
