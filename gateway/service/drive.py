@@ -173,7 +173,17 @@ class Drive:
     async def _set_up(self) -> None:
         # A WAV stream's format is known from its header: validate it before any vendor call.
         output = await self._until_output_known()
-        grant = await self.app.upstream.drive_by_ws_stream(self.spec.task_id, self.credentials)
+        told = False
+
+        async def on_rate_limited(wait_s: float) -> None:
+            nonlocal told
+            if not told:  # once: the client needs to know why, not each retry
+                told = True
+                await self._listener.queued(self, rate_limited=True, ahead=0)
+
+        grant = await self.app.upstream.drive_by_ws_stream(
+            self.spec.task_id, self.credentials, on_wait=on_rate_limited
+        )
         self._drive_id = grant.drive_id
         self._session = await DriveSession.open(
             grant,

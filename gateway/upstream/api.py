@@ -33,7 +33,7 @@ import aiohttp
 from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import UpstreamApiError, UpstreamError, UpstreamUnreachable
 from gateway.upstream.codes import SUCCESS, api_error
-from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter
+from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter, WaitCallback
 from gateway.upstream.policy import (
     RETRYABLE_HTTP_STATUSES,
     RetryKind,
@@ -177,16 +177,22 @@ class UpstreamClient:
         if self._owns_session and self._session is not None:
             await self._session.close()
 
-    async def drive_by_ws_stream(self, task_id: str, credentials: Credentials) -> DriveGrant:
+    async def drive_by_ws_stream(
+        self, task_id: str, credentials: Credentials, *, on_wait: WaitCallback | None = None
+    ) -> DriveGrant:
         """Get a fresh ``DriveId`` and WebSocket address for one drive of ``task_id``.
 
         Call it once per utterance: the vendor wants a new DriveId for every drive.
+        ``on_wait`` is awaited (with the expected seconds) each time the call is about to wait
+        for the vendor's rate limit: our limiter's turn, or a 400010009 retry.
 
         Raises:
             UpstreamApiError: a non-zero ``Code`` (task missing, not streaming, auth, ...).
             UpstreamUnreachable: transport, timeout or 5xx beyond the budget; a malformed answer.
         """
-        result = await self.call(DRIVE_BY_WS_STREAM, {"TaskId": task_id}, credentials)
+        result = await self.call(
+            DRIVE_BY_WS_STREAM, {"TaskId": task_id}, credentials, on_wait=on_wait
+        )
         # The doc's table lists the fields flat while its example nests them in Data (§16):
         # read Data first and fall back to the top level.
         drive_id = _text_field(result.data, "DriveId")
@@ -202,7 +208,12 @@ class UpstreamClient:
         return grant
 
     async def call(
-        self, action: str, body: Mapping[str, Any], credentials: Credentials
+        self,
+        action: str,
+        body: Mapping[str, Any],
+        credentials: Credentials,
+        *,
+        on_wait: WaitCallback | None = None,
     ) -> ApiResult:
         """POST one signed request, retrying within the budgets; return the envelope's data.
 
@@ -231,7 +242,7 @@ class UpstreamClient:
         number = 0
         while True:
             number += 1
-            waited = await self._limiter.acquire(str(credentials.app_id))
+            waited = await self._limiter.acquire(str(credentials.app_id), on_wait)
             waited_total += waited
             started = loop.time()
             status: int | None = None
@@ -265,6 +276,8 @@ class UpstreamClient:
                 if delay is None:
                     error.with_metadata({"attempts": str(number)})
                     raise
+                if kind is RetryKind.RATE_LIMIT and on_wait is not None:
+                    await on_wait(delay)
                 await asyncio.sleep(delay)
                 waited_total += delay
                 continue

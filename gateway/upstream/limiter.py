@@ -25,11 +25,18 @@ to the vendor than to us. Measured on loopback under CPU load the difference rea
 does not cover ends as a 400010009, which the client retries."""
 
 
+WaitCallback = Callable[[float], Awaitable[None]]
+"""Awaited with the seconds a request is about to wait for the vendor's rate limit."""
+
+
 class RequestLimiter(Protocol):
     """Admits requests so that one key (an AppId) never goes over the vendor's rate."""
 
-    async def acquire(self, key: str) -> float:
+    async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
         """Wait for this request's turn, then return the seconds waited.
+
+        ``on_wait`` is awaited with the expected wait before waiting (never when there is none),
+        so a caller can tell its client why nothing happens.
 
         Call it immediately before sending each request, retries included: a request that
         starts much later than its turn may cross into the next window.
@@ -113,7 +120,7 @@ class LocalRateLimiter:
         self._sleep = sleep
         self._windows: dict[str, SlidingWindow] = {}
 
-    async def acquire(self, key: str) -> float:
+    async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
         """Wait for this request's turn for ``key``; return the seconds waited."""
         now = self._now()
         window = self._windows.get(key)
@@ -122,6 +129,8 @@ class LocalRateLimiter:
         delay = window.reserve(now) - now
         if delay <= 0:
             return 0.0
+        if on_wait is not None:
+            await on_wait(delay)
         await self._sleep(delay)
         return delay
 

@@ -27,10 +27,16 @@ def chunks(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-async def realtime(pieces: list[bytes], piece_ms: float) -> AsyncIterator[bytes]:
-    """Yield ``pieces`` at 1x, on an absolute schedule (no drift from slow iterations)."""
+async def realtime(
+    pieces: list[bytes], piece_ms: float, *, head_start_ms: float = 100
+) -> AsyncIterator[bytes]:
+    """Yield ``pieces`` at 1x on an absolute schedule (no drift from slow iterations).
+
+    The first ``head_start_ms`` of audio goes at once, as a TTS engine's first burst does: the
+    avatar then has a cushion, so the machine's scheduling jitter is not mistaken for a stutter.
+    """
     loop = asyncio.get_running_loop()
-    began = loop.time()
+    began = loop.time() - head_start_ms / 1000
     for index, piece in enumerate(pieces):
         delay = began + index * piece_ms / 1000 - loop.time()
         if delay > 0:

@@ -6,8 +6,10 @@ import asyncio
 import time
 
 import pytest
+from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveOptions
 
+from gateway.simulator import Fault
 from gateway.testing import Harness
 from tests.service.conftest import chunks, pcm, realtime
 
@@ -89,3 +91,13 @@ async def _until_no_drives(harness: Harness) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the drive was not released")
+
+
+@pytest.mark.asyncio
+async def test_rate_limited_drive_reports_queued_then_succeeds(harness: Harness) -> None:
+    harness.sim.set_fault(Fault(force_code=400010009, times=2), task_id="task-rl")
+    events = [e async for e in harness.client.drive("task-rl", [pcm(100)])]
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[0] == "queued" and kinds[-1] == "completed"
+    assert events[0].queued.reason == pb.Queued.REASON_RATE_LIMITED
+    assert kinds.count("queued") == 1

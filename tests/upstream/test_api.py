@@ -18,6 +18,7 @@ from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import Reason, UpstreamApiError, UpstreamUnreachable
 from gateway.simulator import Fault, Simulator
 from gateway.upstream import Attempt, LocalRateLimiter, UpstreamClient, sign
+from gateway.upstream.limiter import WaitCallback
 from tests.upstream.conftest import APP_ID, SECRET, TASK, free_port, short_config, sim_config
 from tests.upstream.test_limiter import max_in_any_window
 
@@ -255,7 +256,7 @@ async def test_the_request_shape_and_a_fresh_signature_per_retry(
     counted: list[str] = []
 
     class CountingLimiter:
-        async def acquire(self, key: str) -> float:
+        async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
             counted.append(key)
             return 0.0
 
