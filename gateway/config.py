@@ -147,6 +147,25 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObservabilityConfig:
+    """Metrics and logs."""
+
+    #: host:port of the Prometheus endpoint (``/metrics``, ``/healthz``, ``/readyz``); "" = off.
+    metrics_listen: str = "127.0.0.1:9464"
+    #: ``json``, ``console``, or ``auto`` (JSON unless stderr is a terminal).
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.log_format not in ("auto", "json", "console"):
+            raise ConfigError(f"log_format must be auto, json or console, got {self.log_format!r}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(
+                f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
 class GatewayConfig:
     """Everything the gateway needs; build it with :func:`load_config` or ``for_test()``."""
 
@@ -156,6 +175,7 @@ class GatewayConfig:
     pacing: PacingConfig = field(default_factory=PacingConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 
     def __post_init__(self) -> None:
         if self.default_profile not in self.profiles:
@@ -194,6 +214,7 @@ class GatewayConfig:
             ),
             limits=LimitsConfig(idle_timeout_s=5.0, queue_timeout_s=5.0, preempt_wait_s=2.0),
             server=ServerConfig(listen="127.0.0.1:0"),
+            observability=ObservabilityConfig(metrics_listen="", log_format="console"),
         )
         return dataclasses.replace(config, **changes) if changes else config
 
@@ -278,4 +299,9 @@ def load_config(environ: Mapping[str, str] | None = None, **flags: Any) -> Gatew
             queue_timeout_s=number("QUEUE_TIMEOUT_S", float, defaults_limits.queue_timeout_s),
         ),
         server=ServerConfig(listen=get("LISTEN", "127.0.0.1:50051") or "127.0.0.1:50051"),
+        observability=ObservabilityConfig(
+            metrics_listen=get("METRICS_LISTEN", "127.0.0.1:9464") or "",
+            log_format=get("LOG_FORMAT", "auto") or "auto",
+            log_level=get("LOG_LEVEL", "INFO") or "INFO",
+        ),
     )
