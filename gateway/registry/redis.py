@@ -1,0 +1,312 @@
+"""The exclusivity registry shared by gateway replicas, on Redis.
+
+Theory of operation
+-------------------
+For each task key (AppId:task id) Redis holds:
+
+* ``dhgw:holder:<key>``: ``<token>|<drive_id>`` of the drive that holds the task, with a TTL
+  (the lease). The holder's replica refreshes it every ``ttl/3`` and writes the DriveId once
+  known, so a REJECT on any replica can name the holder. A replica that dies stops refreshing:
+  its leases expire and the task frees itself.
+* ``dhgw:queue:<key>``: the waiters' tokens in order. QUEUE appends; PREEMPT prepends (it goes
+  ahead of every queued drive) and is remembered in ``dhgw:preempting:<key>`` so that a newer
+  PREEMPT can supersede it.
+* channel ``dhgw:events:<key>``: ``released``; ``preempt <holder token>`` (the holder's replica
+  ends that drive); ``superseded <waiter token>`` (a newer PREEMPT won).
+
+Every change of ownership happens in one Lua script (atomic on the server): the task goes to a
+waiter only when nobody holds it and that waiter is at the head of the queue. Each registry
+instance runs ONE pattern subscription that dispatches events to its local holders and waiters;
+waiters also poll at ``poll_s`` so a lost message, or a holder whose replica died, only delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import redis.asyncio as aioredis
+
+from gateway.drive.spec import ConflictPolicy
+from gateway.errors import DriveConflict, DriveEnded, Reason
+from gateway.registry.base import Holder, Lease, QueuedCallback
+
+log = logging.getLogger("gateway.registry")
+
+PREFIX = "dhgw"
+
+# KEYS: holder, queue. ARGV: token, value, ttl_ms, head_only ("1": only the queue's head may take).
+# Returns {1} when taken, else {0, holder value or "", queue length}.
+_TAKE = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if (ARGV[4] == '1' and head == ARGV[1]) or (ARGV[4] == '0' and not head) then
+    if head == ARGV[1] then redis.call('LPOP', KEYS[2]) end
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+    return {1}
+  end
+end
+return {0, holder or '', redis.call('LLEN', KEYS[2])}
+"""
+
+# KEYS: holder, channel. ARGV: token. Deletes the lease only if it is still ours.
+_RELEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], 'released')
+  return 1
+end
+return 0
+"""
+
+# KEYS: holder. ARGV: token, value, ttl_ms. Extends (and rewrites) the lease if still ours.
+_REFRESH = """
+local holder = redis.call('GET', KEYS[1])
+if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# KEYS: holder, queue, preempting, channel. ARGV: token.
+# Supersedes older waiting preemptors, puts this one at the head, asks the holder to end.
+_PREEMPT = """
+for _, older in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('LREM', KEYS[2], 0, older)
+  redis.call('PUBLISH', KEYS[4], 'superseded ' .. older)
+end
+redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  redis.call('PUBLISH', KEYS[4], 'preempt ' .. string.match(holder, '^([^|]*)'))
+end
+return 1
+"""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    token: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    superseded: bool = False
+
+
+@dataclass(eq=False)
+class _Held:
+    token: str
+    holder: Holder
+    refresher: asyncio.Task[None] | None = None
+
+
+class RedisRegistry:
+    """:class:`~gateway.registry.base.TaskRegistry` shared through Redis.
+
+    Args:
+        client: a ``redis.asyncio.Redis``; it is closed by :meth:`close` only if
+            ``owns_client``.
+        lease_ttl_s: how long a lease outlives its replica.
+        poll_s: how often a waiter looks again without being told.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        lease_ttl_s: float = 10.0,
+        poll_s: float = 0.5,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = client
+        self._owns_client = owns_client
+        self._ttl_ms = int(lease_ttl_s * 1000)
+        self._poll_s = poll_s
+        self._take = client.register_script(_TAKE)
+        self._release = client.register_script(_RELEASE)
+        self._refresh = client.register_script(_REFRESH)
+        self._preempt = client.register_script(_PREEMPT)
+        self._held: dict[str, _Held] = {}  # key -> our lease
+        self._waiters: dict[str, set[_Waiter]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._pubsub: Any = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisRegistry:
+        """A registry on its own connection pool to ``url`` (closed by :meth:`close`)."""
+        return cls(aioredis.Redis.from_url(url), owns_client=True, **options)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Subscribe to the task events; call before the first acquire."""
+        if self._listener is not None:
+            return
+        self._pubsub = self._redis.pubsub()
+        await self._pubsub.psubscribe(f"{PREFIX}:events:*")
+        self._listener = asyncio.create_task(self._listen(), name="registry events")
+
+    async def close(self) -> None:
+        """Stop listening and refreshing (leases then expire by themselves)."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        for held in list(self._held.values()):
+            if held.refresher is not None:
+                held.refresher.cancel()
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._owns_client:
+            await self._redis.aclose()
+
+    # The TaskRegistry protocol.
+
+    def holder(self, key: str) -> Holder | None:
+        held = self._held.get(key)
+        return held.holder if held else None
+
+    async def acquire(
+        self,
+        key: str,
+        holder: Holder,
+        *,
+        policy: ConflictPolicy,
+        timeout_s: float,
+        on_queued: QueuedCallback | None = None,
+    ) -> Lease:
+        await self.start()
+        token = uuid.uuid4().hex
+        keys = self._keys(key)
+        taken, current, queued = await self._try_take(keys, token, holder, head_only=False)
+        if taken:
+            return self._hold(key, token, holder)
+        if policy is ConflictPolicy.REJECT:
+            raise DriveConflict(key.partition(":")[2], current.partition("|")[2])
+        waiter = _Waiter(token)
+        self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            async with asyncio.timeout(timeout_s):
+                if policy is ConflictPolicy.PREEMPT:
+                    await self._preempt(
+                        keys=[keys["holder"], keys["queue"], keys["preempting"], keys["channel"]],
+                        args=[token],
+                    )
+                else:
+                    await self._redis.rpush(keys["queue"], token)
+                    if on_queued is not None:
+                        await on_queued(queued + bool(current))
+                while True:
+                    if waiter.superseded:
+                        raise DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+                    taken, _, _ = await self._try_take(keys, token, holder, head_only=True)
+                    if taken:
+                        return self._hold(key, token, holder)
+                    waiter.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._poll_s):
+                            await waiter.wake.wait()
+        except TimeoutError:
+            raise DriveEnded(
+                Reason.QUEUE_TIMEOUT, f"task still busy after waiting {timeout_s:g} s"
+            ) from None
+        finally:
+            self._waiters[key].discard(waiter)
+            if not self._waiters[key]:
+                del self._waiters[key]
+            if self._held.get(key) is None or self._held[key].token != token:
+                await self._forget_waiter(keys, token)
+
+    async def release(self, lease: Lease) -> None:
+        held = self._held.get(lease.key)
+        if held is None or held.holder is not lease.holder:
+            return
+        del self._held[lease.key]
+        if held.refresher is not None:
+            held.refresher.cancel()
+        keys = self._keys(lease.key)
+        await self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+
+    # Internals.
+
+    @staticmethod
+    def _keys(key: str) -> dict[str, str]:
+        return {
+            "holder": f"{PREFIX}:holder:{key}",
+            "queue": f"{PREFIX}:queue:{key}",
+            "preempting": f"{PREFIX}:preempting:{key}",
+            "channel": f"{PREFIX}:events:{key}",
+        }
+
+    async def _try_take(
+        self, keys: dict[str, str], token: str, holder: Holder, *, head_only: bool
+    ) -> tuple[bool, str, int]:
+        answer = await self._take(
+            keys=[keys["holder"], keys["queue"]],
+            args=[token, f"{token}|{holder.drive_id}", self._ttl_ms, "1" if head_only else "0"],
+        )
+        if int(answer[0]) == 1:
+            return True, "", 0
+        current = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
+        return False, current, int(answer[2])
+
+    def _hold(self, key: str, token: str, holder: Holder) -> Lease:
+        held = _Held(token, holder)
+        self._held[key] = held
+        held.refresher = asyncio.create_task(self._keep_alive(key, held), name=f"lease {key}")
+        return Lease(key, holder)
+
+    async def _keep_alive(self, key: str, held: _Held) -> None:
+        """Refresh the lease (and the DriveId in it) until released; a lost lease ends the drive."""
+        holder_key = self._keys(key)["holder"]
+        written = held.holder.drive_id
+        while True:
+            # Quick while the DriveId is unknown (a REJECT elsewhere wants to name the holder).
+            await asyncio.sleep(self._ttl_ms / 3000 if written else 0.05)
+            written = held.holder.drive_id
+            value = f"{held.token}|{written}"
+            ok = await self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
+            if not int(ok):
+                log.warning("lease of %s lost: ending its drive", key)
+                held.holder.preempt()
+                return
+
+    async def _forget_waiter(self, keys: dict[str, str], token: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(keys["queue"], 0, token)
+            pipe.srem(keys["preempting"], token)
+            await pipe.execute()
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        async for message in self._pubsub.listen():
+            if message.get("type") != "pmessage":
+                continue
+            channel = message["channel"].decode()
+            key = channel.removeprefix(f"{PREFIX}:events:")
+            verb, _, token = message["data"].decode().partition(" ")
+            if verb == "preempt":
+                held = self._held.get(key)
+                if held is not None and held.token == token:
+                    held.holder.preempt()
+                continue
+            for waiter in self._waiters.get(key, ()):
+                if verb == "superseded" and waiter.token == token:
+                    waiter.superseded = True
+                waiter.wake.set()

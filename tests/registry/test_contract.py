@@ -1,0 +1,193 @@
+"""One contract, every implementation: the exclusivity registry behaves the same in memory
+and on Redis (where it is also shared between replicas)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from gateway.drive.spec import ConflictPolicy
+from gateway.errors import DriveConflict, DriveEnded, Reason
+from gateway.registry.base import Lease, TaskRegistry
+from gateway.registry.memory import MemoryRegistry
+from gateway.registry.redis import RedisRegistry
+
+KEY = "1234567890:task"
+REJECT, QUEUE, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.QUEUE, ConflictPolicy.PREEMPT
+
+
+class FakeDrive:
+    """A holder that records preemption requests."""
+
+    def __init__(self, drive_id: str) -> None:
+        self.drive_id = drive_id
+        self.preempted = asyncio.Event()
+
+    def preempt(self) -> None:
+        self.preempted.set()
+
+
+Factory = Callable[[], TaskRegistry]
+
+
+@pytest_asyncio.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Factory]:
+    """Makes registries; Redis ones share one server, like replicas (flushed per test)."""
+    async with AsyncExitStack() as stack:
+        if request.param == "memory":
+            shared = MemoryRegistry()
+            yield lambda: shared
+            return
+        client = aioredis.Redis.from_url(redis_url)
+        stack.push_async_callback(client.aclose)
+        await client.flushdb()
+
+        def new() -> TaskRegistry:
+            registry = RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.1)
+            stack.push_async_callback(registry.close)
+            return registry
+
+        yield new
+
+
+async def acquire(
+    registry: TaskRegistry, drive: FakeDrive, policy: ConflictPolicy, timeout_s: float = 5
+) -> Lease:
+    return await registry.acquire(KEY, drive, policy=policy, timeout_s=timeout_s)
+
+
+@pytest.mark.asyncio
+async def test_free_task_is_taken_and_released(make: Factory) -> None:
+    registry = make()
+    a = FakeDrive("a")
+    lease = await acquire(registry, a, REJECT)
+    assert registry.holder(KEY) is a
+    await registry.release(lease)
+    await registry.release(lease)  # twice is harmless
+    assert registry.holder(KEY) is None
+    await registry.release(await acquire(registry, FakeDrive("b"), REJECT))
+
+
+@pytest.mark.asyncio
+async def test_reject_names_the_holder(make: Factory) -> None:
+    registry, other = make(), make()
+    lease = await acquire(registry, FakeDrive("drive-a"), REJECT)
+    with pytest.raises(DriveConflict) as caught:
+        await acquire(other, FakeDrive("b"), REJECT)
+    assert caught.value.reason is Reason.TASK_BUSY
+    assert caught.value.metadata["holder_drive_id"] == "drive-a"
+    await registry.release(lease)
+
+
+@pytest.mark.asyncio
+async def test_queue_is_fifo_and_reports_how_many_are_ahead(make: Factory) -> None:
+    registry = make()
+    lease_a = await acquire(registry, FakeDrive("a"), REJECT)
+    aheads: list[int] = []
+    order: list[str] = []
+
+    async def queued(name: str) -> tuple[TaskRegistry, Lease]:
+        async def on_queued(ahead: int) -> None:
+            aheads.append(ahead)
+
+        replica = make()
+        lease = await replica.acquire(
+            KEY, FakeDrive(name), policy=QUEUE, timeout_s=5, on_queued=on_queued
+        )
+        order.append(name)
+        return replica, lease
+
+    b = asyncio.create_task(queued("b"))
+    for _ in range(500):
+        if aheads:
+            break
+        await asyncio.sleep(0.005)
+    c = asyncio.create_task(queued("c"))
+    for _ in range(500):
+        if len(aheads) == 2:
+            break
+        await asyncio.sleep(0.005)
+    assert aheads == [1, 2]
+    await registry.release(lease_a)
+    replica_b, lease_b = await asyncio.wait_for(b, 5)
+    assert order == ["b"] and not c.done()
+    await replica_b.release(lease_b)  # only the registry that acquired can release
+    await asyncio.wait_for(c, 5)
+    assert order == ["b", "c"]
+
+
+@pytest.mark.asyncio
+async def test_queue_timeout_leaves_no_trace(make: Factory) -> None:
+    registry = make()
+    lease = await acquire(registry, FakeDrive("a"), REJECT)
+    with pytest.raises(DriveEnded) as caught:
+        await acquire(make(), FakeDrive("b"), QUEUE, timeout_s=0.2)
+    assert caught.value.reason is Reason.QUEUE_TIMEOUT
+    await registry.release(lease)
+    await asyncio.wait_for(acquire(make(), FakeDrive("c"), REJECT), 5)
+
+
+@pytest.mark.asyncio
+async def test_cancelled_waiter_does_not_block_the_next(make: Factory) -> None:
+    registry = make()
+    lease = await acquire(registry, FakeDrive("a"), REJECT)
+    b = asyncio.create_task(acquire(make(), FakeDrive("b"), QUEUE))
+    await asyncio.sleep(0.05)
+    c = asyncio.create_task(acquire(make(), FakeDrive("c"), QUEUE))
+    await asyncio.sleep(0.05)
+    b.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await b
+    await registry.release(lease)
+    assert (await asyncio.wait_for(c, 5)).holder.drive_id == "c"
+
+
+@pytest.mark.asyncio
+async def test_preempt_asks_the_holder_and_goes_ahead_of_the_queue(make: Factory) -> None:
+    holder_registry = make()
+    a = FakeDrive("a")
+    lease_a = await acquire(holder_registry, a, REJECT)
+    queued = asyncio.create_task(acquire(make(), FakeDrive("queued"), QUEUE))
+    await asyncio.sleep(0.05)
+    preemptor = asyncio.create_task(acquire(make(), FakeDrive("new"), PREEMPT))
+    await asyncio.wait_for(a.preempted.wait(), 5)  # the holder is asked to end
+    assert not preemptor.done()  # ...and keeps the task until it released it
+    await holder_registry.release(lease_a)
+    lease_new = await asyncio.wait_for(preemptor, 5)
+    assert lease_new.holder.drive_id == "new" and not queued.done()
+    queued.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_newer_preempt_supersedes_a_waiting_one(make: Factory) -> None:
+    registry = make()
+    lease = await acquire(registry, FakeDrive("a"), REJECT)
+    first = asyncio.create_task(acquire(make(), FakeDrive("first"), PREEMPT))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(acquire(make(), FakeDrive("second"), PREEMPT))
+    with pytest.raises(DriveEnded) as caught:
+        await asyncio.wait_for(first, 5)
+    assert caught.value.reason is Reason.PREEMPTED
+    await registry.release(lease)
+    assert (await asyncio.wait_for(second, 5)).holder.drive_id == "second"
+
+
+@pytest.mark.asyncio
+async def test_redis_lease_expires_when_its_replica_dies(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.flushdb()
+        dead = RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05)
+        await acquire(dead, FakeDrive("a"), REJECT)
+        await dead.close()  # the replica is gone: no release, no refresh
+        async with RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05) as alive:
+            lease = await acquire(alive, FakeDrive("b"), QUEUE, timeout_s=5)
+            assert lease.holder.drive_id == "b"
+            await alive.release(lease)
+    finally:
+        await client.aclose()
