@@ -8,7 +8,7 @@ import wave
 
 import numpy as np
 import pytest
-from dhgateway_client import DriveOptions
+from dhgateway_client import DriveError, DriveOptions
 
 from gateway.testing import Harness
 from tests.service.conftest import chunks
@@ -126,3 +126,29 @@ async def test_conversion_end_to_end(
             assert level(880) > spectrum.max() * 0.9
         else:
             assert level(880) < spectrum.max() / 100
+
+
+@pytest.mark.asyncio
+async def test_capabilities_list_exactly_what_is_accepted(harness: Harness) -> None:
+    from dhgateway.v1 import gateway_pb2 as pb
+
+    caps = await harness.client.capabilities()
+    assert sorted(pb.Encoding.Name(e) for e in caps.encodings) == sorted(
+        f"ENCODING_{name}" for name in ("LINEAR16", "FLOAT32", "WAV", "MULAW", "ALAW")
+    )
+    assert (caps.min_input_sample_rate_hz, caps.max_input_sample_rate_hz) == (8000, 48000)
+    assert list(caps.channels) == [1, 2]
+    assert list(caps.output_sample_rates_hz) == [16000, 24000]
+    assert caps.max_chunk_bytes == harness.config.limits.max_chunk_bytes
+    assert caps.pacing_lead_ms == harness.config.pacing.lead_ms
+    assert len(caps.conflict_policies) == 3 and len(caps.voice_channels) == 3
+    # The edges are accepted; one step beyond is refused with a message naming what is.
+    for rate, ok in ((8000, True), (48000, True), (7999, False), (48001, False)):
+        options = DriveOptions(sample_rate_hz=rate)
+        audio = [bytes(rate * 2 // 50)]
+        try:
+            events = [e async for e in harness.client.drive(f"edge-{rate}", audio, options)]
+            assert ok and events[-1].WhichOneof("event") == "completed"
+        except DriveError as error:
+            assert not ok and error.reason == "UNSUPPORTED_FORMAT"
+            assert "8000" in error.message and "48000" in error.message
