@@ -61,6 +61,9 @@ class SimulatorConfig:
     tls: bool = False
     timestamp_tolerance_s: float = 600.0
     websocket_close_timeout_s: float = 1.0
+    #: Keep every byte of audio (``DriveRecord.audio``); benchmarks turn it off and keep only
+    #: the frames' arrival times and sizes.
+    keep_audio: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.app_id, bool) or not 0 < self.app_id <= _UINT32_MAX:

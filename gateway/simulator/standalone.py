@@ -44,6 +44,9 @@ def build_parser(prog: str = "python -m gateway.simulator") -> argparse.Argument
         "--requests-per-second", type=int, default=10, help="API rate limit per AppId; 0: off"
     )
     parser.add_argument("--underrun-tolerance-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--no-keep-audio", action="store_true", help="record frame times and sizes only"
+    )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (INFO)")
     return parser
 
@@ -61,6 +64,7 @@ def _config(args: argparse.Namespace) -> SimulatorConfig:
         requests_per_second=args.requests_per_second or None,
         underrun_tolerance_ms=args.underrun_tolerance_ms,
         tls=args.tls,
+        keep_audio=not args.no_keep_audio,
     )
 
 

@@ -133,6 +133,7 @@ class SimState:
             task_id=task_id,
             created_at=now,
             underrun_tolerance_ms=self.config.underrun_tolerance_ms,
+            keep_audio=self.config.keep_audio,
         )
         token = secrets.token_urlsafe(24)
         self.drives[record.drive_id] = record
