@@ -26,8 +26,10 @@ test: $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
+## Benchmark the gateway against the direct path (not part of the tests); QUICK=1 for < 1 min.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	bash scripts/system-deps.sh
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

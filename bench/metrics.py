@@ -1,0 +1,184 @@
+"""Pure computations of the benchmark: latency, percentiles, CPU and memory per step.
+
+Everything here works on plain numbers and dicts (the load generator's JSON and the simulator's
+``/_sim/state``), so it is tested without running anything.
+
+Added latency of one chunk = when the simulator received the frame holding the chunk's last
+byte, minus when the load generator sent the chunk. Both clocks are CLOCK_MONOTONIC of this
+machine. With conversion the gateway's output position of a chunk's end is its input duration
+times the output byte rate, so the resampler's delay counts as added latency, as it should.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by nearest rank; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def chunk_latencies_ms(
+    stream: Mapping[str, Any],
+    frames: Sequence[Sequence[float]],
+    *,
+    chunk_ms: float,
+    out_bytes_per_ms: float,
+    skip_ms: float = 0.0,
+) -> list[float]:
+    """Added latency of each chunk of one stream (those sent after ``skip_ms``)."""
+    ends: list[float] = []  # cumulative bytes at the end of each frame
+    total = 0.0
+    for _, size in frames:
+        total += size
+        ends.append(total)
+    t0 = float(stream["t0_mono_s"])
+    latencies = []
+    for index, offset_us in enumerate(stream["send_offsets_us"]):
+        if offset_us / 1000 < skip_ms:
+            continue
+        last_byte = (index + 1) * chunk_ms * out_bytes_per_ms - 1
+        frame = bisect.bisect_right(ends, last_byte)
+        if frame >= len(frames):
+            break  # the stream was cut before this chunk arrived
+        arrival = float(frames[frame][0])
+        latencies.append((arrival - (t0 + offset_us / 1e6)) * 1000)
+    return latencies
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """Cumulative CPU seconds and RSS of one process at one time."""
+
+    at: float
+    cpu_s: float
+    rss_kib: int
+
+
+def cpu_between(samples: Sequence[CpuSample], start: float, end: float) -> tuple[float, float]:
+    """CPU seconds used in [start, end] (interpolated) and the window's length."""
+    inside = [s for s in samples if start <= s.at <= end]
+    if len(inside) < 2:
+        return math.nan, end - start
+    return inside[-1].cpu_s - inside[0].cpu_s, inside[-1].at - inside[0].at
+
+
+def peak_rss_kib(samples: Iterable[CpuSample], start: float, end: float) -> int:
+    """The largest RSS seen in [start, end]."""
+    return max((s.rss_kib for s in samples if start <= s.at <= end), default=0)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One rung of the ladder, for one path (gateway or direct)."""
+
+    scenario: str
+    mode: str
+    streams: int
+    errors: int
+    underruns: int
+    streams_with_underruns: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    setup_p50_ms: float
+    setup_p99_ms: float
+    stop_lag_p50_ms: float
+    stop_lag_p99_ms: float
+    window_s: float
+    cpu_pct: Mapping[str, float]  # process name -> % of one core over the window
+    gateway_us_per_stream_s: float
+    gateway_us_per_chunk: float
+    gateway_kib_per_stream: float
+    bound_by: str  # "" or the process at >= 90 % of a core
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in vars(self).items()
+        }
+
+
+def summarise(
+    *,
+    scenario: str,
+    mode: str,
+    load: Mapping[str, Any],
+    sim_state: Mapping[str, Any],
+    samples: Mapping[str, Sequence[CpuSample]],
+    chunk_ms: float,
+    out_bytes_per_ms: float,
+    baseline_rss_kib: int,
+) -> StepResult:
+    """Turn one step's raw records into its figures."""
+    streams = load["streams"]
+    drives = {d["drive_id"]: d for d in sim_state["drives"]}
+    errors = sum(1 for s in streams if s.get("error"))
+    latencies: list[float] = []
+    underruns = with_underruns = 0
+    stop_lags: list[float] = []
+    for stream in streams:
+        drive = drives.get(stream.get("drive_id") or "")
+        if drive is None:
+            continue
+        underruns += drive["underruns"]
+        with_underruns += drive["underruns"] > 0
+        if drive.get("stop_lag_ms") is not None:
+            stop_lags.append(drive["stop_lag_ms"])
+        latencies += chunk_latencies_ms(
+            stream, drive["frames"], chunk_ms=chunk_ms, out_bytes_per_ms=out_bytes_per_ms,
+            skip_ms=1000,
+        )  # fmt: skip
+    setups = [s["setup_ms"] for s in streams if s.get("setup_ms") is not None]
+    # The steady window: every stream started and none ended yet.
+    starts = [s["t0_mono_s"] for s in streams if s.get("t0_mono_s")]
+    ends = [
+        s["t0_mono_s"] + s["send_offsets_us"][-1] / 1e6 for s in streams if s.get("send_offsets_us")
+    ]
+    start, end = (max(starts), min(ends)) if starts and ends else (math.nan, math.nan)
+    cpu_pct: dict[str, float] = {}
+    gateway_cpu_s = math.nan
+    window_s = end - start
+    for name, series in samples.items():
+        used, length = cpu_between(series, start, end)
+        cpu_pct[name] = 100 * used / length if length > 0 else math.nan
+        if name == "gateway":
+            gateway_cpu_s, window_s = used, length
+    stream_seconds = len(streams) * window_s
+    chunks = stream_seconds * 1000 / chunk_ms
+    gateway_rss = peak_rss_kib(samples.get("gateway", ()), start, end)
+    busy = [n for n, pct in cpu_pct.items() if pct >= 90]
+    return StepResult(
+        scenario=scenario,
+        mode=mode,
+        streams=len(streams),
+        errors=errors,
+        underruns=underruns,
+        streams_with_underruns=with_underruns,
+        latency_p50_ms=percentile(latencies, 0.5),
+        latency_p99_ms=percentile(latencies, 0.99),
+        latency_max_ms=max(latencies, default=math.nan),
+        setup_p50_ms=percentile(setups, 0.5),
+        setup_p99_ms=percentile(setups, 0.99),
+        stop_lag_p50_ms=percentile(stop_lags, 0.5),
+        stop_lag_p99_ms=percentile(stop_lags, 0.99),
+        window_s=window_s,
+        cpu_pct=cpu_pct,
+        gateway_us_per_stream_s=1e6 * gateway_cpu_s / stream_seconds
+        if stream_seconds > 0
+        else math.nan,
+        gateway_us_per_chunk=1e6 * gateway_cpu_s / chunks if chunks > 0 else math.nan,
+        gateway_kib_per_stream=(gateway_rss - baseline_rss_kib) / len(streams)
+        if streams and gateway_rss
+        else math.nan,
+        bound_by=",".join(busy),
+    )

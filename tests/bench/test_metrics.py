@@ -1,0 +1,90 @@
+"""The benchmark's arithmetic, on hand-made records (nothing runs)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench.metrics import CpuSample, chunk_latencies_ms, cpu_between, percentile, summarise
+from bench.report import markdown_table, plot
+
+
+def test_percentile_by_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile(values, 1.0) == 100
+    assert math.isnan(percentile([], 0.5))
+
+
+def test_latency_of_each_chunk_is_the_arrival_of_its_last_byte() -> None:
+    # 20 ms chunks of 640 bytes sent at 0, 20, 40 ms; the gateway coalesced the first two.
+    stream = {"t0_mono_s": 100.0, "send_offsets_us": [0, 20_000, 40_000]}
+    frames = [[100.025, 1280], [100.043, 640]]
+    latencies = chunk_latencies_ms(stream, frames, chunk_ms=20, out_bytes_per_ms=32)
+    assert [round(v, 3) for v in latencies] == [25.0, 5.0, 3.0]
+
+
+def test_chunks_that_never_arrived_are_not_counted() -> None:
+    stream = {"t0_mono_s": 0.0, "send_offsets_us": [0, 20_000, 40_000]}
+    assert len(chunk_latencies_ms(stream, [[0.001, 640]], chunk_ms=20, out_bytes_per_ms=32)) == 1
+
+
+def test_cpu_over_a_window() -> None:
+    samples = [CpuSample(t, t * 0.5, 1000) for t in (0.0, 1.0, 2.0, 3.0)]
+    used, length = cpu_between(samples, 1.0, 3.0)
+    assert (used, length) == (1.0, 2.0)
+
+
+def test_summarise_and_report(tmp_path: Path) -> None:
+    streams = [
+        {
+            "task_id": f"t{i}",
+            "drive_id": f"d{i}",
+            "setup_ms": 10.0 + i,
+            "t0_mono_s": 10.0,
+            "send_offsets_us": [k * 20_000 for k in range(200)],
+            "chunk_bytes": 640,
+        }
+        for i in range(2)
+    ]
+    drives = [
+        {
+            "drive_id": f"d{i}",
+            "underruns": i,
+            "stop_lag_ms": 1.0,
+            "frames": [[10.0 + k * 0.02 + 0.002, 640] for k in range(200)],
+        }
+        for i in range(2)
+    ]
+    samples = {
+        "gateway": [CpuSample(10.0 + t, 0.1 * t, 50_000 + 100 * t) for t in range(5)],
+        "simulator": [CpuSample(10.0 + t, 0.95 * t, 1) for t in range(5)],
+    }
+    step = summarise(
+        scenario="20ms", mode="gateway", load={"streams": streams},
+        sim_state={"drives": drives}, samples=samples, chunk_ms=20, out_bytes_per_ms=32,
+        baseline_rss_kib=50_000,
+    )  # fmt: skip
+    assert (step.underruns, step.streams_with_underruns, step.errors) == (1, 1, 0)
+    assert round(step.latency_p99_ms, 3) == 2.0
+    assert step.bound_by == "simulator"  # 95 % of a core
+    assert round(step.cpu_pct["gateway"]) == 10
+    # 0.1 CPU-s per s over 2 streams at 50 chunks/s each: 1000 us per chunk.
+    assert round(step.gateway_us_per_chunk) == 1000
+    direct = summarise(
+        scenario="20ms", mode="direct", load={"streams": streams},
+        sim_state={"drives": drives}, samples={"simulator": samples["simulator"]},
+        chunk_ms=20, out_bytes_per_ms=32, baseline_rss_kib=0,
+    )  # fmt: skip
+    document = {
+        "command": "make bench",
+        "machine": "test",
+        "started": "now",
+        "seconds_per_rung": 20,
+        "results": [step.as_dict(), direct.as_dict()],
+    }
+    table = markdown_table(document)
+    assert "| 20ms | 2 |" in table and "1.00x" in table
+    plot(document, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
