@@ -1,0 +1,275 @@
+// Command dh-drive streams a WAV or raw PCM file through dh-gateway and prints its events.
+//
+// Every client language ships a dh-drive with the same flags and, with --json, the same output
+// (one JSON object per line), so one test suite proves them all:
+//
+//	{"event": "queued" | "started" | "progress" | "completed", "drive_id": ..., <fields>}
+//	{"event": "cancelled", "at_unix_ms": ...}    after --cancel-after-ms (exit 0)
+//	{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ..., "metadata": {...}}
+//	                                             when the drive fails (exit 1)
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/dh-gateway/dh-gateway/clients/go/dhgateway"
+	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
+)
+
+var (
+	encodings = []string{"LINEAR16", "FLOAT32", "WAV", "MULAW", "ALAW"}
+	policies  = []string{"REJECT", "PREEMPT", "QUEUE"}
+)
+
+type args struct {
+	addr, task, file, encoding, policy, apiKey string
+	rate, channels, chunkMs, cancelAfterMs     int
+	realtime, json                             bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// parse reads the flags (the same as every language's dh-drive); nil after an error was shown.
+func parse(argv []string, stderr io.Writer) (*args, int) {
+	var a args
+	fs := flag.NewFlagSet("dh-drive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&a.addr, "addr", "127.0.0.1:50051", "gateway host:port")
+	fs.StringVar(&a.task, "task", "", "the vendor's stream task id (required)")
+	fs.StringVar(&a.file, "file", "", "a .wav file, or raw audio (required)")
+	fs.StringVar(&a.encoding, "encoding", "", "one of "+strings.Join(encodings, ", ")+" (default: by extension)")
+	fs.IntVar(&a.rate, "rate", 0, "input sample rate (0: default)")
+	fs.IntVar(&a.channels, "channels", 0, "input channels (0: default)")
+	fs.StringVar(&a.policy, "policy", "REJECT", "one of "+strings.Join(policies, ", "))
+	fs.IntVar(&a.chunkMs, "chunk-ms", 20, "audio per message")
+	fs.BoolVar(&a.realtime, "realtime", false, "send at 1x, like a live TTS")
+	fs.IntVar(&a.cancelAfterMs, "cancel-after-ms", 0, "cancel the drive after this long")
+	fs.StringVar(&a.apiKey, "api-key", "", "sent as authorization: Bearer <key>")
+	fs.BoolVar(&a.json, "json", false, "one JSON object per line")
+	if err := fs.Parse(argv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	var problem string
+	switch {
+	case a.task == "" || a.file == "":
+		problem = "--task and --file are required"
+	case fs.NArg() > 0:
+		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
+	case a.encoding != "" && !slices.Contains(encodings, a.encoding):
+		problem = "--encoding: invalid choice " + a.encoding
+	case !slices.Contains(policies, a.policy):
+		problem = "--policy: invalid choice " + a.policy
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "dh-drive: error: %s\n", problem)
+		fs.Usage()
+		return nil, 2
+	}
+	return &a, 0
+}
+
+func run(argv []string, stdout, stderr io.Writer) int {
+	a, status := parse(argv, stderr)
+	if a == nil {
+		return status
+	}
+	data, err := os.ReadFile(a.file)
+	if err != nil {
+		fmt.Fprintf(stderr, "dh-drive: %v\n", err)
+		return 1
+	}
+	if a.encoding == "" {
+		a.encoding = "LINEAR16"
+		if strings.EqualFold(filepath.Ext(a.file), ".wav") {
+			a.encoding = "WAV"
+		}
+	}
+	encoding, _ := dhgateway.ParseEncoding(a.encoding)
+	policy, _ := dhgateway.ParsePolicy(a.policy)
+	opts := dhgateway.Options{
+		Encoding:     encoding,
+		SampleRateHz: int32(a.rate),
+		Channels:     int32(a.channels),
+		OnConflict:   policy,
+	}
+	chunkBytes := dhgateway.ChunkBytes(encoding, a.rate, a.channels, a.chunkMs)
+
+	conn, err := grpc.NewClient(a.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintf(stderr, "dh-drive: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	out := &printer{w: stdout, json: a.json}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if a.apiKey != "" {
+		ctx = dhgateway.WithAPIKey(ctx, a.apiKey)
+	}
+	// The cancel's deadline, reported as asked for, not when we got round to reporting it.
+	var cancelled atomic.Bool
+	cancelAt := time.Now().Add(time.Duration(a.cancelAfterMs) * time.Millisecond)
+	if a.cancelAfterMs > 0 {
+		timer := time.AfterFunc(time.Until(cancelAt), func() {
+			cancelled.Store(true)
+			cancel()
+		})
+		defer timer.Stop()
+	}
+
+	client := dhgateway.NewClient(conn)
+	d, err := client.Drive(ctx, a.task, opts)
+	if err == nil {
+		go send(ctx, d, data, chunkBytes, a.chunkMs, a.realtime)
+		for {
+			var event *pb.DriveEvent
+			if event, err = d.Recv(); err != nil {
+				break
+			}
+			out.event(event)
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return 0
+	}
+	e, _ := dhgateway.FromError(err)
+	if e.Code == codes.Canceled && cancelled.Load() {
+		out.line("cancelled", [][2]any{{"at_unix_ms", float64(cancelAt.UnixMicro()) / 1000}}, nil)
+		return 0
+	}
+	out.line("error", [][2]any{
+		{"code", dhgateway.CodeName(e.Code)},
+		{"reason", e.Reason},
+		{"message", e.Message},
+		{"metadata", e.Metadata},
+	}, nil)
+	return 1
+}
+
+// send pushes the audio in chunks, each at start + k x chunkMs with realtime (an absolute
+// schedule: no drift), then half-closes. It stops when the stream ends.
+func send(ctx context.Context, d *dhgateway.Drive, data []byte, chunkBytes, chunkMs int, realtime bool) {
+	start := time.Now()
+	var timer *time.Timer
+	for k, offset := 0, 0; offset < len(data); k, offset = k+1, offset+chunkBytes {
+		if realtime {
+			if wait := time.Until(start.Add(time.Duration(k*chunkMs) * time.Millisecond)); wait > 0 {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+			}
+		}
+		if d.Send(data[offset:min(offset+chunkBytes, len(data))]) != nil {
+			return // the stream ended; Recv says why
+		}
+	}
+	_ = d.CloseSend()
+}
+
+// printer writes one line per event: JSON objects with --json, else "event  key=value...".
+type printer struct {
+	w    io.Writer
+	json bool
+}
+
+var eventJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
+// event prints a DriveEvent: its kind, drive_id and the fields of its message.
+func (p *printer) event(event *pb.DriveEvent) {
+	m := event.ProtoReflect()
+	field := m.WhichOneof(m.Descriptor().Oneofs().ByName("event"))
+	if field == nil {
+		p.line("unknown", [][2]any{{"drive_id", event.GetDriveId()}}, nil)
+		return
+	}
+	kind, body := string(field.Name()), m.Get(field).Message()
+	if p.json {
+		fields, err := eventJSON.Marshal(body.Interface())
+		if err != nil {
+			panic(err) // a generated message always marshals
+		}
+		// {"a":1,...} less its braces, spliced after event and drive_id.
+		p.line(kind, [][2]any{{"drive_id", event.GetDriveId()}}, bytes.TrimSpace(fields[1:len(fields)-1]))
+		return
+	}
+	pairs := [][2]any{{"drive_id", event.GetDriveId()}}
+	fields := body.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		value := any(body.Get(fd).Interface())
+		if fd.Kind() == protoreflect.EnumKind {
+			if enum := fd.Enum().Values().ByNumber(body.Get(fd).Enum()); enum != nil {
+				value = string(enum.Name())
+			}
+		}
+		pairs = append(pairs, [2]any{string(fd.Name()), value})
+	}
+	p.line(kind, pairs, nil)
+}
+
+// line prints one event with its fields in order; with --json, rawJSON (members of an object,
+// without the braces) follows them.
+func (p *printer) line(kind string, pairs [][2]any, rawJSON []byte) {
+	var b strings.Builder
+	if p.json {
+		b.WriteString(`{"event":`)
+		writeJSON(&b, kind)
+		for _, pair := range pairs {
+			b.WriteByte(',')
+			writeJSON(&b, pair[0])
+			b.WriteByte(':')
+			writeJSON(&b, pair[1])
+		}
+		if len(rawJSON) > 0 {
+			b.WriteByte(',')
+			b.Write(rawJSON)
+		}
+		b.WriteString("}\n")
+	} else {
+		fmt.Fprintf(&b, "%-10s", kind)
+		for _, pair := range pairs {
+			fmt.Fprintf(&b, " %s=%v", pair[0], pair[1])
+		}
+		b.WriteByte('\n')
+	}
+	io.WriteString(p.w, b.String())
+}
+
+func writeJSON(b *strings.Builder, value any) {
+	encoded, err := json.Marshal(value)
+	if err != nil {
+		panic(err) // strings, numbers and string maps always marshal
+	}
+	b.Write(encoded)
+}

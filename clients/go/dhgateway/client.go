@@ -1,0 +1,198 @@
+// Package dhgateway drives a cloud digital human through dh-gateway.
+//
+// One Drive is one utterance: a bidirectional gRPC stream that carries a DriveConfig, then
+// audio chunks, then a half-close, and receives the gateway's events (queued, started,
+// progress, completed). A failed drive ends with an *Error holding the gRPC status and the
+// gateway's ErrorInfo reason and metadata.
+//
+//	conn, err := grpc.NewClient("127.0.0.1:50051", grpc.WithTransportCredentials(insecure.NewCredentials()))
+//	client := dhgateway.NewClient(conn)
+//	completed, err := client.Speak(ctx, "my-task-id", dhgateway.Options{}, pcm, 640, nil)
+//
+// The generated messages and stubs are in package dhgatewayv1.
+package dhgateway
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
+)
+
+// Client calls a gateway over a gRPC connection. It is safe for concurrent use.
+type Client struct {
+	rpc pb.DriveGatewayClient
+}
+
+// NewClient is a Client over conn (a *grpc.ClientConn, usually made by grpc.NewClient).
+func NewClient(conn grpc.ClientConnInterface) *Client {
+	return &Client{rpc: pb.NewDriveGatewayClient(conn)}
+}
+
+// WithAPIKey is ctx carrying the gateway's API key (as "authorization: Bearer <key>").
+func WithAPIKey(ctx context.Context, key string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+}
+
+// Drive opens a drive of taskID and sends its config. Push the audio with Send, end it with
+// CloseSend, and read the events with Recv until it returns an error.
+//
+// Cancelling ctx (or calling Cancel) cancels the drive: the gateway gets the cancellation at
+// once and sends the avatar its Stop. A failure to open is an *Error; so is a config the
+// gateway refuses, but that one comes from Recv (the stream is open by then).
+func (c *Client) Drive(ctx context.Context, taskID string, opts Options, callOpts ...grpc.CallOption) (*Drive, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	stream, err := c.rpc.Drive(ctx, callOpts...)
+	if err != nil {
+		cancel()
+		return nil, asError(err)
+	}
+	d := &Drive{stream: stream, cancel: cancel}
+	config := &pb.DriveRequest{Request: &pb.DriveRequest_Config{Config: opts.Config(taskID)}}
+	if err := stream.Send(config); err != nil && !errors.Is(err, io.EOF) {
+		cancel()
+		return nil, asError(err)
+	}
+	return d, nil
+}
+
+// Drive is one open drive. One goroutine may Send and CloseSend while another calls Recv;
+// Cancel is safe from anywhere.
+type Drive struct {
+	stream grpc.BidiStreamingClient[pb.DriveRequest, pb.DriveEvent]
+	cancel context.CancelFunc
+}
+
+// Send sends one chunk of audio (any size up to the gateway's maximum, split anywhere). It
+// blocks while HTTP/2 flow control holds the stream back, which is how the gateway paces a
+// sender that runs ahead of the avatar. Do not modify audio once passed.
+//
+// It returns io.EOF when the stream has already ended (the gateway failed the drive, or it
+// was cancelled): Recv then returns the reason.
+func (d *Drive) Send(audio []byte) error {
+	return asError(d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Audio{Audio: audio}}))
+}
+
+// CloseSend ends the audio (half-close); the gateway then finishes the drive, and Recv returns
+// Completed and then io.EOF.
+func (d *Drive) CloseSend() error {
+	return asError(d.stream.CloseSend())
+}
+
+// SendAll sends r's bytes in chunks of chunkBytes, then half-closes. It stops early, with a nil
+// error, when the stream ends (Recv has the reason). A read error cancels the drive and is
+// returned.
+func (d *Drive) SendAll(r io.Reader, chunkBytes int) error {
+	err := d.sendAll(r, chunkBytes)
+	if err != nil {
+		d.Cancel()
+	}
+	return err
+}
+
+func (d *Drive) sendAll(r io.Reader, chunkBytes int) error {
+	for {
+		// A fresh buffer each time: gRPC may still hold the last one.
+		chunk := make([]byte, max(chunkBytes, 1))
+		n, err := io.ReadFull(r, chunk)
+		if n > 0 {
+			if sendErr := d.Send(chunk[:n]); sendErr != nil {
+				return nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			_ = d.CloseSend()
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// Recv is the next event of the drive. After the last event of a successful drive (Completed)
+// it returns io.EOF; when the drive failed or was cancelled it returns an *Error.
+func (d *Drive) Recv() (*pb.DriveEvent, error) {
+	event, err := d.stream.Recv()
+	if err != nil {
+		d.cancel() // the call is over: release its context
+		return nil, asError(err)
+	}
+	return event, nil
+}
+
+// Cancel cancels the drive now (idempotent): the gateway stops the avatar at once, and Recv
+// returns an *Error with code Canceled.
+func (d *Drive) Cancel() { d.cancel() }
+
+// Speak drives taskID with all of audio, sent in chunks of chunkBytes as fast as the gateway
+// takes them, and calls onEvent (when not nil) with each event. It returns the final Completed
+// accounting, or the *Error the drive failed with (or audio's read error). Cancelling ctx
+// cancels the drive.
+func (c *Client) Speak(ctx context.Context, taskID string, opts Options, audio io.Reader, chunkBytes int, onEvent func(*pb.DriveEvent)) (*pb.Completed, error) {
+	d, err := c.Drive(ctx, taskID, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Cancel()
+	readErr := make(chan error, 1)
+	go func() {
+		if err := d.sendAll(audio, chunkBytes); err != nil {
+			readErr <- err // before the cancel, so that Recv's error finds it
+			d.Cancel()
+		}
+	}()
+	var completed *pb.Completed
+	for {
+		event, err := d.Recv()
+		if errors.Is(err, io.EOF) {
+			return completed, nil
+		}
+		if err != nil {
+			// A read error cancelled the drive; it says more than the cancellation.
+			select {
+			case e := <-readErr:
+				if e != nil {
+					return nil, e
+				}
+			default:
+			}
+			return nil, err
+		}
+		if onEvent != nil {
+			onEvent(event)
+		}
+		if done := event.GetCompleted(); done != nil {
+			completed = done
+		}
+	}
+}
+
+// StopDrive ends the active drive of taskID (barge-in) and returns its DriveId. A task without
+// an active drive is an *Error NOT_FOUND / NO_ACTIVE_DRIVE.
+func (c *Client) StopDrive(ctx context.Context, taskID, profile string) (string, error) {
+	response, err := c.rpc.StopDrive(ctx, &pb.StopDriveRequest{TaskId: taskID, Profile: profile})
+	if err != nil {
+		return "", asError(err)
+	}
+	return response.GetDriveId(), nil
+}
+
+// ListDrives lists the gateway's active and queued drives (of taskID; "" for all).
+func (c *Client) ListDrives(ctx context.Context, taskID string) ([]*pb.DriveInfo, error) {
+	response, err := c.rpc.ListDrives(ctx, &pb.ListDrivesRequest{TaskId: taskID})
+	if err != nil {
+		return nil, asError(err)
+	}
+	return response.GetDrives(), nil
+}
+
+// Capabilities says which formats, rates and policies the gateway accepts.
+func (c *Client) Capabilities(ctx context.Context) (*pb.Capabilities, error) {
+	response, err := c.rpc.GetCapabilities(ctx, &pb.GetCapabilitiesRequest{})
+	return response, asError(err)
+}

@@ -1,0 +1,214 @@
+package dhgateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
+)
+
+// fakeGateway is an in-process DriveGateway whose Drive does what a test says.
+type fakeGateway struct {
+	pb.UnimplementedDriveGatewayServer
+	drive func(grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error
+}
+
+func (f *fakeGateway) Drive(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+	return f.drive(stream)
+}
+
+// dial serves drive in memory and returns a Client of it.
+func dial(t *testing.T, drive func(grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error) *Client {
+	t.Helper()
+	listener := bufconn.Listen(1 << 20)
+	server := grpc.NewServer()
+	pb.RegisterDriveGatewayServer(server, &fakeGateway{drive: drive})
+	go func() { _ = server.Serve(listener) }()
+	conn, err := grpc.NewClient("passthrough:///gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return listener.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		server.Stop()
+	})
+	return NewClient(conn)
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSpeakSendsConfigAudioAndHalfClose(t *testing.T) {
+	audio := bytes.Repeat([]byte{1, 2, 3}, 350)
+	var received []byte
+	var authorization []string
+	client := dial(t, func(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+		md, _ := metadata.FromIncomingContext(stream.Context())
+		authorization = md.Get("authorization")
+		first, err := stream.Recv()
+		if err != nil || first.GetConfig().GetTaskId() != "task-1" {
+			return status.Errorf(codes.InvalidArgument, "want the config first, got %v %v", first, err)
+		}
+		if err := stream.Send(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Started{Started: &pb.Started{}}}); err != nil {
+			return err
+		}
+		for {
+			request, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return err
+			}
+			received = append(received, request.GetAudio()...)
+		}
+		done := &pb.Completed{BytesSent: int64(len(received))}
+		return stream.Send(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Completed{Completed: done}})
+	})
+	var kinds []string
+	ctx := WithAPIKey(testContext(t), "secret")
+	completed, err := client.Speak(ctx, "task-1", Options{}, bytes.NewReader(audio), 100, func(e *pb.DriveEvent) {
+		kinds = append(kinds, e.GetDriveId())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if completed.GetBytesSent() != int64(len(audio)) || !bytes.Equal(received, audio) {
+		t.Errorf("completed %v; gateway got %d bytes, want %d", completed, len(received), len(audio))
+	}
+	if len(kinds) != 2 {
+		t.Errorf("events: %v", kinds)
+	}
+	if len(authorization) != 1 || authorization[0] != "Bearer secret" {
+		t.Errorf("authorization = %v", authorization)
+	}
+}
+
+func TestFailedDriveEndsWithErrorInfo(t *testing.T) {
+	client := dial(t, func(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+		st, _ := status.New(codes.AlreadyExists, "task conf-busy is busy").WithDetails(&errdetails.ErrorInfo{
+			Reason: "TASK_BUSY", Domain: Domain, Metadata: map[string]string{"holder_drive_id": "d-0"},
+		})
+		return st.Err()
+	})
+	d, err := client.Drive(testContext(t), "conf-busy", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Recv()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Recv = %v, want an *Error", err)
+	}
+	if e.Code != codes.AlreadyExists || e.Reason != "TASK_BUSY" || e.Metadata["holder_drive_id"] != "d-0" {
+		t.Errorf("Recv error = %+v", e)
+	}
+	// Sending on the ended stream says so without inventing an error of its own.
+	if err := d.Send([]byte{0, 0}); !errors.Is(err, io.EOF) {
+		t.Errorf("Send after the end = %v, want io.EOF", err)
+	}
+}
+
+func TestSendBlocksUnderFlowControlAndCancelReachesTheGateway(t *testing.T) {
+	gatewayDone := make(chan time.Time, 1)
+	client := dial(t, func(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+		if _, err := stream.Recv(); err != nil { // the config; then no reading: a stalled gateway
+			return err
+		}
+		<-stream.Context().Done()
+		gatewayDone <- time.Now()
+		return nil
+	})
+	d, err := client.Drive(testContext(t), "task-1", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int64
+	sendErr := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 3200)
+		for {
+			if err := d.Send(chunk); err != nil {
+				sendErr <- err
+				return
+			}
+			sent.Add(int64(len(chunk)))
+		}
+	}()
+	// The sender stalls once the flow-control windows are full.
+	var before int64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		before = sent.Load()
+		time.Sleep(200 * time.Millisecond)
+		if sent.Load() == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Send never blocked (%d bytes sent)", sent.Load())
+		}
+	}
+	if before > 16<<20 {
+		t.Errorf("%d bytes sent to a gateway that reads nothing", before)
+	}
+	cancelled := time.Now()
+	d.Cancel()
+	select {
+	case at := <-gatewayDone:
+		if lag := at.Sub(cancelled); lag > 500*time.Millisecond {
+			t.Errorf("the gateway saw the cancel after %v", lag)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway never saw the cancel")
+	}
+	select {
+	case err := <-sendErr:
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("blocked Send ended with %v, want io.EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send stayed blocked after Cancel")
+	}
+	if _, err := d.Recv(); status.Code(err) != codes.Canceled {
+		t.Errorf("Recv after Cancel = %v, want CANCELLED", err)
+	}
+}
+
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestSpeakReturnsTheReadErrorAndCancels(t *testing.T) {
+	gatewayDone := make(chan struct{})
+	client := dial(t, func(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+		<-stream.Context().Done()
+		close(gatewayDone)
+		return nil
+	})
+	broken := errors.New("disk on fire")
+	if _, err := client.Speak(testContext(t), "task-1", Options{}, failingReader{broken}, 640, nil); !errors.Is(err, broken) {
+		t.Errorf("Speak = %v, want the read error", err)
+	}
+	select {
+	case <-gatewayDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drive was not cancelled")
+	}
+}

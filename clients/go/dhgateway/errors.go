@@ -1,0 +1,105 @@
+package dhgateway
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Domain is the ErrorInfo domain of the gateway's errors.
+const Domain = "dhgateway"
+
+// Error is a failed call: its gRPC status with the gateway's google.rpc.ErrorInfo read out.
+//
+// It keeps the status (GRPCStatus), so status.FromError and status.Code work on it too.
+type Error struct {
+	// Code is the gRPC status code (codes.AlreadyExists...); CodeName gives its canonical name.
+	Code codes.Code
+	// Message is the status message.
+	Message string
+	// Reason is the ErrorInfo reason (TASK_BUSY, UNSUPPORTED_FORMAT...); "" if none.
+	Reason string
+	// Domain is the ErrorInfo domain ("dhgateway"); "" if none.
+	Domain string
+	// Metadata is the ErrorInfo metadata (holder_drive_id, task_id...); never nil.
+	Metadata map[string]string
+
+	status *status.Status
+}
+
+func (e *Error) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("dhgateway: %s %s: %s", CodeName(e.Code), e.Reason, e.Message)
+	}
+	return fmt.Sprintf("dhgateway: %s: %s", CodeName(e.Code), e.Message)
+}
+
+// GRPCStatus is the status the error was read from.
+func (e *Error) GRPCStatus() *status.Status { return e.status }
+
+// FromError reads err's gRPC status and its ErrorInfo (the one of Domain if there are several).
+// An *Error anywhere in err's chain is returned as is. For an error without a gRPC status, ok
+// is false and the Error has code Unknown and err's text. A nil err gives nil, false.
+func FromError(err error) (e *Error, ok bool) {
+	if err == nil {
+		return nil, false
+	}
+	if errors.As(err, &e) {
+		return e, true
+	}
+	st, ok := status.FromError(err)
+	e = &Error{Code: st.Code(), Message: st.Message(), Metadata: map[string]string{}, status: st}
+	var found *errdetails.ErrorInfo
+	for _, detail := range st.Details() {
+		if info, isInfo := detail.(*errdetails.ErrorInfo); isInfo && (found == nil || info.GetDomain() == Domain) {
+			found = info
+		}
+	}
+	if found != nil {
+		e.Reason, e.Domain = found.GetReason(), found.GetDomain()
+		for key, value := range found.GetMetadata() {
+			e.Metadata[key] = value
+		}
+	}
+	return e, ok
+}
+
+// asError converts a gRPC call's error to *Error, leaving nil and sentinel io.EOF alone.
+func asError(err error) error {
+	if e, ok := FromError(err); ok {
+		return e
+	}
+	return err
+}
+
+var codeNames = [...]string{
+	codes.OK:                 "OK",
+	codes.Canceled:           "CANCELLED",
+	codes.Unknown:            "UNKNOWN",
+	codes.InvalidArgument:    "INVALID_ARGUMENT",
+	codes.DeadlineExceeded:   "DEADLINE_EXCEEDED",
+	codes.NotFound:           "NOT_FOUND",
+	codes.AlreadyExists:      "ALREADY_EXISTS",
+	codes.PermissionDenied:   "PERMISSION_DENIED",
+	codes.ResourceExhausted:  "RESOURCE_EXHAUSTED",
+	codes.FailedPrecondition: "FAILED_PRECONDITION",
+	codes.Aborted:            "ABORTED",
+	codes.OutOfRange:         "OUT_OF_RANGE",
+	codes.Unimplemented:      "UNIMPLEMENTED",
+	codes.Internal:           "INTERNAL",
+	codes.Unavailable:        "UNAVAILABLE",
+	codes.DataLoss:           "DATA_LOSS",
+	codes.Unauthenticated:    "UNAUTHENTICATED",
+}
+
+// CodeName is a status code's canonical name, as every gRPC language spells it
+// (ALREADY_EXISTS, CANCELLED...); codes.Code.String gives Go's own spelling instead.
+func CodeName(code codes.Code) string {
+	if int(code) < len(codeNames) {
+		return codeNames[code]
+	}
+	return fmt.Sprintf("CODE(%d)", uint32(code))
+}
