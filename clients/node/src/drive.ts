@@ -1,0 +1,251 @@
+/**
+ * One utterance = one `Drive` stream: the config, audio chunks, then half-close; the gateway's
+ * events come back on the same stream.
+ */
+
+import {
+  type CallOptions,
+  type ClientDuplexStream,
+  Metadata,
+  status as GrpcStatus,
+  type StatusObject,
+} from "@grpc/grpc-js";
+
+import { DriveError } from "./errors";
+import type { DriveEvent, DriveGatewayClient, DriveRequest } from "./gen/dhgateway/v1/gateway";
+import { type DriveOptions, toDriveConfig } from "./options";
+
+/** Per-call settings of a drive. */
+export interface DriveCallOptions {
+  /** Sent with the call (e.g. `authorization: Bearer <key>`). */
+  metadata?: Metadata;
+  /** Aborting it cancels the drive at once: the gateway sends the avatar its Stop. */
+  signal?: AbortSignal;
+  /** The whole call's deadline (a Date or Unix ms); DEADLINE_EXCEEDED after it. */
+  deadline?: Date | number;
+}
+
+function abortError(): DOMException {
+  return new DOMException("The drive was cancelled", "AbortError");
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * A live drive. Write audio with {@link Drive.write} (it waits for `'drain'` when the stream's
+ * buffer is full, so a fast producer follows the gateway's pace), half-close with
+ * {@link Drive.end}, and read the events with `for await (const event of drive)`: the loop ends
+ * after `completed`, or throws {@link DriveError} with the gateway's `ErrorInfo` reason, or the
+ * abort reason after a cancel. Leaving the loop early cancels the drive.
+ */
+export class Drive implements AsyncIterable<DriveEvent> {
+  /** The underlying grpc-js stream. */
+  readonly call: ClientDuplexStream<DriveRequest, DriveEvent>;
+  /** The call's final status (OK or not); never rejects. */
+  readonly status: Promise<StatusObject>;
+
+  #queue: DriveEvent[] = [];
+  #readEnded = false;
+  #final: StatusObject | undefined;
+  #cancelled = false;
+  #abortReason: unknown;
+  #iterating = false;
+  #wake: (() => void) | undefined;
+  #resolveStatus!: (status: StatusObject) => void;
+  #unlinkSignal: (() => void) | undefined;
+
+  constructor(
+    client: DriveGatewayClient,
+    taskId: string,
+    options: DriveOptions = {},
+    callOptions: DriveCallOptions = {},
+  ) {
+    const config = toDriveConfig(taskId, options);
+    this.status = new Promise((resolve) => {
+      this.#resolveStatus = resolve;
+    });
+    const grpcOptions: Partial<CallOptions> = {};
+    if (callOptions.deadline !== undefined) {
+      grpcOptions.deadline = callOptions.deadline;
+    }
+    this.call = client.drive(callOptions.metadata ?? new Metadata(), grpcOptions);
+    this.call.on("data", (event: DriveEvent) => {
+      this.#queue.push(event);
+      this.#notify();
+    });
+    this.call.on("end", () => {
+      this.#readEnded = true;
+      this.#notify();
+    });
+    // The 'status' event carries the same status (and comes with every outcome).
+    this.call.on("error", () => {});
+    this.call.on("status", (status: StatusObject) => {
+      this.#final = status;
+      this.#unlinkSignal?.();
+      this.#resolveStatus(status);
+      this.#notify();
+    });
+    this.call.write({ request: { $case: "config", value: config } });
+
+    const signal = callOptions.signal;
+    if (signal?.aborted) {
+      this.cancel(signal.reason);
+    } else if (signal) {
+      const onAbort = (): void => this.cancel(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#unlinkSignal = () => signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Whether the call has ended (its final status is known). */
+  get done(): boolean {
+    return this.#final !== undefined;
+  }
+
+  /**
+   * Sends one chunk of audio (any size up to the gateway's maximum, split anywhere). Resolves
+   * once the stream can take more: at once while its buffer has room, else on `'drain'`.
+   * Resolves `false`, sending nothing more, once the call has ended or was cancelled (the
+   * events then say why): a producer loop stops on it.
+   */
+  async write(chunk: Uint8Array): Promise<boolean> {
+    if (!this.#writable()) {
+      return false;
+    }
+    if (!this.call.write({ request: { $case: "audio", value: asBuffer(chunk) } })) {
+      await this.#drained();
+    }
+    return this.#writable();
+  }
+
+  /** Half-closes: no more audio; the gateway finishes the utterance and sends `completed`. */
+  end(): void {
+    if (this.#writable()) {
+      this.call.end();
+    }
+  }
+
+  /**
+   * Cancels the drive now: grpc-js resets the stream, and the gateway stops the avatar. The
+   * event loop then throws `reason` (an `AbortError` by default). No-op once the call ended.
+   */
+  cancel(reason: unknown = abortError()): void {
+    if (this.#final !== undefined || this.#cancelled) {
+      return;
+    }
+    this.#cancelled = true;
+    this.#abortReason = reason;
+    this.#unlinkSignal?.();
+    this.call.cancel();
+    this.#notify();
+  }
+
+  /** The gateway's events, in order; see the class comment for how it ends. */
+  async *events(): AsyncGenerator<DriveEvent, void, undefined> {
+    if (this.#iterating) {
+      throw new Error("a drive's events can be read once");
+    }
+    this.#iterating = true;
+    try {
+      for (;;) {
+        if (this.#cancelled) {
+          throw this.#abortReason;
+        }
+        const event = this.#queue.shift();
+        if (event !== undefined) {
+          yield event;
+          continue;
+        }
+        // The status comes right after the last message is pushed: wait for the read side's
+        // end too, so that every event is delivered before the outcome.
+        const final = this.#final;
+        if (final !== undefined && this.#readEnded) {
+          if (final.code === GrpcStatus.OK) {
+            return;
+          }
+          throw DriveError.fromStatus(final);
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      }
+    } finally {
+      this.cancel();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<DriveEvent, void, undefined> {
+    return this.events();
+  }
+
+  #writable(): boolean {
+    return this.#final === undefined && !this.#cancelled && !this.call.writableEnded;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves on 'drain', or when the call ends (nothing drains after that). */
+  #drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (!this.#writable()) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        this.call.off("drain", done);
+        this.call.off("status", done);
+        resolve();
+      };
+      // A cancel ends the call too: grpc-js reports its CANCELLED status.
+      this.call.on("drain", done);
+      this.call.on("status", done);
+    });
+  }
+}
+
+/** Opens a drive of `taskId`: the config is sent at once; see {@link Drive}. */
+export function openDrive(
+  client: DriveGatewayClient,
+  taskId: string,
+  options?: DriveOptions,
+  callOptions?: DriveCallOptions,
+): Drive {
+  return new Drive(client, taskId, options, callOptions);
+}
+
+/**
+ * Drives the avatar of `taskId` with `audio`, yielding the gateway's events.
+ *
+ * The audio is sent as it comes, with backpressure (HTTP/2 flow control holds the writer back
+ * when the gateway paces); the stream half-closes when `audio` ends. The last event of a
+ * successful drive is `completed`. Leaving the loop, or aborting `callOptions.signal`, cancels
+ * the drive: the gateway sends the avatar its Stop at once.
+ *
+ * @throws DriveError the drive failed; `reason` is the gateway's `ErrorInfo` reason.
+ */
+export async function* drive(
+  client: DriveGatewayClient,
+  taskId: string,
+  audio: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options?: DriveOptions,
+  callOptions?: DriveCallOptions,
+): AsyncGenerator<DriveEvent, void, undefined> {
+  const live = new Drive(client, taskId, options, callOptions);
+  const pump = async (): Promise<void> => {
+    for await (const chunk of audio) {
+      if (!(await live.write(chunk))) {
+        return;
+      }
+    }
+    live.end();
+  };
+  // A failing audio source cancels the drive; the loop below then throws its error.
+  pump().catch((error: unknown) => live.cancel(error));
+  yield* live.events();
+}

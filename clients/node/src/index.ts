@@ -1,0 +1,39 @@
+/**
+ * dh-gateway's Node client: one bidirectional `Drive` stream per utterance.
+ *
+ * `GatewayClient` connects; `drive()` streams audio and yields events; `openDrive()` gives a
+ * {@link Drive} to write to by hand; a failed drive throws {@link DriveError} carrying the
+ * gateway's `ErrorInfo` reason and metadata.
+ */
+
+export { GatewayClient, type GatewayClientOptions, type UnaryCallOptions } from "./client";
+export { Drive, type DriveCallOptions, drive, openDrive } from "./drive";
+export { codeName, DriveError, type ErrorDetails, errorDetails, STATUS_DETAILS_KEY } from "./errors";
+export {
+  chunkBytes,
+  type DriveOptions,
+  ENCODINGS,
+  type EncodingName,
+  POLICIES,
+  type PolicyName,
+  sampleWidth,
+  toDriveConfig,
+  VOICE_CHANNELS,
+  type VoiceName,
+} from "./options";
+export {
+  type Capabilities,
+  type Completed,
+  ConflictPolicy,
+  type DriveConfig,
+  type DriveEvent,
+  DriveGatewayClient,
+  type DriveInfo,
+  DriveState,
+  Encoding,
+  type Progress,
+  type Queued,
+  Queued_Reason,
+  type Started,
+  VoiceChannel,
+} from "./gen/dhgateway/v1/gateway";

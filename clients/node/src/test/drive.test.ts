@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+
+import { GatewayClient } from "../client";
+import { drive, openDrive } from "../drive";
+import { DriveError } from "../errors";
+import type { DriveEvent, DriveRequest, StopDriveRequest, StopDriveResponse } from "../gen/dhgateway/v1/gateway";
+import { Encoding } from "../gen/dhgateway/v1/gateway";
+import { errorInfo, serve, trailers } from "./helpers";
+
+type Stream = ServerDuplexStream<DriveRequest, DriveEvent>;
+
+/** What the fake gateway saw of each drive, by task id. */
+interface Seen {
+  config?: DriveRequest["request"];
+  audio: Buffer[];
+  authorization: unknown[];
+  cancelledAt?: number;
+}
+
+const seen = new Map<string, Seen>();
+let resumeSlow: (() => void) | undefined;
+let server: Awaited<ReturnType<typeof serve>>;
+
+function started(driveId: string): DriveEvent {
+  return { driveId, time: new Date(), event: { $case: "started", value: { outputSampleRateHz: 16000, setupMs: 5, outputChannels: 1 } } };
+}
+
+/** The fake gateway: the task id picks the behaviour. */
+function handleDrive(call: Stream): void {
+  const record: Seen = { audio: [], authorization: call.metadata.get("authorization") };
+  call.on("cancelled", () => {
+    record.cancelledAt = performance.now();
+  });
+  call.on("error", () => {});
+  call.once("data", (first: DriveRequest) => {
+    const config = first.request?.$case === "config" ? first.request.value : undefined;
+    const task = config?.taskId ?? "";
+    record.config = first.request;
+    seen.set(task, record);
+    if (task.startsWith("busy")) {
+      call.emit("error", {
+        code: status.ALREADY_EXISTS,
+        details: "task busy is driven by d-holder",
+        metadata: trailers(status.ALREADY_EXISTS, "task busy is driven by d-holder", [
+          errorInfo("TASK_BUSY", { task_id: task, holder_drive_id: "d-holder" }),
+        ]),
+      });
+      return;
+    }
+    call.write(started(`d-${task}`));
+    if (task.startsWith("slow")) {
+      // Reads nothing until the test says so: flow control must hold the client back.
+      call.pause();
+      resumeSlow = () => call.resume();
+    }
+    call.on("data", (request: DriveRequest) => {
+      if (request.request?.$case === "audio") {
+        record.audio.push(request.request.value);
+      }
+    });
+    call.on("end", () => {
+      const bytes = record.audio.reduce((n, b) => n + b.length, 0);
+      call.write({
+        driveId: `d-${task}`,
+        time: new Date(),
+        event: {
+          $case: "completed",
+          value: { receivedMs: 0, sentMs: 0, bytesSent: bytes, framesSent: record.audio.length, underruns: 0, stopLagMs: 0 },
+        },
+      });
+      call.end();
+    });
+  });
+}
+
+function handleStopDrive(call: ServerUnaryCall<StopDriveRequest, StopDriveResponse>, callback: sendUnaryData<StopDriveResponse>): void {
+  callback({
+    code: status.NOT_FOUND,
+    details: "no active drive",
+    metadata: trailers(status.NOT_FOUND, "no active drive", [errorInfo("NO_ACTIVE_DRIVE", { task_id: call.request.taskId })]),
+  });
+}
+
+before(async () => {
+  server = await serve({ drive: handleDrive, stopDrive: handleStopDrive });
+});
+
+after(() => server.close());
+
+function pcm(chunks: number, size: number): Buffer[] {
+  return Array.from({ length: chunks }, (_, k) => Buffer.alloc(size, k % 251));
+}
+
+async function collect(events: AsyncIterable<DriveEvent>): Promise<DriveEvent[]> {
+  const all: DriveEvent[] = [];
+  for await (const event of events) {
+    all.push(event);
+  }
+  return all;
+}
+
+test("streams the config, then every chunk in order, and ends with completed", async () => {
+  const audio = pcm(50, 640);
+  const events = await collect(drive(server.client, "ok", audio, { encoding: "WAV", onConflict: "QUEUE" }));
+  assert.deepEqual(events.map((e) => e.event?.$case), ["started", "completed"]);
+  const completed = events[1]?.event;
+  assert.equal(completed?.$case === "completed" && completed.value.bytesSent, 50 * 640);
+  const record = seen.get("ok");
+  assert.ok(record?.config?.$case === "config");
+  assert.equal(record.config.value.input?.encoding, Encoding.ENCODING_WAV);
+  assert.deepEqual(Buffer.concat(record.audio), Buffer.concat(audio));
+});
+
+test("a failed drive throws DriveError with the ErrorInfo, even while writing", async () => {
+  async function* endless(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      yield Buffer.alloc(3200);
+      await sleep(1);
+    }
+  }
+  const error = await collect(drive(server.client, "busy-1", endless())).then(
+    () => assert.fail("the drive should fail"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DriveError, String(error));
+  assert.equal(error.codeName, "ALREADY_EXISTS");
+  assert.equal(error.reason, "TASK_BUSY");
+  assert.equal(error.domain, "dhgateway");
+  assert.equal(error.metadata.holder_drive_id, "d-holder");
+  assert.equal(error.details, "task busy is driven by d-holder");
+});
+
+test("write() waits for 'drain' while the gateway does not read", async () => {
+  const live = openDrive(server.client, "slow");
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const total = 128; // 8 MiB: far beyond the HTTP/2 window and the stream's buffer
+  let accepted = 0;
+  const writer = (async () => {
+    for (let k = 0; k < total; k++) {
+      assert.equal(await live.write(chunk), true);
+      accepted++;
+    }
+    live.end();
+  })();
+  // The gateway reads nothing: the writer stops, waiting for 'drain'.
+  let held = -1;
+  for (let waited = 0; accepted !== held && waited < 5000; waited += 200) {
+    held = accepted;
+    await sleep(200);
+  }
+  assert.equal(accepted, held, "the writer went on while nothing drained");
+  assert.ok(held < total / 2, `accepted ${held} of ${total} chunks without any read`);
+  assert.equal(live.call.writableNeedDrain, true);
+  assert.ok(resumeSlow !== undefined);
+  resumeSlow();
+  await writer;
+  const events = await collect(live);
+  const completed = events.at(-1)?.event;
+  assert.equal(completed?.$case === "completed" && completed.value.bytesSent, total * chunk.length);
+});
+
+test("an abort cancels the call at once, and the loop throws the abort reason", async () => {
+  const controller = new AbortController();
+  async function* slowAudio(): AsyncGenerator<Uint8Array> {
+    for (let k = 0; k < 1000; k++) {
+      yield Buffer.alloc(640);
+      await sleep(20);
+    }
+  }
+  let abortedAt = 0;
+  const error = await (async () => {
+    for await (const event of drive(server.client, "abort", slowAudio(), {}, { signal: controller.signal })) {
+      if (event.event?.$case === "started") {
+        setTimeout(() => {
+          abortedAt = performance.now();
+          controller.abort();
+        }, 100);
+      }
+    }
+  })().then(
+    () => assert.fail("the drive should be cancelled"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof DOMException && error.name === "AbortError", String(error));
+  await sleep(100);
+  const cancelledAt = seen.get("abort")?.cancelledAt;
+  assert.ok(cancelledAt !== undefined, "the gateway saw no cancel");
+  // The conformance suite holds the real client to 100 ms; here server and client share a loop.
+  assert.ok(cancelledAt - abortedAt < 250, `cancel took ${cancelledAt - abortedAt} ms`);
+});
+
+test("leaving the loop early cancels the drive", async () => {
+  async function* slowAudio(): AsyncGenerator<Uint8Array> {
+    for (let k = 0; k < 1000; k++) {
+      yield Buffer.alloc(640);
+      await sleep(20);
+    }
+  }
+  for await (const event of drive(server.client, "leave", slowAudio())) {
+    assert.equal(event.event?.$case, "started");
+    break;
+  }
+  await sleep(100);
+  assert.ok(seen.get("leave")?.cancelledAt !== undefined, "the gateway saw no cancel");
+});
+
+test("an already aborted signal cancels before anything is awaited", async () => {
+  const error = await collect(drive(server.client, "pre", pcm(1, 10), {}, { signal: AbortSignal.abort(new Error("no")) })).then(
+    () => assert.fail("the drive should be cancelled"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof Error && error.message === "no");
+});
+
+test("GatewayClient sends the API key and turns unary failures into DriveError", async () => {
+  const gateway = new GatewayClient(server.address, { apiKey: "k-123" });
+  try {
+    const events = await collect(gateway.drive("keyed", pcm(2, 320)));
+    assert.equal(events.at(-1)?.event?.$case, "completed");
+    assert.deepEqual(seen.get("keyed")?.authorization, ["Bearer k-123"]);
+    const error = await gateway.stopDrive("nobody").then(
+      () => assert.fail("StopDrive should fail"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DriveError);
+    assert.equal(error.codeName, "NOT_FOUND");
+    assert.equal(error.reason, "NO_ACTIVE_DRIVE");
+    assert.equal(error.metadata.task_id, "nobody");
+  } finally {
+    gateway.close();
+  }
+});
