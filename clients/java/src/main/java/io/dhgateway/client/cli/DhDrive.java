@@ -1,0 +1,261 @@
+package io.dhgateway.client.cli;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import com.google.protobuf.util.JsonFormat;
+import io.dhgateway.client.AudioChunks;
+import io.dhgateway.client.Drive;
+import io.dhgateway.client.DriveException;
+import io.dhgateway.client.DriveGatewayClient;
+import io.dhgateway.client.DriveOptions;
+import io.dhgateway.v1.DriveEvent;
+import io.grpc.ConnectivityState;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code dh-drive}: stream a WAV or raw PCM file through dh-gateway and print its events.
+ *
+ * <p>Every client language ships a {@code dh-drive} with the same flags and, with {@code --json},
+ * the same output (one JSON object per line):
+ *
+ * <ul>
+ *   <li>{@code {"event": "queued" | "started" | "progress" | "completed", "drive_id": ...,
+ *       <fields>}};
+ *   <li>{@code {"event": "cancelled", "at_unix_ms": ...}} after {@code --cancel-after-ms} (exit
+ *       0);
+ *   <li>{@code {"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
+ *       "metadata": {...}}} when the drive fails (exit 1).
+ * </ul>
+ */
+public final class DhDrive {
+  private static final Charset UTF8 = StandardCharsets.UTF_8;
+  private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+  private static final JsonFormat.Printer PRINTER =
+      JsonFormat.printer()
+          .preservingProtoFieldNames()
+          .alwaysPrintFieldsWithNoPresence()
+          .omittingInsignificantWhitespace();
+
+  private static final Duration CONNECT_WAIT = Duration.ofSeconds(10);
+
+  private final PrintStream out;
+  private final boolean json;
+
+  private DhDrive(PrintStream out, boolean json) {
+    this.out = out;
+    this.json = json;
+  }
+
+  public static void main(String[] argv) {
+    PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, UTF8);
+    PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, UTF8);
+    System.exit(run(argv, out, err));
+  }
+
+  /** Runs {@code dh-drive} with these arguments; returns the exit status. */
+  public static int run(String[] argv, PrintStream out, PrintStream err) {
+    Args args;
+    try {
+      args = Args.parse(argv);
+    } catch (Args.UsageException e) {
+      (e.status == 0 ? out : err).print(e.getMessage());
+      return e.status;
+    }
+    byte[] data;
+    try {
+      data = Files.readAllBytes(Path.of(args.file));
+    } catch (IOException e) {
+      err.println("dh-drive: cannot read " + args.file + ": " + e);
+      return 1;
+    }
+    return new DhDrive(out, args.json).drive(args, data);
+  }
+
+  /** Drives once with {@code data} (the file's bytes); returns the exit status. */
+  private int drive(Args args, byte[] data) {
+    boolean wav = args.file.toLowerCase(Locale.ROOT).endsWith(".wav");
+    String encoding = args.encoding != null ? args.encoding : wav ? "WAV" : "LINEAR16";
+    DriveOptions options =
+        DriveOptions.builder()
+            .encoding(encoding)
+            .sampleRateHz(args.rate)
+            .channels(args.channels)
+            .onConflict(args.policy)
+            .build();
+    int chunkBytes = AudioChunks.chunkBytes(encoding, args.rate, args.channels, args.chunkMs);
+    List<byte[]> chunks = AudioChunks.split(data, chunkBytes);
+    Iterable<byte[]> audio = args.realtime ? AudioChunks.realtime(chunks, args.chunkMs) : chunks;
+
+    ManagedChannel channel =
+        Grpc.newChannelBuilder(args.addr, InsecureChannelCredentials.create()).build();
+    AtomicReference<Drive> active = new AtomicReference<>();
+    // Ctrl-C: reset the stream, so the gateway stops the avatar now rather than at the timeout.
+    Thread onInterrupt =
+        new Thread(
+            () -> {
+              Drive drive = active.get();
+              if (drive != null) {
+                drive.cancel();
+              }
+            });
+    Runtime.getRuntime().addShutdownHook(onInterrupt);
+    try {
+      DriveGatewayClient client = DriveGatewayClient.create(channel);
+      if (args.apiKey != null && !args.apiKey.isEmpty()) {
+        client = client.withApiKey(args.apiKey);
+      }
+      // Connect (and load the transport's classes) before the drive's clock starts.
+      awaitConnected(channel, CONNECT_WAIT);
+      boolean cancels = args.cancelAfterMs != null && args.cancelAfterMs != 0;
+      long cancelAfterNanos = cancels ? TimeUnit.MILLISECONDS.toNanos(args.cancelAfterMs) : 0;
+      try (Drive drive = client.open(args.task, options)) {
+        // When the cancel is asked for (the deadline), not when we got round to reporting it.
+        long cancelAtMs = System.currentTimeMillis() + (cancels ? args.cancelAfterMs : 0);
+        long deadline = System.nanoTime() + cancelAfterNanos;
+        active.set(drive);
+        drive.sendAllInBackground(audio);
+        while (true) {
+          DriveEvent event;
+          if (cancels) {
+            try {
+              event = drive.next(Duration.ofNanos(deadline - System.nanoTime()));
+            } catch (TimeoutException e) {
+              drive.cancel();
+              JsonObject line = new JsonObject();
+              line.addProperty("event", "cancelled");
+              line.addProperty("at_unix_ms", cancelAtMs);
+              show(line);
+              return 0;
+            }
+          } else {
+            event = drive.next();
+          }
+          if (event == null) {
+            return 0;
+          }
+          show(eventJson(event));
+        }
+      } catch (DriveException e) {
+        show(errorJson(e));
+        return 1;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 130;
+    } finally {
+      channel.shutdownNow();
+      try {
+        channel.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      try {
+        Runtime.getRuntime().removeShutdownHook(onInterrupt);
+      } catch (IllegalStateException e) {
+        // Already shutting down.
+      }
+    }
+  }
+
+  /**
+   * Waits until the channel is connected, or failed to connect, or {@code wait} passed; a channel
+   * that is not ready then fails the drive with UNAVAILABLE as usual.
+   */
+  static void awaitConnected(ManagedChannel channel, Duration wait) throws InterruptedException {
+    long until = System.nanoTime() + wait.toNanos();
+    ConnectivityState state = channel.getState(true);
+    while (state != ConnectivityState.READY && state != ConnectivityState.TRANSIENT_FAILURE) {
+      long left = until - System.nanoTime();
+      if (left <= 0) {
+        return;
+      }
+      CountDownLatch changed = new CountDownLatch(1);
+      channel.notifyWhenStateChanged(state, changed::countDown);
+      changed.await(left, TimeUnit.NANOSECONDS);
+      state = channel.getState(true);
+    }
+  }
+
+  /** {@code {"event": <oneof field>, "drive_id": ..., <fields of that message>}}. */
+  static JsonObject eventJson(DriveEvent event) {
+    FieldDescriptor field =
+        event.getOneofFieldDescriptor(DriveEvent.getDescriptor().getOneofs().get(0));
+    JsonObject line = new JsonObject();
+    line.addProperty("event", field == null ? "unknown" : field.getName());
+    line.addProperty("drive_id", event.getDriveId());
+    if (field != null) {
+      try {
+        JsonObject fields =
+            JsonParser.parseString(PRINTER.print((Message) event.getField(field)))
+                .getAsJsonObject();
+        for (Map.Entry<String, JsonElement> entry : fields.entrySet()) {
+          line.add(entry.getKey(), entry.getValue());
+        }
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return line;
+  }
+
+  /** {@code {"event": "error", "code": ..., "reason": ..., "message": ..., "metadata": {...}}}. */
+  static JsonObject errorJson(DriveException error) {
+    JsonObject line = new JsonObject();
+    line.addProperty("event", "error");
+    line.addProperty("code", error.code().name());
+    line.addProperty("reason", error.reason());
+    line.addProperty("message", error.statusMessage());
+    JsonObject metadata = new JsonObject();
+    error.metadata().entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(entry -> metadata.addProperty(entry.getKey(), entry.getValue()));
+    line.add("metadata", metadata);
+    return line;
+  }
+
+  private void show(JsonObject line) {
+    if (json) {
+      out.println(GSON.toJson(line));
+    } else {
+      StringBuilder text = new StringBuilder();
+      text.append(String.format("%-10s", line.get("event").getAsString()));
+      for (Map.Entry<String, JsonElement> entry : line.entrySet()) {
+        if (entry.getKey().equals("event")) {
+          continue;
+        }
+        JsonElement value = entry.getValue();
+        text.append(' ').append(entry.getKey()).append('=');
+        text.append(
+            value.isJsonPrimitive() && value.getAsJsonPrimitive().isString()
+                ? value.getAsString()
+                : GSON.toJson(value));
+      }
+      out.println(text);
+    }
+    out.flush();
+  }
+}
