@@ -27,6 +27,7 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
             "buf breaking (against the last released contract)",
             [str(BIN / "buf"), "breaking", "--against", "protos/baseline.binpb"],
         ),
+        ("build clients", [sys.executable, "scripts/build_clients.py"]),
         (
             "pytest",
             [
