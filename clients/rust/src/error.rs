@@ -1,0 +1,204 @@
+//! The error of a failed drive: the gRPC status with its `google.rpc.ErrorInfo` read out.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// A drive or call ended with a non-OK status.
+///
+/// `reason` and `metadata` come from the `google.rpc.ErrorInfo` (domain `dhgateway`) that the
+/// gateway puts in the status details (`grpc-status-details-bin`): e.g. `TASK_BUSY` with
+/// `holder_drive_id`, `UNSUPPORTED_FORMAT`, `PREEMPTED`, `IDLE_TIMEOUT`.
+#[derive(Clone, Debug)]
+pub struct DriveError {
+    /// The gRPC status code.
+    pub code: Code,
+    /// The status message.
+    pub message: String,
+    /// The `ErrorInfo` reason; "" when the status carries none (e.g. a transport failure).
+    pub reason: String,
+    /// The `ErrorInfo` domain (`dhgateway` for the gateway's own errors).
+    pub domain: String,
+    /// The `ErrorInfo` metadata (`task_id`, `drive_id`, `holder_drive_id`...).
+    pub metadata: HashMap<String, String>,
+}
+
+impl DriveError {
+    /// Reads the code, message and `ErrorInfo` of a status.
+    pub fn from_status(status: &Status) -> Self {
+        let info = status.get_details_error_info();
+        let (reason, domain, metadata) = match info {
+            Some(info) => (info.reason, info.domain, info.metadata),
+            None => (String::new(), String::new(), HashMap::new()),
+        };
+        Self {
+            code: status.code(),
+            message: status.message().to_owned(),
+            reason,
+            domain,
+            metadata,
+        }
+    }
+
+    /// The code's canonical name, e.g. `ALREADY_EXISTS`.
+    pub fn code_name(&self) -> &'static str {
+        code_name(self.code)
+    }
+}
+
+impl From<Status> for DriveError {
+    fn from(status: Status) -> Self {
+        Self::from_status(&status)
+    }
+}
+
+impl fmt::Display for DriveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_empty() {
+            write!(f, "{}: {}", self.code_name(), self.message)
+        } else {
+            write!(f, "{} {}: {}", self.code_name(), self.reason, self.message)
+        }
+    }
+}
+
+impl std::error::Error for DriveError {}
+
+/// The canonical (SCREAMING_SNAKE) name of a gRPC code, as every client prints it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    /// `google.rpc.Status` and `google.rpc.ErrorInfo` as on the wire, written out here so the
+    /// test does not decode with the same code it checks.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<prost_types::Any>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ErrorInfo {
+        #[prost(string, tag = "1")]
+        reason: String,
+        #[prost(string, tag = "2")]
+        domain: String,
+        #[prost(map = "string, string", tag = "3")]
+        metadata: HashMap<String, String>,
+    }
+
+    fn status_with(code: Code, message: &str, details: Vec<prost_types::Any>) -> Status {
+        let body = RpcStatus {
+            code: code as i32,
+            message: message.to_owned(),
+            details,
+        };
+        Status::with_details(code, message, body.encode_to_vec().into())
+    }
+
+    fn error_info(reason: &str, metadata: &[(&str, &str)]) -> prost_types::Any {
+        let info = ErrorInfo {
+            reason: reason.to_owned(),
+            domain: "dhgateway".to_owned(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        prost_types::Any {
+            type_url: "type.googleapis.com/google.rpc.ErrorInfo".to_owned(),
+            value: info.encode_to_vec(),
+        }
+    }
+
+    #[test]
+    fn reads_reason_and_metadata_from_error_info() {
+        let status = status_with(
+            Code::AlreadyExists,
+            "task conf-busy is busy",
+            vec![error_info(
+                "TASK_BUSY",
+                &[("holder_drive_id", "d-1"), ("task_id", "conf-busy")],
+            )],
+        );
+        let error = DriveError::from_status(&status);
+        assert_eq!(error.code, Code::AlreadyExists);
+        assert_eq!(error.code_name(), "ALREADY_EXISTS");
+        assert_eq!(error.reason, "TASK_BUSY");
+        assert_eq!(error.domain, "dhgateway");
+        assert_eq!(error.metadata["holder_drive_id"], "d-1");
+        assert_eq!(error.metadata["task_id"], "conf-busy");
+        assert_eq!(error.message, "task conf-busy is busy");
+        assert_eq!(
+            error.to_string(),
+            "ALREADY_EXISTS TASK_BUSY: task conf-busy is busy"
+        );
+    }
+
+    #[test]
+    fn skips_other_details_and_finds_error_info() {
+        let other = prost_types::Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".to_owned(),
+            value: vec![0x0a, 0x02, 0x08, 0x01],
+        };
+        let status = status_with(
+            Code::InvalidArgument,
+            "96000 Hz is not supported",
+            vec![other, error_info("UNSUPPORTED_FORMAT", &[])],
+        );
+        let error = DriveError::from(status);
+        assert_eq!(error.code_name(), "INVALID_ARGUMENT");
+        assert_eq!(error.reason, "UNSUPPORTED_FORMAT");
+        assert!(error.metadata.is_empty());
+    }
+
+    #[test]
+    fn a_status_without_details_has_no_reason() {
+        let error = DriveError::from_status(&Status::unavailable("connection refused"));
+        assert_eq!(error.code_name(), "UNAVAILABLE");
+        assert_eq!(error.reason, "");
+        assert!(error.metadata.is_empty());
+        assert_eq!(error.to_string(), "UNAVAILABLE: connection refused");
+        // Undecodable details are no reason either (and no panic).
+        let garbage = Status::with_details(Code::Internal, "x", vec![0xff, 0xff].into());
+        assert_eq!(DriveError::from_status(&garbage).reason, "");
+    }
+
+    #[test]
+    fn code_names_are_the_canonical_ones() {
+        assert_eq!(code_name(Code::Ok), "OK");
+        assert_eq!(code_name(Code::DeadlineExceeded), "DEADLINE_EXCEEDED");
+        assert_eq!(code_name(Code::ResourceExhausted), "RESOURCE_EXHAUSTED");
+        assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+        assert_eq!(code_name(Code::Unauthenticated), "UNAUTHENTICATED");
+    }
+}

@@ -1,0 +1,51 @@
+//! Rust client of dh-gateway: make a cloud digital human speak over one gRPC stream per
+//! utterance.
+//!
+//! [`Client::drive`] opens a drive for a task and returns two halves: an [`AudioSender`] to push
+//! audio chunks into (bounded: `send` waits while the gateway paces) and [`DriveEvents`], a
+//! [`Stream`](futures_core::Stream) of typed [`Event`]s (queued, started, progress, completed).
+//! Dropping the sender half-closes the stream (end of the utterance); dropping the events
+//! cancels the drive (the gateway sends the avatar its Stop at once). A failed drive yields a
+//! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason and
+//! metadata.
+//!
+//! ```no_run
+//! # async fn demo(pcm: Vec<Vec<u8>>) -> Result<(), Box<dyn std::error::Error>> {
+//! use dhgateway_client::{Client, DriveOptions, EventKind};
+//!
+//! let client = Client::connect_lazy("127.0.0.1:50051")?;
+//! let (audio, mut events) = client.drive("my-task-id", &DriveOptions::default());
+//! tokio::spawn(async move {
+//!     for chunk in pcm {
+//!         if audio.send(chunk).await.is_err() {
+//!             break; // the drive ended; `events` says why
+//!         }
+//!     }
+//! }); // `audio` dropped: end of the utterance
+//! while let Some(event) = events.next().await {
+//!     if let EventKind::Completed(done) = event?.kind {
+//!         println!("sent {} ms", done.sent_ms);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+mod proto;
+
+mod client;
+mod error;
+mod options;
+
+/// The generated messages and client of the contract, package `dhgateway.v1`.
+pub use proto::dhgateway::v1 as pb;
+
+pub use client::{AudioSender, Client, DriveClosed, DriveEvents, Event, EventKind};
+pub use error::{code_name, DriveError};
+pub use options::{chunk_bytes, sample_width, DriveOptions};
+pub use pb::{ConflictPolicy, Encoding, VoiceChannel};
+pub use tonic::transport::Channel;
+pub use tonic::Code;
