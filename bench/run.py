@@ -137,7 +137,7 @@ def gateway(secret: str, api_url: str) -> Iterator[tuple[subprocess.Popen[str], 
         DHGW_LISTEN="127.0.0.1:0",
         DHGW_METRICS_LISTEN="",
         DHGW_MAX_DRIVES="5000",
-        DHGW_ZEGO_REQUESTS_PER_SECOND="1000",
+        DHGW_UPSTREAM_REQUESTS_PER_SECOND="1000",
     )
     args = [str(BIN / "dh-gateway"), "--log-level", "WARNING", "serve"]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as process:

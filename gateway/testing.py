@@ -24,6 +24,7 @@ import grpc
 from dhgateway_client import DriveGatewayClient
 
 from gateway.config import GatewayConfig
+from gateway.observability import interceptors_for
 from gateway.service.app import GatewayApp
 from gateway.service.server import RunningServer, start_server
 from gateway.simulator import Simulator, SimulatorConfig
@@ -80,7 +81,7 @@ async def running_gateway(
             app_id=TEST_APP_ID, server_secret=secret, api_url=sim.http_url, **config_changes
         )
         async with GatewayApp(config) as app:
-            server = await start_server(app)
+            server = await start_server(app, interceptors=interceptors_for(app))
             try:
                 async with grpc.aio.insecure_channel(server.address) as channel:
                     yield Harness(sim, app, server, channel, DriveGatewayClient(channel))

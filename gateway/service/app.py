@@ -1,7 +1,9 @@
 """The gateway's shared parts: configuration, the vendor client, the registry, the live drives.
 
 One :class:`GatewayApp` per process; the servicer holds it. Whoever creates it closes it
-(``async with GatewayApp(config) as app``).
+(``async with GatewayApp(config) as app``). Entering it starts the metrics endpoint
+(``/metrics``, ``/healthz``, ``/readyz`` on ``config.observability.metrics_listen``, unless
+that is ""); closing it stops the endpoint.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from typing import Self
 
 from gateway.config import Credentials, GatewayConfig
 from gateway.drive.core import Completion
+from gateway.drive.machine import DriveState
 from gateway.errors import DriveEnded, InvalidDrive, Reason
+from gateway.observability.http import MetricsServer
+from gateway.observability.metrics import GatewayMetrics
+from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry, task_key
 from gateway.registry.memory import MemoryRegistry
 from gateway.service.drive import Drive
-from gateway.upstream import UpstreamClient
+from gateway.upstream import Attempt, UpstreamClient
 
 
 class GatewayApp:
@@ -25,16 +31,30 @@ class GatewayApp:
     Args:
         config: the validated configuration.
         registry: the exclusivity registry (default: in-process).
+
+    Attributes:
+        metrics: the Prometheus metrics (None when ``metrics_listen`` is "").
+        observer: where drives report their lifecycle (the metrics, or a no-op).
+        metrics_address: where ``/metrics`` listens once started (the real port), else "".
     """
 
     def __init__(self, config: GatewayConfig, *, registry: TaskRegistry | None = None) -> None:
         self.config = config
         self.registry: TaskRegistry = registry or MemoryRegistry()
-        self.upstream = UpstreamClient(config.upstream)
         self.drives: set[Drive] = set()
         self.draining = False
+        self.metrics: GatewayMetrics | None = None
+        self.observer: Observer = NullObserver()
+        self._metrics_server: MetricsServer | None = None
+        if config.observability.metrics_listen:
+            self.metrics = GatewayMetrics(self._live_counts)
+            self.observer = self.metrics
+            self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
+        self.upstream = UpstreamClient(config.upstream, on_attempt=self._on_attempt)
+        self._started = False
 
     async def __aenter__(self) -> Self:
+        await self.start()
         return self
 
     async def __aexit__(
@@ -45,9 +65,32 @@ class GatewayApp:
     ) -> None:
         await self.close()
 
+    async def start(self) -> None:
+        """Start the metrics endpoint (if configured); ``async with`` calls it."""
+        if self._metrics_server is not None and not self._started:
+            await self._metrics_server.start(self.config.observability.metrics_listen)
+        self._started = True
+
+    @property
+    def metrics_address(self) -> str:
+        return self._metrics_server.address if self._metrics_server is not None else ""
+
+    def ready(self) -> bool:
+        """Whether new drives are welcome: started and not draining (``/readyz``).
+
+        The gRPC listener starts right after the app (``start_server``); a failure there ends
+        the process, so "started" stands for "serving".
+        """
+        return self._started and not self.draining
+
     async def close(self) -> None:
-        """Close the vendor client; drives must have ended before."""
-        await self.upstream.close()
+        """Stop the metrics endpoint and close the vendor client; drives must have ended."""
+        self._started = False
+        try:
+            if self._metrics_server is not None:
+                await self._metrics_server.stop()
+        finally:
+            await self.upstream.close()
 
     def credentials(self, profile: str) -> Credentials:
         """The credentials of ``profile`` ("" = default).
@@ -95,3 +138,14 @@ class GatewayApp:
         """End every live drive (Stop sent) with ``reason``."""
         for drive in list(self.drives):
             drive.end(reason)
+
+    # Observability.
+
+    def _live_counts(self) -> tuple[int, int]:
+        queued = sum(1 for d in self.drives if d.state is DriveState.QUEUED)
+        return len(self.drives) - queued, queued
+
+    def _on_attempt(self, attempt: Attempt) -> None:
+        self.observer.upstream_attempt(attempt)
+        if attempt.waited_s > 0:
+            self.observer.limiter_waited(attempt.waited_s)

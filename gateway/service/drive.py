@@ -8,6 +8,11 @@ preemption or a StopDrive can cancel it from outside) and a reader task that fee
 audio into the core no faster than the core wants it. The child's ``finally`` is where every
 obligation is met, whatever happened: Stop if Start was sent, the WebSocket closed, the task
 released. It runs shielded, so a second cancellation cannot skip it.
+
+Reporting: one log line per lifecycle step (``drive queued``, ``drive started``, then
+``drive completed`` or ``drive failed``), and the same steps to the app's
+:class:`~gateway.observability.observer.Observer`. Nothing is reported per chunk: the final
+accounting comes from the core once the drive is over.
 """
 
 from __future__ import annotations
@@ -24,8 +29,17 @@ from gateway.drive.core import Completion, DriveCore
 from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import ConflictPolicy, DriveSpec
-from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
+from gateway.errors import (
+    DriveEnded,
+    GatewayError,
+    InvalidDrive,
+    Reason,
+    UpstreamDisconnected,
+    UpstreamError,
+)
+from gateway.observability.observer import DriveEnd
 from gateway.registry.base import Lease, task_key
+from gateway.service.status import STATUS_OF
 from gateway.upstream import DriveSession
 
 if TYPE_CHECKING:
@@ -90,6 +104,8 @@ class Drive:
         self._read_error: GatewayError | None = None
         self._closing = False  # the clean-up began: nothing can be ended from outside any more
         self._last_audio_at = self.config_at
+        self._setup_ms: int | None = None
+        self._stop_at: float | None = None  # loop time the Stop went out
 
     # Holder protocol and outside requests.
 
@@ -103,7 +119,11 @@ class Drive:
     def end(self, reason: DriveEnded) -> None:
         """End this drive from outside (preempt, StopDrive, drain): Stop is sent, the stream
         ends with ``reason``. Safe to call more than once; the first reason wins."""
-        if self._ended is None and not self._closing:
+        # Once the Stop is on its way (the flush finished, or the clean-up began) the drive is
+        # ending by itself: cancelling it now could cut the Stop frame and turn a Completed
+        # into an error.
+        stopping = self.machine.state in (DriveState.STOPPING, DriveState.CLOSED)
+        if self._ended is None and not self._closing and not stopping:
             self._ended = reason
             if self._work is not None and not self._work.done():
                 self._work.cancel()
@@ -138,6 +158,21 @@ class Drive:
             raise exc.with_metadata(self._error_metadata()) from exc.__cause__
 
     async def _drive(self) -> Completion:
+        try:
+            completion = await self._drive_steps()
+        except BaseException as exc:
+            self._report_end(exc)
+            raise
+        self._report_end(None)
+        return completion
+
+    def _report_end(self, error: BaseException | None) -> None:
+        try:
+            self._log_end(error)
+        except Exception:  # reporting must never change how a drive ends
+            log.exception("reporting the end of a drive failed")
+
+    async def _drive_steps(self) -> Completion:
         reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
         try:
             self._lease = await self._acquire()
@@ -164,6 +199,8 @@ class Drive:
 
         async def on_queued(ahead: int) -> None:
             self.machine.handle(DriveEvent.QUEUE)
+            self.app.observer.drive_queued()
+            log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
             await self._listener.queued(self, rate_limited=False, ahead=ahead)
 
         return await self.app.registry.acquire(
@@ -179,24 +216,31 @@ class Drive:
             nonlocal told
             if not told:  # once: the client needs to know why, not each retry
                 told = True
+                log.info("drive queued", extra=self._log_fields(cause="rate_limited"))
                 await self._listener.queued(self, rate_limited=True, ahead=0)
 
         grant = await self.app.upstream.drive_by_ws_stream(
             self.spec.task_id, self.credentials, on_wait=on_rate_limited
         )
         self._drive_id = grant.drive_id
-        self._session = await DriveSession.open(
-            grant,
-            sample_rate=output.sample_rate_hz,
-            channels=output.channels,
-            voice_channel=output.voice_channel if output.channels == 2 else None,
-            config=self.app.config.upstream,
-        )
+        try:
+            self._session = await DriveSession.open(
+                grant,
+                sample_rate=output.sample_rate_hz,
+                channels=output.channels,
+                voice_channel=output.voice_channel if output.channels == 2 else None,
+                config=self.app.config.upstream,
+            )
+        except UpstreamError:
+            self.app.observer.ws_connect(ok=False)
+            raise
+        self.app.observer.ws_connect(ok=True)
         now = self._loop.time()
         self.machine.handle(DriveEvent.START)
         self.started_wall = time.time()
         self.core.start(now)
-        setup_ms = round((now - self.config_at) * 1000)
+        self._setup_ms = setup_ms = round((now - self.config_at) * 1000)
+        self.app.observer.drive_started(now - self.config_at)
         log.info("drive started", extra=self._log_fields(setup_ms=setup_ms))
         await self._listener.started(self, output, setup_ms)
 
@@ -285,6 +329,7 @@ class Drive:
         """Send Stop (once) and close; returns when the Stop was sent."""
         stop_at = self._loop.time()
         if self.machine.stop_owed:
+            self._stop_at = stop_at
             self.machine.handle(DriveEvent.STOP)
             assert self._session is not None
             await self._session.stop_and_close()
@@ -302,7 +347,7 @@ class Drive:
             self.machine.handle(DriveEvent.ABANDON)
         if self._lease is not None:
             await self.app.registry.release(self._lease)
-        log.info("drive closed", extra=self._log_fields())
+        log.debug("drive closed", extra=self._log_fields())
 
     # Reporting.
 
@@ -322,3 +367,36 @@ class Drive:
             "labels": dict(self.spec.labels),
             **extra,
         }
+
+    def _log_end(self, error: BaseException | None) -> None:
+        """The drive is over (clean-up done): one log line, one observer call."""
+        if error is None:
+            status, reason = "OK", "COMPLETED"
+        elif isinstance(error, GatewayError):
+            status, reason = STATUS_OF[error.reason].name, error.reason.value
+        elif isinstance(error, asyncio.CancelledError):
+            status = reason = "CANCELLED"  # the client cancelled or went away
+        else:
+            status = reason = "INTERNAL"  # a bug: the servicer logs its traceback
+        end = DriveEnd.of(
+            self.core,
+            status=status,
+            reason=reason,
+            stop_sent_at=self._stop_at if error is None else None,
+            dropped=isinstance(error, UpstreamDisconnected),
+        )
+        self.app.observer.drive_finished(end)
+        fields = self._log_fields(**end.log_fields())
+        if self._setup_ms is not None:
+            fields["setup_ms"] = self._setup_ms
+        if error is None:
+            log.info("drive completed", extra=fields)
+            return
+        # The vendor's failures and our bugs are worth a look; the rest is the client's doing.
+        serious = isinstance(error, UpstreamError) or reason == "INTERNAL"
+        message = error.message if isinstance(error, GatewayError) else type(error).__name__
+        log.log(
+            logging.WARNING if serious else logging.INFO,
+            "drive failed",
+            extra={**fields, "reason": reason, "error": message},
+        )

@@ -21,9 +21,10 @@ from gateway.drive.audio import OutputFormat
 from gateway.drive.progress import ProgressSnapshot
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
 from gateway.service.app import GatewayApp
+from gateway.service.auth import Authenticator, KeySlots, Principal
 from gateway.service.convert import STATE_TO_PB, capabilities, spec_from_config
 from gateway.service.drive import Drive
-from gateway.service.status import internal_error, to_grpc_status
+from gateway.service.status import STATUS_OF, internal_error, to_grpc_status
 
 log = logging.getLogger("gateway.service")
 
@@ -109,25 +110,55 @@ class _StreamListener:
 
 
 class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
-    """``dhgateway.v1.DriveGateway`` on a :class:`GatewayApp`."""
+    """``dhgateway.v1.DriveGateway`` on a :class:`GatewayApp`.
 
-    def __init__(self, app: GatewayApp) -> None:
+    Access: each call's API key (see :mod:`gateway.service.auth`) must allow the credentials
+    profile and the task id of what it drives, stops or lists; each key's live drives are
+    counted against its ``max_drives``.
+    """
+
+    def __init__(self, app: GatewayApp, authenticator: Authenticator | None = None) -> None:
         self.app = app
+        config = app.config
+        self.auth = authenticator or Authenticator(config.auth, config.limits)
+        self.slots = KeySlots()
+
+    def _profile(self, profile: str) -> str:
+        return profile or self.app.config.default_profile
+
+    async def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        """The caller of a unary call; ends the call UNAUTHENTICATED when there is none."""
+        try:
+            return self.auth.identify(context.invocation_metadata())
+        except GatewayError as exc:
+            await _abort(context, to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc  # abort always raises
 
     async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
         listener = _StreamListener(context)
+        drive: Drive | None = None
         try:
+            principal = self.auth.identify(context.invocation_metadata())
             config = await _first_config(request_iterator)
             spec = spec_from_config(config)
+            principal.check(self._profile(spec.profile), spec.task_id)
             credentials = self.app.credentials(spec.profile)
             self.app.admit()
-            drive = Drive(self.app, spec, credentials, _audio_chunks(request_iterator), listener)
-            completion = await self.app.run(drive)
+            with self.slots.hold(principal):
+                audio = _audio_chunks(request_iterator)
+                drive = Drive(self.app, spec, credentials, audio, listener)
+                completion = await self.app.run(drive)
             await listener.settle()
         except GatewayError as exc:
-            log.info("drive failed: %s", exc, extra={"reason": exc.reason.value, **exc.metadata})
+            if drive is None:  # a drive that began logs and counts its own end
+                self.app.observer.drive_refused(exc.reason.value)
+                log.info(
+                    "drive refused: %s",
+                    exc.message,
+                    extra={"reason": exc.reason.value, "status": STATUS_OF[exc.reason].name},
+                )
             await listener.settle()
             await _abort(context, to_grpc_status(exc))
             return
@@ -153,9 +184,11 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         self, request: pb.StopDriveRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.StopDriveResponse:
         try:
-            credentials = self.app.credentials(request.profile)
+            principal = self.auth.identify(context.invocation_metadata())
             if not request.task_id:
                 raise InvalidDrive(Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required")
+            principal.check(self._profile(request.profile), request.task_id)
+            credentials = self.app.credentials(request.profile)
             drive = self.app.active_drive(credentials.app_id, request.task_id)
             if drive is None:
                 raise DriveEnded(
@@ -172,10 +205,13 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     async def ListDrives(
         self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ListDrivesResponse:
+        principal = await self._caller(context)
         infos = []
         for drive in self.app.drives:
             if request.task_id and drive.spec.task_id != request.task_id:
                 continue
+            if not principal.allows(self._profile(drive.spec.profile), drive.spec.task_id):
+                continue  # a key sees only what it may drive
             info = pb.DriveInfo(
                 task_id=drive.spec.task_id,
                 drive_id=drive.drive_id,
@@ -192,4 +228,5 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.Capabilities:
+        await self._caller(context)
         return capabilities(self.app.config)

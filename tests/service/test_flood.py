@@ -38,6 +38,7 @@ async def start_gateway(sim: Simulator, secret: str) -> tuple[asyncio.subprocess
         DHGW_ZEGO_SERVER_SECRET=secret,
         DHGW_ZEGO_API_URL=sim.http_url,
         DHGW_LISTEN="127.0.0.1:0",
+        DHGW_METRICS_LISTEN="",
     )
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "dh-gateway"),

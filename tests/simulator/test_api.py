@@ -31,10 +31,11 @@ def _drop(key: str) -> Mutation:
     return mutate
 
 
-def _resign(timestamp: int) -> Mutation:
-    """A correct signature over another timestamp."""
+def _resign(offset_s: int) -> Mutation:
+    """A correct signature over a timestamp ``offset_s`` away from now (read when applied)."""
 
     def mutate(params: dict[str, str]) -> None:
+        timestamp = int(time.time()) + offset_s
         params["Timestamp"] = str(timestamp)
         params["Signature"] = sign(APP_ID, params["SignatureNonce"], SECRET, timestamp)
 
@@ -108,8 +109,8 @@ async def test_url_without_slash_and_get(sim: Simulator, session: aiohttp.Client
         (_drop("Timestamp"), 100000002),
         (_set("Timestamp", "12:00"), 100000003),
         (_set("Timestamp", str(int(time.time() * 1000))), 100000004),  # milliseconds
-        (_resign(int(time.time()) - 11 * 60), 100000004),
-        (_resign(int(time.time()) + 11 * 60), 100000004),
+        (_resign(-11 * 60), 100000004),
+        (_resign(11 * 60), 100000004),
         (_set("Signature", "0" * 32), 100000005),
         (_set("SignatureNonce", "another-nonce"), 100000005),
         (_set("Action", "DescribeDigitalHuman"), 100000007),

@@ -113,14 +113,28 @@ class DriveGatewayClient:
         return response.drive_id
 
     async def list_drives(self, task_id: str = "") -> list[pb.DriveInfo]:
-        """The gateway's active and queued drives."""
-        response = await self._stub.ListDrives(
-            pb.ListDrivesRequest(task_id=task_id), metadata=self._metadata
-        )
+        """The gateway's active and queued drives.
+
+        Raises:
+            DriveError: the call failed (e.g. UNAUTHENTICATED).
+        """
+        try:
+            response = await self._stub.ListDrives(
+                pb.ListDrivesRequest(task_id=task_id), metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise DriveError.from_rpc_error(error) from None
         return list(response.drives)
 
     async def capabilities(self) -> pb.Capabilities:
-        """What the gateway accepts."""
-        return await self._stub.GetCapabilities(
-            pb.GetCapabilitiesRequest(), metadata=self._metadata
-        )
+        """What the gateway accepts.
+
+        Raises:
+            DriveError: the call failed (e.g. UNAUTHENTICATED).
+        """
+        try:
+            return await self._stub.GetCapabilities(
+                pb.GetCapabilitiesRequest(), metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise DriveError.from_rpc_error(error) from None

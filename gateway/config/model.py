@@ -1,0 +1,386 @@
+"""The configuration's dataclasses: one frozen, validated dataclass per concern.
+
+Each dataclass checks itself in ``__post_init__`` and reports *every* problem it finds at once,
+as a :class:`~gateway.config.checks.ConfigProblems` listing ``(field, sentence)`` pairs, so a
+bad value is found at start-up and never mid-drive. Units are in the field names (``_s``,
+``_ms``, ``_bytes``). ``None`` turns an optional limit or feature off.
+``GatewayConfig.for_test()`` gives the defaults the test suite uses (short timeouts, loopback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.checks import (
+    Checks,
+    Problem,
+    is_local_address,
+    listen_problem,
+)
+
+VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
+DEFAULT_PROFILE = "default"
+#: In an API key's ``profiles``: every credentials profile.
+ANY_PROFILE = "*"
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """One vendor account: the AppId and its ServerSecret (never printed: ``repr=False``)."""
+
+    app_id: int
+    server_secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        if isinstance(self.app_id, bool) or not (0 < self.app_id < 2**32):
+            checks.add("app_id", f"must be a Uint32 above 0, got {self.app_id!r}")
+        if not self.server_secret:
+            checks.add("server_secret", "must not be empty")
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpstreamConfig:
+    """How the gateway talks to the vendor's HTTP API and WebSocket."""
+
+    api_url: str = VENDOR_API_URL
+    connect_timeout_s: float = 3.0
+    request_timeout_s: float = 10.0
+    #: Total time spent retrying transport errors, 5xx and "busy" answers.
+    retry_budget_s: float = 5.0
+    #: Total time spent retrying rate-limit answers: waiting beats failing an utterance.
+    rate_limit_budget_s: float = 15.0
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 2.0
+    #: The vendor's documented limit for one AppId.
+    requests_per_second: float = 10.0
+    ws_handshake_timeout_s: float = 5.0
+    #: Keepalive: a ping every interval; no pong within the timeout means the connection is dead.
+    ws_ping_interval_s: float = 1.0
+    ws_ping_timeout_s: float = 1.0
+    ws_close_timeout_s: float = 2.0
+    #: The vendor's docs say to skip certificate verification; turn it on with a CA bundle.
+    tls_verify: bool = False
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        if not self.api_url.startswith(("http://", "https://")):
+            checks.add("api_url", f"must be an http(s) URL, got {self.api_url!r}")
+        checks.positive(
+            self,
+            "connect_timeout_s",
+            "request_timeout_s",
+            "retry_budget_s",
+            "rate_limit_budget_s",
+            "backoff_initial_s",
+            "backoff_max_s",
+            "requests_per_second",
+            "ws_handshake_timeout_s",
+            "ws_ping_interval_s",
+            "ws_ping_timeout_s",
+            "ws_close_timeout_s",
+        )
+        checks.file("ca_file", self.ca_file)
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PacingConfig:
+    """How audio is paced toward the avatar (see ``gateway/drive/pacing.py``)."""
+
+    enabled: bool = True
+    #: How far ahead of the avatar's estimated playhead audio may be sent.
+    lead_ms: int = 1000
+    #: Largest WebSocket frame, in milliseconds of audio.
+    max_frame_ms: int = 100
+    #: Audio later than this behind the playhead counts as an underrun (a stutter).
+    underrun_tolerance_ms: int = 20
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        checks.positive(self, "lead_ms", "max_frame_ms")
+        if self.underrun_tolerance_ms < 0:
+            checks.add("underrun_tolerance_ms", "must not be negative")
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitsConfig:
+    """Bounds that keep one client from hurting the others."""
+
+    #: Concurrent drives of the whole gateway (RESOURCE_EXHAUSTED / GATEWAY_BUSY beyond).
+    max_drives: int = 1000
+    #: Concurrent drives of one API key that sets no ``max_drives`` of its own (None: no limit).
+    max_drives_per_key: int | None = None
+    #: Largest audio message; the gRPC message limit is this plus room for the framing.
+    max_chunk_bytes: int = 512 * 1024
+    #: Audio kept while a drive is being set up (before Start); the client is held back beyond.
+    setup_buffer_bytes: int = 4 * 1024 * 1024
+    idle_timeout_s: float = 10.0
+    max_drive_s: float = 3600.0
+    queue_timeout_s: float = 30.0
+    #: How long a preempting drive waits for the holder's WebSocket to close.
+    preempt_wait_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        checks.positive(
+            self,
+            "max_drives",
+            "max_drives_per_key",
+            "max_chunk_bytes",
+            "setup_buffer_bytes",
+            "idle_timeout_s",
+            "max_drive_s",
+            "queue_timeout_s",
+            "preempt_wait_s",
+        )
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsConfig:
+    """TLS on the gRPC listener; a ``client_ca_file`` makes it mutual (client certificates)."""
+
+    cert_file: str
+    key_file: str
+    #: CA bundle that client certificates must chain to; None: clients need no certificate.
+    client_ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        checks.file("cert_file", self.cert_file)
+        checks.file("key_file", self.key_file)
+        checks.file("client_ca_file", self.client_ca_file)
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """The gRPC listener: address, TLS, HTTP/2 keepalive and stream limits, drain."""
+
+    #: host:port, or unix:/path for a sidecar.
+    listen: str = "127.0.0.1:50051"
+    tls: TlsConfig | None = None
+    #: Serve a non-loopback address with neither TLS nor API keys (you were warned).
+    allow_insecure: bool = False
+    #: A second, plaintext listener serving only ``grpc.health.v1`` (for probes); "" = none.
+    health_listen: str = ""
+    #: SIGTERM/SIGINT: how long live drives may go on before they are stopped.
+    drain_timeout_s: float = 20.0
+    #: The server pings an idle connection this often (``grpc.keepalive_time_ms``) ...
+    keepalive_time_s: float = 30.0
+    #: ... and drops it when no answer comes within this (``grpc.keepalive_timeout_ms``).
+    keepalive_timeout_s: float = 10.0
+    #: Clients may ping no more often than this without data
+    #: (``grpc.http2.min_ping_interval_without_data_ms``) ...
+    min_ping_interval_s: float = 10.0
+    #: ... and are sent GOAWAY after this many pings too early (``grpc.http2.max_ping_strikes``).
+    max_ping_strikes: int = 2
+    #: Concurrent streams (drives and calls) on one HTTP/2 connection.
+    max_concurrent_streams: int = 1000
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        if (problem := listen_problem(self.listen)) is not None:
+            checks.add("listen", problem)
+        if self.health_listen and (problem := listen_problem(self.health_listen)) is not None:
+            checks.add("health_listen", problem)
+        checks.positive(
+            self,
+            "drain_timeout_s",
+            "keepalive_time_s",
+            "keepalive_timeout_s",
+            "min_ping_interval_s",
+            "max_concurrent_streams",
+        )
+        if self.max_ping_strikes < 0:
+            checks.add("max_ping_strikes", "must not be negative")
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKey:
+    """One client key: stored as the SHA-256 of the key, never the key itself.
+
+    Keys are random tokens (``dh-gateway api-key`` makes one with 256 bits), so a fast hash is
+    enough: nobody can guess a preimage, and a slow KDF would cost every RPC. A key may drive
+    the credential ``profiles`` listed ("*": all) and the task ids matching one of ``tasks``
+    (shell globs, case-sensitive).
+    """
+
+    name: str
+    sha256: str = field(repr=False)
+    profiles: tuple[str, ...] = (ANY_PROFILE,)
+    tasks: tuple[str, ...] = ("*",)
+    #: Concurrent drives of this key (None: ``limits.max_drives_per_key``).
+    max_drives: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        if not self.name:
+            checks.add("name", "must not be empty")
+        if not _SHA256_HEX.match(self.sha256):
+            checks.add("sha256", "must be 64 lowercase hex digits (the SHA-256 of the key)")
+        if not self.profiles:
+            checks.add("profiles", 'must list at least one profile ("*" for all)')
+        if not self.tasks or not all(self.tasks):
+            checks.add("tasks", 'must list non-empty task id patterns ("*" for all)')
+        checks.positive(self, "max_drives")
+        checks.done()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthConfig:
+    """Who may call the gateway: no keys means no API key check (TLS may still be mutual)."""
+
+    api_keys: tuple[ApiKey, ...] = ()
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        for attribute in ("name", "sha256"):
+            values = [getattr(key, attribute) for key in self.api_keys]
+            for value in sorted({v for v in values if values.count(v) > 1}):
+                shown = value if attribute == "name" else value[:8] + "..."
+                checks.add("api_keys", f"has two keys with the {attribute} {shown!r}")
+        checks.done()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether calls must carry an API key."""
+        return bool(self.api_keys)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservabilityConfig:
+    """Metrics and logs."""
+
+    #: host:port of the Prometheus endpoint (``/metrics``, ``/healthz``, ``/readyz``); "" = off.
+    metrics_listen: str = "127.0.0.1:9464"
+    #: ``json``, ``console``, or ``auto`` (JSON unless stderr is a terminal).
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        if self.log_format not in ("auto", "json", "console"):
+            checks.add("log_format", f"must be auto, json or console, got {self.log_format!r}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            checks.add(
+                "log_level", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
+        checks.done()
+
+
+def cross_problems(
+    profiles: Collection[str],
+    default_profile: str,
+    server: ServerConfig | None,
+    auth: AuthConfig,
+) -> list[Problem]:
+    """Problems between sections: profiles named but missing, an open insecure listener.
+
+    ``profiles`` are the names of the credential profiles; ``server`` is None when it had
+    problems of its own (the listener is then not checked).
+    """
+    problems = []
+    for name in profiles:
+        if not _PROFILE_NAME.match(name):
+            problems.append(
+                Problem(f"profiles.{name}", "is not a valid profile name (letters, digits, _.-)")
+            )
+    if default_profile not in profiles:
+        problems.append(
+            Problem(
+                "",
+                f"no credentials for the default profile {default_profile!r}: set "
+                "DHGW_ZEGO_APP_ID and DHGW_ZEGO_SERVER_SECRET (or DHGW_ZEGO_SERVER_SECRET_FILE)",
+            )
+        )
+    for key in auth.api_keys:
+        for profile in key.profiles:
+            if profile != ANY_PROFILE and profile not in profiles:
+                problems.append(
+                    Problem(
+                        "auth.api_keys", f"key {key.name!r} names an unknown profile {profile!r}"
+                    )
+                )
+    if server is not None and not (
+        is_local_address(server.listen)
+        or server.tls is not None
+        or auth.enabled
+        or server.allow_insecure
+    ):
+        problems.append(
+            Problem(
+                "server.listen",
+                f"{server.listen!r} is reachable from other machines, with neither TLS nor API "
+                "keys: anyone there could spend the vendor account; configure TLS or API keys, "
+                "or pass --allow-insecure (DHGW_ALLOW_INSECURE=on)",
+            )
+        )
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayConfig:
+    """Everything the gateway needs; build it with :func:`load_config` or ``for_test()``."""
+
+    profiles: Mapping[str, Credentials]
+    default_profile: str = DEFAULT_PROFILE
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+
+    def __post_init__(self) -> None:
+        checks = Checks()
+        checks.problems.extend(
+            cross_problems(self.profiles, self.default_profile, self.server, self.auth)
+        )
+        checks.done()
+
+    def credentials(self, profile: str) -> Credentials | None:
+        """The credentials of ``profile`` ("" = the default), or None when there is none."""
+        return self.profiles.get(profile or self.default_profile)
+
+    def replace(self, **changes: Any) -> GatewayConfig:
+        """A copy with some top-level fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def for_test(
+        cls, *, app_id: int, server_secret: str, api_url: str, **changes: Any
+    ) -> GatewayConfig:
+        """Test defaults: loopback, short timeouts and budgets, so failures show in seconds."""
+        config = cls(
+            profiles={DEFAULT_PROFILE: Credentials(app_id=app_id, server_secret=server_secret)},
+            upstream=UpstreamConfig(
+                api_url=api_url,
+                connect_timeout_s=1.0,
+                request_timeout_s=2.0,
+                retry_budget_s=2.0,
+                rate_limit_budget_s=4.0,
+                backoff_initial_s=0.02,
+                backoff_max_s=0.2,
+                ws_handshake_timeout_s=2.0,
+                ws_ping_interval_s=0.5,
+                ws_ping_timeout_s=0.5,
+                ws_close_timeout_s=1.0,
+            ),
+            limits=LimitsConfig(idle_timeout_s=5.0, queue_timeout_s=5.0, preempt_wait_s=2.0),
+            server=ServerConfig(listen="127.0.0.1:0", drain_timeout_s=5.0),
+            observability=ObservabilityConfig(metrics_listen="", log_format="console"),
+        )
+        return dataclasses.replace(config, **changes) if changes else config

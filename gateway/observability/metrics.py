@@ -1,0 +1,205 @@
+"""The gateway's Prometheus metrics, in a registry of their own.
+
+One :class:`GatewayMetrics` per :class:`~gateway.service.app.GatewayApp`, each with its own
+``CollectorRegistry`` (never the process-global one), so that tests and several apps in one
+process do not collide. It implements :class:`~gateway.observability.observer.Observer`: the
+drive shell feeds it at lifecycle points, never per chunk. The gauges of live drives are read
+from the app at scrape time, so no code path has to keep them balanced.
+
+Names (``dhgw_`` is the gateway's; the ``grpc_server_*`` pair follows go-grpc-prometheus so
+that existing dashboards work):
+
+=============================================  =========  ==================================
+name                                           type       labels
+=============================================  =========  ==================================
+``dhgw_drives_active``                         gauge
+``dhgw_drives_queued``                         gauge
+``dhgw_drives_finished_total``                 counter    status, reason
+``dhgw_drives_refused_total``                  counter    reason
+``dhgw_drive_setup_seconds``                   histogram
+``dhgw_drive_stop_lag_seconds``                histogram
+``dhgw_audio_received_seconds_total``          counter
+``dhgw_audio_sent_seconds_total``              counter
+``dhgw_ws_frames_sent_total``                  counter
+``dhgw_underruns_total``                       counter
+``dhgw_upstream_api_seconds``                  histogram  action
+``dhgw_upstream_api_responses_total``          counter    action, code
+``dhgw_upstream_ws_connects_total``            counter    outcome (ok, failed)
+``dhgw_upstream_ws_drops_total``               counter
+``dhgw_upstream_limiter_waits_total``          counter
+``dhgw_upstream_limiter_wait_seconds_total``   counter
+``grpc_server_started_total``                  counter    grpc_type, grpc_service, grpc_method
+``grpc_server_handled_total``                  counter    ... and grpc_code
+=============================================  =========  ==================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.observability.observer import DriveEnd
+from gateway.upstream import Attempt
+
+__all__ = ["GatewayMetrics", "LiveCounts"]
+
+LiveCounts = Callable[[], tuple[int, int]]
+"""Returns (active, queued): the live drives holding their task, and those waiting for it."""
+
+#: From the config message to Start: an API call and a WebSocket handshake, plus any wait.
+SETUP_BUCKETS_S = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+#: From the last audio frame to Stop: should be a few milliseconds (the avatar waits for it).
+STOP_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: One request to the vendor's API (our limiter's wait excluded).
+API_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    """Every metric of one gateway, and the :class:`Observer` that feeds them.
+
+    Args:
+        live: (active, queued) drives, read at scrape time; None reads zeros.
+        registry: where to register; a fresh ``CollectorRegistry`` by default.
+    """
+
+    def __init__(
+        self, live: LiveCounts | None = None, *, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        counts = live or (lambda: (0, 0))
+        self.drives_active = Gauge(
+            "dhgw_drives_active", "Drives holding their task (setting up or streaming).", registry=r
+        )
+        self.drives_active.set_function(lambda: counts()[0])
+        self.drives_queued = Gauge(
+            "dhgw_drives_queued", "Drives waiting for their task (QUEUE policy).", registry=r
+        )
+        self.drives_queued.set_function(lambda: counts()[1])
+        self.drives_finished = Counter(
+            "dhgw_drives_finished",
+            "Drives ended, by gRPC status and reason (COMPLETED for OK).",
+            ["status", "reason"],
+            registry=r,
+        )
+        self.drives_refused = Counter(
+            "dhgw_drives_refused",
+            "Drives refused before they began (GATEWAY_BUSY, DRAINING).",
+            ["reason"],
+            registry=r,
+        )
+        self.setup_seconds = Histogram(
+            "dhgw_drive_setup_seconds",
+            "From the DriveConfig to the Start command (the client's wait; Started.setup_ms).",
+            buckets=SETUP_BUCKETS_S,
+            registry=r,
+        )
+        self.stop_lag_seconds = Histogram(
+            "dhgw_drive_stop_lag_seconds",
+            "From the last audio frame to the Stop command.",
+            buckets=STOP_LAG_BUCKETS_S,
+            registry=r,
+        )
+        self.audio_received_seconds = Counter(
+            "dhgw_audio_received_seconds",
+            "Seconds of client audio received (counted when each drive ends).",
+            registry=r,
+        )
+        self.audio_sent_seconds = Counter(
+            "dhgw_audio_sent_seconds",
+            "Seconds of audio sent to the vendor (counted when each drive ends).",
+            registry=r,
+        )
+        self.frames_sent = Counter(
+            "dhgw_ws_frames_sent", "WebSocket audio frames sent to the vendor.", registry=r
+        )
+        self.underruns = Counter(
+            "dhgw_underruns", "Times the avatar ran out of audio (a stutter).", registry=r
+        )
+        self.api_seconds = Histogram(
+            "dhgw_upstream_api_seconds",
+            "One request to the vendor's API, from sending to its outcome.",
+            ["action"],
+            buckets=API_BUCKETS_S,
+            registry=r,
+        )
+        self.api_responses = Counter(
+            "dhgw_upstream_api_responses",
+            "Vendor API attempts by Code (http_<status> without an envelope, transport "
+            "without an answer).",
+            ["action", "code"],
+            registry=r,
+        )
+        self.ws_connects = Counter(
+            "dhgw_upstream_ws_connects",
+            "WebSocket handshakes to the vendor, by outcome (ok, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.ws_drops = Counter(
+            "dhgw_upstream_ws_drops", "Vendor WebSockets lost mid-drive.", registry=r
+        )
+        self.limiter_waits = Counter(
+            "dhgw_upstream_limiter_waits",
+            "API requests that waited for the request-rate limiter.",
+            registry=r,
+        )
+        self.limiter_wait_seconds = Counter(
+            "dhgw_upstream_limiter_wait_seconds",
+            "Seconds API requests waited for the request-rate limiter.",
+            registry=r,
+        )
+        rpc_labels = ["grpc_type", "grpc_service", "grpc_method"]
+        self.rpcs_started = Counter(
+            "grpc_server_started", "RPCs started on the server.", rpc_labels, registry=r
+        )
+        self.rpcs_handled = Counter(
+            "grpc_server_handled",
+            "RPCs completed on the server, by status code (aborts included).",
+            [*rpc_labels, "grpc_code"],
+            registry=r,
+        )
+        for outcome in ("ok", "failed"):
+            self.ws_connects.labels(outcome)  # present at 0 from the first scrape
+
+    # Observer.
+
+    def drive_queued(self) -> None:
+        pass  # the gauge reads the live drives; the log line says the rest
+
+    def drive_started(self, setup_s: float) -> None:
+        self.setup_seconds.observe(setup_s)
+
+    def drive_finished(self, end: DriveEnd) -> None:
+        self.drives_finished.labels(end.status, end.reason).inc()
+        self.audio_received_seconds.inc(end.received_s)
+        self.audio_sent_seconds.inc(end.sent_s)
+        self.frames_sent.inc(end.frames_sent)
+        self.underruns.inc(end.underruns)
+        if end.stop_lag_s is not None:
+            self.stop_lag_seconds.observe(end.stop_lag_s)
+        if end.dropped:
+            self.ws_drops.inc()
+
+    def drive_refused(self, reason: str) -> None:
+        self.drives_refused.labels(reason).inc()
+
+    def ws_connect(self, *, ok: bool) -> None:
+        self.ws_connects.labels("ok" if ok else "failed").inc()
+
+    def limiter_waited(self, wait_s: float) -> None:
+        self.limiter_waits.inc()
+        self.limiter_wait_seconds.inc(wait_s)
+
+    def upstream_attempt(self, attempt: Attempt) -> None:
+        self.api_seconds.labels(attempt.action).observe(attempt.elapsed_s)
+        self.api_responses.labels(attempt.action, _code_label(attempt)).inc()
+
+
+def _code_label(attempt: Attempt) -> str:
+    if attempt.code is not None:
+        return str(attempt.code)
+    if attempt.http_status is not None:
+        return f"http_{attempt.http_status}"
+    return "transport"

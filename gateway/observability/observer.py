@@ -1,0 +1,154 @@
+"""What the gateway reports about itself, and the no-op default.
+
+The drive shell (``gateway/service/drive.py``) and :class:`~gateway.service.app.GatewayApp` call
+an :class:`Observer` at a handful of lifecycle points: a drive queued, started, finished; a
+WebSocket opened or lost; an upstream API attempt. Never per audio chunk: the accounting the
+drive keeps anyway (bytes, frames, underruns) is handed over once, in :class:`DriveEnd`.
+
+The calls must not block and must not raise: they run inside the drive's own task.
+:class:`~gateway.observability.metrics.MetricsObserver` is the real implementation;
+:class:`NullObserver` keeps everything working when metrics are off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.drive.core import DriveCore
+from gateway.upstream import Attempt
+
+__all__ = ["DriveEnd", "NullObserver", "Observer"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriveEnd:
+    """How one drive ended, with its final accounting.
+
+    Attributes:
+        status: the gRPC status code name the client got (``OK``, ``ABORTED``, ...).
+        reason: the :class:`~gateway.errors.Reason` value; ``COMPLETED`` for a success,
+            ``CANCELLED`` when the client went away, ``INTERNAL`` for a bug.
+        received_s: seconds of client audio received (input domain).
+        sent_s: seconds of audio sent to the vendor.
+        frames_sent: WebSocket binary frames sent.
+        underruns: times the avatar's playhead caught up with the audio sent.
+        stop_lag_s: from the last frame to the Stop command, for a drive that ran out of
+            audio (None otherwise: an idle timeout's "lag" would be the timeout).
+        dropped: the vendor's WebSocket was lost mid-drive.
+    """
+
+    status: str
+    reason: str
+    received_s: float
+    sent_s: float
+    frames_sent: int
+    underruns: int
+    stop_lag_s: float | None
+    dropped: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        core: DriveCore,
+        *,
+        status: str,
+        reason: str,
+        stop_sent_at: float | None = None,
+        dropped: bool = False,
+    ) -> DriveEnd:
+        """The end of a drive, from the accounting its core kept.
+
+        Args:
+            core: the drive's core, after the drive.
+            status, reason: how it ended.
+            stop_sent_at: when the Stop went out (the core's clock), for a drive that ran out of
+                audio; None otherwise.
+            dropped: the vendor's WebSocket was lost.
+        """
+        pacer = core.pacer
+        last_frame = pacer.last_frame_at if pacer is not None else None
+        return cls(
+            status=status,
+            reason=reason,
+            received_s=core.converter.received_ms / 1000,
+            sent_s=core.sent_ms / 1000,
+            frames_sent=pacer.frames_sent if pacer is not None else 0,
+            underruns=pacer.playback.underruns if pacer is not None else 0,
+            stop_lag_s=(
+                stop_sent_at - last_frame
+                if stop_sent_at is not None and last_frame is not None
+                else None
+            ),
+            dropped=dropped,
+        )
+
+    def log_fields(self) -> dict[str, object]:
+        """The accounting as log fields, in milliseconds; stop_lag_ms only when known."""
+        fields: dict[str, object] = {
+            "status": self.status,
+            "received_ms": round(self.received_s * 1000),
+            "sent_ms": round(self.sent_s * 1000),
+            "frames_sent": self.frames_sent,
+            "underruns": self.underruns,
+        }
+        if self.stop_lag_s is not None:
+            fields["stop_lag_ms"] = round(self.stop_lag_s * 1000)
+        return fields
+
+
+class Observer(Protocol):
+    """Receives the gateway's lifecycle events (see the module docstring)."""
+
+    def drive_queued(self) -> None:
+        """A drive began to wait for its task (QUEUE policy)."""
+        ...
+
+    def drive_started(self, setup_s: float) -> None:
+        """A drive sent Start, ``setup_s`` after its config arrived (what the client waited)."""
+        ...
+
+    def drive_finished(self, end: DriveEnd) -> None:
+        """A drive ended (clean-up done: Stop sent, WebSocket closed, task released)."""
+        ...
+
+    def drive_refused(self, reason: str) -> None:
+        """A drive was refused before it began (GATEWAY_BUSY, DRAINING)."""
+        ...
+
+    def ws_connect(self, *, ok: bool) -> None:
+        """A drive's WebSocket opened (``ok``) or its handshake failed."""
+        ...
+
+    def limiter_waited(self, wait_s: float) -> None:
+        """An API request waited ``wait_s`` for its turn at the rate limiter."""
+        ...
+
+    def upstream_attempt(self, attempt: Attempt) -> None:
+        """One request to the vendor's API ended (``UpstreamClient(on_attempt=...)``)."""
+        ...
+
+
+class NullObserver:
+    """The observer that observes nothing (metrics off)."""
+
+    def drive_queued(self) -> None:
+        pass
+
+    def drive_started(self, setup_s: float) -> None:
+        pass
+
+    def drive_finished(self, end: DriveEnd) -> None:
+        pass
+
+    def drive_refused(self, reason: str) -> None:
+        pass
+
+    def ws_connect(self, *, ok: bool) -> None:
+        pass
+
+    def limiter_waited(self, wait_s: float) -> None:
+        pass
+
+    def upstream_attempt(self, attempt: Attempt) -> None:
+        pass
