@@ -79,10 +79,10 @@ class Sampler(threading.Thread):
         self.pids = dict(pids)
         self.every_s = every_s
         self.samples: dict[str, list[CpuSample]] = {name: [] for name in pids}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             now = time.monotonic()
             for name, pid in self.pids.items():
                 try:
@@ -90,10 +90,10 @@ class Sampler(threading.Thread):
                 except (FileNotFoundError, ProcessLookupError):
                     continue
                 self.samples[name].append(CpuSample(now, cpu, rss))
-            self._stop.wait(self.every_s)
+            self._halt.wait(self.every_s)
 
     def stop(self) -> dict[str, list[CpuSample]]:
-        self._stop.set()
+        self._halt.set()
         self.join(5)
         return self.samples
 

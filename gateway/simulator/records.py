@@ -7,6 +7,7 @@ servers. Everything here renders to JSON for ``GET /_sim/state``.
 from __future__ import annotations
 
 import enum
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -192,7 +193,11 @@ class DriveRecord:
     sample_rate: int | None = None
     channel: int | None = None
     voice_channel: int | None = None
-    frames: list[tuple[float, int]] = field(default_factory=list)
+    # Arrival times and sizes in flat arrays, not a list of tuples: a long drive makes hundreds of
+    # thousands of frames, and as GC-tracked tuples they made every full collection stall the
+    # simulator for tens of milliseconds (seen as simultaneous "underruns" in benchmarks).
+    _arrivals: array[float] = field(default_factory=lambda: array("d"), init=False, repr=False)
+    _sizes: array[int] = field(default_factory=lambda: array("q"), init=False, repr=False)
     received: list[tuple[float, str, int]] = field(default_factory=list)
     connected_at: float | None = None
     started_at: float | None = None
@@ -224,12 +229,17 @@ class DriveRecord:
         return b"".join(self._chunks)
 
     @property
+    def frames(self) -> list[tuple[float, int]]:
+        """Each accepted frame's arrival (monotonic seconds) and size (bytes), in order."""
+        return list(zip(self._arrivals, self._sizes, strict=True))
+
+    @property
     def audio_bytes(self) -> int:
-        return sum(n for _, n in self.frames)
+        return sum(self._sizes)
 
     @property
     def frame_count(self) -> int:
-        return len(self.frames)
+        return len(self._sizes)
 
     @property
     def bytes_per_second(self) -> int:
@@ -295,7 +305,8 @@ class DriveRecord:
 
     def add_audio(self, arrival: float, data: bytes) -> None:
         """Accept one audio frame: record it and feed the playback model."""
-        self.frames.append((arrival, len(data)))
+        self._arrivals.append(arrival)
+        self._sizes.append(len(data))
         if self.keep_audio:
             self._chunks.append(data)
         if self.first_audio_at is None:
@@ -322,7 +333,7 @@ class DriveRecord:
             "voice_channel": self.voice_channel,
             "bytes": self.audio_bytes,
             "frame_count": self.frame_count,
-            "frames": [[t, n] for t, n in self.frames],
+            "frames": [[t, n] for t, n in zip(self._arrivals, self._sizes, strict=True)],
             "received": [[t, kind, n] for t, kind, n in self.received],
             "audio_ms": self.audio_ms,
             "connected_at": self.connected_at,
