@@ -102,6 +102,7 @@ class Drive:
         self._want = asyncio.Event()  # the core wants more audio
         self._want.set()
         self._read_error: GatewayError | None = None
+        self._pumping = False  # a task is sending frames (see _pump)
         self._closing = False  # the clean-up began: nothing can be ended from outside any more
         self._last_audio_at = self.config_at
         self._setup_ms: int | None = None
@@ -271,8 +272,7 @@ class Drive:
                 self._raise_read_error()
                 if lost.done() and (error := lost.result()) is not None:
                     raise error
-                for frame in core.frames_due(now):
-                    await session.send_audio(frame)
+                await self._pump()
                 snapshot = core.progress_due(now)
                 if snapshot is not None:
                     await self._listener.progress(self, snapshot)
@@ -306,20 +306,46 @@ class Drive:
         return core.completed(stop_at)
 
     async def _read(self) -> None:
-        """Feed the client's audio into the core, no faster than it wants it."""
+        """Feed the client's audio into the core, no faster than it wants it.
+
+        Once the drive started, audio that is due goes out from here at once (the common case of
+        a real-time client); the timer loop in :meth:`_stream` is woken only when the pacer held
+        something back, so a chunk costs no task switch and no timer.
+        """
+        core = self.core
         try:
             async for chunk in self._audio:
                 now = self._loop.time()
                 self._last_audio_at = now
-                self.core.receive_audio(chunk, now)
-                self._wake.set()
-                if not self.core.wants_audio():
+                core.receive_audio(chunk, now)
+                if core.started_at is None:
+                    self._wake.set()  # the set-up may be waiting for the format
+                else:
+                    await self._pump()
+                    if core.buffered_bytes:
+                        self._wake.set()  # held back: the timer loop releases it when due
+                if not core.wants_audio():
                     self._want.clear()
                     await self._want.wait()
             self.core.receive_end(self._loop.time())
         except GatewayError as exc:
             self._read_error = exc
         self._wake.set()
+
+    async def _pump(self) -> None:
+        """Send every frame due now. One task at a time: frames must leave in order, so a call
+        while another is sending returns at once (that one looks again before it stops)."""
+        if self._pumping:
+            return
+        session = self._session
+        assert session is not None
+        self._pumping = True
+        try:
+            while frames := self.core.frames_due(self._loop.time()):
+                for frame in frames:
+                    await session.send_audio(frame)
+        finally:
+            self._pumping = False
 
     def _raise_read_error(self) -> None:
         if self._read_error is not None:

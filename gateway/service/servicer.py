@@ -37,26 +37,48 @@ def _now() -> timestamp_pb2.Timestamp:
     return stamp
 
 
-async def _first_config(requests: AsyncIterator[pb.DriveRequest]) -> pb.DriveConfig:
-    try:
-        first = await anext(requests)
-    except StopAsyncIteration:
-        raise InvalidDrive(
-            Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig"
-        ) from None
-    if first.WhichOneof("request") != "config":
-        raise InvalidDrive(Reason.CONFIG_REQUIRED, "the first message must be a DriveConfig")
-    return first.config
+_EOF = grpc.aio.EOF  # type: ignore[attr-defined]  # the stubs lack it
+"""What ``context.read()`` returns once the client half-closed."""
 
 
-async def _audio_chunks(requests: AsyncIterator[pb.DriveRequest]) -> AsyncIterator[bytes]:
-    async for request in requests:
-        kind = request.WhichOneof("request")
-        if kind == "audio":
-            if request.audio:
-                yield request.audio
-        elif kind == "config":
-            raise InvalidDrive(Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once")
+class _DriveRequests:
+    """The client's half of a Drive stream, read with ``context.read()``.
+
+    Reading the context directly skips the two async-generator layers of the request iterator
+    (grpc's and a filter of ours): measurable on the per-chunk path.
+    """
+
+    def __init__(self, context: Context) -> None:
+        self._read = context.read
+
+    async def first_config(self) -> pb.DriveConfig:
+        """The DriveConfig that must open the stream."""
+        first = await self._read()
+        if first is _EOF:
+            raise InvalidDrive(Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig")
+        assert isinstance(first, pb.DriveRequest)
+        if first.WhichOneof("request") != "config":
+            raise InvalidDrive(Reason.CONFIG_REQUIRED, "the first message must be a DriveConfig")
+        return first.config
+
+    def __aiter__(self) -> _DriveRequests:
+        return self
+
+    async def __anext__(self) -> bytes:
+        """The next non-empty audio chunk; the end of the stream ends the iteration."""
+        while True:
+            request = await self._read()
+            if request is _EOF:
+                raise StopAsyncIteration
+            assert isinstance(request, pb.DriveRequest)
+            kind = request.WhichOneof("request")
+            if kind == "audio":
+                if request.audio:
+                    return request.audio
+            elif kind == "config":
+                raise InvalidDrive(
+                    Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once"
+                )
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
@@ -141,14 +163,14 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         drive: Drive | None = None
         try:
             principal = self.auth.identify(context.invocation_metadata())
-            config = await _first_config(request_iterator)
+            requests = _DriveRequests(context)
+            config = await requests.first_config()
             spec = spec_from_config(config)
             principal.check(self._profile(spec.profile), spec.task_id)
             credentials = self.app.credentials(spec.profile)
             self.app.admit()
             with self.slots.hold(principal):
-                audio = _audio_chunks(request_iterator)
-                drive = Drive(self.app, spec, credentials, audio, listener)
+                drive = Drive(self.app, spec, credentials, requests, listener)
                 completion = await self.app.run(drive)
             await listener.settle()
         except GatewayError as exc:
