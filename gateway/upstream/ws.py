@@ -331,13 +331,8 @@ class DriveSession:
     async def _send(self, message: str | bytes) -> None:
         """Send one message; translate a dead connection into UpstreamDisconnected."""
         try:
-            if not self._conn.paused:
-                # The common case: the write buffer has room, so send() cannot block and the
-                # stall guard (a timer per message) is not needed.
+            async with asyncio.timeout(self._stall_timeout_s):
                 await self._conn.send(message)
-            else:
-                async with asyncio.timeout(self._stall_timeout_s):
-                    await self._conn.send(message)
         except TimeoutError as exc:
             # The peer stopped reading: the kernel's buffers are full and websockets' ping
             # is stuck behind our data, so keepalive alone would never notice. Abort.
