@@ -18,9 +18,9 @@ from bench.report import markdown_table, plot
 from bench.run import ROOT, SCENARIOS, build_loadgen, run_ladder
 
 FULL = {
-    "20ms": [100, 200, 300, 400, 500],
-    "100ms": [400, 800, 1200],
-    "48k-stereo-float": [100, 200, 300],
+    "20ms": [50, 100, 150, 200, 300],
+    "100ms": [200, 400, 800],
+    "48k-stereo-float": [50, 100, 150],
 }
 QUICK = {"20ms": [50, 100]}
 
