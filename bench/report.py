@@ -92,7 +92,10 @@ def plot(document: Mapping[str, Any], path: Path) -> None:
                 style,
                 label=f"{label} ({busiest})",
             )
-    latency.set(xlabel="concurrent streams", ylabel="p99 added latency (ms)", title="Added latency")
+    latency.set(
+        xlabel="concurrent streams", ylabel="p99 added latency (ms, log)", title="Added latency"
+    )
+    latency.set_yscale("log")
     cpu.set(xlabel="concurrent streams", ylabel="% of one core", title="CPU of the busiest hop")
     for axes in (latency, cpu):
         axes.grid(alpha=0.3)

@@ -10,6 +10,7 @@ load generator or the simulator is marked as such instead of being blamed on the
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -201,6 +202,10 @@ def _temp_json() -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+def _pct(value: float) -> int | None:
+    return None if math.isnan(value) else round(value)
+
+
 def run_ladder(
     scenarios: list[Scenario], ladder: Mapping[str, list[int]], *, seconds: float
 ) -> list[dict[str, Any]]:
@@ -214,7 +219,7 @@ def run_ladder(
                     f"{scenario.name:>16} {mode:>7} {streams:5d} streams: "
                     f"underruns {step.underruns} ({step.streams_with_underruns} streams), "
                     f"p99 {step.latency_p99_ms:.1f} ms, setup p99 {step.setup_p99_ms:.1f} ms, "
-                    f"cpu {json.dumps({k: round(v) for k, v in step.cpu_pct.items()})}"
+                    f"cpu {json.dumps({k: _pct(v) for k, v in step.cpu_pct.items()})}"
                     + (f" bound by {step.bound_by}" if step.bound_by else ""),
                     flush=True,
                 )

@@ -154,6 +154,10 @@ async def serve(config: GatewayConfig) -> int:
         # each full collection walks it all and stalls every drive's audio for tens of ms.
         gc.collect()
         gc.freeze()
+        # Collections walk every young object: with thousands of frames a second, the default
+        # thresholds run one every few ms and a full one stalls all drives. Almost nothing
+        # here makes cycles (reference counting frees the audio), so collect far less often.
+        gc.set_threshold(50_000, 50, 50)
         print(f"dh-gateway listening on {running.address}", flush=True)
         await stop.wait()
         await drain(app, running, config.server.drain_timeout_s, now=now)

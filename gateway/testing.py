@@ -14,6 +14,7 @@ the real one and the simulator speaks the vendor's documented protocol.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,6 +59,7 @@ async def running_gateway(
     *,
     tasks: frozenset[str] | None = None,
     simulator: dict[str, Any] | None = None,
+    sim: Simulator | None = None,
     **config_changes: Any,
 ) -> AsyncIterator[Harness]:
     """Start the simulator and a gateway in front of it; stop both on exit.
@@ -65,25 +67,30 @@ async def running_gateway(
     Args:
         tasks: the simulator's known task ids (None: any task exists).
         simulator: extra :class:`SimulatorConfig` fields.
+        sim: a running simulator to use instead (e.g. shared by two replicas; left running).
         config_changes: :class:`GatewayConfig` fields to change from ``for_test()``.
     """
-    secret = secrets.token_hex(16)
-    sim_config = SimulatorConfig(
-        app_id=TEST_APP_ID,
-        server_secret=secret,
-        host="127.0.0.1",
-        port=0,
-        tasks=tasks,
-        **(simulator or {}),
-    )
-    async with Simulator(sim_config) as sim:
+    async with contextlib.AsyncExitStack() as stack:
+        if sim is None:
+            sim_config = SimulatorConfig(
+                app_id=TEST_APP_ID,
+                server_secret=secrets.token_hex(16),
+                host="127.0.0.1",
+                port=0,
+                tasks=tasks,
+                **(simulator or {}),
+            )
+            sim = await stack.enter_async_context(Simulator(sim_config))
         config = GatewayConfig.for_test(
-            app_id=TEST_APP_ID, server_secret=secret, api_url=sim.http_url, **config_changes
+            app_id=sim.config.app_id,
+            server_secret=sim.config.server_secret,
+            api_url=sim.http_url,
+            **config_changes,
         )
-        async with GatewayApp(config) as app:
-            server = await start_server(app, interceptors=interceptors_for(app))
-            try:
-                async with grpc.aio.insecure_channel(server.address) as channel:
-                    yield Harness(sim, app, server, channel, DriveGatewayClient(channel))
-            finally:
-                await server.stop(grace_s=None)
+        app = await stack.enter_async_context(GatewayApp(config))
+        server = await start_server(app, interceptors=interceptors_for(app))
+        try:
+            async with grpc.aio.insecure_channel(server.address) as channel:
+                yield Harness(sim, app, server, channel, DriveGatewayClient(channel))
+        finally:
+            await server.stop(grace_s=None)

@@ -188,6 +188,8 @@ class ServerConfig:
     max_ping_strikes: int = 2
     #: Concurrent streams (drives and calls) on one HTTP/2 connection.
     max_concurrent_streams: int = 1000
+    #: ``redis://`` URL of the task registry shared by replicas; None: one process only.
+    redis_url: str | None = None
 
     def __post_init__(self) -> None:
         checks = Checks()
@@ -205,6 +207,10 @@ class ServerConfig:
         )
         if self.max_ping_strikes < 0:
             checks.add("max_ping_strikes", "must not be negative")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            checks.add("redis_url", "must be a redis://, rediss:// or unix:// URL")
         checks.done()
 
 

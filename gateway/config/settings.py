@@ -117,6 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
       "early pings tolerated before GOAWAY"),
     S("server", "max_concurrent_streams", "MAX_CONCURRENT_STREAMS", "int",
       "concurrent streams on one HTTP/2 connection"),
+    S("server", "redis_url", "REDIS_URL", "str",
+      "Redis shared by replicas for task exclusivity (unset: this process only)", optional=True),
     S("server.tls", "cert_file", "TLS_CERT_FILE", "str", "PEM certificate chain: serve TLS",
       optional=True),
     S("server.tls", "key_file", "TLS_KEY_FILE", "str", "PEM private key of the certificate",

@@ -21,6 +21,7 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry, task_key
 from gateway.registry.memory import MemoryRegistry
+from gateway.registry.redis import RedisRegistry
 from gateway.service.drive import Drive
 from gateway.upstream import Attempt, UpstreamClient
 
@@ -40,6 +41,11 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, *, registry: TaskRegistry | None = None) -> None:
         self.config = config
+        #: Replicas share the task registry through Redis: one task, one drive, whichever
+        #: replica the client reached. The app owns (starts and closes) a registry it made.
+        self._redis: RedisRegistry | None = None
+        if registry is None and config.server.redis_url:
+            registry = self._redis = RedisRegistry.from_url(config.server.redis_url)
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
         self.draining = False
@@ -69,6 +75,8 @@ class GatewayApp:
         """Start the metrics endpoint (if configured); ``async with`` calls it."""
         if self._metrics_server is not None and not self._started:
             await self._metrics_server.start(self.config.observability.metrics_listen)
+        if self._redis is not None:
+            await self._redis.start()
         self._started = True
 
     @property
@@ -91,6 +99,8 @@ class GatewayApp:
                 await self._metrics_server.stop()
         finally:
             await self.upstream.close()
+            if self._redis is not None:
+                await self._redis.close()
 
     def credentials(self, profile: str) -> Credentials:
         """The credentials of ``profile`` ("" = default).

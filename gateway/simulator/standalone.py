@@ -83,6 +83,9 @@ async def _serve(config: SimulatorConfig, ca_file: str | None) -> None:
             # or each full collection walks it all and stalls the event loop for tens of ms.
             gc.collect()
             gc.freeze()
+            # Fewer, cheaper collections: thousands of frames a second make young objects
+            # quickly, and a full collection would stall every simulated avatar at once.
+            gc.set_threshold(50_000, 50, 50)
             print(sim.http_url, flush=True)
             await stop.wait()
     finally:

@@ -1,4 +1,5 @@
-"""A real redis-server for the registry tests (installed by scripts/system-deps.sh)."""
+"""Session fixtures shared by the whole suite: a real redis-server (scripts/system-deps.sh
+installs it)."""
 
 from __future__ import annotations
 

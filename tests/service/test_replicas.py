@@ -1,0 +1,91 @@
+"""Replicas: two gateways sharing one Redis keep one drive per task, whichever one a client
+reached (REJECT names the holder, PREEMPT ends the other replica's drive, QUEUE waits)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import grpc
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from dhgateway_client import DriveError, DriveOptions
+
+from gateway.config import ServerConfig
+from gateway.simulator import Simulator, SimulatorConfig
+from gateway.testing import TEST_APP_ID, Harness, running_gateway
+from tests.service.conftest import chunks, pcm, realtime
+
+C = grpc.StatusCode
+
+
+@pytest_asyncio.fixture
+async def replicas(redis_url: str) -> AsyncIterator[tuple[Harness, Harness]]:
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    await client.aclose()
+    server = ServerConfig(listen="127.0.0.1:0", redis_url=redis_url)
+    async with AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(
+            Simulator(SimulatorConfig(app_id=TEST_APP_ID, server_secret="r" * 32))
+        )
+        a = await stack.enter_async_context(running_gateway(sim=sim, server=server))
+        b = await stack.enter_async_context(running_gateway(sim=sim, server=server))
+        yield a, b
+
+
+async def started_id(stream: AsyncIterator[object]) -> str:
+    event = await anext(stream)
+    assert event.WhichOneof("event") == "started"  # type: ignore[attr-defined]
+    return str(event.drive_id)  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_reject_on_another_replica_names_the_holder(
+    replicas: tuple[Harness, Harness],
+) -> None:
+    a, b = replicas
+    holder = a.client.drive("shared", realtime(chunks(pcm(5000), 3200), 100))
+    holder_id = await started_id(holder)
+    await asyncio.sleep(0.2)  # the holder's replica writes its DriveId into the lease
+    with pytest.raises(DriveError) as caught:
+        async for _ in b.client.drive("shared", [pcm(100)]):
+            pass
+    assert (caught.value.code, caught.value.reason) == (C.ALREADY_EXISTS, "TASK_BUSY")
+    assert caught.value.metadata["holder_drive_id"] == holder_id
+    await holder.aclose()
+
+
+@pytest.mark.asyncio
+async def test_preempt_across_replicas_never_overlaps(replicas: tuple[Harness, Harness]) -> None:
+    a, b = replicas
+    holder = a.client.drive("shared-p", realtime(chunks(pcm(5000), 3200), 100))
+    holder_id = await started_id(holder)
+    options = DriveOptions(on_conflict="PREEMPT")
+    events = [e async for e in b.client.drive("shared-p", [pcm(200)], options)]
+    assert events[-1].WhichOneof("event") == "completed"
+    with pytest.raises(DriveError) as caught:
+        async for _ in holder:
+            pass
+    assert (caught.value.code, caught.value.reason) == (C.ABORTED, "PREEMPTED")
+    old, new = a.sim.drive(holder_id), a.sim.drive(events[0].drive_id)
+    assert old.stopped_at is not None and old.closed_at is not None
+    assert new.connected_at is not None and old.closed_at <= new.connected_at
+    assert a.sim.overlaps == []
+
+
+@pytest.mark.asyncio
+async def test_queue_across_replicas(replicas: tuple[Harness, Harness]) -> None:
+    a, b = replicas
+    holder = a.client.drive("shared-q", realtime(chunks(pcm(800), 3200), 100))
+    await started_id(holder)
+    queued = b.client.drive("shared-q", [pcm(200)], DriveOptions(on_conflict="QUEUE"))
+    first = await anext(queued)
+    assert first.WhichOneof("event") == "queued" and first.queued.ahead == 1
+    async for _ in holder:
+        pass
+    kinds = [e.WhichOneof("event") async for e in queued]
+    assert kinds[0] == "started" and kinds[-1] == "completed"
+    assert a.sim.overlaps == []
