@@ -116,6 +116,7 @@ def _sample(setting: Setting, tmp_path: Path) -> tuple[str, Any]:
         "log_format": "json",
         "log_level": "WARNING",
         "max_drives_per_key": 3,
+        "redis_url": "redis://127.0.0.1:6005/0",
     }
     if setting.section == "server.tls" or setting.key == "ca_file":
         path = write(tmp_path, "pem", f"{setting.key}.pem")
