@@ -79,6 +79,11 @@ class TaskRegistry(Protocol):
         """
         ...
 
+    async def update(self, lease: Lease) -> None:
+        """The holder's DriveId became known: publish it, so a TASK_BUSY on any replica names
+        it. Call it right after the vendor granted the drive."""
+        ...
+
     async def release(self, lease: Lease) -> None:
         """Give the task back (the next waiter gets it). Safe to call twice."""
         ...

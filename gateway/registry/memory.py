@@ -89,6 +89,9 @@ class MemoryRegistry:
             raise
         return Lease(key, holder)
 
+    async def update(self, lease: Lease) -> None:
+        pass  # the holder's DriveId is read from the holder itself
+
     async def release(self, lease: Lease) -> None:
         slot = self._slots.get(lease.key)
         if slot is None or slot.holder is not lease.holder:

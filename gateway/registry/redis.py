@@ -272,17 +272,23 @@ class RedisRegistry:
         held.refresher = asyncio.create_task(self._keep_alive(key, held), name=f"lease {key}")
         return Lease(key, holder)
 
-    async def _keep_alive(self, key: str, held: _Held) -> None:
-        """Refresh the lease (and the DriveId in it) until released; a lost lease ends the drive."""
+    async def update(self, lease: Lease) -> None:
+        held = self._held.get(lease.key)
+        if held is not None and held.holder is lease.holder:
+            await self._renew(lease.key, held)
+
+    async def _renew(self, key: str, held: _Held) -> bool:
+        """Extend the lease and rewrite the DriveId in it; False when it was lost."""
+        value = f"{held.token}|{held.holder.drive_id}"
         holder_key = self._keys(key)["holder"]
-        written = held.holder.drive_id
+        ok = await self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
+        return bool(int(ok))
+
+    async def _keep_alive(self, key: str, held: _Held) -> None:
+        """Refresh the lease until released; a lost lease ends the drive."""
         while True:
-            # Quick while the DriveId is unknown (a REJECT elsewhere wants to name the holder).
-            await asyncio.sleep(self._ttl_ms / 3000 if written else 0.05)
-            written = held.holder.drive_id
-            value = f"{held.token}|{written}"
-            ok = await self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
-            if not int(ok):
+            await asyncio.sleep(self._ttl_ms / 3000)
+            if not await self._renew(key, held):
                 log.warning("lease of %s lost: ending its drive", key)
                 held.holder.preempt()
                 return

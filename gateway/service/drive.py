@@ -224,6 +224,8 @@ class Drive:
             self.spec.task_id, self.credentials, on_wait=on_rate_limited
         )
         self._drive_id = grant.drive_id
+        if self._lease is not None:
+            await self.app.registry.update(self._lease)
         try:
             self._session = await DriveSession.open(
                 grant,

@@ -191,3 +191,19 @@ async def test_redis_lease_expires_when_its_replica_dies(redis_url: str) -> None
             await alive.release(lease)
     finally:
         await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_drive_id_known_after_acquire_is_named_once_updated(make: Factory) -> None:
+    registry, other = make(), make()
+    drive = FakeDrive("")  # still being set up
+    lease = await acquire(registry, drive, REJECT)
+    with pytest.raises(DriveConflict) as caught:
+        await acquire(other, FakeDrive("b"), REJECT)
+    assert caught.value.metadata["holder_drive_id"] == ""
+    drive.drive_id = "granted"
+    await registry.update(lease)
+    with pytest.raises(DriveConflict) as caught:
+        await acquire(other, FakeDrive("b"), REJECT)
+    assert caught.value.metadata["holder_drive_id"] == "granted"
+    await registry.release(lease)
