@@ -58,7 +58,9 @@ def to_rpc_status(error: GatewayError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(
         reason=error.reason.value,
         domain=DOMAIN,
-        metadata={k: v for k, v in error.metadata.items() if v},
+        # Unknown values are left out, except the holder's DriveId: the contract keeps that key,
+        # empty while the holder is still being set up.
+        metadata={k: v for k, v in error.metadata.items() if v or k == "holder_drive_id"},
     )
     detail = any_pb2.Any()
     detail.Pack(info)
