@@ -73,8 +73,11 @@ class DriveCore:
     def receive_audio(self, data: bytes, now: float) -> None:
         """Take one chunk of client audio.
 
+        The caller must not call it after :meth:`receive_end` (the converter raises
+        RuntimeError: a bug, not a client error).
+
         Raises:
-            InvalidDrive: CHUNK_TOO_LARGE, BAD_WAV, or audio after the end.
+            InvalidDrive: CHUNK_TOO_LARGE; BAD_WAV or UNSUPPORTED_FORMAT from a WAV header.
         """
         if len(data) > self.max_chunk_bytes:
             raise InvalidDrive(
