@@ -104,12 +104,18 @@ class PacingConfig:
     max_frame_ms: int = 100
     #: Audio later than this behind the playhead counts as an underrun (a stutter).
     underrun_tolerance_ms: int = 20
+    #: Converted audio leaves the resampler in blocks (about 35 ms): gather this much before
+    #: the first frame so the avatar starts with a cushion (0: none). Not used when no
+    #: conversion is needed.
+    convert_prebuffer_ms: int = 40
 
     def __post_init__(self) -> None:
         checks = Checks()
         checks.positive(self, "lead_ms", "max_frame_ms")
         if self.underrun_tolerance_ms < 0:
             checks.add("underrun_tolerance_ms", "must not be negative")
+        if not 0 <= self.convert_prebuffer_ms <= self.lead_ms:
+            checks.add("convert_prebuffer_ms", "must be between 0 and lead_ms")
         checks.done()
 
 

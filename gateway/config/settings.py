@@ -143,6 +143,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("pacing", "max_frame_ms", "MAX_FRAME_MS", "int", "largest WebSocket frame, in ms of audio"),
     S("pacing", "underrun_tolerance_ms", "UNDERRUN_TOLERANCE_MS", "int",
       "lateness counted as an underrun"),
+    S("pacing", "convert_prebuffer_ms", "CONVERT_PREBUFFER_MS", "int",
+      "converted audio gathered before the first frame (resampler blocks)"),
     # The vendor.
     S("upstream", "api_url", "ZEGO_API_URL", "str", "the vendor API's base URL"),
     S("upstream", "tls_verify", "ZEGO_TLS_VERIFY", "bool", "verify the vendor's certificates"),

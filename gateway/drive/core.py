@@ -95,6 +95,8 @@ class DriveCore:
             self.end_error = exc
         else:
             self.end_error = self.converter.partial_error
+        if self.pacer is not None:
+            self.pacer.finish()  # a prebuffer that never filled goes out now
 
     def start(self, now: float) -> None:
         """The Start command was sent: audio may flow from now on."""
@@ -198,5 +200,6 @@ class DriveCore:
                 lead_ms=self.pacing.lead_ms,
                 enabled=self.pacing.enabled,
                 tolerance_ms=self.pacing.underrun_tolerance_ms,
+                prebuffer_ms=0 if self.converter.passthrough else self.pacing.convert_prebuffer_ms,
             )
         self.pacer.push(pcm)

@@ -12,6 +12,10 @@ frames are due *now* and, when nothing is due but audio is pending, when to ask 
   together are coalesced into one frame (fewer WebSocket messages, same bytes in the same order).
 * While held back, the pacer releases audio in pieces of ``min(max_frame_ms, lead_ms)`` so a
   flooding client costs about ten frames a second, not one per chunk.
+* A converted stream leaves the resampler in blocks (about 35 ms at 48 kHz -> 24 kHz), not in
+  the client's rhythm. With ``prebuffer_ms`` the first release waits until that much audio is
+  pending (or the input ended), so the avatar starts with a cushion one block deep instead of
+  stuttering on the blocks' jitter.
 * :meth:`Pacer.wants_audio` tells the shell whether to read more from the client: only while less
   than one frame is pending. Reading no faster than sending is what lets HTTP/2 flow control push
   back on a client that floods, so memory per drive stays bounded.
@@ -34,6 +38,7 @@ class Pacer:
         lead_ms: how far ahead of the playhead audio may be sent.
         enabled: False forwards audio as received (still split to ``max_frame_ms``).
         tolerance_ms: lateness the playback model forgives before counting an underrun.
+        prebuffer_ms: audio to gather before the first release (0: none).
     """
 
     def __init__(
@@ -45,6 +50,7 @@ class Pacer:
         lead_ms: int,
         enabled: bool = True,
         tolerance_ms: float = 20.0,
+        prebuffer_ms: float = 0.0,
     ) -> None:
         self.bytes_per_ms = bytes_per_second / 1000.0
         self.sample_bytes = sample_bytes
@@ -54,6 +60,8 @@ class Pacer:
         self.enabled = enabled
         self.playback = PlaybackModel(tolerance_ms=tolerance_ms)
         self._pending = bytearray()
+        self._prebuffer_bytes = int(prebuffer_ms * self.bytes_per_ms)
+        self._primed = self._prebuffer_bytes == 0  # the first release may happen
         self.bytes_sent = 0
         self.frames_sent = 0
         #: When the last frame was released (None before the first).
@@ -72,6 +80,12 @@ class Pacer:
                 f"{len(pcm)} bytes is not a whole number of {self.sample_bytes}-byte samples"
             )
         self._pending += pcm
+        if not self._primed and len(self._pending) >= self._prebuffer_bytes:
+            self._primed = True
+
+    def finish(self) -> None:
+        """The input ended: whatever is pending may go, prebuffered or not."""
+        self._primed = True
 
     # Outputs.
 
@@ -82,7 +96,7 @@ class Pacer:
 
     def wants_audio(self) -> bool:
         """Whether the shell should read more audio from the client now."""
-        return len(self._pending) < self.max_frame_bytes
+        return not self._primed or len(self._pending) < self.max_frame_bytes
 
     def _budget_bytes(self, now: float) -> int:
         if not self.enabled:
@@ -100,6 +114,8 @@ class Pacer:
 
     def pop_due(self, now: float) -> list[bytes]:
         """Release every frame due at ``now``; the caller must send them in order, right away."""
+        if not self._primed:
+            return []
         budget = min(len(self._pending), self._budget_bytes(now))
         if budget <= 0 or budget < min(len(self._pending), self.release_bytes):
             # Held back: wait until a whole release piece fits rather than trickle tiny frames.
@@ -121,6 +137,8 @@ class Pacer:
 
     def next_due(self, now: float) -> float | None:
         """When to call :meth:`pop_due` again; None when nothing is pending (wait for input)."""
+        if not self._primed:
+            return None  # gathering the prebuffer: more input (or its end) comes first
         if not self._pending:
             return None
         if not self.enabled or self.playback.anchor is None:

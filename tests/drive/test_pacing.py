@@ -490,3 +490,27 @@ def test_a_client_that_stays_ahead_never_underruns(
         piece_s = pacer.release_bytes / pacer.bytes_per_ms / 1000.0
         expected = max(0.0, duration_s - pacer.lead_ms / 1000.0)
         assert expected - 1e-6 <= rec.now - t0 <= expected + piece_s + 1e-6
+
+
+def test_prebuffer_holds_the_first_release_until_gathered_or_ended() -> None:
+    pacer = Pacer(
+        bytes_per_second=32000, sample_bytes=2, max_frame_ms=100, lead_ms=1000, prebuffer_ms=40
+    )
+    pacer.push(bytes(640))  # 20 ms: not enough yet
+    assert pacer.pop_due(0.0) == [] and pacer.next_due(0.0) is None
+    assert pacer.wants_audio()  # reading goes on while gathering
+    pacer.push(bytes(640))  # 40 ms gathered: both go out together
+    assert [len(f) for f in pacer.pop_due(0.02)] == [1280]
+    pacer.push(bytes(640))  # later audio is not held back again
+    assert [len(f) for f in pacer.pop_due(0.04)] == [640]
+
+
+def test_prebuffer_that_never_fills_goes_out_at_the_end() -> None:
+    pacer = Pacer(
+        bytes_per_second=32000, sample_bytes=2, max_frame_ms=100, lead_ms=1000, prebuffer_ms=40
+    )
+    pacer.push(bytes(320))
+    assert pacer.pop_due(0.0) == []
+    pacer.finish()
+    assert pacer.next_due(0.0) == 0.0
+    assert [len(f) for f in pacer.pop_due(0.0)] == [320]
