@@ -293,9 +293,10 @@ class Drive:
                     raise DriveEnded(
                         Reason.IDLE_TIMEOUT, f"no audio for {limits.idle_timeout_s:g} s"
                     )
-                deadline = min(
-                    d for d in (core.next_deadline(now), idle_end, max_end) if d is not None
-                )
+                # While the reader is sending (a slow peer holds it in flow control), due audio
+                # is its job: waking for it here would only spin. It wakes us when done.
+                due = core.progress.next_at() if self._pumping else core.next_deadline(now)
+                deadline = min(d for d in (due, idle_end, max_end) if d is not None)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout_at(deadline):
@@ -323,9 +324,7 @@ class Drive:
                 if core.started_at is None:
                     self._wake.set()  # the set-up may be waiting for the format
                 else:
-                    await self._pump()
-                    if core.buffered_bytes:
-                        self._wake.set()  # held back: the timer loop releases it when due
+                    await self._pump()  # what the pacer holds back, the timer loop releases
                 if not core.wants_audio():
                     self._want.clear()
                     await self._want.wait()
@@ -348,6 +347,8 @@ class Drive:
                     await session.send_audio(frame)
         finally:
             self._pumping = False
+            if self.core.buffered_bytes:
+                self._wake.set()  # what is left is the timer loop's again
 
     def _raise_read_error(self) -> None:
         if self._read_error is not None:
