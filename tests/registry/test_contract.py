@@ -56,9 +56,27 @@ async def make(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[
 
 
 async def acquire(
-    registry: TaskRegistry, drive: FakeDrive, policy: ConflictPolicy, timeout_s: float = 5
+    registry: TaskRegistry,
+    drive: FakeDrive,
+    policy: ConflictPolicy,
+    timeout_s: float = 5,
+    queued: asyncio.Event | None = None,
 ) -> Lease:
-    return await registry.acquire(KEY, drive, policy=policy, timeout_s=timeout_s)
+    """Acquire for ``drive``; ``queued`` is set once a QUEUE drive waits in line."""
+
+    async def on_queued(ahead: int) -> None:
+        if queued is not None:
+            queued.set()
+
+    return await registry.acquire(
+        KEY, drive, policy=policy, timeout_s=timeout_s, on_queued=on_queued
+    )
+
+
+def waiting(registry: TaskRegistry, drive: FakeDrive) -> tuple[asyncio.Task[Lease], asyncio.Event]:
+    """A QUEUE acquire in the background, and the event set once it waits in line."""
+    queued = asyncio.Event()
+    return asyncio.create_task(acquire(registry, drive, QUEUE, queued=queued)), queued
 
 
 @pytest.mark.asyncio
@@ -136,10 +154,10 @@ async def test_queue_timeout_leaves_no_trace(make: Factory) -> None:
 async def test_cancelled_waiter_does_not_block_the_next(make: Factory) -> None:
     registry = make()
     lease = await acquire(registry, FakeDrive("a"), REJECT)
-    b = asyncio.create_task(acquire(make(), FakeDrive("b"), QUEUE))
-    await asyncio.sleep(0.05)
-    c = asyncio.create_task(acquire(make(), FakeDrive("c"), QUEUE))
-    await asyncio.sleep(0.05)
+    b, b_queued = waiting(make(), FakeDrive("b"))
+    await asyncio.wait_for(b_queued.wait(), 5)
+    c, c_queued = waiting(make(), FakeDrive("c"))
+    await asyncio.wait_for(c_queued.wait(), 5)
     b.cancel()
     with pytest.raises(asyncio.CancelledError):
         await b
@@ -152,8 +170,8 @@ async def test_preempt_asks_the_holder_and_goes_ahead_of_the_queue(make: Factory
     holder_registry = make()
     a = FakeDrive("a")
     lease_a = await acquire(holder_registry, a, REJECT)
-    queued = asyncio.create_task(acquire(make(), FakeDrive("queued"), QUEUE))
-    await asyncio.sleep(0.05)
+    queued, in_line = waiting(make(), FakeDrive("queued"))
+    await asyncio.wait_for(in_line.wait(), 5)
     preemptor = asyncio.create_task(acquire(make(), FakeDrive("new"), PREEMPT))
     await asyncio.wait_for(a.preempted.wait(), 5)  # the holder is asked to end
     assert not preemptor.done()  # ...and keeps the task until it released it
@@ -166,9 +184,10 @@ async def test_preempt_asks_the_holder_and_goes_ahead_of_the_queue(make: Factory
 @pytest.mark.asyncio
 async def test_a_newer_preempt_supersedes_a_waiting_one(make: Factory) -> None:
     registry = make()
-    lease = await acquire(registry, FakeDrive("a"), REJECT)
+    a = FakeDrive("a")  # never lets go until released below
+    lease = await acquire(registry, a, REJECT)
     first = asyncio.create_task(acquire(make(), FakeDrive("first"), PREEMPT))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(a.preempted.wait(), 5)  # the first preemptor is in line
     second = asyncio.create_task(acquire(make(), FakeDrive("second"), PREEMPT))
     with pytest.raises(DriveEnded) as caught:
         await asyncio.wait_for(first, 5)
