@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from scripts.protogen import PROTOS, ROOT, proto_files
+from scripts.protogen import ROOT, run_protoc
 
 TARGET = Path("clients/go/dhgatewayv1")
 
@@ -67,21 +66,13 @@ def generate(out: Path) -> None:
     plugins = {name: plugin(name, package, version) for name, package, version in PLUGINS}
     staging = out.parent / "_go_out"
     staging.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTOS}",
-            f"--plugin=protoc-gen-go={plugins['protoc-gen-go']}",
-            f"--plugin=protoc-gen-go-grpc={plugins['protoc-gen-go-grpc']}",
-            f"--go_out={staging}",
-            f"--go_opt=module={MODULE}",
-            f"--go-grpc_out={staging}",
-            f"--go-grpc_opt=module={MODULE}",
-            *map(str, proto_files()),
-        ],
-        check=True,
+    run_protoc(
+        f"--plugin=protoc-gen-go={plugins['protoc-gen-go']}",
+        f"--plugin=protoc-gen-go-grpc={plugins['protoc-gen-go-grpc']}",
+        f"--go_out={staging}",
+        f"--go_opt=module={MODULE}",
+        f"--go-grpc_out={staging}",
+        f"--go-grpc_opt=module={MODULE}",
     )
     # The go_package import path, less the module prefix, is TARGET's folder inside clients/go.
     (staging / TARGET.relative_to("clients/go")).rename(out)

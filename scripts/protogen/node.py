@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
-from scripts.protogen import PROTOS, ROOT, proto_files
+from scripts.protogen import ROOT, run_protoc
 
 TARGET = Path("clients/node/src/gen")
 
@@ -63,19 +62,11 @@ def generate(out: Path) -> None:
     ensure_node_modules()
     plugin = NODE_DIR / "node_modules" / ".bin" / "protoc-gen-ts_proto"
     out.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTOS}",
-            f"-I{VENDORED}",
-            f"--plugin=protoc-gen-ts_proto={plugin}",
-            f"--ts_proto_out={out}",
-            f"--ts_proto_opt={OPTIONS}",
-            *map(str, proto_files()),
-            *map(str, _vendored_files()),
-        ],
-        check=True,
-        timeout=120,
+    run_protoc(
+        f"--plugin=protoc-gen-ts_proto={plugin}",
+        f"--ts_proto_out={out}",
+        f"--ts_proto_opt={OPTIONS}",
+        *map(str, _vendored_files()),
+        includes=(VENDORED,),
+        timeout_s=120,
     )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-from scripts.protogen import PROTOS, proto_files
+from scripts.protogen import run_protoc
 
 TARGET = Path("clients/python/src/dhgateway")
 
@@ -15,21 +14,13 @@ def generate(out: Path) -> None:
     bindir = Path(sys.executable).parent
     with_parent = out.parent / "_py_out"
     with_parent.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTOS}",
-            f"--python_out={with_parent}",
-            f"--grpc_python_out={with_parent}",
-            f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
-            f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
-            f"--mypy_out=quiet:{with_parent}",
-            f"--mypy_grpc_out=quiet:{with_parent}",
-            *map(str, proto_files()),
-        ],
-        check=True,
+    run_protoc(
+        f"--python_out={with_parent}",
+        f"--grpc_python_out={with_parent}",
+        f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
+        f"--mypy_out=quiet:{with_parent}",
+        f"--mypy_grpc_out=quiet:{with_parent}",
     )
     generated = with_parent / "dhgateway"
     # Packages need their __init__.py, and type checkers a py.typed; protoc writes neither.

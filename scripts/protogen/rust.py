@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.protogen import PROTOS, ROOT, proto_files
+from scripts.protogen import ROOT, run_protoc
 
 TARGET = Path("clients/rust/src/proto")
 
@@ -104,22 +104,14 @@ def _module_tree(files: list[str]) -> str:
 def generate(out: Path) -> None:
     binaries = plugins()
     out.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTOS}",
-            f"--plugin=protoc-gen-prost={binaries['protoc-gen-prost']}",
-            f"--prost_out={out}",
-            "--prost_opt=flat_output_dir,bytes=.",
-            f"--plugin=protoc-gen-tonic={binaries['protoc-gen-tonic']}",
-            f"--tonic_out={out}",
-            "--tonic_opt=no_server,flat_output_dir",
-            *map(str, proto_files()),
-        ],
-        check=True,
-        timeout=GENERATE_TIMEOUT_S,
+    run_protoc(
+        f"--plugin=protoc-gen-prost={binaries['protoc-gen-prost']}",
+        f"--prost_out={out}",
+        "--prost_opt=flat_output_dir,bytes=.",
+        f"--plugin=protoc-gen-tonic={binaries['protoc-gen-tonic']}",
+        f"--tonic_out={out}",
+        "--tonic_opt=no_server,flat_output_dir",
+        timeout_s=GENERATE_TIMEOUT_S,
     )
     packages = sorted(p.name for p in out.glob("*.rs") if not p.name.endswith(".tonic.rs"))
     (out / "mod.rs").write_text(_module_tree(packages))

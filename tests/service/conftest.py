@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest_asyncio
 
@@ -42,3 +43,10 @@ async def realtime(
         if delay > 0:
             await asyncio.sleep(delay)
         yield piece
+
+
+async def started_drive_id(stream: AsyncIterator[Any]) -> str:
+    """Wait for a drive's first event, which must be ``started``; its DriveId."""
+    event = await anext(stream)
+    assert event.WhichOneof("event") == "started", event
+    return str(event.drive_id)

@@ -11,21 +11,15 @@ from dhgateway_client import DriveError, DriveOptions
 
 from gateway.testing import Harness, running_gateway
 from gateway.upstream import LocalRateLimiter
-from tests.service.conftest import chunks, pcm, realtime
+from tests.service.conftest import chunks, pcm, realtime, started_drive_id
 
 C = grpc.StatusCode
-
-
-async def started(stream: object) -> str:
-    event = await anext(stream)  # type: ignore[call-overload]
-    assert event.WhichOneof("event") == "started", event
-    return str(event.drive_id)
 
 
 @pytest.mark.asyncio
 async def test_reject_answers_task_busy_with_the_holders_drive_id(harness: Harness) -> None:
     holder = harness.client.drive("busy", realtime(chunks(pcm(2000), 3200), 100))
-    holder_id = await started(holder)
+    holder_id = await started_drive_id(holder)
     with pytest.raises(DriveError) as caught:
         async for _ in harness.client.drive("busy", [pcm(100)]):
             pass
@@ -37,7 +31,7 @@ async def test_reject_answers_task_busy_with_the_holders_drive_id(harness: Harne
 @pytest.mark.asyncio
 async def test_queue_waits_its_turn_with_a_queued_event(harness: Harness) -> None:
     holder = harness.client.drive("q", realtime(chunks(pcm(600), 3200), 100))
-    await started(holder)
+    await started_drive_id(holder)
     queued = harness.client.drive("q", [pcm(100)], DriveOptions(on_conflict="QUEUE"))
     first = await anext(queued)
     assert first.WhichOneof("event") == "queued"
@@ -52,7 +46,7 @@ async def test_queue_waits_its_turn_with_a_queued_event(harness: Harness) -> Non
 @pytest.mark.asyncio
 async def test_queue_timeout(harness: Harness) -> None:
     holder = harness.client.drive("qt", realtime(chunks(pcm(3000), 3200), 100))
-    await started(holder)
+    await started_drive_id(holder)
     with pytest.raises(DriveError) as caught:
         options = DriveOptions(on_conflict="QUEUE", queue_timeout_s=0.2)
         async for _ in harness.client.drive("qt", [pcm(100)], options):
@@ -66,7 +60,7 @@ async def test_preempt_ends_the_holder_with_stop_before_the_new_connection(
     harness: Harness,
 ) -> None:
     holder = harness.client.drive("p", realtime(chunks(pcm(3000), 3200), 100))
-    holder_id = await started(holder)
+    holder_id = await started_drive_id(holder)
     new = [
         e async for e in harness.client.drive("p", [pcm(200)], DriveOptions(on_conflict="PREEMPT"))
     ]
@@ -89,7 +83,7 @@ async def test_stop_drive_and_list_drives(harness: Harness) -> None:
     assert (caught.value.code, caught.value.reason) == (C.NOT_FOUND, "NO_ACTIVE_DRIVE")
     options = DriveOptions(labels={"who": "test"})
     holder = harness.client.drive("s", realtime(chunks(pcm(3000), 3200), 100), options)
-    holder_id = await started(holder)
+    holder_id = await started_drive_id(holder)
     (info,) = await harness.client.list_drives()
     assert (info.task_id, info.drive_id, dict(info.labels)) == ("s", holder_id, {"who": "test"})
     assert info.started_time.seconds > 0

@@ -15,7 +15,7 @@ from dhgateway_client import DriveError, DriveOptions
 from gateway.config import ServerConfig
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
-from tests.service.conftest import chunks, pcm, realtime
+from tests.service.conftest import chunks, pcm, realtime, started_drive_id
 
 C = grpc.StatusCode
 
@@ -35,19 +35,13 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[Harness, Harness]]:
         yield a, b
 
 
-async def started_id(stream: AsyncIterator[object]) -> str:
-    event = await anext(stream)
-    assert event.WhichOneof("event") == "started"  # type: ignore[attr-defined]
-    return str(event.drive_id)  # type: ignore[attr-defined]
-
-
 @pytest.mark.asyncio
 async def test_reject_on_another_replica_names_the_holder(
     replicas: tuple[Harness, Harness],
 ) -> None:
     a, b = replicas
     holder = a.client.drive("shared", realtime(chunks(pcm(5000), 3200), 100))
-    holder_id = await started_id(holder)
+    holder_id = await started_drive_id(holder)
     with pytest.raises(DriveError) as caught:
         async for _ in b.client.drive("shared", [pcm(100)]):
             pass
@@ -60,7 +54,7 @@ async def test_reject_on_another_replica_names_the_holder(
 async def test_preempt_across_replicas_never_overlaps(replicas: tuple[Harness, Harness]) -> None:
     a, b = replicas
     holder = a.client.drive("shared-p", realtime(chunks(pcm(5000), 3200), 100))
-    holder_id = await started_id(holder)
+    holder_id = await started_drive_id(holder)
     options = DriveOptions(on_conflict="PREEMPT")
     events = [e async for e in b.client.drive("shared-p", [pcm(200)], options)]
     assert events[-1].WhichOneof("event") == "completed"
@@ -78,7 +72,7 @@ async def test_preempt_across_replicas_never_overlaps(replicas: tuple[Harness, H
 async def test_queue_across_replicas(replicas: tuple[Harness, Harness]) -> None:
     a, b = replicas
     holder = a.client.drive("shared-q", realtime(chunks(pcm(800), 3200), 100))
-    await started_id(holder)
+    await started_drive_id(holder)
     queued = b.client.drive("shared-q", [pcm(200)], DriveOptions(on_conflict="QUEUE"))
     first = await anext(queued)
     assert first.WhichOneof("event") == "queued" and first.queued.ahead == 1
