@@ -26,19 +26,17 @@ def bundled_clip() -> Path:
     return Path(str(resources.files("gateway") / "assets" / "speech-16k.wav"))
 
 
-def read_wav(path: Path) -> tuple[bytes, int, int]:
-    """The raw file bytes, the PCM data bytes and the sample rate of a 16-bit WAV."""
+def read_wav(path: Path) -> tuple[bytes, int]:
+    """The PCM data and the sample rate of a 16-bit WAV."""
     with wave.open(str(path), "rb") as clip:
-        rate = clip.getframerate()
-        pcm = clip.readframes(clip.getnframes())
-    return pcm, rate, len(pcm)
+        return clip.readframes(clip.getnframes()), clip.getframerate()
 
 
 async def run_demo(audio: str | None = None) -> int:
     """Run the demo; returns 0 when the simulator's verdict is all good."""
     path = Path(audio) if audio else bundled_clip()
     raw = path.read_bytes()
-    pcm, rate, _ = read_wav(path)
+    pcm, rate = read_wav(path)
     completed = None
     async with running_gateway() as h:
         print(f"simulator at {h.sim.http_url}, gateway at {h.address}")

@@ -71,14 +71,15 @@ class GatewayError(Exception):
     Args:
         reason: the client-visible reason.
         message: a sentence for humans; it must never contain a secret.
-        metadata: extra ``ErrorInfo`` metadata (string values only).
+        metadata: extra ``ErrorInfo`` metadata (string values only); an empty value means
+            "not known" and is left out.
     """
 
     def __init__(self, reason: Reason, message: str, **metadata: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
-        self.metadata: dict[str, str] = dict(metadata)
+        self.metadata: dict[str, str] = {k: v for k, v in metadata.items() if v}
 
     def with_metadata(self, values: Mapping[str, str]) -> GatewayError:
         """Add metadata known only higher up (task_id, drive_id, sent_ms); returns ``self``."""
@@ -109,11 +110,9 @@ class DriveConflict(GatewayError):
     """
 
     def __init__(self, task_id: str, holder_drive_id: str) -> None:
-        super().__init__(
-            Reason.TASK_BUSY,
-            f"task {task_id!r} already has an active drive",
-            holder_drive_id=holder_drive_id,
-        )
+        super().__init__(Reason.TASK_BUSY, f"task {task_id!r} already has an active drive")
+        # The contract keeps this key even while it is empty (the holder is being set up).
+        self.metadata["holder_drive_id"] = holder_drive_id
 
 
 class DriveEnded(GatewayError):

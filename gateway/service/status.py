@@ -58,9 +58,7 @@ def to_rpc_status(error: GatewayError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(
         reason=error.reason.value,
         domain=DOMAIN,
-        # Unknown values are left out, except the holder's DriveId: the contract keeps that key,
-        # empty while the holder is still being set up.
-        metadata={k: v for k, v in error.metadata.items() if v or k == "holder_drive_id"},
+        metadata=error.metadata,
     )
     detail = any_pb2.Any()
     detail.Pack(info)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import wave
-
 import pytest
 
+from gateway.demo import read_wav
 from gateway.testing import Harness
 from tests.clients.conftest import CLIP, run_client, wall_of
 from tests.service.conftest import chunks, pcm, realtime
 
 
 def clip_pcm() -> bytes:
-    with wave.open(str(CLIP), "rb") as clip:
-        return clip.readframes(clip.getnframes())
+    return read_wav(CLIP)[0]
 
 
 @pytest.mark.asyncio
