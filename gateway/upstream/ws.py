@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, Self
 
@@ -41,6 +42,7 @@ from gateway.upstream.codec import (
     start_command,
     stop_command,
 )
+from gateway.upstream.frames import encode_binary_frame
 from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
 from gateway.upstream.tls import websocket_tls
 
@@ -105,7 +107,7 @@ class DriveSession:
         on_event: EventCallback | None,
     ) -> None:
         """Private: use :meth:`open`."""
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._conn = connection
         self._config = config
         self._address = redact_url(grant.wss_address)
@@ -266,10 +268,20 @@ class DriveSession:
             return
         if len(frame) % (SAMPLE_WIDTH_BYTES * self.channels):
             raise ValueError(f"a frame of {len(frame)} bytes holds a partial sample")
-        await self._send(frame)
+        conn = self._conn
+        if conn.protocol.state is State.OPEN and not conn.transport.is_closing():
+            # The hot path: the frame's bytes straight to the transport, which is what
+            # ``Connection.send`` ends up doing, minus its per-message async context manager,
+            # our timeout and a system call per masking key (see gateway.upstream.frames).
+            # Most sends never wait, so they need neither.
+            conn.transport.write(encode_binary_frame(frame))
+            if conn.paused:  # over the write buffer's high-water mark: websockets' own wait
+                await self._bounded(conn.drain())
+        else:
+            await self._send(frame)  # says why the connection is unusable
         self.bytes_sent += len(frame)
         self.frames_sent += 1
-        self.last_send_time = asyncio.get_running_loop().time()
+        self.last_send_time = self._loop.time()
 
     async def stop(self) -> None:
         """Send Stop, once: later calls return at once (or raise if the first one failed).
@@ -330,17 +342,21 @@ class DriveSession:
 
     async def _send(self, message: str | bytes) -> None:
         """Send one message; translate a dead connection into UpstreamDisconnected."""
+        await self._bounded(self._conn.send(message))
+
+    async def _bounded(self, sending: Awaitable[None]) -> None:
+        """Await a send within the stall bound; translate a dead connection."""
         try:
             async with asyncio.timeout(self._stall_timeout_s):
-                await self._conn.send(message)
+                await sending
         except TimeoutError as exc:
             # The peer stopped reading: the kernel's buffers are full and websockets' ping
             # is stuck behind our data, so keepalive alone would never notice. Abort.
             self._record_lost(f"a send stayed blocked for {self._stall_timeout_s} s")
             self._conn.transport.abort()
             raise self._lost_error() from exc
-        except ConnectionClosed as exc:
-            self._record_lost(redact_text(str(exc)))
+        except (ConnectionClosed, OSError) as exc:  # OSError: the wait for drain saw it die
+            self._record_lost(redact_text(str(exc)) or type(exc).__name__)
             raise self._lost_error() from exc
 
     def _record_lost(self, detail: str) -> None:
