@@ -142,6 +142,8 @@ def test_every_setting_from_toml_env_and_flag(setting: Setting, tmp_path: Path) 
     text, value = _sample(setting, tmp_path)
     tls = {"DHGW_TLS_CERT_FILE": text, "DHGW_TLS_KEY_FILE": text}
     env = {**CREDS, **(tls if setting.section == "server.tls" else {})}
+    if setting.key == "reuse_port":  # only valid with a shared registry
+        env["DHGW_REDIS_URL"] = "redis://127.0.0.1:6005/0"
     file = write(tmp_path, _toml_for(setting, value))
     assert value_at(load_config(env, config_file=file), setting) == value
     assert value_at(load_config({**env, setting.variable: text}), setting) == value
@@ -421,3 +423,20 @@ def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
     assert set(config.profiles) == {"tenant-a", "tenant-b"}
     assert config.server.tls is not None and config.server.tls.client_ca_file is not None
     assert [k.name for k in config.auth.api_keys] == ["web-app", "ops"]
+
+
+def test_sharing_a_port_needs_a_shared_registry() -> None:
+    with pytest.raises(ConfigError, match=r"server.reuse_port \(DHGW_REUSE_PORT\) needs redis_url"):
+        load_config({**CREDS, "DHGW_REUSE_PORT": "on"})
+    with pytest.raises(ConfigError, match="host:port listeners"):
+        load_config(
+            {**CREDS, "DHGW_REUSE_PORT": "on", "DHGW_REDIS_URL": "redis://127.0.0.1:1/0"},
+            listen="unix:/tmp/x.sock",
+        )
+
+
+def test_admission_thresholds_may_be_off_but_not_negative() -> None:
+    off = load_config({**CREDS, "DHGW_ADMIT_MAX_CPU": "0", "DHGW_ADMIT_MAX_LOOP_LAG_MS": "0"})
+    assert (off.limits.admit_max_cpu, off.limits.admit_max_loop_lag_ms) == (0, 0)
+    with pytest.raises(ConfigError, match="admit_max_cpu"):
+        load_config({**CREDS, "DHGW_ADMIT_MAX_CPU": "-1"})

@@ -136,6 +136,24 @@ class LimitsConfig:
     queue_timeout_s: float = 30.0
     #: How long a preempting drive waits for the holder's WebSocket to close.
     preempt_wait_s: float = 5.0
+    #: Admission: refuse new drives (RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED) while this
+    #: process used more than this share of one core over the last second (0: no check) ...
+    admit_max_cpu: float = 0.9
+    #: ... or while its event loop ran this late on average over the last second (0: no check).
+    admit_max_loop_lag_ms: float = 10.0
+
+    @classmethod
+    def for_test(cls, **changes: Any) -> LimitsConfig:
+        """Short waits, and no admission by load: in a test the process's CPU and loop lag
+        are the test's (client, simulator and gateway in one loop), not the gateway's."""
+        base: dict[str, Any] = {
+            "idle_timeout_s": 5.0,
+            "queue_timeout_s": 5.0,
+            "preempt_wait_s": 2.0,
+            "admit_max_cpu": 0.0,
+            "admit_max_loop_lag_ms": 0.0,
+        }
+        return cls(**(base | changes))
 
     def __post_init__(self) -> None:
         checks = Checks()
@@ -150,6 +168,10 @@ class LimitsConfig:
             "queue_timeout_s",
             "preempt_wait_s",
         )
+        if self.admit_max_cpu < 0:
+            checks.add("admit_max_cpu", "must not be negative (0 turns the check off)")
+        if self.admit_max_loop_lag_ms < 0:
+            checks.add("admit_max_loop_lag_ms", "must not be negative (0 turns the check off)")
         checks.done()
 
 
@@ -196,6 +218,10 @@ class ServerConfig:
     max_concurrent_streams: int = 1000
     #: ``redis://`` URL of the task registry shared by replicas; None: one process only.
     redis_url: str | None = None
+    #: Let several gateway processes listen on the same host:port (SO_REUSEPORT; the kernel
+    #: spreads connections over them). Needs ``redis_url``: the processes must share the
+    #: task registry, or one task could be driven twice.
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         checks = Checks()
@@ -217,6 +243,10 @@ class ServerConfig:
             ("redis://", "rediss://", "unix://")
         ):
             checks.add("redis_url", "must be a redis://, rediss:// or unix:// URL")
+        if self.reuse_port and self.redis_url is None:
+            checks.add("reuse_port", "needs redis_url: processes sharing a port share tasks")
+        if self.reuse_port and self.listen.startswith("unix:"):
+            checks.add("reuse_port", "applies to host:port listeners, not unix: sockets")
         checks.done()
 
 
@@ -391,7 +421,7 @@ class GatewayConfig:
                 ws_ping_timeout_s=0.5,
                 ws_close_timeout_s=1.0,
             ),
-            limits=LimitsConfig(idle_timeout_s=5.0, queue_timeout_s=5.0, preempt_wait_s=2.0),
+            limits=LimitsConfig.for_test(),
             server=ServerConfig(listen="127.0.0.1:0", drain_timeout_s=5.0),
             observability=ObservabilityConfig(metrics_listen="", log_format="console"),
         )

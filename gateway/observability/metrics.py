@@ -14,6 +14,8 @@ name                                           type       labels
 =============================================  =========  ==================================
 ``dhgw_drives_active``                         gauge
 ``dhgw_drives_queued``                         gauge
+``dhgw_load_cpu_share``                        gauge
+``dhgw_event_loop_lag_seconds``                gauge
 ``dhgw_drives_finished_total``                 counter    status, reason
 ``dhgw_drives_refused_total``                  counter    reason
 ``dhgw_drive_setup_seconds``                   histogram
@@ -46,6 +48,8 @@ __all__ = ["GatewayMetrics", "LiveCounts"]
 
 LiveCounts = Callable[[], tuple[int, int]]
 """Returns (active, queued): the live drives holding their task, and those waiting for it."""
+LoadNow = Callable[[], tuple[float, float]]
+"""Returns (share of one core, mean event-loop lag in seconds) over the last second."""
 
 #: From the config message to Start: an API call and a WebSocket handshake, plus any wait.
 SETUP_BUCKETS_S = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -60,11 +64,16 @@ class GatewayMetrics:
 
     Args:
         live: (active, queued) drives, read at scrape time; None reads zeros.
+        load: the process's load (admission's measures), read at scrape time; None: zeros.
         registry: where to register; a fresh ``CollectorRegistry`` by default.
     """
 
     def __init__(
-        self, live: LiveCounts | None = None, *, registry: CollectorRegistry | None = None
+        self,
+        live: LiveCounts | None = None,
+        *,
+        load: LoadNow | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -77,6 +86,19 @@ class GatewayMetrics:
             "dhgw_drives_queued", "Drives waiting for their task (QUEUE policy).", registry=r
         )
         self.drives_queued.set_function(lambda: counts()[1])
+        load_now = load or (lambda: (0.0, 0.0))
+        self.load_cpu_share = Gauge(
+            "dhgw_load_cpu_share",
+            "Share of one core this process used over the last second (admission's measure).",
+            registry=r,
+        )
+        self.load_cpu_share.set_function(lambda: load_now()[0])
+        self.event_loop_lag = Gauge(
+            "dhgw_event_loop_lag_seconds",
+            "Mean lateness of the event loop's timers over the last second.",
+            registry=r,
+        )
+        self.event_loop_lag.set_function(lambda: load_now()[1])
         self.drives_finished = Counter(
             "dhgw_drives_finished",
             "Drives ended, by gRPC status and reason (COMPLETED for OK).",
@@ -85,7 +107,7 @@ class GatewayMetrics:
         )
         self.drives_refused = Counter(
             "dhgw_drives_refused",
-            "Drives refused before they began (GATEWAY_BUSY, DRAINING).",
+            "Drives refused before they began (GATEWAY_BUSY, GATEWAY_OVERLOADED, DRAINING...).",
             ["reason"],
             registry=r,
         )

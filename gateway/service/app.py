@@ -22,6 +22,7 @@ from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry, task_key
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
+from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
 from gateway.service.drive import Drive
 from gateway.upstream import Attempt, UpstreamClient
 
@@ -49,11 +50,16 @@ class GatewayApp:
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
         self.draining = False
+        limits = config.limits
+        self.load = LoadGauge(
+            max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
+        )
+        self._load_sampler = LoadSampler(self.load)
         self.metrics: GatewayMetrics | None = None
         self.observer: Observer = NullObserver()
         self._metrics_server: MetricsServer | None = None
         if config.observability.metrics_listen:
-            self.metrics = GatewayMetrics(self._live_counts)
+            self.metrics = GatewayMetrics(self._live_counts, load=self._load_now)
             self.observer = self.metrics
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
         self.upstream = UpstreamClient(config.upstream, on_attempt=self._on_attempt)
@@ -72,7 +78,9 @@ class GatewayApp:
         await self.close()
 
     async def start(self) -> None:
-        """Start the metrics endpoint (if configured); ``async with`` calls it."""
+        """Start the metrics endpoint (if configured) and the load sampler; ``async with``
+        calls it."""
+        self._load_sampler.start()
         if self._metrics_server is not None and not self._started:
             await self._metrics_server.start(self.config.observability.metrics_listen)
         if self._redis is not None:
@@ -94,6 +102,7 @@ class GatewayApp:
     async def close(self) -> None:
         """Stop the metrics endpoint and close the vendor client; drives must have ended."""
         self._started = False
+        await self._load_sampler.stop()
         try:
             if self._metrics_server is not None:
                 await self._metrics_server.stop()
@@ -117,13 +126,23 @@ class GatewayApp:
         """Check that a new drive may begin.
 
         Raises:
-            DriveEnded: DRAINING while shutting down; GATEWAY_BUSY at the drive limit.
+            DriveEnded: DRAINING while shutting down; GATEWAY_BUSY at the drive limit;
+                GATEWAY_OVERLOADED while the process is past its measured capacity
+                (see :mod:`gateway.service.admission`).
         """
         if self.draining:
             raise DriveEnded(Reason.DRAINING, "the gateway is shutting down")
         limit = self.config.limits.max_drives
         if len(self.drives) >= limit:
             raise DriveEnded(Reason.GATEWAY_BUSY, f"the gateway is at its limit of {limit} drives")
+        if (overload := self.load.overload()) is not None:
+            raise DriveEnded(Reason.GATEWAY_OVERLOADED, overload.message).with_metadata(
+                {
+                    "cpu_percent": f"{overload.cpu_share * 100:.0f}",
+                    "loop_lag_ms": f"{overload.loop_lag_ms:.1f}",
+                    "retry_after_ms": f"{WINDOW_S * 1000:.0f}",
+                }
+            )
 
     async def run(self, drive: Drive) -> Completion:
         """Run ``drive`` as one of this gateway's live drives."""
@@ -150,6 +169,9 @@ class GatewayApp:
             drive.end(reason)
 
     # Observability.
+
+    def _load_now(self) -> tuple[float, float]:
+        return self.load.cpu_share, self.load.loop_lag_ms / 1000
 
     def _live_counts(self) -> tuple[int, int]:
         queued = sum(1 for d in self.drives if d.state is DriveState.QUEUED)

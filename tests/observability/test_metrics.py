@@ -86,6 +86,8 @@ async def test_a_demo_drive_is_counted_exactly() -> None:
     assert value(s, "dhgw_upstream_ws_drops_total") == 0
     assert value(s, "dhgw_drives_active") == 0
     assert value(s, "dhgw_drives_queued") == 0
+    assert value(s, "dhgw_load_cpu_share") > 0  # the sampler saw the drive's work
+    assert value(s, "dhgw_event_loop_lag_seconds") >= 0
     started_rpcs = {"grpc_type": "bidi_stream", "grpc_service": SERVICE, "grpc_method": "Drive"}
     assert value(s, "grpc_server_started_total", **started_rpcs) == 1
     assert rpcs(s, "Drive", "OK") == 1

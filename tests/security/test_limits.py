@@ -27,7 +27,7 @@ async def completed(stream: AsyncIterator[pb.DriveEvent]) -> bool:
 async def test_drives_per_api_key() -> None:
     auth = AuthConfig(api_keys=(api_key("a", KEY_A, max_drives=1), api_key("b", KEY_B)))
     # "b" sets no limit of its own: the default per key applies.
-    limits = LimitsConfig(max_drives_per_key=2, idle_timeout_s=5.0)
+    limits = LimitsConfig.for_test(max_drives_per_key=2)
     async with gateway(auth=auth, limits=limits) as h:
         a = DriveGatewayClient(h.channel, metadata=bearer(KEY_A))
         b = DriveGatewayClient(h.channel, metadata=bearer(KEY_B))
@@ -57,7 +57,7 @@ async def test_drives_per_api_key() -> None:
 
 @pytest.mark.asyncio
 async def test_an_oversized_message_fails_its_drive_and_the_gateway_stays_healthy() -> None:
-    async with gateway(limits=LimitsConfig(max_chunk_bytes=4096)) as h:
+    async with gateway(limits=LimitsConfig.for_test(max_chunk_bytes=4096)) as h:
         limit = dict(server_options(h.app))["grpc.max_receive_message_length"]
         release = asyncio.Event()
 

@@ -108,7 +108,7 @@ async def test_partial_sample_still_delivers_whole_samples_then_stop(harness: Ha
 
 @pytest.mark.asyncio
 async def test_chunk_too_large() -> None:
-    async with running_gateway(limits=LimitsConfig(max_chunk_bytes=4096)) as h:
+    async with running_gateway(limits=LimitsConfig.for_test(max_chunk_bytes=4096)) as h:
         error = await drive_error(h, "task-big", [pcm(100), bytes(8192)])
         assert_error(error, C.INVALID_ARGUMENT, Reason.CHUNK_TOO_LARGE)
         await assert_stopped(h, "task-big")
@@ -169,7 +169,7 @@ async def test_disconnected_mid_drive_reports_sent_ms_and_releases(harness: Harn
 
 @pytest.mark.asyncio
 async def test_idle_timeout_after_start_sends_stop() -> None:
-    async with running_gateway(limits=LimitsConfig(idle_timeout_s=0.3)) as h:
+    async with running_gateway(limits=LimitsConfig.for_test(idle_timeout_s=0.3)) as h:
 
         async def stall() -> object:
             yield pcm(100)
@@ -183,7 +183,7 @@ async def test_idle_timeout_after_start_sends_stop() -> None:
 
 @pytest.mark.asyncio
 async def test_max_duration_sends_stop() -> None:
-    async with running_gateway(limits=LimitsConfig(max_drive_s=0.5)) as h:
+    async with running_gateway(limits=LimitsConfig.for_test(max_drive_s=0.5)) as h:
         error = await drive_error(h, "task-long", realtime(chunks(pcm(3000), 3200), 100))
         assert_error(error, C.DEADLINE_EXCEEDED, Reason.MAX_DURATION)
         await assert_stopped(h, "task-long")
@@ -191,7 +191,7 @@ async def test_max_duration_sends_stop() -> None:
 
 @pytest.mark.asyncio
 async def test_gateway_busy_and_draining() -> None:
-    async with running_gateway(limits=LimitsConfig(max_drives=1)) as h:
+    async with running_gateway(limits=LimitsConfig.for_test(max_drives=1)) as h:
         first = h.client.drive("task-a", realtime(chunks(pcm(2000), 3200), 100))
         await anext(first)  # started
         error = await drive_error(h, "task-b", [pcm(100)])

@@ -1,0 +1,135 @@
+"""Admission by load: refuse new drives before the running ones start to stutter.
+
+Theory of operation. One asyncio process serves every drive on one core. Past that core's
+capacity the event loop falls behind, every stream's audio arrives late at once, and every
+avatar stutters together (``make bench`` shows it). A fixed ``max_drives`` cannot say where
+that point is: a 100 ms-chunk stream costs a fifth of a 20 ms one, conversion costs more, and
+machines differ. So the gateway measures itself:
+
+* the process's CPU time against wall time: the share of one core it used, and
+* the event loop's lag: how late a timer set for the next tick actually ran,
+
+both over the last second, sampled every 100 ms by :class:`LoadSampler`. While either is over
+its threshold (``limits.admit_max_cpu``, ``limits.admit_max_loop_lag_ms``), new drives get
+RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED with a retry hint, and running drives keep their
+cycles. The defaults sit below where ``make bench`` saw the first underruns on a 2-core VM.
+
+:class:`LoadGauge` is the pure part: it is fed samples (times in, no clock of its own) and
+answers "why not admit?"; :class:`LoadSampler` is the thin asyncio shell that feeds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["LoadGauge", "LoadSampler", "Overload"]
+
+#: How often the sampler measures, and how far back the gauge looks.
+SAMPLE_EVERY_S = 0.1
+WINDOW_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """Why a new drive is refused now: the measured load against its threshold."""
+
+    cpu_share: float
+    loop_lag_ms: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    at: float  # monotonic seconds
+    cpu_s: float  # the process's CPU seconds so far
+    lag_s: float  # how late the sampler's own timer ran
+
+
+class LoadGauge:
+    """The process's recent load, from samples; decides admission against thresholds.
+
+    Args:
+        max_cpu: refuse above this share of one core (0: never on CPU).
+        max_loop_lag_ms: refuse above this mean loop lag (0: never on lag).
+        window_s: how far back the averages look.
+    """
+
+    def __init__(self, *, max_cpu: float, max_loop_lag_ms: float, window_s: float = WINDOW_S):
+        self.max_cpu = max_cpu
+        self.max_loop_lag_ms = max_loop_lag_ms
+        self.window_s = window_s
+        self._samples: deque[_Sample] = deque()
+
+    def add(self, at: float, cpu_s: float, lag_s: float) -> None:
+        """Record one sample: the time, the process's CPU seconds, the loop's lag."""
+        self._samples.append(_Sample(at, cpu_s, max(0.0, lag_s)))
+        # Keep one sample at or before the window's start: the base of the CPU difference.
+        while len(self._samples) > 2 and self._samples[1].at <= at - self.window_s:
+            self._samples.popleft()
+
+    @property
+    def cpu_share(self) -> float:
+        """Share of one core used over the window (0 before two samples)."""
+        if len(self._samples) < 2:
+            return 0.0
+        first, last = self._samples[0], self._samples[-1]
+        elapsed = last.at - first.at
+        return (last.cpu_s - first.cpu_s) / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def loop_lag_ms(self) -> float:
+        """Mean lateness of the sampler's timer over the window, in ms (0 with no sample)."""
+        recent = list(self._samples)[1:] or list(self._samples)
+        if not recent:
+            return 0.0
+        return 1000.0 * sum(s.lag_s for s in recent) / len(recent)
+
+    def overload(self) -> Overload | None:
+        """Why a new drive should be refused now, or None to admit it."""
+        cpu, lag = self.cpu_share, self.loop_lag_ms
+        if self.max_cpu and cpu > self.max_cpu:
+            why = f"the gateway used {cpu:.0%} of a core over the last second"
+            limit = f"limit {self.max_cpu:.0%}"
+        elif self.max_loop_lag_ms and lag > self.max_loop_lag_ms:
+            why = f"the gateway's event loop ran {lag:.1f} ms late over the last second"
+            limit = f"limit {self.max_loop_lag_ms:g} ms"
+        else:
+            return None
+        return Overload(cpu, lag, f"{why} ({limit}): new drives wait until load falls")
+
+
+class LoadSampler:
+    """Feeds a :class:`LoadGauge` from this process: CPU time and loop lag every 100 ms.
+
+    Call :meth:`start` inside the running loop and :meth:`stop` before it closes. Costs one
+    timer wake-up per sample, nothing per chunk.
+    """
+
+    def __init__(self, gauge: LoadGauge, every_s: float = SAMPLE_EVERY_S) -> None:
+        self.gauge = gauge
+        self.every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="load sampler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            now = loop.time()
+            self.gauge.add(now, time.process_time(), now - due)
+            due = now + self.every_s
+            await asyncio.sleep(self.every_s)
