@@ -1,7 +1,10 @@
-"""``python -m bench [--quick]``: the gateway against the direct path, on this machine.
+"""``python -m bench [--quick] [--only SCENARIO]``: the gateway against the direct path, on
+this machine.
 
 Writes ``bench/results/latest.json``, ``latest.md`` (the table the README shows) and
-``latest.png`` (latency and CPU against concurrency, gateway vs direct).
+``latest.png`` (latency and CPU against concurrency, gateway vs direct); ``quick.*`` with
+``--quick``. ``--only 20ms-2proc`` runs one scenario's rungs and writes ``latest-20ms-2proc.*``
+(``quick-…`` with ``--quick``), leaving the full results alone.
 """
 
 from __future__ import annotations
@@ -21,8 +24,25 @@ FULL = {
     "20ms": [50, 100, 150, 200, 300],
     "100ms": [200, 400, 800],
     "48k-stereo-float": [50, 100, 150],
+    # The gateway as two processes on one port (SO_REUSEPORT) sharing a Redis registry.
+    "20ms-2proc": [150, 200, 300],
 }
 QUICK = {"20ms": [50, 100]}
+
+
+def choose_ladder(*, quick: bool, only: str | None) -> dict[str, list[int]]:
+    """The scenarios and rungs to run: the full or quick ladder, or one scenario of it
+    (``only``: its quick rungs with ``quick`` when it has some, else its full ones).
+
+    Raises:
+        ValueError: ``only`` is not a scenario of the full ladder.
+    """
+    ladder = QUICK if quick else FULL
+    if only is None:
+        return dict(ladder)
+    if only not in FULL:
+        raise ValueError(f"unknown scenario {only!r}: one of {', '.join(FULL)}")
+    return {only: list(ladder.get(only) or FULL[only])}
 
 
 def machine() -> str:
@@ -44,17 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="two small rungs, 10 s each")
     parser.add_argument("--seconds", type=float, help="steady seconds per rung (default 20)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="output folder")
+    parser.add_argument(
+        "--only", choices=list(FULL), metavar="SCENARIO",
+        help=f"run one scenario only ({', '.join(FULL)}); writes <name>-SCENARIO.*",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    ladder = QUICK if args.quick else FULL
+    ladder = choose_ladder(quick=args.quick, only=args.only)
     seconds = args.seconds or (10.0 if args.quick else 20.0)
     build_loadgen()
     began = time.time()
     results = run_ladder([SCENARIOS[name] for name in ladder], ladder, seconds=seconds)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "quick" if args.quick else "latest"
+    name = ("quick" if args.quick else "latest") + (f"-{args.only}" if args.only else "")
+    command = "make bench" + (" QUICK=1" if args.quick else "")
+    if args.only:
+        command = "python -m bench" + (" --quick" if args.quick else "") + f" --only {args.only}"
     document = {
-        "command": "make bench" + (" QUICK=1" if args.quick else ""),
+        "command": command,
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(began)),
         "seconds_per_rung": seconds,

@@ -77,6 +77,41 @@ def peak_rss_kib(samples: Iterable[CpuSample], start: float, end: float) -> int:
     return max((s.rss_kib for s in samples if start <= s.at <= end), default=0)
 
 
+def part_name(name: str, index: int) -> str:
+    """The sampler's name of process ``index`` of a group run as several (``gateway/1``)."""
+    return f"{name}/{index}"
+
+
+def with_totals(samples: Mapping[str, Sequence[CpuSample]]) -> dict[str, list[CpuSample]]:
+    """``samples`` plus, for each group sampled as parts (``gateway/0``, ``gateway/1``, ...),
+    a series under the group's name summing CPU and RSS of every part.
+
+    The sampler reads every process in one round with one timestamp, so parts line up by
+    ``at``; a round that missed a part (not started yet, or gone) is left out of the sum.
+    A name sampled whole is left as it is.
+    """
+    result = {name: list(series) for name, series in samples.items()}
+    groups: dict[str, list[Sequence[CpuSample]]] = {}
+    for name, series in samples.items():
+        group, sep, index = name.rpartition("/")
+        if sep and index.isdigit():
+            groups.setdefault(group, []).append(series)
+    for group, parts in groups.items():
+        if group in result:
+            continue
+        rounds = set.intersection(*({s.at for s in series} for series in parts))
+        by_at = [{s.at: s for s in series} for series in parts]
+        result[group] = [
+            CpuSample(
+                at,
+                sum(part[at].cpu_s for part in by_at),
+                sum(part[at].rss_kib for part in by_at),
+            )
+            for at in sorted(rounds)
+        ]
+    return result
+
+
 @dataclass(frozen=True)
 class StepResult:
     """One rung of the ladder, for one path (gateway or direct)."""
@@ -95,11 +130,19 @@ class StepResult:
     stop_lag_p50_ms: float
     stop_lag_p99_ms: float
     window_s: float
-    cpu_pct: Mapping[str, float]  # process name -> % of one core over the window
+    #: Process name -> % of one core over the window. With several gateway processes,
+    #: ``gateway`` is their sum and ``gateway/0``, ``gateway/1``, ... each one's share.
+    cpu_pct: Mapping[str, float]
     gateway_us_per_stream_s: float
     gateway_us_per_chunk: float
     gateway_kib_per_stream: float
-    bound_by: str  # "" or the process at >= 90 % of a core
+    #: "", the processes at >= 90 % of a core, and/or "machine" when all of them together
+    #: used >= 90 % of the machine's cores.
+    bound_by: str
+    #: Gateway processes sharing the listen address (0 on the direct path).
+    processes: int = 1
+    #: The load generator's gRPC connections to the gateway (0 on the direct path).
+    conns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,8 +161,19 @@ def summarise(
     chunk_ms: float,
     out_bytes_per_ms: float,
     baseline_rss_kib: int,
+    processes: int = 1,
+    cores: int = 0,
 ) -> StepResult:
-    """Turn one step's raw records into its figures."""
+    """Turn one step's raw records into its figures.
+
+    ``samples`` may hold the gateway as one series (``gateway``) or as one per process
+    (``gateway/0``, ...; see :func:`with_totals`): the gateway's figures are then the sum, and
+    ``bound_by`` looks at each process, since each has a core of its own to fill. With
+    ``cores`` (the machine's), ``bound_by`` also says "machine" when the sampled processes
+    together used 90 % of them: no process is at its limit, the machine is.
+    """
+    samples = with_totals(samples)
+    groups = {name.rpartition("/")[0] for name in samples if "/" in name}
     streams = load["streams"]
     drives = {d["drive_id"]: d for d in sim_state["drives"]}
     errors = sum(1 for s in streams if s.get("error"))
@@ -156,7 +210,10 @@ def summarise(
     stream_seconds = len(streams) * window_s
     chunks = stream_seconds * 1000 / chunk_ms
     gateway_rss = peak_rss_kib(samples.get("gateway", ()), start, end)
-    busy = [n for n, pct in cpu_pct.items() if pct >= 90]
+    busy = [n for n, pct in cpu_pct.items() if pct >= 90 and n not in groups]
+    used = sum(pct for n, pct in cpu_pct.items() if n not in groups and not math.isnan(pct))
+    if cores and used >= 90 * cores:
+        busy.append("machine")
     return StepResult(
         scenario=scenario,
         mode=mode,
@@ -181,4 +238,6 @@ def summarise(
         if streams and gateway_rss
         else math.nan,
         bound_by=",".join(busy),
+        processes=processes,
+        conns=int(load.get("config", {}).get("conns") or 0),
     )

@@ -36,6 +36,19 @@ def paired(
     ]
 
 
+def gateway_cpu(cpu_pct: Mapping[str, Any]) -> str:
+    """The gateway's CPU %: the one process's, or the sum and each process's (``120 (61+59)``)."""
+    parts = sorted(
+        (int(name.rpartition("/")[2]), value)
+        for name, value in cpu_pct.items()
+        if name.startswith("gateway/") and name.rpartition("/")[2].isdigit()
+    )
+    total = _fmt(cpu_pct.get("gateway"), 0)
+    if not parts:
+        return total
+    return f"{total} ({'+'.join(_fmt(value, 0) for _, value in parts)})"
+
+
 def markdown_table(document: Mapping[str, Any]) -> str:
     """The README's Performance table."""
     lines = [
@@ -60,7 +73,7 @@ def markdown_table(document: Mapping[str, Any]) -> str:
             f"{_fmt(gw['setup_p50_ms'])} / {_fmt(gw['setup_p99_ms'])} | "
             f"{_fmt(gw['stop_lag_p99_ms'])} | {_fmt(gw['gateway_us_per_chunk'])} | "
             f"{_fmt(gw['gateway_us_per_stream_s'], 0)} | {_fmt(gw['gateway_kib_per_stream'])} | "
-            f"{_fmt(cpu.get('gateway'), 0)} / {_fmt(cpu.get('simulator'), 0)} / "
+            f"{gateway_cpu(cpu)} / {_fmt(cpu.get('simulator'), 0)} / "
             f"{_fmt(cpu.get('loadgen'), 0)} | {gw['bound_by'] or '-'} |"
         )
     return "\n".join(lines) + "\n"

@@ -5,6 +5,10 @@ twice, each time on fresh processes: through the gateway (``dh-gateway serve``),
 the simulator over WebSocket as a client following the vendor's sample would (the baseline).
 A sampler reads every process's CPU and RSS from /proc twice a second, so a rung bound by the
 load generator or the simulator is marked as such instead of being blamed on the gateway.
+
+A scenario may run the gateway as several processes on one port (``DHGW_REUSE_PORT``) sharing
+a throwaway Redis on a Unix socket as their task registry; each is sampled on its own
+(``gateway/0``, ``gateway/1``, ...) and the gateway's figures are their sum.
 """
 
 from __future__ import annotations
@@ -12,20 +16,24 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import re
 import secrets
+import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 from urllib.request import urlopen
 
-from bench.metrics import CpuSample, StepResult, summarise
+from bench.metrics import CpuSample, StepResult, part_name, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,13 +55,35 @@ class Scenario:
     #: What the direct path sends for the same audio (the vendor takes 16/24 kHz s16 only).
     direct_rate: int
     out_bytes_per_ms: float
+    #: Gateway processes sharing the listen address (SO_REUSEPORT) and one Redis.
+    processes: int = 1
+    #: Streams per gRPC connection of the load generator (its default is 100). The kernel
+    #: hands each new connection to one process, so several processes need many connections
+    #: to get even shares: at 5 per connection, 200 streams make 40 connections.
+    streams_per_conn: int = 100
+
+    @property
+    def label(self) -> str:
+        """The name in results and reports: ``20ms``, or ``20ms-2proc`` for two processes."""
+        return self.name if self.processes == 1 else f"{self.name}-{self.processes}proc"
 
 
-SCENARIOS = {
-    "20ms": Scenario("20ms", 20, 16000, 1, "LINEAR16", 16000, 32.0),
-    "100ms": Scenario("100ms", 100, 16000, 1, "LINEAR16", 16000, 32.0),
-    "48k-stereo-float": Scenario("48k-stereo-float", 20, 48000, 2, "FLOAT32", 24000, 48.0),
-}
+def _scenarios(*scenarios: Scenario) -> dict[str, Scenario]:
+    return {scenario.label: scenario for scenario in scenarios}
+
+
+_20MS = Scenario("20ms", 20, 16000, 1, "LINEAR16", 16000, 32.0)
+SCENARIOS = _scenarios(
+    _20MS,
+    Scenario("100ms", 100, 16000, 1, "LINEAR16", 16000, 32.0),
+    Scenario("48k-stereo-float", 20, 48000, 2, "FLOAT32", 24000, 48.0),
+    replace(_20MS, processes=2, streams_per_conn=5),
+)
+
+
+def conns_for(streams: int, streams_per_conn: int) -> int:
+    """The load generator's gRPC connections for ``streams`` (at least one)."""
+    return max(1, math.ceil(streams / streams_per_conn))
 
 
 def build_loadgen() -> Path:
@@ -100,12 +130,28 @@ class Sampler(threading.Thread):
 
 
 def _wait_line(process: subprocess.Popen[str], pattern: str, timeout_s: float = 30) -> str:
-    """The first stdout line matching ``pattern``'s group 1 (bounded in time)."""
-    assert process.stdout is not None
+    """The first stdout line matching ``pattern``'s group 1, within ``timeout_s``.
+
+    A thread reads the output to its end (a process that prints nothing more cannot hold the
+    wait past the timeout, and one that goes on logging never fills its pipe and blocks).
+    """
+    stdout = process.stdout
+    assert stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)  # EOF: the process closed its output or exited
+
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
             break
         match = re.search(pattern, line)
         if match:
@@ -128,9 +174,9 @@ def simulator(secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 @contextmanager
-def gateway(secret: str, api_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A ``dh-gateway serve`` process in front of the simulator."""
-    env = dict(
+def gateway(secret: str, api_url: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A ``dh-gateway serve`` process in front of the simulator (``env``: more ``DHGW_*``)."""
+    environ = dict(
         os.environ,
         DHGW_ZEGO_APP_ID=str(APP_ID),
         DHGW_ZEGO_SERVER_SECRET=secret,
@@ -140,8 +186,9 @@ def gateway(secret: str, api_url: str) -> Iterator[tuple[subprocess.Popen[str], 
         DHGW_MAX_DRIVES="5000",
         DHGW_UPSTREAM_REQUESTS_PER_SECOND="1000",
     )
+    environ.update(env)
     args = [str(BIN / "dh-gateway"), "--log-level", "WARNING", "serve"]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as process:
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=environ) as process:
         try:
             yield process, _wait_line(process, r"listening on (\S+)")
         finally:
@@ -149,8 +196,82 @@ def gateway(secret: str, api_url: str) -> Iterator[tuple[subprocess.Popen[str], 
             process.wait(30)
 
 
-def run_step(scenario: Scenario, streams: int, *, mode: str, seconds: float) -> StepResult:
-    """One rung for one path, on fresh processes."""
+@contextmanager
+def redis() -> Iterator[str]:
+    """A throwaway ``redis-server`` on a Unix socket (no TCP port, nothing saved); its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (scripts/system-deps.sh installs it)")
+    with TemporaryDirectory(prefix="dhgw-bench-") as folder:
+        path = Path(folder) / "redis.sock"
+        args = [binary, "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700"]
+        args += ["--save", "", "--appendonly", "no"]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as process:
+            try:
+                _wait_line(process, r"(?i)(ready to accept connections)")
+                yield f"unix://{path}"
+            finally:
+                process.terminate()
+                process.wait(30)
+
+
+@contextmanager
+def _reserved_port() -> Iterator[int]:
+    """A loopback port held while the gateways bind it (SO_REUSEPORT, never listening)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@contextmanager
+def gateways(
+    secret: str, api_url: str, processes: int
+) -> Iterator[tuple[list[subprocess.Popen[str]], str]]:
+    """``processes`` gateways on one address; several share it and a Redis task registry."""
+    with ExitStack() as stack:
+        if processes == 1:
+            process, address = stack.enter_context(gateway(secret, api_url))
+            yield [process], address
+            return
+        redis_url = stack.enter_context(redis())
+        started = []
+        with _reserved_port() as port:
+            address = f"127.0.0.1:{port}"
+            env = {"DHGW_LISTEN": address, "DHGW_REUSE_PORT": "on", "DHGW_REDIS_URL": redis_url}
+            for _ in range(processes):
+                process, bound = stack.enter_context(gateway(secret, api_url, **env))
+                assert bound == address, (bound, address)
+                started.append(process)
+        yield started, address
+
+
+def gateway_pids(processes: Sequence[subprocess.Popen[str]]) -> dict[str, int]:
+    """The sampler's names of the gateway processes: ``gateway``, or ``gateway/0``, ..."""
+    if len(processes) == 1:
+        return {"gateway": processes[0].pid}
+    return {part_name("gateway", i): process.pid for i, process in enumerate(processes)}
+
+
+def run_step(
+    scenario: Scenario,
+    streams: int,
+    *,
+    mode: str,
+    seconds: float,
+    processes: int | None = None,
+    streams_per_conn: int | None = None,
+) -> StepResult:
+    """One rung for one path, on fresh processes.
+
+    ``processes`` gateway processes share the listen address and the load generator opens a
+    connection per ``streams_per_conn`` streams (None: the scenario's); the result is labelled
+    by the processes (``20ms-2proc``) and records the connections.
+    """
+    if processes is not None:
+        scenario = replace(scenario, processes=processes)
+    if streams_per_conn is not None:
+        scenario = replace(scenario, streams_per_conn=streams_per_conn)
     secret = secrets.token_hex(16)
     ramp_s = min(5.0, max(1.0, streams / 200))
     load_args = [
@@ -161,16 +282,19 @@ def run_step(scenario: Scenario, streams: int, *, mode: str, seconds: float) -> 
     with ExitStack() as stack:
         sim, sim_url = stack.enter_context(simulator(secret))
         pids = {"simulator": sim.pid}
+        gateway_names: list[str] = []
         if mode == "gateway":
-            gw, address = stack.enter_context(gateway(secret, sim_url))
-            pids["gateway"] = gw.pid
+            started, address = stack.enter_context(gateways(secret, sim_url, scenario.processes))
+            gateway_names = list(gateway_pids(started))
+            pids.update(gateway_pids(started))
             load_args += ["--mode", "gateway", "--addr", address, "--rate", str(scenario.rate)]
+            load_args += ["--conns", str(conns_for(streams, scenario.streams_per_conn))]
             load_args += ["--channels", str(scenario.channels), "--encoding", scenario.encoding]
         else:
             load_args += ["--mode", "direct", "--api", sim_url, "--app-id", str(APP_ID)]
             load_args += ["--secret", secret, "--rate", str(scenario.direct_rate)]
             load_args += ["--channels", "1", "--encoding", "LINEAR16"]
-        baseline_rss = read_proc(pids["gateway"])[1] if "gateway" in pids else 0
+        baseline_rss = sum(read_proc(pids[name])[1] for name in gateway_names)
         out = stack.enter_context(_temp_json())
         load = subprocess.Popen([str(LOADGEN), *load_args, "--out", str(out)])
         sampler = Sampler({**pids, "loadgen": load.pid})
@@ -181,7 +305,7 @@ def run_step(scenario: Scenario, streams: int, *, mode: str, seconds: float) -> 
             sim_state = json.load(answer)
         report = json.loads(out.read_text())
     return summarise(
-        scenario=scenario.name,
+        scenario=scenario.label,
         mode=mode,
         load=report,
         sim_state=sim_state,
@@ -189,6 +313,8 @@ def run_step(scenario: Scenario, streams: int, *, mode: str, seconds: float) -> 
         chunk_ms=scenario.chunk_ms,
         out_bytes_per_ms=scenario.out_bytes_per_ms,
         baseline_rss_kib=baseline_rss,
+        processes=len(gateway_names),
+        cores=len(os.sched_getaffinity(0)),
     )
 
 
@@ -212,11 +338,11 @@ def run_ladder(
     """Every rung of every scenario, gateway then direct; printed as it goes."""
     results = []
     for scenario in scenarios:
-        for streams in ladder[scenario.name]:
+        for streams in ladder[scenario.label]:
             for mode in ("gateway", "direct"):
                 step = run_step(scenario, streams, mode=mode, seconds=seconds)
                 print(
-                    f"{scenario.name:>16} {mode:>7} {streams:5d} streams: "
+                    f"{scenario.label:>16} {mode:>7} {streams:5d} streams: "
                     f"underruns {step.underruns} ({step.streams_with_underruns} streams), "
                     f"p99 {step.latency_p99_ms:.1f} ms, setup p99 {step.setup_p99_ms:.1f} ms, "
                     f"cpu {json.dumps({k: _pct(v) for k, v in step.cpu_pct.items()})}"

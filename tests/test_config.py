@@ -433,6 +433,11 @@ def test_sharing_a_port_needs_a_shared_registry() -> None:
             {**CREDS, "DHGW_REUSE_PORT": "on", "DHGW_REDIS_URL": "redis://127.0.0.1:1/0"},
             listen="unix:/tmp/x.sock",
         )
+    with pytest.raises(ConfigError, match="host:port listeners"):
+        load_config(
+            {**CREDS, "DHGW_REUSE_PORT": "on", "DHGW_REDIS_URL": "redis://127.0.0.1:1/0"},
+            health_listen="unix:/tmp/health.sock",
+        )
 
 
 def test_admission_thresholds_may_be_off_but_not_negative() -> None:

@@ -245,7 +245,9 @@ class ServerConfig:
             checks.add("redis_url", "must be a redis://, rediss:// or unix:// URL")
         if self.reuse_port and self.redis_url is None:
             checks.add("reuse_port", "needs redis_url: processes sharing a port share tasks")
-        if self.reuse_port and self.listen.startswith("unix:"):
+        if self.reuse_port and any(
+            address.startswith("unix:") for address in (self.listen, self.health_listen)
+        ):
             checks.add("reuse_port", "applies to host:port listeners, not unix: sockets")
         checks.done()
 

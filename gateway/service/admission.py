@@ -88,8 +88,19 @@ class LoadGauge:
             return 0.0
         return 1000.0 * sum(s.lag_s for s in recent) / len(recent)
 
+    @property
+    def judged(self) -> bool:
+        """Whether the samples span a whole window: no verdict on less (a start-up hiccup
+        in one or two samples is not a load)."""
+        return bool(self._samples) and (
+            self._samples[-1].at - self._samples[0].at >= self.window_s - 1e-9
+        )
+
     def overload(self) -> Overload | None:
-        """Why a new drive should be refused now, or None to admit it."""
+        """Why a new drive should be refused now, or None to admit it (always None until
+        the samples span a whole window)."""
+        if not self.judged:
+            return None
         cpu, lag = self.cpu_share, self.loop_lag_ms
         if self.max_cpu and cpu > self.max_cpu:
             why = f"the gateway used {cpu:.0%} of a core over the last second"

@@ -5,6 +5,16 @@ started, NOT_SERVING from the start of a drain) and reflection, on a TCP address
 socket, in plaintext or TLS (mutual when a client CA is configured). An optional second,
 plaintext listener serves only health, for probes that cannot do TLS.
 
+Several processes may share one ``host:port`` when ``server.reuse_port`` is on: both listeners
+(the main one and the health-only one) then set ``SO_REUSEPORT`` and the kernel spreads new
+connections over the processes (by a hash of each connection's addresses, so one connection,
+and every stream on it, stays with one process). The caller must start every process with the
+same explicit port (port 0 would give each its own), the same ``redis_url`` (the shared task
+registry is what keeps one drive per task across them; the config refuses reuse_port without
+it), a distinct ``observability.metrics_listen`` port or "" (that listener never shares: a
+scrape must reach one known process), and the same user (the kernel shares a port only between
+sockets of one user). A process without ``reuse_port`` still fails to start on a port in use.
+
 Interceptors run in this order: the caller's ``interceptors`` (observability, which should see
 every call, refused ones included), then :class:`~gateway.service.auth.AuthInterceptor`.
 """
@@ -51,8 +61,9 @@ def server_options(app: GatewayApp | GatewayConfig) -> list[tuple[str, int]]:
     stream whatever the application reads, which defeats pacing's backpressure on a flooding
     client. A fixed window of a few chunks keeps each drive's memory bounded.
 
-    ``SO_REUSEPORT`` is off, so that a second gateway on the same port fails to start instead
-    of silently sharing the port.
+    ``SO_REUSEPORT`` is off unless ``server.reuse_port`` is on, so that a second gateway on
+    the same port fails to start instead of silently sharing the port (grpc's default on Linux
+    is to share).
     """
     config = app.config if isinstance(app, GatewayApp) else app
     server = config.server
@@ -60,13 +71,18 @@ def server_options(app: GatewayApp | GatewayConfig) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", config.limits.max_chunk_bytes + _MESSAGE_OVERHEAD),
         ("grpc.http2.bdp_probe", 0),
         ("grpc.http2.lookahead_bytes", 64 * 1024),
-        ("grpc.so_reuseport", 0),
+        _reuse_port(server),
         ("grpc.keepalive_time_ms", _ms(server.keepalive_time_s)),
         ("grpc.keepalive_timeout_ms", _ms(server.keepalive_timeout_s)),
         ("grpc.http2.min_ping_interval_without_data_ms", _ms(server.min_ping_interval_s)),
         ("grpc.http2.max_ping_strikes", server.max_ping_strikes),
         ("grpc.max_concurrent_streams", server.max_concurrent_streams),
     ]
+
+
+def _reuse_port(server: ServerConfig) -> tuple[str, int]:
+    """The ``SO_REUSEPORT`` option of both listeners: on only with ``server.reuse_port``."""
+    return ("grpc.so_reuseport", 1 if server.reuse_port else 0)
 
 
 def server_credentials(server: ServerConfig) -> grpc.ServerCredentials | None:
@@ -128,6 +144,9 @@ async def start_server(
 ) -> RunningServer:
     """Start serving ``app`` on ``listen`` (default: the config's); port 0 picks a free one.
 
+    With ``server.reuse_port`` the port may already be held by other gateway processes that
+    share it (see the module's docstring for what the caller must give each of them).
+
     Args:
         app: the gateway.
         listen: overrides ``config.server.listen``.
@@ -156,7 +175,9 @@ async def start_server(
     health_server = None
     health_address = ""
     if config.server.health_listen:
-        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        # Shared like the main listener: each process sharing the port has its own health
+        # listener on the same address too, and a probe is answered by whichever it reached.
+        health_server = grpc.aio.server(options=[_reuse_port(config.server)])
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
         health_port = _bind(health_server, config.server.health_listen, None)
         health_address = _shown(config.server.health_listen, health_port)

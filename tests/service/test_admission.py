@@ -48,7 +48,10 @@ def test_refuses_above_either_threshold_and_says_which() -> None:
     overload = busy.overload()
     assert overload is not None and overload.cpu_share == pytest.approx(0.9)
     assert "90% of a core" in overload.message and "limit 80%" in overload.message
-    late = fed(LoadGauge(max_cpu=0.8, max_loop_lag_ms=5), [(0, 0, 0), (0.1, 0.01, 0.012)])
+    late = LoadGauge(max_cpu=0.8, max_loop_lag_ms=5)
+    fed(late, [(i / 10, i / 1000, 0.012) for i in range(10)])
+    assert late.overload() is None  # 0.9 s of samples: no verdict yet
+    late.add(1.0, 0.01, 0.012)
     overload = late.overload()
     assert overload is not None and "12.0 ms late" in overload.message
 
@@ -116,7 +119,7 @@ async def test_a_late_event_loop_refuses_new_drives_and_keeps_the_running_one() 
         await anext(running)  # Started
         # Hold the loop for 400 ms: the sampler's next tick runs that late.
         asyncio.get_running_loop().call_soon(time.sleep, 0.4)
-        await until(lambda: h.app.load.loop_lag_ms > 20)
+        await until(lambda: h.app.load.overload() is not None)
         error = await refused(h, "task-new")
         assert (error.code, error.reason) == (
             grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -148,7 +151,7 @@ async def test_a_busy_process_refuses_new_drives_on_cpu() -> None:
         burner = threading.Thread(target=spin, daemon=True)
         burner.start()
         try:
-            await until(lambda: h.app.load.cpu_share > 0.5)
+            await until(lambda: h.app.load.overload() is not None)
             error = await refused(h, "task-cpu")
         finally:
             halt.set()
