@@ -65,8 +65,11 @@ def markdown_table(document: Mapping[str, Any]) -> str:
         under = f"{gw['underruns']} ({gw['streams_with_underruns']})"
         if direct:
             under += f" / {direct['underruns']} ({direct['streams_with_underruns']})"
+        streams = f"{gw['streams']}"
+        if gw.get("refused"):
+            streams += f" ({gw['refused']} refused)"
         lines.append(
-            f"| {gw['scenario']} | {gw['streams']} | {under} | "
+            f"| {gw['scenario']} | {streams} | {under} | "
             f"{_fmt(gw['latency_p50_ms'])} / {_fmt(gw['latency_p99_ms'])} / "
             f"{_fmt(gw['latency_max_ms'])} | "
             f"{_ratio(gw['latency_p99_ms'], direct['latency_p99_ms'] if direct else None)} | "

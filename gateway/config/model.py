@@ -138,9 +138,9 @@ class LimitsConfig:
     preempt_wait_s: float = 5.0
     #: Admission: refuse new drives (RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED) while this
     #: process used more than this share of one core over the last second (0: no check) ...
-    admit_max_cpu: float = 0.9
+    admit_max_cpu: float = 0.8
     #: ... or while its event loop ran this late on average over the last second (0: no check).
-    admit_max_loop_lag_ms: float = 10.0
+    admit_max_loop_lag_ms: float = 5.0
 
     @classmethod
     def for_test(cls, **changes: Any) -> LimitsConfig:

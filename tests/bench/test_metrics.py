@@ -88,3 +88,33 @@ def test_summarise_and_report(tmp_path: Path) -> None:
     assert "| 20ms | 2 |" in table and "1.00x" in table
     plot(document, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_refused_streams_are_not_errors_and_not_in_per_stream_figures() -> None:
+    ok = {
+        "drive_id": "d0",
+        "setup_ms": 5.0,
+        "t0_mono_s": 10.0,
+        "send_offsets_us": [k * 20_000 for k in range(200)],
+    }
+    refused = {"drive_id": None, "error": "RESOURCE_EXHAUSTED GATEWAY_OVERLOADED"}
+    broken = {"drive_id": None, "error": "UNAVAILABLE UPSTREAM_UNREACHABLE"}
+    drive = {
+        "drive_id": "d0",
+        "underruns": 0,
+        "frames": [[10.0 + k * 0.02, 640] for k in range(200)],
+    }
+    samples = {"gateway": [CpuSample(10.0 + t, 0.1 * t, 50_000 + 100 * t) for t in range(5)]}
+    step = summarise(
+        scenario="20ms", mode="gateway", load={"streams": [ok, refused, broken, refused]},
+        sim_state={"drives": [drive]}, samples=samples, chunk_ms=20, out_bytes_per_ms=32,
+        baseline_rss_kib=50_000,
+    )  # fmt: skip
+    assert (step.streams, step.refused, step.errors) == (4, 2, 1)
+    # Two admitted streams share the CPU: 0.1 CPU-s per s / (2 x 50 chunks/s) = 1000 us.
+    assert round(step.gateway_us_per_chunk) == 1000
+    table = markdown_table(
+        {"command": "c", "machine": "m", "started": "s", "seconds_per_rung": 1,
+         "results": [step.as_dict()]}
+    )  # fmt: skip
+    assert "| 20ms | 4 (2 refused) |" in table
