@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.simulator.records import PlaybackModel
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1) by nearest rank; NaN for no values."""
@@ -53,6 +55,23 @@ def chunk_latencies_ms(
         arrival = float(frames[frame][0])
         latencies.append((arrival - (t0 + offset_us / 1e6)) * 1000)
     return latencies
+
+
+def underrun_times(
+    frames: Sequence[Sequence[float]], *, out_bytes_per_ms: float, tolerance_ms: float = 20.0
+) -> list[float]:
+    """When each underrun of one drive happened: its frames replayed through the simulator's
+    own playback model (the one that counted them)."""
+    model = PlaybackModel(tolerance_ms)
+    return [
+        arrival for arrival, size in frames if model.feed(arrival, size / out_bytes_per_ms / 1000)
+    ]
+
+
+def stall_events(times: Iterable[float], *, bin_s: float = 0.1) -> int:
+    """How many distinct moments (``bin_s`` wide) the underruns of all drives fall in: one
+    process-wide pause that every stream feels at once is one event, not N underruns."""
+    return len({math.floor(t / bin_s) for t in times})
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,7 @@ class StepResult:
     errors: int  # any other failure
     underruns: int
     streams_with_underruns: int
+    underrun_events: int  # distinct 100 ms moments with an underrun (see stall_events)
     latency_p50_ms: float
     latency_p99_ms: float
     latency_max_ms: float
@@ -184,6 +204,7 @@ def summarise(
     admitted = len(streams) - refused
     latencies: list[float] = []
     underruns = with_underruns = 0
+    when: list[float] = []
     stop_lags: list[float] = []
     for stream in streams:
         drive = drives.get(stream.get("drive_id") or "")
@@ -191,6 +212,8 @@ def summarise(
             continue
         underruns += drive["underruns"]
         with_underruns += drive["underruns"] > 0
+        if drive["underruns"]:
+            when += underrun_times(drive["frames"], out_bytes_per_ms=out_bytes_per_ms)
         if drive.get("stop_lag_ms") is not None:
             stop_lags.append(drive["stop_lag_ms"])
         latencies += chunk_latencies_ms(
@@ -227,6 +250,7 @@ def summarise(
         errors=errors,
         underruns=underruns,
         streams_with_underruns=with_underruns,
+        underrun_events=stall_events(when),
         latency_p50_ms=percentile(latencies, 0.5),
         latency_p99_ms=percentile(latencies, 0.99),
         latency_max_ms=max(latencies, default=math.nan),

@@ -49,6 +49,15 @@ def gateway_cpu(cpu_pct: Mapping[str, Any]) -> str:
     return f"{total} ({'+'.join(_fmt(value, 0) for _, value in parts)})"
 
 
+def _underruns(step: Mapping[str, Any]) -> str:
+    """``underruns (streams)``, and ``in N events`` when they bunch into few moments."""
+    text = f"{step['underruns']} ({step['streams_with_underruns']})"
+    events = step.get("underrun_events")
+    if events and step["underruns"] > events:
+        text += f" in {events} event{'s' if events > 1 else ''}"
+    return text
+
+
 def markdown_table(document: Mapping[str, Any]) -> str:
     """The README's Performance table."""
     lines = [
@@ -62,9 +71,9 @@ def markdown_table(document: Mapping[str, Any]) -> str:
     ]
     for gw, direct in paired(document["results"]):
         cpu = gw["cpu_pct"]
-        under = f"{gw['underruns']} ({gw['streams_with_underruns']})"
+        under = _underruns(gw)
         if direct:
-            under += f" / {direct['underruns']} ({direct['streams_with_underruns']})"
+            under += f" / {_underruns(direct)}"
         streams = f"{gw['streams']}"
         if gw.get("refused"):
             streams += f" ({gw['refused']} refused)"

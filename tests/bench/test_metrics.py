@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.metrics import CpuSample, chunk_latencies_ms, cpu_between, percentile, summarise
+from bench.metrics import (
+    CpuSample,
+    chunk_latencies_ms,
+    cpu_between,
+    percentile,
+    stall_events,
+    summarise,
+    underrun_times,
+)
 from bench.report import markdown_table, plot
 
 
@@ -118,3 +126,12 @@ def test_refused_streams_are_not_errors_and_not_in_per_stream_figures() -> None:
          "results": [step.as_dict()]}
     )  # fmt: skip
     assert "| 20ms | 4 (2 refused) |" in table
+
+
+def test_underruns_are_timed_and_bunched_into_events() -> None:
+    # 20 ms frames at 1x, then one 60 ms gap: one underrun, when the late frame came.
+    frames = [[k * 0.02, 640] for k in range(10)] + [[0.26, 640], [0.28, 640]]
+    assert underrun_times(frames, out_bytes_per_ms=32) == [0.26]
+    # Three drives stalled by the same pause, and one on its own a second later: two events.
+    assert stall_events([5.01, 5.03, 5.07, 6.2]) == 2
+    assert stall_events([]) == 0
