@@ -12,7 +12,8 @@ machines differ. So the gateway measures itself:
 both over the last second, sampled every 100 ms by :class:`LoadSampler`. While either is over
 its threshold (``limits.admit_max_cpu``, ``limits.admit_max_loop_lag_ms``), new drives get
 RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED with a retry hint, and running drives keep their
-cycles. The defaults sit below where ``make bench`` saw the first underruns on a 2-core VM.
+cycles. The defaults come from ``make bench`` on a 2-core VM (README, "Performance"): raise
+the CPU share on a host where the gateway has a core to itself.
 
 :class:`LoadGauge` is the pure part: it is fed samples (times in, no clock of its own) and
 answers "why not admit?"; :class:`LoadSampler` is the thin asyncio shell that feeds it.
