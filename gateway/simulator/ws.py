@@ -212,7 +212,7 @@ class _Connection:
             if msg.type in _LOGGED:
                 data = msg.data.encode() if isinstance(msg.data, str) else msg.data
                 size = len(data) if isinstance(data, bytes) else 0
-                record.received.append((now, msg.type.name.lower(), size))
+                record.log_frame(now, msg.type.name.lower(), size)
             if msg.type is WSMsgType.TEXT:
                 outcome = receive_text(record, msg.data, now)
                 if outcome is TextOutcome.STOPPED:
