@@ -83,9 +83,10 @@ async def _serve(config: SimulatorConfig, ca_file: str | None) -> None:
             # or each full collection walks it all and stalls the event loop for tens of ms.
             gc.collect()
             gc.freeze()
-            # Fewer, cheaper collections: thousands of frames a second make young objects
-            # quickly, and a full collection would stall every simulated avatar at once.
-            gc.set_threshold(50_000, 50, 50)
+            # Short young collections (as in ``dh-gateway serve``): each pauses every simulated
+            # avatar at once, so it must stay well under the 20 ms underrun tolerance; 50 000
+            # young objects took 15-37 ms on the bench VM, 5 000 take a few.
+            gc.set_threshold(5_000, 50, 50)
             print(sim.http_url, flush=True)
             await stop.wait()
     finally:
