@@ -48,12 +48,28 @@ def test_refuses_above_either_threshold_and_says_which() -> None:
     overload = busy.overload()
     assert overload is not None and overload.cpu_share == pytest.approx(0.9)
     assert "90% of a core" in overload.message and "limit 80%" in overload.message
+    assert "open again below 68%" in overload.message
     late = LoadGauge(max_cpu=0.8, max_loop_lag_ms=5)
     fed(late, [(i / 10, i / 1000, 0.012) for i in range(10)])
     assert late.overload() is None  # 0.9 s of samples: no verdict yet
     late.add(1.0, 0.01, 0.012)
     overload = late.overload()
     assert overload is not None and "12.0 ms late" in overload.message
+
+
+def test_once_refusing_it_admits_again_only_well_below_the_threshold() -> None:
+    gauge = LoadGauge(max_cpu=0.8, max_loop_lag_ms=0)
+    cpu = 0.0
+    verdicts = []
+    # A second at each share of a core, ten samples per second.
+    for second, share in enumerate([0.5, 0.85, 0.75, 0.7, 0.6, 0.75]):
+        for tick in range(10):
+            cpu += share / 10
+            gauge.add(second + (tick + 1) / 10, cpu, 0.0)
+        verdicts.append(gauge.overload() is not None)
+    # Closed above 80 %; still closed at 75 and 70 % (above 68 %); open at 60 %, and 75 % no
+    # longer closes it.
+    assert verdicts == [False, True, True, True, False, False]
 
 
 def test_zero_turns_a_check_off() -> None:
