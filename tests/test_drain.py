@@ -12,19 +12,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from dhgateway_client import DriveError
 
 from tests.served import served
-from tests.service.conftest import chunks, pcm, realtime, started_drive_id
+from tests.service.conftest import chunks, pcm, realtime, started_drive_id, stream_error
 
 C = grpc.StatusCode
-
-
-async def drive_error(stream: AsyncIterator[object]) -> DriveError:
-    with pytest.raises(DriveError) as caught:
-        async for _ in stream:
-            pass
-    return caught.value
 
 
 def speech(ms: int) -> AsyncIterator[bytes]:
@@ -39,7 +31,7 @@ async def test_sigterm_lets_the_live_drive_finish() -> None:
         drive_id = await started_drive_id(stream)
         s.process.send_signal(signal.SIGTERM)
         await s.not_serving()
-        error = await drive_error(s.client.drive("late", [pcm(100)]))
+        error = await stream_error(s.client.drive("late", [pcm(100)]))
         assert (error.code, error.reason) == (C.UNAVAILABLE, "DRAINING")
         events = [e.WhichOneof("event") async for e in stream]
         assert events[-1] == "completed"
@@ -56,7 +48,7 @@ async def test_a_drive_longer_than_the_drain_is_stopped_and_told_draining() -> N
         stream = s.client.drive("long", speech(20_000))
         drive_id = await started_drive_id(stream)
         s.process.send_signal(signal.SIGTERM)
-        error = await drive_error(stream)
+        error = await stream_error(stream)
         assert (error.code, error.reason) == (C.UNAVAILABLE, "DRAINING")
         assert error.metadata["drive_id"] == drive_id
         assert await s.exit_code() == 0, b"".join(s.stderr)
@@ -74,7 +66,7 @@ async def test_a_second_signal_stops_the_drives_at_once_still_with_stop() -> Non
         await s.not_serving()
         s.process.send_signal(signal.SIGINT)
         for stream in streams:
-            error = await drive_error(stream)
+            error = await stream_error(stream)
             assert (error.code, error.reason) == (C.UNAVAILABLE, "DRAINING")
         assert await s.exit_code() == 0, b"".join(s.stderr)
         for drive_id in drive_ids:

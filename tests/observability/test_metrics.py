@@ -28,7 +28,7 @@ from tests.observability.conftest import (
     observed_gateway,
     value,
 )
-from tests.service.conftest import chunks, pcm, realtime
+from tests.service.conftest import chunks, pcm, realtime, stream_error
 
 SERVICE = "dhgateway.v1.DriveGateway"
 
@@ -45,10 +45,7 @@ def rpcs(samples: Samples, method: str, code: str, *, kind: str = "bidi_stream")
 
 
 async def failed_drive(o: Observed, task: str, audio: object) -> DriveError:
-    with pytest.raises(DriveError) as caught:
-        async for _ in o.harness.client.drive(task, audio):  # type: ignore[arg-type]
-            pass
-    return caught.value
+    return await stream_error(o.harness.client.drive(task, audio))  # type: ignore[arg-type]
 
 
 @pytest.mark.asyncio

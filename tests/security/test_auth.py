@@ -29,7 +29,7 @@ from tests.security.conftest import (
     held_audio,
     started,
 )
-from tests.service.conftest import pcm
+from tests.service.conftest import pcm, stream_error
 
 C = grpc.StatusCode
 
@@ -41,10 +41,7 @@ def keys(*entries: object) -> AuthConfig:
 async def drive_error(
     client: DriveGatewayClient, task: str, options: DriveOptions | None = None
 ) -> DriveError:
-    with pytest.raises(DriveError) as caught:
-        async for _ in client.drive(task, [pcm(100)], options):
-            pass
-    return caught.value
+    return await stream_error(client.drive(task, [pcm(100)], options))
 
 
 async def completes(client: DriveGatewayClient, task: str, profile: str = "") -> None:

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
+from dhgateway_client import DriveError
 
 from gateway.testing import Harness, running_gateway
 
@@ -15,6 +17,14 @@ from gateway.testing import Harness, running_gateway
 async def harness() -> AsyncIterator[Harness]:
     async with running_gateway() as h:
         yield h
+
+
+async def stream_error(stream: AsyncIterator[Any]) -> DriveError:
+    """Read a drive's events to the end, which must be a DriveError; return it."""
+    with pytest.raises(DriveError) as caught:
+        async for _ in stream:
+            pass
+    return caught.value
 
 
 def pcm(ms: int, rate: int = 16000, seed: int = 1) -> bytes:

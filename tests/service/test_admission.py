@@ -16,7 +16,7 @@ from gateway.config import LimitsConfig
 from gateway.errors import Reason
 from gateway.service.admission import LoadGauge
 from gateway.testing import Harness, running_gateway
-from tests.service.conftest import chunks, pcm, realtime
+from tests.service.conftest import chunks, pcm, realtime, stream_error
 
 # The pure gauge.
 
@@ -112,10 +112,7 @@ def test_the_window_keeps_one_base_sample_and_bounded_memory(
 
 
 async def refused(h: Harness, task: str) -> DriveError:
-    with pytest.raises(DriveError) as caught:
-        async for _ in h.client.drive(task, [pcm(100)]):
-            pass
-    return caught.value
+    return await stream_error(h.client.drive(task, [pcm(100)]))
 
 
 async def until(predicate: Callable[[], bool]) -> None:

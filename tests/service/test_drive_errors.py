@@ -17,7 +17,7 @@ from gateway.errors import Reason
 from gateway.service.status import STATUS_OF
 from gateway.simulator import Fault
 from gateway.testing import Harness, running_gateway
-from tests.service.conftest import chunks, pcm, realtime
+from tests.service.conftest import chunks, pcm, realtime, stream_error
 
 C = grpc.StatusCode
 
@@ -25,10 +25,7 @@ C = grpc.StatusCode
 async def drive_error(
     harness: Harness, task: str, audio: object, options: DriveOptions | None = None
 ) -> DriveError:
-    with pytest.raises(DriveError) as caught:
-        async for _ in harness.client.drive(task, audio, options):  # type: ignore[arg-type]
-            pass
-    return caught.value
+    return await stream_error(harness.client.drive(task, audio, options))  # type: ignore[arg-type]
 
 
 def assert_error(error: DriveError, code: grpc.StatusCode, reason: Reason) -> None:

@@ -10,12 +10,12 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from dhgateway_client import DriveError, DriveOptions
+from dhgateway_client import DriveOptions
 
 from gateway.config import ServerConfig
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
-from tests.service.conftest import chunks, pcm, realtime, started_drive_id
+from tests.service.conftest import chunks, pcm, realtime, started_drive_id, stream_error
 
 C = grpc.StatusCode
 
@@ -42,11 +42,9 @@ async def test_reject_on_another_replica_names_the_holder(
     a, b = replicas
     holder = a.client.drive("shared", realtime(chunks(pcm(5000), 3200), 100))
     holder_id = await started_drive_id(holder)
-    with pytest.raises(DriveError) as caught:
-        async for _ in b.client.drive("shared", [pcm(100)]):
-            pass
-    assert (caught.value.code, caught.value.reason) == (C.ALREADY_EXISTS, "TASK_BUSY")
-    assert caught.value.metadata["holder_drive_id"] == holder_id
+    error = await stream_error(b.client.drive("shared", [pcm(100)]))
+    assert (error.code, error.reason) == (C.ALREADY_EXISTS, "TASK_BUSY")
+    assert error.metadata["holder_drive_id"] == holder_id
     await holder.aclose()
 
 
@@ -58,10 +56,8 @@ async def test_preempt_across_replicas_never_overlaps(replicas: tuple[Harness, H
     options = DriveOptions(on_conflict="PREEMPT")
     events = [e async for e in b.client.drive("shared-p", [pcm(200)], options)]
     assert events[-1].WhichOneof("event") == "completed"
-    with pytest.raises(DriveError) as caught:
-        async for _ in holder:
-            pass
-    assert (caught.value.code, caught.value.reason) == (C.ABORTED, "PREEMPTED")
+    error = await stream_error(holder)
+    assert (error.code, error.reason) == (C.ABORTED, "PREEMPTED")
     old, new = a.sim.drive(holder_id), a.sim.drive(events[0].drive_id)
     assert old.stopped_at is not None and old.closed_at is not None
     assert new.connected_at is not None and old.closed_at <= new.connected_at
