@@ -268,7 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gateway.observability import configure_logging
 
             configure_logging(config)
-            return asyncio.run(serve(config))
+            from gateway.loops import run_loop
+
+            return run_loop(serve(config), config.server.event_loop)
         logging.basicConfig(
             level=(args.log_level or ("WARNING" if args.command == "demo" else "INFO")).upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -75,6 +75,11 @@ def _serve(sim: Simulator, env: dict[str, str]) -> tuple[list[str], dict[str, st
     }
 
 
+def runs_uvloop(pid: int) -> bool:
+    """Whether process ``pid`` loaded uvloop's extension module (runs on uvloop)."""
+    return "uvloop/loop." in Path(f"/proc/{pid}/maps").read_text()
+
+
 @asynccontextmanager
 async def serve_process(sim: Simulator, **env: str) -> AsyncIterator[GatewayProcess]:
     """``dh-gateway serve`` in front of ``sim``, once it printed its address; killed on exit."""

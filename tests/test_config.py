@@ -114,6 +114,7 @@ def _sample(setting: Setting, tmp_path: Path) -> tuple[str, Any]:
         "metrics_listen": "127.0.0.1:6003",
         "api_url": "http://127.0.0.1:6004/",
         "log_format": "json",
+        "event_loop": "asyncio",
         "log_level": "WARNING",
         "max_drives_per_key": 3,
         "redis_url": "redis://127.0.0.1:6005/0",
@@ -243,7 +244,12 @@ def test_every_problem_is_reported_at_once_with_its_source(tmp_path: Path) -> No
         profiles = ["nope"]
         """,
     )
-    env = {**CREDS, "DHGW_QUEUE_TIMEOUT_S": "soon", "DHGW_LOG_FORMAT": "xml"}
+    env = {
+        **CREDS,
+        "DHGW_QUEUE_TIMEOUT_S": "soon",
+        "DHGW_LOG_FORMAT": "xml",
+        "DHGW_EVENT_LOOP": "trio",
+    }
     with pytest.raises(ConfigError) as caught:
         load_config(env, config_file=file, keepalive_time_s="-1")
     found = problems(caught)
@@ -257,10 +263,11 @@ def test_every_problem_is_reported_at_once_with_its_source(tmp_path: Path) -> No
         "server.keepalive_time_s (--keepalive-time-s) must be a positive number, got -1.0",
         "limits.max_drives (in FILE) must be a positive number, got 0",
         "observability.log_format (DHGW_LOG_FORMAT) must be auto, json or console, got 'xml'",
+        "server.event_loop (DHGW_EVENT_LOOP) must be uvloop or asyncio, got 'trio'",
         "auth.api_keys[0].sha256 (in FILE) must be 64 lowercase hex digits",
     ):
         assert expected in text, text
-    assert len(found) == 8, text
+    assert len(found) == 9, text
 
 
 def test_an_unreadable_file_is_one_problem(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 SIGTERM (or SIGINT): health turns NOT_SERVING, new drives get UNAVAILABLE / DRAINING, live
 drives may finish for ``drain_timeout_s``, the rest are ended with their Stop sent; exit 0.
-A second signal ends the live drives at once, still with their Stop.
+A second signal ends the live drives at once, still with their Stop. The first test runs on
+both event loops the gateway offers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from tests.served import served
+from tests.served import runs_uvloop, served
 from tests.service.conftest import chunks, pcm, realtime, started_drive_id, stream_error
 
 C = grpc.StatusCode
@@ -25,8 +26,10 @@ def speech(ms: int) -> AsyncIterator[bytes]:
 
 
 @pytest.mark.asyncio
-async def test_sigterm_lets_the_live_drive_finish() -> None:
-    async with served(DRAIN_TIMEOUT_S="20") as s:
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+async def test_sigterm_lets_the_live_drive_finish(event_loop: str) -> None:
+    async with served(DRAIN_TIMEOUT_S="20", EVENT_LOOP=event_loop) as s:
+        assert runs_uvloop(s.process.pid) == (event_loop == "uvloop")
         stream = s.client.drive("live", speech(1500))
         drive_id = await started_drive_id(stream)
         s.process.send_signal(signal.SIGTERM)

@@ -21,6 +21,7 @@ from gateway.config.checks import (
     is_local_address,
     listen_problem,
 )
+from gateway.loops import EVENT_LOOPS
 
 VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
 DEFAULT_PROFILE = "default"
@@ -222,9 +223,14 @@ class ServerConfig:
     #: spreads connections over them). Needs ``redis_url``: the processes must share the
     #: task registry, or one task could be driven twice.
     reuse_port: bool = False
+    #: The asyncio event loop: "uvloop" (libuv; less CPU per audio chunk) or "asyncio" (the
+    #: standard library's).
+    event_loop: str = "uvloop"
 
     def __post_init__(self) -> None:
         checks = Checks()
+        if self.event_loop not in EVENT_LOOPS:
+            checks.add("event_loop", f"must be uvloop or asyncio, got {self.event_loop!r}")
         if (problem := listen_problem(self.listen)) is not None:
             checks.add("listen", problem)
         if self.health_listen and (problem := listen_problem(self.health_listen)) is not None:

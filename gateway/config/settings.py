@@ -121,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
       "Redis shared by replicas for task exclusivity (unset: this process only)", optional=True),
     S("server", "reuse_port", "REUSE_PORT", "bool",
       "several processes share the listen address (SO_REUSEPORT; needs REDIS_URL)"),
+    S("server", "event_loop", "EVENT_LOOP", "str", "uvloop or asyncio"),
     S("server.tls", "cert_file", "TLS_CERT_FILE", "str", "PEM certificate chain: serve TLS",
       optional=True),
     S("server.tls", "key_file", "TLS_KEY_FILE", "str", "PEM private key of the certificate",

@@ -49,6 +49,9 @@ def build_parser(prog: str = "python -m gateway.simulator") -> argparse.Argument
         "--no-keep-audio", action="store_true", help="record frame times and sizes only"
     )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (INFO)")
+    parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="(uvloop)"
+    )
     return parser
 
 
@@ -114,5 +117,11 @@ def run_standalone(argv: Sequence[str] | None = None, *, prog: str | None = None
         config = _config(args)
     except ValueError as exc:
         parser.error(str(exc))
-    asyncio.run(_serve(config, args.ca_file))
+    # As gateway.loops.run_loop does; the simulator imports nothing from the gateway.
+    if args.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve(config, args.ca_file))
+    else:
+        asyncio.run(_serve(config, args.ca_file))
     return 0

@@ -12,6 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.served import runs_uvloop
+
 from .helpers import (
     APP_ID,
     SECRET,
@@ -35,18 +37,21 @@ async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subpr
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("sig", "event_loop"), [(signal.SIGTERM, "uvloop"), (signal.SIGINT, "asyncio")]
+)
 @pytest.mark.asyncio
-async def test_standalone_serves_and_stops_on_signal(sig: signal.Signals) -> None:
+async def test_standalone_serves_and_stops_on_signal(sig: signal.Signals, event_loop: str) -> None:
     proc = await _spawn(
         "--port", "0", "--app-id", str(APP_ID), "--tasks", "a,b", "--log-level", "WARNING",
-        env={"DH_SIMULATOR_SERVER_SECRET": SECRET},
+        "--event-loop", event_loop, env={"DH_SIMULATOR_SERVER_SECRET": SECRET},
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     try:
         async with asyncio.timeout(15):
             line = (await proc.stdout.readline()).decode()
         url = line.strip()
+        assert runs_uvloop(proc.pid) == (event_loop == "uvloop")
         assert url.startswith("http://127.0.0.1:") and url.endswith("/"), line
         async with aiohttp.ClientSession() as session:
             _, env = await post(session, url, common_params("DriveByWsStream"), {"TaskId": "zz"})
