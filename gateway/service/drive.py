@@ -262,8 +262,14 @@ class Drive:
     async def _stream(self) -> Completion:
         session = self._session
         assert session is not None
-        lost = asyncio.ensure_future(session.wait_lost())
-        lost.add_done_callback(lambda _: self._wake.set())
+        # A callback on the session's own future, not a task awaiting it: one task fewer per
+        # drive, and the loss still wakes the loop below at once.
+        closed = session.closed
+
+        def on_closed(_: object) -> None:
+            self._wake.set()
+
+        closed.add_done_callback(on_closed)
         limits = self.app.config.limits
         core = self.core
         assert core.started_at is not None
@@ -272,7 +278,7 @@ class Drive:
             while True:
                 now = self._loop.time()
                 self._raise_read_error()
-                if lost.done() and (error := lost.result()) is not None:
+                if closed.done() and (error := closed.result()) is not None:
                     raise error
                 await self._pump()
                 snapshot = core.progress_due(now)
@@ -302,7 +308,7 @@ class Drive:
                     async with asyncio.timeout_at(deadline):
                         await self._wake.wait()
         finally:
-            lost.cancel()
+            closed.remove_done_callback(on_closed)
         stop_at = await self._stop()
         if core.end_error is not None:
             raise core.end_error
