@@ -1,10 +1,15 @@
-"""``python -m bench [--quick] [--only SCENARIO]``: the gateway against the direct path, on
-this machine.
+"""``python -m bench [--quick] [--only SCENARIO] [--[no-]prototype]``: the gateway against
+the bare prototype of the pipeline (:mod:`bench.prototype`) and the direct path, on this
+machine.
 
-Writes ``bench/results/latest.json``, ``latest.md`` (the table the README shows) and
-``latest.png`` (latency and CPU against concurrency, gateway vs direct); ``quick.*`` with
-``--quick``. ``--only 20ms-2proc`` runs one scenario's rungs and writes ``latest-20ms-2proc.*``
-(``quick-…`` with ``--quick``), leaving the full results alone.
+The prototype runs on every rung of the scenarios it can carry (``20ms`` and ``100ms``: it
+converts nothing and runs as one process); ``--quick`` leaves it out unless ``--prototype``
+asks for it (it would take the quick run past a minute). Writes ``bench/results/latest.json``
+(every rung of every path, and ``ratios``: the gateway's p99 and CPU per chunk over the
+baselines'), ``latest.md`` (the table the README shows) and ``latest.png`` (latency and CPU
+against concurrency, per path); ``quick.*`` with ``--quick``. ``--only 20ms-2proc`` runs one
+scenario's rungs and writes ``latest-20ms-2proc.*`` (``quick-…`` with ``--quick``), leaving
+the full results alone.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.metrics import gateway_ratios
 from bench.report import markdown_table, plot
 from bench.run import ROOT, SCENARIOS, build_loadgen, run_ladder
 
@@ -68,24 +74,35 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=list(FULL), metavar="SCENARIO",
         help=f"run one scenario only ({', '.join(FULL)}); writes <name>-SCENARIO.*",
     )  # fmt: skip
+    parser.add_argument(
+        "--prototype", action=argparse.BooleanOptionalAction,
+        help="run the bare prototype too, where it fits (default: yes, but not with --quick)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    with_prototype = not args.quick if args.prototype is None else args.prototype
     ladder = choose_ladder(quick=args.quick, only=args.only)
     seconds = args.seconds or (10.0 if args.quick else 20.0)
     build_loadgen()
     began = time.time()
-    results = run_ladder([SCENARIOS[name] for name in ladder], ladder, seconds=seconds)
+    results = run_ladder(
+        [SCENARIOS[name] for name in ladder], ladder, seconds=seconds, with_prototype=with_prototype
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = ("quick" if args.quick else "latest") + (f"-{args.only}" if args.only else "")
     command = "make bench" + (" QUICK=1" if args.quick else "")
-    if args.only:
-        command = "python -m bench" + (" --quick" if args.quick else "") + f" --only {args.only}"
+    if args.only or args.prototype is not None:
+        command = "python -m bench" + (" --quick" if args.quick else "")
+        command += f" --only {args.only}" if args.only else ""
+        if args.prototype is not None:
+            command += " --prototype" if args.prototype else " --no-prototype"
     document = {
         "command": command,
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(began)),
         "seconds_per_rung": seconds,
         "results": results,
+        "ratios": [ratios.as_dict() for ratios in gateway_ratios(results)],
     }
     (out / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
     (out / f"{name}.md").write_text(markdown_table(document))

@@ -131,9 +131,18 @@ def with_totals(samples: Mapping[str, Sequence[CpuSample]]) -> dict[str, list[Cp
     return result
 
 
+#: The paths with a process in front of the simulator, sampled under the path's name; the
+#: per-chunk, per-stream-second and per-stream figures are its CPU and memory.
+HOPS = frozenset({"gateway", "prototype"})
+
+
 @dataclass(frozen=True)
 class StepResult:
-    """One rung of the ladder, for one path (gateway or direct)."""
+    """One rung of the ladder, for one path (gateway, prototype or direct).
+
+    The ``gateway_*`` figures are the process in front of the simulator: the gateway's, or on
+    the prototype path the prototype's (:data:`HOPS`); NaN on the direct path.
+    """
 
     scenario: str
     mode: str
@@ -151,8 +160,9 @@ class StepResult:
     stop_lag_p50_ms: float
     stop_lag_p99_ms: float
     window_s: float
-    #: Process name -> % of one core over the window. With several gateway processes,
-    #: ``gateway`` is their sum and ``gateway/0``, ``gateway/1``, ... each one's share.
+    #: Process name -> % of one core over the window (``gateway``, ``prototype``,
+    #: ``simulator``, ``loadgen``). With several gateway processes, ``gateway`` is their sum
+    #: and ``gateway/0``, ``gateway/1``, ... each one's share.
     cpu_pct: Mapping[str, float]
     gateway_us_per_stream_s: float
     gateway_us_per_chunk: float
@@ -160,9 +170,10 @@ class StepResult:
     #: "", the processes at >= 90 % of a core, and/or "machine" when all of them together
     #: used >= 90 % of the machine's cores.
     bound_by: str
-    #: Gateway processes sharing the listen address (0 on the direct path).
+    #: Gateway processes sharing the listen address (1 on the prototype path, 0 on the direct).
     processes: int = 1
-    #: The load generator's gRPC connections to the gateway (0 on the direct path).
+    #: The load generator's gRPC connections to the gateway or the prototype (0 on the direct
+    #: path).
     conns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -187,6 +198,8 @@ def summarise(
 ) -> StepResult:
     """Turn one step's raw records into its figures.
 
+    The per-chunk, per-stream-second and per-stream figures are those of ``mode``'s process in
+    front of the simulator (:data:`HOPS`: ``gateway`` or ``prototype``), sampled under that name.
     ``samples`` may hold the gateway as one series (``gateway``) or as one per process
     (``gateway/0``, ...; see :func:`with_totals`): the gateway's figures are then the sum, and
     ``bound_by`` looks at each process, since each has a core of its own to fill. With
@@ -194,6 +207,7 @@ def summarise(
     together used 90 % of them: no process is at its limit, the machine is.
     """
     samples = with_totals(samples)
+    hop = mode if mode in HOPS else None
     groups = {name.rpartition("/")[0] for name in samples if "/" in name}
     streams = load["streams"]
     drives = {d["drive_id"]: d for d in sim_state["drives"]}
@@ -233,11 +247,11 @@ def summarise(
     for name, series in samples.items():
         used, length = cpu_between(series, start, end)
         cpu_pct[name] = 100 * used / length if length > 0 else math.nan
-        if name == "gateway":
+        if name == hop:
             gateway_cpu_s, window_s = used, length
     stream_seconds = admitted * window_s
     chunks = stream_seconds * 1000 / chunk_ms
-    gateway_rss = peak_rss_kib(samples.get("gateway", ()), start, end)
+    gateway_rss = peak_rss_kib(samples.get(hop or "", ()), start, end)
     busy = [n for n, pct in cpu_pct.items() if pct >= 90 and n not in groups]
     used = sum(pct for n, pct in cpu_pct.items() if n not in groups and not math.isnan(pct))
     if cores and used >= 90 * cores:
@@ -271,3 +285,61 @@ def summarise(
         processes=processes,
         conns=int(load.get("config", {}).get("conns") or 0),
     )
+
+
+def _rung_ratio(numerator: Any, denominator: Any) -> float:
+    if numerator is None or not denominator or math.isnan(numerator) or math.isnan(denominator):
+        return math.nan
+    return float(numerator / denominator)
+
+
+@dataclass(frozen=True)
+class Ratios:
+    """The gateway's figures on one rung over those of its baselines on the same rung.
+
+    NaN where a baseline did not run (no prototype on a scenario it cannot carry) or a side
+    has no figure.
+    """
+
+    scenario: str
+    streams: int
+    p99_vs_direct: float
+    p99_vs_prototype: float
+    #: The gateway's CPU per chunk over the bare prototype's: below 1 when it does more for
+    #: less.
+    cpu_per_chunk_vs_prototype: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in vars(self).items()
+        }
+
+
+def gateway_ratios(results: Iterable[Mapping[str, Any]]) -> list[Ratios]:
+    """The :class:`Ratios` of every gateway rung, in order.
+
+    ``results`` are :meth:`StepResult.as_dict` documents (missing figures are None), as in
+    the benchmark's JSON; the baselines of a rung are the rows of the same scenario, size and
+    mode ``direct`` or ``prototype``.
+    """
+    results = list(results)
+    by_rung = {(r["scenario"], r["streams"], r["mode"]): r for r in results}
+    ratios = []
+    for gw in results:
+        if gw["mode"] != "gateway":
+            continue
+        direct = by_rung.get((gw["scenario"], gw["streams"], "direct"), {})
+        proto = by_rung.get((gw["scenario"], gw["streams"], "prototype"), {})
+        ratios.append(
+            Ratios(
+                scenario=gw["scenario"],
+                streams=gw["streams"],
+                p99_vs_direct=_rung_ratio(gw["latency_p99_ms"], direct.get("latency_p99_ms")),
+                p99_vs_prototype=_rung_ratio(gw["latency_p99_ms"], proto.get("latency_p99_ms")),
+                cpu_per_chunk_vs_prototype=_rung_ratio(
+                    gw["gateway_us_per_chunk"], proto.get("gateway_us_per_chunk")
+                ),
+            )
+        )
+    return ratios

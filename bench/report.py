@@ -1,4 +1,8 @@
-"""The benchmark's table (markdown) and plot (PNG), from its JSON document."""
+"""The benchmark's table (markdown) and plot (PNG), from its JSON document.
+
+Each gateway rung is followed by the bare prototype's on the same rung when it ran, and the
+gateway's ratios to both baselines (:func:`bench.metrics.gateway_ratios`) sit on its row.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,11 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from bench.metrics import HOPS, gateway_ratios
+
+#: The table's name of each path.
+PATHS = {"gateway": "gw", "prototype": "proto", "direct": "direct"}
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -16,34 +25,46 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def _ratio(gateway: Any, direct: Any) -> str:
+def _ratio(value: Any, baseline: Any) -> str:
     if (
-        not gateway
-        or not direct
-        or any(isinstance(v, float) and math.isnan(v) for v in (gateway, direct))
+        not value
+        or not baseline
+        or any(isinstance(v, float) and math.isnan(v) for v in (value, baseline))
     ):
         return "-"
-    return f"{gateway / direct:.2f}x"
+    return f"{value / baseline:.2f}x"
 
 
-def paired(
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None or math.isnan(ratio) else f"{ratio:.2f}x"
+
+
+def grouped(
     results: list[Mapping[str, Any]],
-) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
-    """Gateway rungs with the direct rung of the same scenario and size."""
-    direct = {(r["scenario"], r["streams"]): r for r in results if r["mode"] == "direct"}
+) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any] | None]]:
+    """Gateway rungs with the prototype and direct rungs of the same scenario and size
+    (None where that path did not run)."""
+    rungs = {(r["scenario"], r["streams"], r["mode"]): r for r in results}
     return [
-        (r, direct.get((r["scenario"], r["streams"]))) for r in results if r["mode"] == "gateway"
+        (
+            r,
+            rungs.get((r["scenario"], r["streams"], "prototype")),
+            rungs.get((r["scenario"], r["streams"], "direct")),
+        )
+        for r in results
+        if r["mode"] == "gateway"
     ]
 
 
-def gateway_cpu(cpu_pct: Mapping[str, Any]) -> str:
-    """The gateway's CPU %: the one process's, or the sum and each process's (``120 (61+59)``)."""
+def gateway_cpu(cpu_pct: Mapping[str, Any], name: str = "gateway") -> str:
+    """The CPU % of ``name`` (``gateway`` or ``prototype``): the one process's, or the sum and
+    each process's (``120 (61+59)``)."""
     parts = sorted(
-        (int(name.rpartition("/")[2]), value)
-        for name, value in cpu_pct.items()
-        if name.startswith("gateway/") and name.rpartition("/")[2].isdigit()
+        (int(part.rpartition("/")[2]), value)
+        for part, value in cpu_pct.items()
+        if part.startswith(f"{name}/") and part.rpartition("/")[2].isdigit()
     )
-    total = _fmt(cpu_pct.get("gateway"), 0)
+    total = _fmt(cpu_pct.get(name), 0)
     if not parts:
         return total
     return f"{total} ({'+'.join(_fmt(value, 0) for _, value in parts)})"
@@ -58,41 +79,61 @@ def _underruns(step: Mapping[str, Any]) -> str:
     return text
 
 
+def _row(
+    step: Mapping[str, Any],
+    direct: Mapping[str, Any] | None,
+    p99_vs_prototype: str = "-",
+    cpu_vs_prototype: str = "-",
+) -> str:
+    """One path's row of a rung; the ratios to the prototype are the gateway row's only."""
+    cpu = step["cpu_pct"]
+    under = _underruns(step)
+    if direct:
+        under += f" / {_underruns(direct)}"
+    streams = f"{step['streams']}"
+    if step.get("refused"):
+        streams += f" ({step['refused']} refused)"
+    p99_vs_direct = _ratio(step["latency_p99_ms"], direct["latency_p99_ms"] if direct else None)
+    return (
+        f"| {step['scenario']} | {streams} | {PATHS[step['mode']]} | {under} | "
+        f"{_fmt(step['latency_p50_ms'])} / {_fmt(step['latency_p99_ms'])} / "
+        f"{_fmt(step['latency_max_ms'])} | {p99_vs_direct} / {p99_vs_prototype} | "
+        f"{_fmt(step['setup_p50_ms'])} / {_fmt(step['setup_p99_ms'])} | "
+        f"{_fmt(step['stop_lag_p99_ms'])} | {_fmt(step['gateway_us_per_chunk'])} | "
+        f"{cpu_vs_prototype} | {_fmt(step['gateway_us_per_stream_s'], 0)} | "
+        f"{_fmt(step['gateway_kib_per_stream'])} | "
+        f"{gateway_cpu(cpu, step['mode'])} / {_fmt(cpu.get('simulator'), 0)} / "
+        f"{_fmt(cpu.get('loadgen'), 0)} | {step['bound_by'] or '-'} |"
+    )
+
+
 def markdown_table(document: Mapping[str, Any]) -> str:
-    """The README's Performance table."""
+    """The README's Performance table: per rung, the gateway's row (gw) with its ratios to
+    the direct path and to the bare prototype, then the prototype's row (proto) when it ran.
+    The CPU, memory and "CPU %" figures are the row's own process (gateway or prototype)."""
     lines = [
         f"Command: `{document['command']}` · machine: {document['machine']} · "
         f"{document['seconds_per_rung']:g} s steady per rung · {document['started']}",
         "",
-        "| load | streams | underruns (streams) gw / direct | p50 / p99 / max added latency ms "
-        "(gw) | p99 vs direct | setup p50 / p99 ms | Stop lag p99 ms | gateway CPU µs per chunk "
-        "| per stream-s | RSS KiB per stream | CPU % gw / sim / loadgen | bound by |",
-        "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---|",
+        "| load | streams | path | underruns (streams) / direct | p50 / p99 / max added "
+        "latency ms | p99 vs direct / proto | setup p50 / p99 ms | Stop lag p99 ms | CPU µs per "
+        "chunk | vs proto | per stream-s | RSS KiB per stream | CPU % path / sim / loadgen | "
+        "bound by |",
+        "|---|---:|---|---|---|---:|---|---:|---:|---:|---:|---:|---|---|",
     ]
-    for gw, direct in paired(document["results"]):
-        cpu = gw["cpu_pct"]
-        under = _underruns(gw)
-        if direct:
-            under += f" / {_underruns(direct)}"
-        streams = f"{gw['streams']}"
-        if gw.get("refused"):
-            streams += f" ({gw['refused']} refused)"
+    results = document["results"]
+    for (gw, proto, direct), ratios in zip(grouped(results), gateway_ratios(results), strict=True):
         lines.append(
-            f"| {gw['scenario']} | {streams} | {under} | "
-            f"{_fmt(gw['latency_p50_ms'])} / {_fmt(gw['latency_p99_ms'])} / "
-            f"{_fmt(gw['latency_max_ms'])} | "
-            f"{_ratio(gw['latency_p99_ms'], direct['latency_p99_ms'] if direct else None)} | "
-            f"{_fmt(gw['setup_p50_ms'])} / {_fmt(gw['setup_p99_ms'])} | "
-            f"{_fmt(gw['stop_lag_p99_ms'])} | {_fmt(gw['gateway_us_per_chunk'])} | "
-            f"{_fmt(gw['gateway_us_per_stream_s'], 0)} | {_fmt(gw['gateway_kib_per_stream'])} | "
-            f"{gateway_cpu(cpu)} / {_fmt(cpu.get('simulator'), 0)} / "
-            f"{_fmt(cpu.get('loadgen'), 0)} | {gw['bound_by'] or '-'} |"
+            _row(gw, direct, _x(ratios.p99_vs_prototype), _x(ratios.cpu_per_chunk_vs_prototype))
         )
+        if proto:
+            lines.append(_row(proto, direct))
     return "\n".join(lines) + "\n"
 
 
 def plot(document: Mapping[str, Any], path: Path) -> None:
-    """p99 added latency and CPU against concurrency, gateway vs direct, per scenario."""
+    """p99 added latency and CPU against concurrency, gateway vs prototype vs direct, per
+    scenario (the CPU of each path's busiest hop: the gateway, the prototype, the simulator)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -101,7 +142,7 @@ def plot(document: Mapping[str, Any], path: Path) -> None:
     figure, (latency, cpu) = plt.subplots(1, 2, figsize=(12, 4.5))
     results = document["results"]
     for scenario in dict.fromkeys(r["scenario"] for r in results):
-        for mode, style in (("gateway", "-o"), ("direct", "--s")):
+        for mode, style in (("gateway", "-o"), ("prototype", "-.^"), ("direct", "--s")):
             rows = [r for r in results if r["scenario"] == scenario and r["mode"] == mode]
             if not rows:
                 continue
@@ -110,7 +151,7 @@ def plot(document: Mapping[str, Any], path: Path) -> None:
             latency.plot(
                 streams, [r["latency_p99_ms"] or math.nan for r in rows], style, label=label
             )
-            busiest = "gateway" if mode == "gateway" else "simulator"
+            busiest = mode if mode in HOPS else "simulator"
             cpu.plot(
                 streams,
                 [r["cpu_pct"].get(busiest) or math.nan for r in rows],
@@ -125,7 +166,9 @@ def plot(document: Mapping[str, Any], path: Path) -> None:
     for axes in (latency, cpu):
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
-    figure.suptitle(f"dh-gateway vs direct WebSocket — {document['machine']}", fontsize=9)
+    figure.suptitle(
+        f"dh-gateway vs bare prototype vs direct WebSocket — {document['machine']}", fontsize=9
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

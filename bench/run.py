@@ -1,8 +1,10 @@
 """Run the benchmark ladder: simulator, gateway and load generator as separate processes.
 
 For each scenario and each rung (number of concurrent real-time streams) the same load runs
-twice, each time on fresh processes: through the gateway (``dh-gateway serve``), and straight to
-the simulator over WebSocket as a client following the vendor's sample would (the baseline).
+on fresh processes each time: through the gateway (``dh-gateway serve``); through the bare
+prototype of the pipeline (:mod:`bench.prototype`: grpc.aio in, websockets out, nothing else),
+on the scenarios it can carry; and straight to the simulator over WebSocket as a client
+following the vendor's sample would. The last two are the baselines the gateway is held to.
 A sampler reads every process's CPU and RSS from /proc twice a second, so a rung bound by the
 load generator or the simulator is marked as such instead of being blamed on the gateway.
 
@@ -34,6 +36,7 @@ from typing import Any
 from urllib.request import urlopen
 
 from bench.metrics import CpuSample, StepResult, part_name, summarise
+from gateway.config import ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -45,6 +48,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: second per AppId, so a real gateway sees a few tens per second at most; a faster ramp
 #: measures a burst of set-ups (each costs a few ms of CPU) rather than the steady load.
 SETUPS_PER_S = 50
+#: The paths a rung runs on, in order (see :func:`run_step`).
+MODES = ("gateway", "prototype", "direct")
+#: The prototype's event loop: the gateway's default (``DHGW_EVENT_LOOP``), so that only the
+#: pipelines differ.
+PROTOTYPE_EVENT_LOOP = ServerConfig().event_loop
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,13 @@ class Scenario:
     #: hands each new connection to one process, so several processes need many connections
     #: to get even shares: at 5 per connection, 200 streams make 40 connections.
     streams_per_conn: int = 100
+
+    @property
+    def prototype_fits(self) -> bool:
+        """Whether :mod:`bench.prototype` can carry this load: it converts nothing (LINEAR16
+        mono 16 kHz in, as is) and runs as one process."""
+        as_is = self.encoding == "LINEAR16" and self.rate == 16000 and self.channels == 1
+        return as_is and self.processes == 1
 
     @property
     def label(self) -> str:
@@ -164,17 +179,27 @@ def _wait_line(process: subprocess.Popen[str], pattern: str, timeout_s: float = 
 
 
 @contextmanager
+def _server(
+    args: Sequence[str], pattern: str, **popen: Any
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A server process and the address it printed (``pattern``'s group 1); terminated on
+    exit."""
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, **popen) as process:
+        try:
+            yield process, _wait_line(process, pattern)
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@contextmanager
 def simulator(secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """A standalone simulator with no rate limit and no audio kept (only frame records)."""
     args = [sys.executable, "-m", "gateway.simulator", "--port", "0", "--app-id", str(APP_ID)]
     args += ["--server-secret", secret, "--requests-per-second", "0", "--no-keep-audio"]
     args += ["--log-level", "WARNING"]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            yield process, _wait_line(process, r"(https?://\S+)")
-        finally:
-            process.terminate()
-            process.wait(30)
+    with _server(args, r"(https?://\S+)") as started:
+        yield started
 
 
 @contextmanager
@@ -192,12 +217,20 @@ def gateway(secret: str, api_url: str, **env: str) -> Iterator[tuple[subprocess.
     )
     environ.update(env)
     args = [str(BIN / "dh-gateway"), "--log-level", "WARNING", "serve"]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=environ) as process:
-        try:
-            yield process, _wait_line(process, r"listening on (\S+)")
-        finally:
-            process.terminate()
-            process.wait(30)
+    with _server(args, r"listening on (\S+)", env=environ) as started:
+        yield started
+
+
+@contextmanager
+def prototype(
+    secret: str, api_url: str, event_loop: str = PROTOTYPE_EVENT_LOOP
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The bare prototype (:mod:`bench.prototype`) in front of the simulator; its address."""
+    args = [sys.executable, "-m", "bench.prototype", "--listen", "127.0.0.1:0", "--api", api_url]
+    args += ["--app-id", str(APP_ID), "--server-secret", secret, "--event-loop", event_loop]
+    # From the checkout's root, where ``bench`` is importable (it is not installed).
+    with _server(args, r"listening on (\S+)", cwd=ROOT) as started:
+        yield started
 
 
 @contextmanager
@@ -266,16 +299,26 @@ def run_step(
     processes: int | None = None,
     streams_per_conn: int | None = None,
 ) -> StepResult:
-    """One rung for one path, on fresh processes.
+    """One rung for one path (``mode``, one of :data:`MODES`), on fresh processes.
 
     ``processes`` gateway processes share the listen address and the load generator opens a
     connection per ``streams_per_conn`` streams (None: the scenario's); the result is labelled
-    by the processes (``20ms-2proc``) and records the connections.
+    by the processes (``20ms-2proc``) and records the connections. The ``prototype`` path runs
+    the load generator in its gateway mode against :mod:`bench.prototype`, sampled as
+    ``prototype``.
+
+    Raises:
+        ValueError: an unknown ``mode``, or ``prototype`` on a scenario it cannot carry
+            (:attr:`Scenario.prototype_fits`); nothing has been started.
     """
     if processes is not None:
         scenario = replace(scenario, processes=processes)
     if streams_per_conn is not None:
         scenario = replace(scenario, streams_per_conn=streams_per_conn)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+    if mode == "prototype" and not scenario.prototype_fits:
+        raise ValueError(f"the prototype cannot carry {scenario.label} (LINEAR16 mono 16 kHz only)")
     secret = secrets.token_hex(16)
     ramp_s = max(1.0, streams / SETUPS_PER_S)
     load_args = [
@@ -286,11 +329,17 @@ def run_step(
     with ExitStack() as stack:
         sim, sim_url = stack.enter_context(simulator(secret))
         pids = {"simulator": sim.pid}
-        gateway_names: list[str] = []
+        # The processes in front of the simulator: the gateway's, or the prototype.
+        hop_pids: dict[str, int] = {}
+        address = ""
         if mode == "gateway":
             started, address = stack.enter_context(gateways(secret, sim_url, scenario.processes))
-            gateway_names = list(gateway_pids(started))
-            pids.update(gateway_pids(started))
+            hop_pids = gateway_pids(started)
+        elif mode == "prototype":
+            proto, address = stack.enter_context(prototype(secret, sim_url))
+            hop_pids = {"prototype": proto.pid}
+        if hop_pids:
+            pids.update(hop_pids)
             load_args += ["--mode", "gateway", "--addr", address, "--rate", str(scenario.rate)]
             load_args += ["--conns", str(conns_for(streams, scenario.streams_per_conn))]
             load_args += ["--channels", str(scenario.channels), "--encoding", scenario.encoding]
@@ -298,7 +347,7 @@ def run_step(
             load_args += ["--mode", "direct", "--api", sim_url, "--app-id", str(APP_ID)]
             load_args += ["--secret", secret, "--rate", str(scenario.direct_rate)]
             load_args += ["--channels", "1", "--encoding", "LINEAR16"]
-        baseline_rss = sum(read_proc(pids[name])[1] for name in gateway_names)
+        baseline_rss = sum(read_proc(pid)[1] for pid in hop_pids.values())
         out = stack.enter_context(_temp_json())
         load = subprocess.Popen([str(LOADGEN), *load_args, "--out", str(out)])
         sampler = Sampler({**pids, "loadgen": load.pid})
@@ -317,7 +366,7 @@ def run_step(
         chunk_ms=scenario.chunk_ms,
         out_bytes_per_ms=scenario.out_bytes_per_ms,
         baseline_rss_kib=baseline_rss,
-        processes=len(gateway_names),
+        processes=len(hop_pids),
         cores=len(os.sched_getaffinity(0)),
     )
 
@@ -336,17 +385,29 @@ def _pct(value: float) -> int | None:
     return None if math.isnan(value) else round(value)
 
 
+def modes_for(scenario: Scenario, *, with_prototype: bool = True) -> tuple[str, ...]:
+    """The paths a rung of ``scenario`` runs on, in order: gateway, the prototype (on the
+    scenarios it can carry, and only ``with_prototype``), direct."""
+    proto = with_prototype and scenario.prototype_fits
+    return tuple(mode for mode in MODES if mode != "prototype" or proto)
+
+
 def run_ladder(
-    scenarios: list[Scenario], ladder: Mapping[str, list[int]], *, seconds: float
+    scenarios: list[Scenario],
+    ladder: Mapping[str, list[int]],
+    *,
+    seconds: float,
+    with_prototype: bool = True,
 ) -> list[dict[str, Any]]:
-    """Every rung of every scenario, gateway then direct; printed as it goes."""
+    """Every rung of every scenario on every path of :func:`modes_for` (gateway, prototype,
+    direct); printed as it goes."""
     results = []
     for scenario in scenarios:
         for streams in ladder[scenario.label]:
-            for mode in ("gateway", "direct"):
+            for mode in modes_for(scenario, with_prototype=with_prototype):
                 step = run_step(scenario, streams, mode=mode, seconds=seconds)
                 print(
-                    f"{scenario.label:>16} {mode:>7} {streams:5d} streams: "
+                    f"{scenario.label:>16} {mode:>9} {streams:5d} streams: "
                     f"underruns {step.underruns} ({step.streams_with_underruns} streams), "
                     f"p99 {step.latency_p99_ms:.1f} ms, setup p99 {step.setup_p99_ms:.1f} ms, "
                     f"cpu {json.dumps({k: _pct(v) for k, v in step.cpu_pct.items()})}"
