@@ -204,14 +204,18 @@ def simulator(secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 @contextmanager
 def gateway(secret: str, api_url: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A ``dh-gateway serve`` process in front of the simulator (``env``: more ``DHGW_*``)."""
+    """A ``dh-gateway serve`` process in front of the simulator (``env``: more ``DHGW_*``).
+
+    As shipped: metrics served (on a free port) and counted, admission by load on; only the
+    limits that would cap the ladder itself (drives, the vendor's API rate) are raised.
+    """
     environ = dict(
         os.environ,
         DHGW_ZEGO_APP_ID=str(APP_ID),
         DHGW_ZEGO_SERVER_SECRET=secret,
         DHGW_ZEGO_API_URL=api_url,
         DHGW_LISTEN="127.0.0.1:0",
-        DHGW_METRICS_LISTEN="",
+        DHGW_METRICS_LISTEN="127.0.0.1:0",
         DHGW_MAX_DRIVES="5000",
         DHGW_UPSTREAM_REQUESTS_PER_SECOND="1000",
     )
