@@ -54,7 +54,7 @@ class GatewayApp:
         self.load = LoadGauge(
             max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
         )
-        self._load_sampler = LoadSampler(self.load)
+        self._load_sampler = LoadSampler(self.load, lambda: len(self.drives))
         self.metrics: GatewayMetrics | None = None
         self.observer: Observer = NullObserver()
         self._metrics_server: MetricsServer | None = None
@@ -135,14 +135,15 @@ class GatewayApp:
         limit = self.config.limits.max_drives
         if len(self.drives) >= limit:
             raise DriveEnded(Reason.GATEWAY_BUSY, f"the gateway is at its limit of {limit} drives")
-        if (overload := self.load.overload()) is not None:
-            raise DriveEnded(Reason.GATEWAY_OVERLOADED, overload.message).with_metadata(
-                {
-                    "cpu_percent": f"{overload.cpu_share * 100:.0f}",
-                    "loop_lag_ms": f"{overload.loop_lag_ms:.1f}",
-                    "retry_after_ms": f"{WINDOW_S * 1000:.0f}",
-                }
-            )
+        if (overload := self.load.overload(len(self.drives))) is not None:
+            metadata = {
+                "cpu_percent": f"{overload.cpu_share * 100:.0f}",
+                "loop_lag_ms": f"{overload.loop_lag_ms:.1f}",
+                "retry_after_ms": f"{WINDOW_S * 1000:.0f}",
+            }
+            if overload.capacity is not None:
+                metadata["capacity_drives"] = str(overload.capacity)
+            raise DriveEnded(Reason.GATEWAY_OVERLOADED, overload.message).with_metadata(metadata)
 
     async def run(self, drive: Drive) -> Completion:
         """Run ``drive`` as one of this gateway's live drives."""

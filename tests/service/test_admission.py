@@ -78,6 +78,56 @@ def test_zero_turns_a_check_off() -> None:
     assert gauge.overload() is None
 
 
+def loaded(share: float, drives: int, *, max_cpu: float = 0.8) -> LoadGauge:
+    """A gauge after one second at ``share`` of a core with ``drives`` live drives."""
+    gauge = LoadGauge(max_cpu=max_cpu, max_loop_lag_ms=0)
+    for tick in range(11):
+        gauge.add(tick / 10, share * tick / 10, 0.0, drives)
+    return gauge
+
+
+def test_it_learns_what_a_drive_costs_and_refuses_the_one_past_capacity() -> None:
+    gauge = loaded(0.5, 100)  # half a core for 100 drives: 0.5 % each, room for 160
+    assert gauge.cpu_per_drive == pytest.approx(0.005)
+    assert gauge.capacity == 160
+    assert gauge.overload(100) is None and gauge.overload(159) is None
+    overload = gauge.overload(160)
+    assert overload is not None and overload.capacity == 160
+    assert overload.cpu_share == pytest.approx(0.5)  # what was measured, not the projection
+    assert "about 80% of a core" in overload.message and "160 live drives" in overload.message
+
+
+def test_a_burst_is_refused_before_its_cost_shows() -> None:
+    # A second at 30 % of a core for 50 drives; 150 more arrived since the last sample.
+    gauge = loaded(0.3, 50)
+    assert gauge.capacity == 133
+    assert gauge.overload(50) is None
+    assert gauge.overload(200) is not None
+
+
+def test_no_estimate_from_few_drives_a_partial_window_or_with_cpu_off() -> None:
+    assert loaded(0.5, 9).cpu_per_drive is None  # fixed costs would dominate
+    assert loaded(0.5, 9).overload(1000) is None
+    assert loaded(0.5, 100, max_cpu=0).overload(1000) is None  # the CPU check is off
+    partial = LoadGauge(max_cpu=0.8, max_loop_lag_ms=0)
+    for tick in range(5):
+        partial.add(tick / 10, 0.09 * tick, 0.0, 100)
+    assert partial.cpu_per_drive is None and partial.overload(1000) is None
+
+
+@given(st.floats(0.05, 0.79), st.integers(10, 500), st.integers(0, 2000))
+def test_admits_exactly_while_the_projection_stays_within_the_threshold(
+    share: float, drives: int, live: int
+) -> None:
+    gauge = loaded(share, drives)
+    per_drive = share / drives
+    verdict = gauge.overload(live)
+    if per_drive * (live + 1) <= 0.8 * (1 - 1e-9):
+        assert verdict is None
+    elif per_drive * (live + 1) > 0.8 * (1 + 1e-9):
+        assert verdict is not None
+
+
 @given(
     st.lists(
         st.tuples(
@@ -172,3 +222,42 @@ async def test_a_busy_process_refuses_new_drives_on_cpu() -> None:
         assert error.reason == Reason.GATEWAY_OVERLOADED.value
         assert float(error.metadata["cpu_percent"]) > 50
         assert "of a core" in error.message
+
+
+@pytest.mark.asyncio
+async def test_a_burst_past_the_learned_capacity_is_refused_before_its_load_shows() -> None:
+    limits = LimitsConfig.for_test(admit_max_cpu=1.0)
+    async with running_gateway(limits=limits) as h:
+        running = [
+            h.client.drive(f"task-live-{i}", realtime(chunks(pcm(4000), 3200), 100))
+            for i in range(10)
+        ]
+        for stream in running:
+            await anext(stream)  # Started
+        await until(lambda: h.app.load.cpu_per_drive is not None)
+        # Room for about 2.5x the live drives: the measured share stays far below the
+        # threshold, so only the projection can refuse the burst.
+        gauge = h.app.load
+        gauge.max_cpu = gauge.cpu_share * 2.5
+        capacity = gauge.capacity
+        assert capacity is not None and 20 <= capacity <= 30
+
+        async def one(task: str) -> DriveError | None:
+            try:
+                events = [event async for event in h.client.drive(task, [pcm(100)])]
+            except DriveError as error:
+                return error
+            assert events[-1].WhichOneof("event") == "completed"
+            return None
+
+        outcomes = await asyncio.gather(*(one(f"task-burst-{i}") for i in range(30)))
+        refusals = [error for error in outcomes if error is not None]
+        assert 0 < len(refusals) < 30
+        projected = [e for e in refusals if "another drive would take" in e.message]
+        assert projected, [e.message for e in refusals]
+        for error in refusals:
+            assert error.reason == Reason.GATEWAY_OVERLOADED.value
+            assert int(error.metadata["capacity_drives"]) > 0
+        for stream in running:  # the live drives go on to their end, Stop and all
+            events = [event async for event in stream]
+            assert events[-1].WhichOneof("event") == "completed"
