@@ -27,8 +27,8 @@ from bench.report import markdown_table, plot
 from bench.run import ROOT, SCENARIOS, build_loadgen, run_ladder
 
 FULL = {
-    "20ms": [50, 100, 150, 200, 300],
-    "100ms": [200, 400, 800],
+    "20ms": [50, 100, 150, 200, 300, 400],
+    "100ms": [200, 400, 800, 1200],
     "48k-stereo-float": [50, 100, 150],
     # The gateway as two processes on one port (SO_REUSEPORT) sharing a Redis registry.
     "20ms-2proc": [150, 200, 300],
