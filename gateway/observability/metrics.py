@@ -16,6 +16,7 @@ name                                           type       labels
 ``dhgw_drives_queued``                         gauge
 ``dhgw_load_cpu_share``                        gauge
 ``dhgw_event_loop_lag_seconds``                gauge
+``dhgw_admission_capacity_drives``             gauge
 ``dhgw_drives_finished_total``                 counter    status, reason
 ``dhgw_drives_refused_total``                  counter    reason
 ``dhgw_drive_setup_seconds``                   histogram
@@ -48,8 +49,9 @@ __all__ = ["GatewayMetrics", "LiveCounts"]
 
 LiveCounts = Callable[[], tuple[int, int]]
 """Returns (active, queued): the live drives holding their task, and those waiting for it."""
-LoadNow = Callable[[], tuple[float, float]]
-"""Returns (share of one core, mean event-loop lag in seconds) over the last second."""
+LoadNow = Callable[[], tuple[float, float, int | None]]
+"""Returns (share of one core, mean event-loop lag in seconds) over the last second, and the
+drives admission would allow at the cost per drive it measured (None: no estimate yet)."""
 
 #: From the config message to Start: an API call and a WebSocket handshake, plus any wait.
 SETUP_BUCKETS_S = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -86,7 +88,7 @@ class GatewayMetrics:
             "dhgw_drives_queued", "Drives waiting for their task (QUEUE policy).", registry=r
         )
         self.drives_queued.set_function(lambda: counts()[1])
-        load_now = load or (lambda: (0.0, 0.0))
+        load_now = load or (lambda: (0.0, 0.0, None))
         self.load_cpu_share = Gauge(
             "dhgw_load_cpu_share",
             "Share of one core this process used over the last second (admission's measure).",
@@ -99,6 +101,13 @@ class GatewayMetrics:
             registry=r,
         )
         self.event_loop_lag.set_function(lambda: load_now()[1])
+        self.admission_capacity = Gauge(
+            "dhgw_admission_capacity_drives",
+            "Drives this process can take before admission refuses, at the CPU cost per drive "
+            "measured over the last second (NaN until 10 drives ran for a second).",
+            registry=r,
+        )
+        self.admission_capacity.set_function(_or_nan(lambda: load_now()[2]))
         self.drives_finished = Counter(
             "dhgw_drives_finished",
             "Drives ended, by gRPC status and reason (COMPLETED for OK).",
@@ -225,3 +234,13 @@ def _code_label(attempt: Attempt) -> str:
     if attempt.http_status is not None:
         return f"http_{attempt.http_status}"
     return "transport"
+
+
+def _or_nan(read: Callable[[], int | None]) -> Callable[[], float]:
+    """``read``'s value, NaN for None (Prometheus' "no value now")."""
+
+    def value() -> float:
+        found = read()
+        return float("nan") if found is None else float(found)
+
+    return value

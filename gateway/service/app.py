@@ -171,8 +171,8 @@ class GatewayApp:
 
     # Observability.
 
-    def _load_now(self) -> tuple[float, float]:
-        return self.load.cpu_share, self.load.loop_lag_ms / 1000
+    def _load_now(self) -> tuple[float, float, int | None]:
+        return self.load.cpu_share, self.load.loop_lag_ms / 1000, self.load.capacity
 
     def _live_counts(self) -> tuple[int, int]:
         queued = sum(1 for d in self.drives if d.state is DriveState.QUEUED)

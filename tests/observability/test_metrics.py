@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import wave
 
 import grpc
@@ -85,6 +86,7 @@ async def test_a_demo_drive_is_counted_exactly() -> None:
     assert value(s, "dhgw_drives_queued") == 0
     assert value(s, "dhgw_load_cpu_share") > 0  # the sampler saw the drive's work
     assert value(s, "dhgw_event_loop_lag_seconds") >= 0
+    assert math.isnan(value(s, "dhgw_admission_capacity_drives"))  # one drive: no estimate
     started_rpcs = {"grpc_type": "bidi_stream", "grpc_service": SERVICE, "grpc_method": "Drive"}
     assert value(s, "grpc_server_started_total", **started_rpcs) == 1
     assert rpcs(s, "Drive", "OK") == 1
@@ -220,6 +222,18 @@ async def test_two_apps_in_one_process_have_their_own_registries() -> None:
             theirs = await http_get(f"http://{other.metrics_address}/metrics")
     assert 'dhgw_drives_finished_total{reason="COMPLETED",status="OK"} 1.0' in mine[1]
     assert 'reason="COMPLETED"' not in theirs[1]
+
+
+def test_the_load_gauges_read_admission_at_scrape_time() -> None:
+    load = (0.42, 0.003, 160)
+    metrics = GatewayMetrics(load=lambda: load)
+    got = metrics.registry.get_sample_value
+    assert got("dhgw_load_cpu_share") == 0.42
+    assert got("dhgw_event_loop_lag_seconds") == 0.003
+    assert got("dhgw_admission_capacity_drives") == 160
+    load = (0.1, 0.0, None)
+    value = got("dhgw_admission_capacity_drives")
+    assert value is not None and math.isnan(value)
 
 
 def test_upstream_attempts_are_labelled_by_code_status_or_transport() -> None:
