@@ -225,7 +225,7 @@ async def test_two_apps_in_one_process_have_their_own_registries() -> None:
 
 
 def test_the_load_gauges_read_admission_at_scrape_time() -> None:
-    load = (0.42, 0.003, 160)
+    load: tuple[float, float, int | None] = (0.42, 0.003, 160)
     metrics = GatewayMetrics(load=lambda: load)
     got = metrics.registry.get_sample_value
     assert got("dhgw_load_cpu_share") == 0.42
