@@ -26,7 +26,8 @@ test: $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
-## Benchmark the gateway against the direct path (not part of the tests); QUICK=1 for < 1 min.
+## Benchmark the gateway against the direct path and the bare prototype (not part of the
+## tests; about 25 min); QUICK=1 for < 1 min.
 bench: $(STAMP)
 	bash scripts/system-deps.sh
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
