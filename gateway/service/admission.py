@@ -137,7 +137,9 @@ class LoadGauge:
     @property
     def capacity(self) -> int | None:
         """How many drives the CPU threshold allows at the estimated cost (None: unknown)."""
-        per_drive = self.cpu_per_drive
+        return self._capacity_at(self.cpu_per_drive)
+
+    def _capacity_at(self, per_drive: float | None) -> int | None:
         if not self.max_cpu or not per_drive:
             return None
         return int(self.max_cpu / per_drive)
@@ -155,7 +157,8 @@ class LoadGauge:
         it (always None until the samples span a whole window)."""
         if self._refusing:
             return self._measured_overload()
-        per_drive, capacity = self.cpu_per_drive, self.capacity
+        per_drive = self.cpu_per_drive
+        capacity = self._capacity_at(per_drive)
         if per_drive is None or capacity is None or drives < capacity:
             return None
         projected = per_drive * (drives + 1)
