@@ -20,7 +20,7 @@ admitted at 89 % of a core against a threshold of 80 %).
 Measures of the last second react a second late: a burst of arrivals is in before its cost
 shows (``make bench``, 200 streams of 20 ms arriving at 50 a second: refusals began at 130
 drives, and 30 running streams stuttered meanwhile). So the gauge also learns what one drive
-costs, the window's CPU share over the most drives live in it, and refuses the drive that
+costs, the window's CPU share over its mean number of live drives, and refuses the drive that
 would take ``cost x (live drives + 1)`` past the CPU threshold: a limit in drives derived from
 measured capacity, which moves with the mix of streams (a 100 ms-chunk stream costs a fifth of
 a 20 ms one). Below :data:`MIN_DRIVES_TO_ESTIMATE` drives the estimate is not made (the
@@ -49,7 +49,7 @@ SAMPLE_EVERY_S = 0.1
 WINDOW_S = 1.0
 #: Once refusing, admit again only below this fraction of each threshold (hysteresis).
 REOPEN = 0.85
-#: The fewest live drives (the most in the window) from which one drive's cost is estimated.
+#: The fewest live drives (mean over the window) from which one drive's cost is estimated.
 MIN_DRIVES_TO_ESTIMATE = 10
 
 
@@ -123,20 +123,16 @@ class LoadGauge:
 
     @property
     def cpu_per_drive(self) -> float | None:
-        """What one live drive costs, in shares of a core: the window's CPU share over the
-        most drives live in it. None before a whole window or below
-        :data:`MIN_DRIVES_TO_ESTIMATE` drives.
-
-        The most, not the mean: while drives arrive, the window's CPU also holds their
-        set-ups (a few ms each), and over the mean a second of arrivals was charged to a few
-        dozen drives (``make bench QUICK=1``: 2 of 50 streams refused at 31 % of a core)."""
+        """What one live drive costs, in shares of a core: the window's CPU share over its
+        mean number of live drives. None before a whole window or below
+        :data:`MIN_DRIVES_TO_ESTIMATE` drives."""
         recent = list(self._samples)[1:]
         if not self.judged or not recent:
             return None
-        most_drives = max(s.drives for s in recent)
-        if most_drives < MIN_DRIVES_TO_ESTIMATE:
+        mean_drives = sum(s.drives for s in recent) / len(recent)
+        if mean_drives < MIN_DRIVES_TO_ESTIMATE:
             return None
-        return self.cpu_share / most_drives
+        return self.cpu_share / mean_drives
 
     @property
     def capacity(self) -> int | None:

@@ -105,17 +105,6 @@ def test_a_burst_is_refused_before_its_cost_shows() -> None:
     assert gauge.overload(200) is not None
 
 
-def test_a_ramp_charges_its_cpu_to_the_most_drives_not_the_mean() -> None:
-    # 0 -> 50 drives over a second at 40 % of a core, set-ups included: over the mean (27.5)
-    # a drive would cost 1.45 % and the 49th would be refused at 40 % of a core.
-    gauge = LoadGauge(max_cpu=0.7, max_loop_lag_ms=0)
-    for tick in range(11):
-        gauge.add(tick / 10, 0.4 * tick / 10, 0.0, 5 * tick)
-    assert gauge.cpu_per_drive == pytest.approx(0.4 / 50)
-    assert gauge.capacity == 87
-    assert gauge.overload(50) is None
-
-
 def test_no_estimate_from_few_drives_a_partial_window_or_with_cpu_off() -> None:
     assert loaded(0.5, 9).cpu_per_drive is None  # fixed costs would dominate
     assert loaded(0.5, 9).overload(1000) is None
