@@ -287,10 +287,11 @@ def summarise(
     )
 
 
-def _rung_ratio(numerator: Any, denominator: Any) -> float:
-    if numerator is None or not denominator or math.isnan(numerator) or math.isnan(denominator):
+def rung_ratio(value: Any, baseline: Any) -> float:
+    """``value / baseline``, NaN where either is missing, zero or NaN (no figure)."""
+    if not value or not baseline or math.isnan(value) or math.isnan(baseline):
         return math.nan
-    return float(numerator / denominator)
+    return float(value / baseline)
 
 
 @dataclass(frozen=True)
@@ -335,9 +336,9 @@ def gateway_ratios(results: Iterable[Mapping[str, Any]]) -> list[Ratios]:
             Ratios(
                 scenario=gw["scenario"],
                 streams=gw["streams"],
-                p99_vs_direct=_rung_ratio(gw["latency_p99_ms"], direct.get("latency_p99_ms")),
-                p99_vs_prototype=_rung_ratio(gw["latency_p99_ms"], proto.get("latency_p99_ms")),
-                cpu_per_chunk_vs_prototype=_rung_ratio(
+                p99_vs_direct=rung_ratio(gw["latency_p99_ms"], direct.get("latency_p99_ms")),
+                p99_vs_prototype=rung_ratio(gw["latency_p99_ms"], proto.get("latency_p99_ms")),
+                cpu_per_chunk_vs_prototype=rung_ratio(
                     gw["gateway_us_per_chunk"], proto.get("gateway_us_per_chunk")
                 ),
             )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.metrics import HOPS, gateway_ratios
+from bench.metrics import HOPS, gateway_ratios, rung_ratio
 
 #: The table's name of each path.
 PATHS = {"gateway": "gw", "prototype": "proto", "direct": "direct"}
@@ -23,16 +23,6 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def _ratio(value: Any, baseline: Any) -> str:
-    if (
-        not value
-        or not baseline
-        or any(isinstance(v, float) and math.isnan(v) for v in (value, baseline))
-    ):
-        return "-"
-    return f"{value / baseline:.2f}x"
 
 
 def _x(ratio: float | None) -> str:
@@ -93,7 +83,7 @@ def _row(
     streams = f"{step['streams']}"
     if step.get("refused"):
         streams += f" ({step['refused']} refused)"
-    p99_vs_direct = _ratio(step["latency_p99_ms"], direct["latency_p99_ms"] if direct else None)
+    p99_vs_direct = _x(rung_ratio(step["latency_p99_ms"], direct and direct["latency_p99_ms"]))
     return (
         f"| {step['scenario']} | {streams} | {PATHS[step['mode']]} | {under} | "
         f"{_fmt(step['latency_p50_ms'])} / {_fmt(step['latency_p99_ms'])} / "
