@@ -6,8 +6,9 @@ here, once: a failed handshake into :class:`~gateway.errors.UpstreamUnreachable`
 lost mid-drive into :class:`~gateway.errors.UpstreamDisconnected`, which says how much audio went
 out before it died.
 
-Liveness: websockets' keepalive pings every ``ws_ping_interval_s`` and gives up after
-``ws_ping_timeout_s`` without a pong; a send that stays blocked by flow control for
+Liveness: the loop's :class:`~gateway.upstream.keepalive.KeepAlive` pings every
+``ws_ping_interval_s`` and gives up after ``ws_ping_timeout_s`` without an answer (websockets'
+own keepalive, a task per connection, is off); a send that stays blocked by flow control for
 ``ws_ping_interval_s + ws_ping_timeout_s`` (the peer stopped reading) also declares the
 connection dead. Either way :attr:`DriveSession.closed` resolves, at the latest
 ``ws_close_timeout_s`` later.
@@ -22,7 +23,7 @@ from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, Self
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidStatus,
@@ -43,6 +44,7 @@ from gateway.upstream.codec import (
     stop_command,
 )
 from gateway.upstream.frames import encode_binary_frame
+from gateway.upstream.keepalive import KeepAlive, WatchedConnection
 from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
 from gateway.upstream.tls import websocket_tls
 
@@ -97,7 +99,7 @@ class DriveSession:
 
     def __init__(
         self,
-        connection: ClientConnection,
+        connection: WatchedConnection,
         grant: DriveGrant,
         *,
         sample_rate: int,
@@ -130,6 +132,11 @@ class DriveSession:
         self._close_task: asyncio.Task[None] | None = None
         self._lost: tuple[str, int] | None = None
         self._reader = loop.create_task(self._read_loop(), name=f"dh-drive-reader-{self.drive_id}")
+        # The handshake is over: its request (headers, ~1 KiB) serves nobody now. (The response
+        # stays: websockets reads ``response is None`` as "still in the handshake".)
+        connection.request = None
+        self._keepalive = KeepAlive.for_loop(config.ws_ping_interval_s, config.ws_ping_timeout_s)
+        self._keepalive.watch(connection, self._keepalive_failed)
 
     @classmethod
     async def open(
@@ -172,8 +179,9 @@ class DriveSession:
                 compression=None,
                 proxy=None,
                 open_timeout=config.ws_handshake_timeout_s,
-                ping_interval=config.ws_ping_interval_s,
-                ping_timeout=config.ws_ping_timeout_s,
+                ping_interval=None,  # the loop's KeepAlive pings instead (see above)
+                ping_timeout=None,
+                create_connection=WatchedConnection,
                 close_timeout=config.ws_close_timeout_s,
                 max_size=MAX_INCOMING_BYTES,
                 logger=WIRE_LOGGER,
@@ -186,6 +194,7 @@ class DriveSession:
             ) from None
         except (WebSocketException, OSError, TimeoutError) as exc:
             raise _handshake_error(exc, address, config.ws_handshake_timeout_s) from exc
+        assert isinstance(connection, WatchedConnection)
         session = cls(
             connection,
             grant,
@@ -359,6 +368,10 @@ class DriveSession:
             self._record_lost(redact_text(str(exc)) or type(exc).__name__)
             raise self._lost_error() from exc
 
+    def _keepalive_failed(self, detail: str) -> None:
+        self._record_lost(detail)
+        self._conn.transport.abort()
+
     def _record_lost(self, detail: str) -> None:
         if self._lost is None:
             self._lost = (detail, self.bytes_sent)
@@ -421,6 +434,7 @@ class DriveSession:
             self._connection_gone(detail)
 
     def _connection_gone(self, detail: str) -> None:
+        self._keepalive.unwatch(self._conn)
         if self.closed.done():
             return
         if self._closing or self._stop_done:
