@@ -39,6 +39,7 @@ from gateway.errors import (
 )
 from gateway.observability.observer import DriveEnd
 from gateway.registry.base import Lease, task_key
+from gateway.service.flag import Flag
 from gateway.service.status import STATUS_OF
 from gateway.upstream import DriveSession
 
@@ -98,9 +99,8 @@ class Drive:
         self._lease: Lease | None = None
         self._ended: DriveEnded | None = None  # why the gateway ended this drive from outside
         self._work: asyncio.Task[Completion] | None = None
-        self._wake = asyncio.Event()  # something changed: audio, end, a deadline, a loss
-        self._want = asyncio.Event()  # the core wants more audio
-        self._want.set()
+        self._wake = Flag()  # something changed: audio, end, a deadline, a loss
+        self._want = Flag(True)  # the core wants more audio
         self._read_error: GatewayError | None = None
         self._pumping = False  # a task is sending frames (see _pump)
         self._closing = False  # the clean-up began: nothing can be ended from outside any more
