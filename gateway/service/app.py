@@ -26,6 +26,9 @@ from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
 from gateway.service.drive import Drive
 from gateway.upstream import Attempt, UpstreamClient
 
+#: The states of a drive whose set-up is not over yet.
+_BEFORE_STREAMING = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP})
+
 
 class GatewayApp:
     """Everything the drives of one gateway process share.
@@ -49,12 +52,16 @@ class GatewayApp:
             registry = self._redis = RedisRegistry.from_url(config.server.redis_url)
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
+        #: Drives begun so far (:meth:`run`), live or ended.
+        self.drives_begun = 0
         self.draining = False
         limits = config.limits
         self.load = LoadGauge(
             max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
         )
-        self._load_sampler = LoadSampler(self.load, lambda: len(self.drives))
+        self._load_sampler = LoadSampler(
+            self.load, lambda: len(self.drives), setups=self.setups_done
+        )
         self.metrics: GatewayMetrics | None = None
         self.observer: Observer = NullObserver()
         self._metrics_server: MetricsServer | None = None
@@ -147,6 +154,7 @@ class GatewayApp:
 
     async def run(self, drive: Drive) -> Completion:
         """Run ``drive`` as one of this gateway's live drives."""
+        self.drives_begun += 1
         self.drives.add(drive)
         try:
             return await drive.run()
@@ -168,6 +176,18 @@ class GatewayApp:
         """End every live drive (Stop sent) with ``reason``."""
         for drive in list(self.drives):
             drive.end(reason)
+
+    def setups_done(self) -> int:
+        """How many drives have got through their set-up so far: those begun, less the live
+        ones still before streaming (a count that only grows; the load gauge takes their CPU
+        off a drive's cost).
+
+        Counted when a set-up is over, not when it begins, so the count never runs ahead of
+        the CPU the set-ups used (see :mod:`gateway.service.admission`). A drive that ends
+        before streaming counts as set up once it ends, whatever part of its set-up it did.
+        """
+        setting_up = sum(1 for d in self.drives if d.state in _BEFORE_STREAMING)
+        return self.drives_begun - setting_up
 
     # Observability.
 
