@@ -269,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             configure_logging(config)
             from gateway.loops import run_loop
+            from gateway.malloc import limit_malloc_arenas
+
+            limit_malloc_arenas()  # before grpc's threads start
 
             return run_loop(serve(config), config.server.event_loop)
         logging.basicConfig(
