@@ -42,12 +42,9 @@ more than :data:`MAX_SETUP_SHARE` of a window's CPU (the capacity at most double
 
 A new drive is charged its streaming cost only, not its set-up: that is paid once, within
 about 10 ms, while the limit is about the load that stays; a limit that counted it would
-shrink with the arrival rate, as before. The measured CPU check leaves set-ups aside too: it
-counted them once, and on a fast ramp near capacity it closed on their load (200 x 20 ms
-arriving at 50 a second: CPU 71 % with 100 drives live), then its hysteresis, fed by the
-refusals' own CPU, kept it closed after the ramp (102 of 200 admitted, while 123 of 150 were).
-A burst of set-ups is real load while it lasts: the loop-lag check, which sees every stall
-whatever its cause, and the headroom between the threshold and a whole core cover it.
+shrink with the arrival rate, as before. A burst of set-ups is real load while it lasts: the
+measured check, which counts them, and the headroom between the threshold and a whole core
+cover it.
 
 The defaults come from ``make bench`` on a 2-core VM (README, "Performance"): raise the CPU
 share on a host where the gateway has a core to itself.
@@ -145,7 +142,7 @@ class LoadGauge:
 
     def _over(self, fraction: float) -> bool:
         """Whether a measure is above ``fraction`` of its threshold (a 0 threshold is off)."""
-        cpu_over = bool(self.max_cpu) and self.streaming_share > self.max_cpu * fraction
+        cpu_over = bool(self.max_cpu) and self.cpu_share > self.max_cpu * fraction
         lag_limit = self.max_loop_lag_ms * fraction
         return cpu_over or (bool(self.max_loop_lag_ms) and self.loop_lag_ms > lag_limit)
 
@@ -157,12 +154,6 @@ class LoadGauge:
         first, last = self._samples[0], self._samples[-1]
         elapsed = last.at - first.at
         return (last.cpu_s - first.cpu_s) / elapsed if elapsed > 0 else 0.0
-
-    @property
-    def streaming_share(self) -> float:
-        """:attr:`cpu_share` less what the window's set-ups are taken to have used
-        (:attr:`setup_share`): the load that stays."""
-        return self.cpu_share - self.setup_share
 
     @property
     def loop_lag_ms(self) -> float:
@@ -247,9 +238,9 @@ class LoadGauge:
         )
 
     def _measured_overload(self) -> Overload:
-        cpu, lag = self.streaming_share, self.loop_lag_ms
+        cpu, lag = self.cpu_share, self.loop_lag_ms
         if self.max_cpu and cpu > self.max_cpu * REOPEN:
-            why = f"the gateway used {cpu:.0%} of a core over the last second, set-ups aside"
+            why = f"the gateway used {cpu:.0%} of a core over the last second"
             limit = f"limit {self.max_cpu:.0%}, open again below {self.max_cpu * REOPEN:.0%}"
         else:
             why = f"the gateway's event loop ran {lag:.1f} ms late over the last second"
@@ -258,7 +249,7 @@ class LoadGauge:
                 f"open again below {self.max_loop_lag_ms * REOPEN:.2g} ms"
             )
         return Overload(
-            self.cpu_share, lag, f"{why} ({limit}): new drives wait until load falls", self.capacity
+            cpu, lag, f"{why} ({limit}): new drives wait until load falls", self.capacity
         )
 
 
