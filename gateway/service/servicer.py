@@ -86,6 +86,14 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Statu
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+def _retrieve(write: asyncio.Future[None]) -> None:
+    # A write that fails once its drive was cancelled (the client went away mid-write) is the
+    # RPC's end, which the RPC reports; fetched here, asyncio does not log it as "never
+    # retrieved" (a killed client left one such error per live drive in the log).
+    if not write.cancelled():
+        write.exception()
+
+
 class _StreamListener:
     """Writes a drive's reports to its gRPC stream.
 
@@ -101,8 +109,9 @@ class _StreamListener:
 
     async def _write(self, drive: Drive, **event: Any) -> None:
         message = pb.DriveEvent(drive_id=drive.drive_id, time=_now(), **event)
-        self._last = asyncio.ensure_future(self._context.write(message))
-        await asyncio.shield(self._last)
+        self._last = last = asyncio.ensure_future(self._context.write(message))
+        last.add_done_callback(_retrieve)
+        await asyncio.shield(last)
 
     async def settle(self) -> None:
         """Wait for the last write to finish (its failure is the RPC's end, not ours)."""
