@@ -64,14 +64,16 @@ def plugins() -> dict[str, Path]:
         if cargo is None:
             raise SystemExit("rust: cargo is needed to install the protoc plugins")
         print(f"rust: installing {', '.join(missing)} into {TOOLS}", file=sys.stderr)
-        subprocess.run(
-            [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), *missing],
-            check=True,
-            timeout=INSTALL_TIMEOUT_S,
-            # One target folder for both: they share most dependencies.
-            env=dict(os.environ, CARGO_TARGET_DIR=str(TOOLS / "build")),
-        )
-        shutil.rmtree(TOOLS / "build", ignore_errors=True)
+        # One crate per call, each in cargo's own temporary target folder: with cargo 1.95,
+        # protoc-gen-tonic built under a CARGO_TARGET_DIR, or after protoc-gen-prost in the
+        # same call, failed a rustc probe on a clean clone ("unknown start of token").
+        for crate in missing:
+            subprocess.run(
+                [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate],
+                check=True,
+                timeout=INSTALL_TIMEOUT_S,
+                env={k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"},
+            )
     return binaries
 
 
