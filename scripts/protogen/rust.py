@@ -64,14 +64,16 @@ def plugins() -> dict[str, Path]:
         if cargo is None:
             raise SystemExit("rust: cargo is needed to install the protoc plugins")
         print(f"rust: installing {', '.join(missing)} into {TOOLS}", file=sys.stderr)
-        # One crate per call, each in cargo's own temporary target folder: with cargo 1.95,
-        # protoc-gen-tonic built under a CARGO_TARGET_DIR, or after protoc-gen-prost in the
-        # same call, failed a rustc probe on a clean clone ("unknown start of token").
+        # One crate per call, each in cargo's own temporary target folder, stdin closed: with
+        # cargo 1.95, protoc-gen-tonic built under a CARGO_TARGET_DIR, after protoc-gen-prost
+        # in the same call, or with stdin inherited failed a rustc probe whose source comes
+        # from stdin ("unknown start of token"), so a clean clone's .ci/run went red.
         for crate in missing:
             subprocess.run(
                 [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate],
                 check=True,
                 timeout=INSTALL_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
                 env={k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"},
             )
     return binaries
