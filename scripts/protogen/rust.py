@@ -64,19 +64,45 @@ def plugins() -> dict[str, Path]:
         if cargo is None:
             raise SystemExit("rust: cargo is needed to install the protoc plugins")
         print(f"rust: installing {', '.join(missing)} into {TOOLS}", file=sys.stderr)
-        # One crate per call, each in cargo's own temporary target folder, stdin closed: with
-        # cargo 1.95, protoc-gen-tonic built under a CARGO_TARGET_DIR, after protoc-gen-prost
-        # in the same call, or with stdin inherited failed a rustc probe whose source comes
-        # from stdin ("unknown start of token"), so a clean clone's .ci/run went red.
         for crate in missing:
-            subprocess.run(
-                [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate],
-                check=True,
-                timeout=INSTALL_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-                env={k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"},
-            )
+            _cargo_install(cargo, crate)
     return binaries
+
+
+#: Attempts per crate: see :func:`_cargo_install`.
+INSTALL_ATTEMPTS = 5
+
+
+def _cargo_install(cargo: str, crate: str) -> None:
+    """``cargo install`` one crate into ``TOOLS``, retrying a failed start.
+
+    With cargo 1.95 on the bench VM, about every other ``cargo install protoc-gen-tonic``
+    failed at once, in cargo's first rustc probe ("failed to run `rustc` to learn about
+    target-specific information": the probe's source read as a rustc warning), before
+    compiling anything; the same command run again succeeded. A clean clone's ``.ci/run``
+    went red on it. So a failed install is retried, which costs seconds when it fails at the
+    start; a real build error fails every attempt and stops the run. One crate per call, in
+    cargo's own temporary target folder, with stdin closed: the shapes that failed most.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
+    command = [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate]
+    stderr = ""
+    for attempt in range(1, INSTALL_ATTEMPTS + 1):
+        result = subprocess.run(
+            command,
+            timeout=INSTALL_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        if result.returncode == 0:
+            return
+        stderr = result.stderr
+        first_line = stderr.strip().splitlines()[0] if stderr.strip() else ""
+        print(f"rust: attempt {attempt} to install {crate} failed: {first_line}", file=sys.stderr)
+    sys.stderr.write(stderr)
+    raise SystemExit(f"rust: could not install {crate} after {INSTALL_ATTEMPTS} attempts")
 
 
 def _module_tree(files: list[str]) -> str:
