@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from scripts.protogen import ROOT, run_protoc
@@ -69,20 +70,22 @@ def plugins() -> dict[str, Path]:
     return binaries
 
 
-#: Attempts per crate: see :func:`_cargo_install`.
-INSTALL_ATTEMPTS = 5
+#: Attempts per crate, and the pause before the n-th retry (x n): see :func:`_cargo_install`.
+INSTALL_ATTEMPTS = 4
+RETRY_PAUSE_S = 30.0
 
 
 def _cargo_install(cargo: str, crate: str) -> None:
-    """``cargo install`` one crate into ``TOOLS``, retrying a failed start.
+    """``cargo install`` one crate into ``TOOLS``, retrying a failed start after a pause.
 
-    With cargo 1.95 on the bench VM, about every other ``cargo install protoc-gen-tonic``
-    failed at once, in cargo's first rustc probe ("failed to run `rustc` to learn about
-    target-specific information": the probe's source read as a rustc warning), before
-    compiling anything; the same command run again succeeded. A clean clone's ``.ci/run``
-    went red on it. So a failed install is retried, which costs seconds when it fails at the
-    start; a real build error fails every attempt and stops the run. One crate per call, in
-    cargo's own temporary target folder, with stdin closed: the shapes that failed most.
+    With cargo 1.95 on the bench VM, ``cargo install protoc-gen-tonic`` failed at once (0.5 s,
+    in a rustc probe: "failed to run `rustc` to learn about target-specific information", the
+    probe's source read as a rustc warning) whenever another cargo build had run within the
+    last seconds, and succeeded after 30 s of quiet; a clean clone's ``.ci/run``, which
+    installs protoc-gen-prost first, went red on it. So a failed install is retried after
+    ``RETRY_PAUSE_S x attempt``: a start failure costs that pause, a real build error fails
+    every attempt and stops the run. One crate per call, in cargo's own temporary target
+    folder, with stdin closed.
     """
     env = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
     command = [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate]
@@ -101,6 +104,8 @@ def _cargo_install(cargo: str, crate: str) -> None:
         stderr = result.stderr
         first_line = stderr.strip().splitlines()[0] if stderr.strip() else ""
         print(f"rust: attempt {attempt} to install {crate} failed: {first_line}", file=sys.stderr)
+        if attempt < INSTALL_ATTEMPTS:
+            time.sleep(RETRY_PAUSE_S * attempt)
     sys.stderr.write(stderr)
     raise SystemExit(f"rust: could not install {crate} after {INSTALL_ATTEMPTS} attempts")
 
