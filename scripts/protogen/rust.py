@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from scripts.protogen import ROOT, run_protoc
@@ -65,49 +64,15 @@ def plugins() -> dict[str, Path]:
         if cargo is None:
             raise SystemExit("rust: cargo is needed to install the protoc plugins")
         print(f"rust: installing {', '.join(missing)} into {TOOLS}", file=sys.stderr)
-        for crate in missing:
-            _cargo_install(cargo, crate)
-    return binaries
-
-
-#: Attempts per crate, and the pause before the n-th retry (x n): see :func:`_cargo_install`.
-INSTALL_ATTEMPTS = 4
-RETRY_PAUSE_S = 30.0
-
-
-def _cargo_install(cargo: str, crate: str) -> None:
-    """``cargo install`` one crate into ``TOOLS``, retrying a failed start after a pause.
-
-    With cargo 1.95 on the bench VM, ``cargo install protoc-gen-tonic`` failed at once (0.5 s,
-    in a rustc probe: "failed to run `rustc` to learn about target-specific information", the
-    probe's source read as a rustc warning) whenever another cargo build had run within the
-    last seconds, and succeeded after 30 s of quiet; a clean clone's ``.ci/run``, which
-    installs protoc-gen-prost first, went red on it. So a failed install is retried after
-    ``RETRY_PAUSE_S x attempt``: a start failure costs that pause, a real build error fails
-    every attempt and stops the run. One crate per call, in cargo's own temporary target
-    folder, with stdin closed.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
-    command = [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), crate]
-    stderr = ""
-    for attempt in range(1, INSTALL_ATTEMPTS + 1):
-        result = subprocess.run(
-            command,
+        subprocess.run(
+            [cargo, "install", "--locked", "--debug", "--quiet", "--root", str(TOOLS), *missing],
+            check=True,
             timeout=INSTALL_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+            # One target folder for both: they share most dependencies.
+            env=dict(os.environ, CARGO_TARGET_DIR=str(TOOLS / "build")),
         )
-        if result.returncode == 0:
-            return
-        stderr = result.stderr
-        first_line = stderr.strip().splitlines()[0] if stderr.strip() else ""
-        print(f"rust: attempt {attempt} to install {crate} failed: {first_line}", file=sys.stderr)
-        if attempt < INSTALL_ATTEMPTS:
-            time.sleep(RETRY_PAUSE_S * attempt)
-    sys.stderr.write(stderr)
-    raise SystemExit(f"rust: could not install {crate} after {INSTALL_ATTEMPTS} attempts")
+        shutil.rmtree(TOOLS / "build", ignore_errors=True)
+    return binaries
 
 
 def _module_tree(files: list[str]) -> str:
