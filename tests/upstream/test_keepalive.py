@@ -1,4 +1,4 @@
-"""The loop's keepalive against the simulator: one pair of timers pings every drive's WebSocket,
+"""The loop's keepalive against the simulator: one timer pings every drive's WebSocket,
 answers keep them alive, silence is declared within the bounds, nothing is left running."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def open_sessions(
 
 
 @pytest.mark.asyncio
-async def test_one_pair_of_timers_pings_every_connection_and_answers_keep_them_alive(
+async def test_one_timer_pings_every_connection_and_answers_keep_them_alive(
     sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
 ) -> None:
     loop = asyncio.get_running_loop()
