@@ -149,11 +149,19 @@ class LoadGauge:
     @property
     def cpu_share(self) -> float:
         """Share of one core used over the window (0 before two samples)."""
-        if len(self._samples) < 2:
+        if (span := self._span()) is None:
             return 0.0
+        first, last, elapsed = span
+        return (last.cpu_s - first.cpu_s) / elapsed
+
+    def _span(self) -> tuple[_Sample, _Sample, float] | None:
+        """The window's first and last samples and the seconds between them (None before two
+        samples, or none apart)."""
+        if len(self._samples) < 2:
+            return None
         first, last = self._samples[0], self._samples[-1]
         elapsed = last.at - first.at
-        return (last.cpu_s - first.cpu_s) / elapsed if elapsed > 0 else 0.0
+        return (first, last, elapsed) if elapsed > 0 else None
 
     @property
     def loop_lag_ms(self) -> float:
@@ -167,12 +175,9 @@ class LoadGauge:
     def setup_share(self) -> float:
         """The share of one core the window's set-ups are taken to have used:
         ``setup_cpu_s`` each, at most :data:`MAX_SETUP_SHARE` of :attr:`cpu_share`."""
-        if len(self._samples) < 2:
+        if (span := self._span()) is None:
             return 0.0
-        first, last = self._samples[0], self._samples[-1]
-        elapsed = last.at - first.at
-        if elapsed <= 0:
-            return 0.0
+        first, last, elapsed = span
         setups = max(0, last.setups - first.setups)
         return min(self.setup_cpu_s * setups / elapsed, MAX_SETUP_SHARE * self.cpu_share)
 
@@ -191,12 +196,10 @@ class LoadGauge:
         """The mean number of live drives over the window's time, taken as linear between
         samples: a drive first counted at one sample was live for half the interval before
         it (not all of it: its cost has not all shown). 0 before two samples."""
-        samples = list(self._samples)
-        elapsed = samples[-1].at - samples[0].at if samples else 0.0
-        if elapsed <= 0:
+        if (span := self._span()) is None:
             return 0.0
-        pairs = itertools.pairwise(samples)
-        return sum((a.drives + b.drives) / 2 * (b.at - a.at) for a, b in pairs) / elapsed
+        pairs = itertools.pairwise(self._samples)
+        return sum((a.drives + b.drives) / 2 * (b.at - a.at) for a, b in pairs) / span[2]
 
     @property
     def capacity(self) -> int | None:
