@@ -70,18 +70,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 steps[label].append(step)
                 print(_row(f"{label} {rep}", step), flush=True)
-    medians = {
-        label: statistics.median(s.gateway_us_per_chunk for s in runs)
-        for label, runs in steps.items()
-    }
-    p99 = {
-        label: statistics.median(s.latency_p99_ms for s in runs) for label, runs in steps.items()
-    }
+
+    def median(key: str) -> dict[str, float]:
+        return {
+            label: statistics.median(getattr(s, key) for s in runs) for label, runs in steps.items()
+        }
+
+    cpu, p99, kib = (
+        median(key) for key in ("gateway_us_per_chunk", "latency_p99_ms", "gateway_kib_per_stream")
+    )
     print(
-        f"{args.scenario} x {args.streams}, {args.reps} runs each: CPU per chunk "
-        f"{medians['before']:.1f} -> {medians['now']:.1f} us "
-        f"({medians['now'] / medians['before']:.2f}x), p99 {p99['before']:.1f} -> "
-        f"{p99['now']:.1f} ms (medians)"
+        f"{args.scenario} x {args.streams}, {args.reps} runs each (medians): CPU per chunk "
+        f"{cpu['before']:.1f} -> {cpu['now']:.1f} us ({cpu['now'] / cpu['before']:.2f}x), "
+        f"p99 {p99['before']:.1f} -> {p99['now']:.1f} ms, "
+        f"RSS per stream {kib['before']:.1f} -> {kib['now']:.1f} KiB "
+        f"({kib['now'] / kib['before']:.2f}x)"
     )
     return 0
 
