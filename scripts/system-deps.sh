@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs, when they are missing.
+# Puts right what the test suite needs from the machine: a working /dev/null, and the Debian
+# packages it uses (redis-server), installed when missing.
 set -euo pipefail
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+
+# /dev/null must be the null device. Machines have been seen with a regular file in its place
+# (CI's among them): whatever was last written to it is then read back by every program that
+# reads it. cargo feeds /dev/null to its rustc target probe, so `cargo install` failed with
+# rustc parsing an old compiler warning as source. The new node is renamed into place, so no
+# writer in between can recreate the regular file.
+if [[ ! -c /dev/null ]]; then
+  echo "system-deps: /dev/null is a regular file; recreating the null device" >&2
+  "${sudo_cmd[@]}" mknod -m 666 "/dev/.null.$$" c 1 3
+  "${sudo_cmd[@]}" mv -f "/dev/.null.$$" /dev/null
+  [[ -c /dev/null ]] || { echo "system-deps: could not restore /dev/null" >&2; exit 1; }
+fi
+
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
