@@ -11,6 +11,9 @@ policy:
   and get the task once the holder released it. A newer PREEMPT supersedes an older one that is
   still waiting (the newest utterance wins); the older one ends PREEMPTED.
 
+``stop`` ends the holder from any replica (a StopDrive that reached another replica than the
+drive's) and waits until the task is free.
+
 Implementations: :class:`~gateway.registry.memory.MemoryRegistry` (one process). They all pass
 the same contract suite (``tests/registry/test_contract.py``).
 """
@@ -42,6 +45,14 @@ class Holder(Protocol):
 
         The drive must send its Stop, close its WebSocket and only then release its lease.
         Must not block; called at most once per drive.
+        """
+        ...
+
+    def stop(self) -> None:
+        """Ask the drive to end because a StopDrive asked for it (STOPPED_BY_REQUEST).
+
+        The same duties as :meth:`preempt`; may be called more than once (the first request
+        to end a drive wins).
         """
         ...
 
@@ -86,6 +97,16 @@ class TaskRegistry(Protocol):
 
     async def release(self, lease: Lease) -> None:
         """Give the task back (the next waiter gets it). Safe to call twice."""
+        ...
+
+    async def stop(self, key: str, timeout_s: float) -> str | None:
+        """End the drive holding ``key``, whichever replica runs it (:meth:`Holder.stop`), and
+        wait until it released the task, at most ``timeout_s``.
+
+        Returns the DriveId of the drive asked to end ("" if it was still being set up), or
+        None when no drive held the task. A drive that outlives the wait keeps the task; the
+        caller learns nothing more about it.
+        """
         ...
 
     def holder(self, key: str) -> Holder | None:

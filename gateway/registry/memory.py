@@ -26,6 +26,8 @@ class _Slot:
     # A list, not a deque: queues are a few drives long, and an empty deque costs 760 bytes
     # for every task that is driven.
     queue: list[_Waiter] = field(default_factory=list)
+    # Resolved when the holder releases; made by the first ``stop`` that waits for it.
+    released: asyncio.Future[None] | None = None
 
 
 class MemoryRegistry:
@@ -93,11 +95,27 @@ class MemoryRegistry:
     async def update(self, lease: Lease) -> None:
         pass  # the holder's DriveId is read from the holder itself
 
+    async def stop(self, key: str, timeout_s: float) -> str | None:
+        slot = self._slots.get(key)
+        holder = slot.holder if slot is not None else None
+        if slot is None or holder is None:
+            return None
+        if slot.released is None:
+            slot.released = asyncio.get_running_loop().create_future()
+        released = slot.released
+        holder.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(released), timeout_s)
+        return holder.drive_id
+
     async def release(self, lease: Lease) -> None:
         slot = self._slots.get(lease.key)
         if slot is None or slot.holder is not lease.holder:
             return
         slot.holder = None
+        if slot.released is not None:
+            slot.released.set_result(None)
+            slot.released = None
         while slot.queue:
             waiter = slot.queue.pop(0)
             if not waiter.granted.done():

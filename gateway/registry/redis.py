@@ -11,8 +11,9 @@ For each task key (AppId:task id) Redis holds:
 * ``dhgw:queue:<key>``: the waiters' tokens in order. QUEUE appends; PREEMPT prepends (it goes
   ahead of every queued drive) and is remembered in ``dhgw:preempting:<key>`` so that a newer
   PREEMPT can supersede it.
-* channel ``dhgw:events:<key>``: ``released``; ``preempt <holder token>`` (the holder's replica
-  ends that drive); ``superseded <waiter token>`` (a newer PREEMPT won).
+* channel ``dhgw:events:<key>``: ``released``; ``preempt <holder token>`` and ``stop <holder
+  token>`` (the holder's replica ends that drive, PREEMPTED or STOPPED_BY_REQUEST);
+  ``superseded <waiter token>`` (a newer PREEMPT won).
 
 Every change of ownership happens in one Lua script (atomic on the server): the task goes to a
 waiter only when nobody holds it and that waiter is at the head of the queue. Each registry
@@ -92,6 +93,11 @@ if holder then
 end
 return 1
 """
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes unless told to decode)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(eq=False)
@@ -233,6 +239,41 @@ class RedisRegistry:
             if self._held.get(key) is None or self._held[key].token != token:
                 await self._forget_waiter(keys, token)
 
+    async def stop(self, key: str, timeout_s: float) -> str | None:
+        await self.start()
+        keys = self._keys(key)
+        current = await self._redis.get(keys["holder"])
+        if current is None:
+            return None
+        token, _, drive_id = _text(current).partition("|")
+        watcher = _Waiter("")  # woken by the task's events, ``released`` among them
+        self._waiters.setdefault(key, set()).add(watcher)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    held = self._held.get(key)
+                    if held is not None and held.token == token:
+                        held.holder.stop()
+                    else:
+                        # Asked again at every look: ending is idempotent, and a message lost
+                        # with a subscriber's connection must not leave the drive playing.
+                        await self._redis.publish(keys["channel"], f"stop {token}")
+                    watcher.wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._poll_s):
+                            await watcher.wake.wait()
+                    current = await self._redis.get(keys["holder"])
+                    if current is None or _text(current).partition("|")[0] != token:
+                        break
+                    drive_id = _text(current).partition("|")[2]
+        except TimeoutError:
+            pass  # the drive outlived the wait: it keeps the task (see the protocol)
+        finally:
+            self._waiters[key].discard(watcher)
+            if not self._waiters[key]:
+                del self._waiters[key]
+        return drive_id
+
     async def release(self, lease: Lease) -> None:
         held = self._held.get(lease.key)
         if held is None or held.holder is not lease.holder:
@@ -263,7 +304,7 @@ class RedisRegistry:
         )
         if int(answer[0]) == 1:
             return True, "", 0
-        current = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
+        current = _text(answer[1])
         return False, current, int(answer[2])
 
     def _hold(self, key: str, token: str, holder: Holder) -> Lease:
@@ -307,10 +348,13 @@ class RedisRegistry:
             channel = message["channel"].decode()
             key = channel.removeprefix(f"{PREFIX}:events:")
             verb, _, token = message["data"].decode().partition(" ")
-            if verb == "preempt":
+            if verb in ("preempt", "stop"):
                 held = self._held.get(key)
                 if held is not None and held.token == token:
-                    held.holder.preempt()
+                    if verb == "stop":
+                        held.holder.stop()
+                    else:
+                        held.holder.preempt()
                 continue
             for waiter in self._waiters.get(key, ()):
                 if verb == "superseded" and waiter.token == token:

@@ -19,7 +19,7 @@ from gateway.errors import DriveEnded, InvalidDrive, Reason
 from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
-from gateway.registry.base import TaskRegistry, task_key
+from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
 from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
@@ -160,11 +160,6 @@ class GatewayApp:
             return await drive.run()
         finally:
             self.drives.discard(drive)
-
-    def active_drive(self, app_id: int, task_id: str) -> Drive | None:
-        """The drive holding the task in this process, if any."""
-        holder = self.registry.holder(task_key(app_id, task_id))
-        return holder if isinstance(holder, Drive) else None
 
     async def wait_idle(self, timeout_s: float) -> None:
         """Wait until no drive is live, at most ``timeout_s``."""

@@ -117,6 +117,9 @@ class Drive:
     def preempt(self) -> None:
         self.end(DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task"))
 
+    def stop(self) -> None:
+        self.end(DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request"))
+
     def end(self, reason: DriveEnded) -> None:
         """End this drive from outside (preempt, StopDrive, drain): Stop is sent, the stream
         ends with ``reason``. Safe to call more than once; the first reason wins."""

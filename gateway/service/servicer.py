@@ -20,6 +20,7 @@ from google.protobuf import timestamp_pb2
 from gateway.drive.audio import OutputFormat
 from gateway.drive.progress import ProgressSnapshot
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
+from gateway.registry.base import task_key
 from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, KeySlots, Principal
 from gateway.service.convert import STATE_TO_PB, capabilities, spec_from_config
@@ -220,18 +221,21 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
                 raise InvalidDrive(Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required")
             principal.check(self._profile(request.profile), request.task_id)
             credentials = self.app.credentials(request.profile)
-            drive = self.app.active_drive(credentials.app_id, request.task_id)
-            if drive is None:
+            # Whichever replica runs the drive ends it. The answer comes once the drive let go
+            # of the task (its Stop sent, its WebSocket closed), so a caller can speak again
+            # right after.
+            drive_id = await self.app.registry.stop(
+                task_key(credentials.app_id, request.task_id),
+                self.app.config.limits.preempt_wait_s,
+            )
+            if drive_id is None:
                 raise DriveEnded(
                     Reason.NO_ACTIVE_DRIVE, f"task {request.task_id!r} has no active drive"
                 ).with_metadata({"task_id": request.task_id})
-            drive.end(DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request"))
-            # Answer once the Stop went out, so a caller can speak again right after.
-            await drive.wait_finished(self.app.config.limits.preempt_wait_s)
         except GatewayError as exc:
             await _abort(context, to_grpc_status(exc))
             raise AssertionError("unreachable") from exc  # abort always raises
-        return pb.StopDriveResponse(drive_id=drive.drive_id)
+        return pb.StopDriveResponse(drive_id=drive_id)
 
     async def ListDrives(
         self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]

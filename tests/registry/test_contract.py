@@ -22,14 +22,18 @@ REJECT, QUEUE, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.QUEUE, ConflictPo
 
 
 class FakeDrive:
-    """A holder that records preemption requests."""
+    """A holder that records requests to end it (and never ends by itself)."""
 
     def __init__(self, drive_id: str) -> None:
         self.drive_id = drive_id
         self.preempted = asyncio.Event()
+        self.stopped = asyncio.Event()
 
     def preempt(self) -> None:
         self.preempted.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 Factory = Callable[[], TaskRegistry]
@@ -225,4 +229,39 @@ async def test_a_drive_id_known_after_acquire_is_named_once_updated(make: Factor
     with pytest.raises(DriveConflict) as caught:
         await acquire(other, FakeDrive("b"), REJECT)
     assert caught.value.metadata["holder_drive_id"] == "granted"
+    await registry.release(lease)
+
+
+@pytest.mark.asyncio
+async def test_stop_ends_the_holder_from_any_replica_and_waits_for_the_release(
+    make: Factory,
+) -> None:
+    holder_registry, other = make(), make()
+    a = FakeDrive("drive-a")
+    lease = await acquire(holder_registry, a, REJECT)
+    stopping = asyncio.create_task(other.stop(KEY, 5))
+    await asyncio.wait_for(a.stopped.wait(), 5)
+    assert not a.preempted.is_set()  # a StopDrive, not a newer drive
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # the answer waits until the task is free
+    await holder_registry.release(lease)
+    assert await asyncio.wait_for(stopping, 5) == "drive-a"
+    assert holder_registry.holder(KEY) is None
+    await other.release(await acquire(other, FakeDrive("next"), REJECT))
+
+
+@pytest.mark.asyncio
+async def test_stop_of_a_free_task_finds_nothing(make: Factory) -> None:
+    assert await make().stop(KEY, 5) is None
+
+
+@pytest.mark.asyncio
+async def test_stop_gives_up_waiting_and_the_drive_keeps_the_task(make: Factory) -> None:
+    registry = make()
+    a = FakeDrive("")  # still being set up, and deaf to the request
+    lease = await acquire(registry, a, REJECT)
+    assert await asyncio.wait_for(make().stop(KEY, 0.2), 5) == ""
+    assert a.stopped.is_set() and registry.holder(KEY) is a
+    with pytest.raises(DriveConflict):
+        await acquire(make(), FakeDrive("b"), REJECT)
     await registry.release(lease)

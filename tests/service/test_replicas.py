@@ -1,5 +1,6 @@
 """Replicas: two gateways sharing one Redis keep one drive per task, whichever one a client
-reached (REJECT names the holder, PREEMPT ends the other replica's drive, QUEUE waits)."""
+reached (REJECT names the holder, PREEMPT and StopDrive end the other replica's drive, QUEUE
+waits)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from dhgateway_client import DriveOptions
+from dhgateway_client import DriveError, DriveOptions
 
 from gateway.config import ServerConfig
 from gateway.simulator import Simulator, SimulatorConfig
@@ -77,3 +78,19 @@ async def test_queue_across_replicas(replicas: tuple[Harness, Harness]) -> None:
     kinds = [e.WhichOneof("event") async for e in queued]
     assert kinds[0] == "started" and kinds[-1] == "completed"
     assert a.sim.overlaps == []
+
+
+@pytest.mark.asyncio
+async def test_stop_drive_on_another_replica_ends_the_drive(
+    replicas: tuple[Harness, Harness],
+) -> None:
+    a, b = replicas
+    holder = a.client.drive("shared-s", realtime(chunks(pcm(5000), 3200), 100))
+    holder_id = await started_drive_id(holder)
+    assert await b.client.stop_drive("shared-s") == holder_id
+    assert a.sim.drive(holder_id).closed_at is not None  # Stop sent and closed before the answer
+    error = await stream_error(holder)
+    assert (error.code, error.reason) == (C.ABORTED, "STOPPED_BY_REQUEST")
+    with pytest.raises(DriveError) as caught:
+        await b.client.stop_drive("shared-s")
+    assert (caught.value.code, caught.value.reason) == (C.NOT_FOUND, "NO_ACTIVE_DRIVE")

@@ -41,8 +41,9 @@ const (
 type DriveGatewayClient interface {
 	// Drive streams one utterance: a config message, audio chunks, then half-close.
 	Drive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[DriveRequest, DriveEvent], error)
-	// StopDrive ends the active drive of a task (for barge-in); its stream ends
-	// ABORTED / STOPPED_BY_REQUEST.
+	// StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+	// runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+	// STOPPED_BY_REQUEST.
 	StopDrive(ctx context.Context, in *StopDriveRequest, opts ...grpc.CallOption) (*StopDriveResponse, error)
 	// ListDrives lists the active and queued drives of this gateway.
 	ListDrives(ctx context.Context, in *ListDrivesRequest, opts ...grpc.CallOption) (*ListDrivesResponse, error)
@@ -109,8 +110,9 @@ func (c *driveGatewayClient) GetCapabilities(ctx context.Context, in *GetCapabil
 type DriveGatewayServer interface {
 	// Drive streams one utterance: a config message, audio chunks, then half-close.
 	Drive(grpc.BidiStreamingServer[DriveRequest, DriveEvent]) error
-	// StopDrive ends the active drive of a task (for barge-in); its stream ends
-	// ABORTED / STOPPED_BY_REQUEST.
+	// StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+	// runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+	// STOPPED_BY_REQUEST.
 	StopDrive(context.Context, *StopDriveRequest) (*StopDriveResponse, error)
 	// ListDrives lists the active and queued drives of this gateway.
 	ListDrives(context.Context, *ListDrivesRequest) (*ListDrivesResponse, error)

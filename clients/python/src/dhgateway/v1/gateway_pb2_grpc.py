@@ -69,8 +69,9 @@ class DriveGatewayServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StopDrive(self, request, context):
-        """StopDrive ends the active drive of a task (for barge-in); its stream ends
-        ABORTED / STOPPED_BY_REQUEST.
+        """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+        runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+        STOPPED_BY_REQUEST.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,8 +43,9 @@ class DriveGatewayStub:
     Drive: _grpc.StreamStreamMultiCallable[_gateway_pb2.DriveRequest, _gateway_pb2.DriveEvent]
     """Drive streams one utterance: a config message, audio chunks, then half-close."""
     StopDrive: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.StopDriveRequest, _gateway_pb2.StopDriveResponse]
-    """StopDrive ends the active drive of a task (for barge-in); its stream ends
-    ABORTED / STOPPED_BY_REQUEST.
+    """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+    runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+    STOPPED_BY_REQUEST.
     """
     ListDrives: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]
     """ListDrives lists the active and queued drives of this gateway."""
@@ -59,8 +60,9 @@ class DriveGatewayAsyncStub(DriveGatewayStub):
     Drive: _aio.StreamStreamMultiCallable[_gateway_pb2.DriveRequest, _gateway_pb2.DriveEvent]  # type: ignore[assignment]
     """Drive streams one utterance: a config message, audio chunks, then half-close."""
     StopDrive: _aio.UnaryUnaryMultiCallable[_gateway_pb2.StopDriveRequest, _gateway_pb2.StopDriveResponse]  # type: ignore[assignment]
-    """StopDrive ends the active drive of a task (for barge-in); its stream ends
-    ABORTED / STOPPED_BY_REQUEST.
+    """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+    runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+    STOPPED_BY_REQUEST.
     """
     ListDrives: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]  # type: ignore[assignment]
     """ListDrives lists the active and queued drives of this gateway."""
@@ -84,8 +86,9 @@ class DriveGatewayServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.StopDriveRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.StopDriveResponse, _abc.Awaitable[_gateway_pb2.StopDriveResponse]]:
-        """StopDrive ends the active drive of a task (for barge-in); its stream ends
-        ABORTED / STOPPED_BY_REQUEST.
+        """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+        runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+        STOPPED_BY_REQUEST.
         """
 
     @_abc_1.abstractmethod

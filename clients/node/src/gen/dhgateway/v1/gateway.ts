@@ -2791,8 +2791,9 @@ export const DriveGatewayService = {
     responseDeserialize: (value: Buffer): DriveEvent => DriveEvent.decode(value),
   },
   /**
-   * StopDrive ends the active drive of a task (for barge-in); its stream ends
-   * ABORTED / STOPPED_BY_REQUEST.
+   * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+   * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+   * STOPPED_BY_REQUEST.
    */
   stopDrive: {
     path: "/dhgateway.v1.DriveGateway/StopDrive" as const,
@@ -2830,8 +2831,9 @@ export interface DriveGatewayServer extends UntypedServiceImplementation {
   /** Drive streams one utterance: a config message, audio chunks, then half-close. */
   drive: handleBidiStreamingCall<DriveRequest, DriveEvent>;
   /**
-   * StopDrive ends the active drive of a task (for barge-in); its stream ends
-   * ABORTED / STOPPED_BY_REQUEST.
+   * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+   * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+   * STOPPED_BY_REQUEST.
    */
   stopDrive: handleUnaryCall<StopDriveRequest, StopDriveResponse>;
   /** ListDrives lists the active and queued drives of this gateway. */
@@ -2846,8 +2848,9 @@ export interface DriveGatewayClient extends Client {
   drive(options: Partial<CallOptions>): ClientDuplexStream<DriveRequest, DriveEvent>;
   drive(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<DriveRequest, DriveEvent>;
   /**
-   * StopDrive ends the active drive of a task (for barge-in); its stream ends
-   * ABORTED / STOPPED_BY_REQUEST.
+   * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+   * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+   * STOPPED_BY_REQUEST.
    */
   stopDrive(
     request: StopDriveRequest,

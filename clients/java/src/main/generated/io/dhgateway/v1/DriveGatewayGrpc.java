@@ -217,8 +217,9 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * StopDrive ends the active drive of a task (for barge-in); its stream ends
-     * ABORTED / STOPPED_BY_REQUEST.
+     * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+     * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+     * STOPPED_BY_REQUEST.
      * </pre>
      */
     default void stopDrive(io.dhgateway.v1.StopDriveRequest request,
@@ -293,8 +294,9 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * StopDrive ends the active drive of a task (for barge-in); its stream ends
-     * ABORTED / STOPPED_BY_REQUEST.
+     * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+     * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+     * STOPPED_BY_REQUEST.
      * </pre>
      */
     public void stopDrive(io.dhgateway.v1.StopDriveRequest request,
@@ -359,8 +361,9 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * StopDrive ends the active drive of a task (for barge-in); its stream ends
-     * ABORTED / STOPPED_BY_REQUEST.
+     * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+     * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+     * STOPPED_BY_REQUEST.
      * </pre>
      */
     public io.dhgateway.v1.StopDriveResponse stopDrive(io.dhgateway.v1.StopDriveRequest request) throws io.grpc.StatusException {
@@ -410,8 +413,9 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * StopDrive ends the active drive of a task (for barge-in); its stream ends
-     * ABORTED / STOPPED_BY_REQUEST.
+     * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+     * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+     * STOPPED_BY_REQUEST.
      * </pre>
      */
     public io.dhgateway.v1.StopDriveResponse stopDrive(io.dhgateway.v1.StopDriveRequest request) {
@@ -461,8 +465,9 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * StopDrive ends the active drive of a task (for barge-in); its stream ends
-     * ABORTED / STOPPED_BY_REQUEST.
+     * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
+     * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
+     * STOPPED_BY_REQUEST.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<io.dhgateway.v1.StopDriveResponse> stopDrive(
