@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gateway.config import ConfigProblems, GatewayConfig, load_config
 from gateway.config.settings import PROFILE_FLAGS, SETTINGS
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, SharedStateUnavailable
 
 if TYPE_CHECKING:
     import grpc
@@ -288,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo(args.audio))
     except ConfigError as exc:
         return _report(exc)
+    except SharedStateUnavailable as exc:
+        # At start-up: a replica that cannot reach the shared Redis must not serve alone.
+        print(f"dh-gateway: cannot start: {exc.message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command!r}")

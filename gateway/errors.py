@@ -14,6 +14,7 @@ The tree::
     ├── DriveConflict             another drive holds the task (TASK_BUSY)
     ├── DriveEnded                the gateway ended a drive on purpose: preempted, stopped,
     │                             a timeout, draining, the gateway is full
+    ├── SharedStateUnavailable    Redis, which the replicas share, did not answer
     └── UpstreamError             the vendor's cloud failed us
         ├── UpstreamApiError      a non-zero ``Code`` in the vendor's envelope
         ├── UpstreamUnreachable   transport failure, timeout, HTTP 5xx, WebSocket handshake refused
@@ -50,6 +51,7 @@ class Reason(enum.StrEnum):
     GATEWAY_BUSY = "GATEWAY_BUSY"
     GATEWAY_OVERLOADED = "GATEWAY_OVERLOADED"
     DRAINING = "DRAINING"
+    SHARED_STATE_UNAVAILABLE = "SHARED_STATE_UNAVAILABLE"
     UNKNOWN_PROFILE = "UNKNOWN_PROFILE"
     # Access control.
     UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -118,6 +120,21 @@ class DriveConflict(GatewayError):
 
 class DriveEnded(GatewayError):
     """The gateway ended (or refused) a drive on purpose: see the reason."""
+
+
+class SharedStateUnavailable(GatewayError):
+    """Redis, where the replicas keep the task registry and the vendor's request rate, did not
+    answer; the drive can be retried (on this or another replica) once it does.
+
+    Args:
+        doing: what the gateway was doing, for the message ("booking the vendor API rate").
+    """
+
+    def __init__(self, doing: str) -> None:
+        super().__init__(
+            Reason.SHARED_STATE_UNAVAILABLE,
+            f"the replicas' shared state (Redis) did not answer while {doing}",
+        )
 
 
 class UpstreamError(GatewayError):

@@ -3,6 +3,7 @@ installs it)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -18,13 +19,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """Start redis-server on a free loopback port for the session."""
+@contextlib.contextmanager
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """A redis-server on loopback (``port``, or a free one) for the block; its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run `make test` (scripts/system-deps.sh)")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -46,3 +47,10 @@ def redis_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A redis-server on a free loopback port for the session."""
+    with redis_server() as url:
+        yield url

@@ -112,6 +112,18 @@ async def test_serve_says_when_its_port_is_taken() -> None:
     )
 
 
+@pytest.mark.asyncio
+async def test_serve_without_its_redis_exits_1_in_one_line() -> None:
+    env = {**CREDS, "DHGW_REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}
+    result = await run("serve", "--listen", "127.0.0.1:0", env=env)
+    assert result.code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "dh-gateway: cannot start: the replicas' shared state (Redis) did not answer while "
+        "subscribing to the task events"
+    )
+    assert "Traceback" not in result.stderr
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))

@@ -220,7 +220,8 @@ class ServerConfig:
     max_ping_strikes: int = 2
     #: Concurrent streams (drives and calls) on one HTTP/2 connection.
     max_concurrent_streams: int = 1000
-    #: ``redis://`` URL of the task registry shared by replicas; None: one process only.
+    #: ``redis://`` URL of what replicas share (the task registry, the vendor request rate);
+    #: None: one process only.
     redis_url: str | None = None
     #: Let several gateway processes listen on the same host:port (SO_REUSEPORT; the kernel
     #: spreads connections over them). Needs ``redis_url``: the processes must share the

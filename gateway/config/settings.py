@@ -164,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("upstream", "backoff_initial_s", "UPSTREAM_BACKOFF_INITIAL_S", "float", "first backoff"),
     S("upstream", "backoff_max_s", "UPSTREAM_BACKOFF_MAX_S", "float", "longest backoff"),
     S("upstream", "requests_per_second", "UPSTREAM_REQUESTS_PER_SECOND", "float",
-      "vendor API calls per second and AppId"),
+      "vendor API calls per second and AppId (all replicas on one redis_url together)"),
     S("upstream", "ws_handshake_timeout_s", "UPSTREAM_WS_HANDSHAKE_TIMEOUT_S", "float",
       "WebSocket handshake"),
     S("upstream", "ws_ping_interval_s", "UPSTREAM_WS_PING_INTERVAL_S", "float",

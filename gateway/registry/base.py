@@ -7,7 +7,7 @@ policy:
 
 * ``REJECT``: fail at once with :class:`~gateway.errors.DriveConflict` (TASK_BUSY).
 * ``QUEUE``: wait in FIFO order, up to a timeout (QUEUE_TIMEOUT).
-* ``PREEMPT``: ask the holder to end (:meth:`Holder.preempt`), go ahead of every queued drive,
+* ``PREEMPT``: ask the holder to end (:func:`preempted`), go ahead of every queued drive,
   and get the task once the holder released it. A newer PREEMPT supersedes an older one that is
   still waiting (the newest utterance wins); the older one ends PREEMPTED.
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.drive.spec import ConflictPolicy
+from gateway.errors import DriveEnded, GatewayError, Reason
 
 
 def task_key(app_id: int, task_id: str) -> str:
@@ -40,21 +41,24 @@ class Holder(Protocol):
         """The upstream DriveId, "" while the drive is being set up."""
         ...
 
-    def preempt(self) -> None:
-        """Ask the drive to end (ABORTED / PREEMPTED).
+    def end(self, reason: GatewayError) -> None:
+        """Ask the drive to end, its stream failing with ``reason``: a newer drive preempted
+        it (:func:`preempted`), a StopDrive (:func:`stopped`), or its lease could not be kept.
 
         The drive must send its Stop, close its WebSocket and only then release its lease.
-        Must not block; called at most once per drive.
+        Must not block; may be called more than once (the first reason wins).
         """
         ...
 
-    def stop(self) -> None:
-        """Ask the drive to end because a StopDrive asked for it (STOPPED_BY_REQUEST).
 
-        The same duties as :meth:`preempt`; may be called more than once (the first request
-        to end a drive wins).
-        """
-        ...
+def preempted() -> DriveEnded:
+    """Why a holder ends when a PREEMPT drive wants its task."""
+    return DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+
+
+def stopped() -> DriveEnded:
+    """Why a holder ends when a StopDrive asked for it."""
+    return DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request")
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +104,7 @@ class TaskRegistry(Protocol):
         ...
 
     async def stop(self, key: str, timeout_s: float) -> str | None:
-        """End the drive holding ``key``, whichever replica runs it (:meth:`Holder.stop`), and
+        """End the drive holding ``key``, whichever replica runs it (:func:`stopped`), and
         wait until it released the task, at most ``timeout_s``.
 
         Returns the DriveId of the drive asked to end ("" if it was still being set up), or

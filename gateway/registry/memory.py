@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason
-from gateway.registry.base import Holder, Lease, QueuedCallback
+from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
 
 
 @dataclass(eq=False)
@@ -65,7 +65,7 @@ class MemoryRegistry:
                 )
             slot.queue.insert(0, waiter)
             if slot.holder is not None:
-                slot.holder.preempt()
+                slot.holder.end(preempted())
         else:
             slot.queue.append(waiter)
         ahead = len(slot.queue) - 1 + (slot.holder is not None)
@@ -103,7 +103,7 @@ class MemoryRegistry:
         if slot.released is None:
             slot.released = asyncio.get_running_loop().create_future()
         released = slot.released
-        holder.stop()
+        holder.end(stopped())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(released), timeout_s)
         return holder.drive_id

@@ -19,6 +19,14 @@ Every change of ownership happens in one Lua script (atomic on the server): the 
 waiter only when nobody holds it and that waiter is at the head of the queue. Each registry
 instance runs ONE pattern subscription that dispatches events to its local holders and waiters;
 waiters also poll at ``poll_s`` so a lost message, or a holder whose replica died, only delays.
+
+When Redis does not answer, nothing may risk two drives on one task:
+
+* ``acquire``, ``stop`` and ``update`` fail with SharedStateUnavailable (UNAVAILABLE: retry);
+* a held drive whose lease could not be renewed ends (SHARED_STATE_UNAVAILABLE, its Stop sent)
+  before the lease could lapse and let another replica take the task;
+* ``release`` only logs (the drive is over; its lease lapses by itself);
+* the event listener subscribes again once Redis is back.
 """
 
 from __future__ import annotations
@@ -27,15 +35,17 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from gateway.drive.spec import ConflictPolicy
-from gateway.errors import DriveConflict, DriveEnded, Reason
-from gateway.registry.base import Holder, Lease, QueuedCallback
+from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable
+from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
 
 log = logging.getLogger("gateway.registry")
 
@@ -95,6 +105,15 @@ return 1
 """
 
 
+@contextlib.contextmanager
+def _answering(doing: str) -> Iterator[None]:
+    """Redis's failures (connection, timeout) as the gateway's error, for the client."""
+    try:
+        yield
+    except RedisError as exc:
+        raise SharedStateUnavailable(doing) from exc
+
+
 def _text(value: bytes | str) -> str:
     """A Redis reply as text (the client returns bytes unless told to decode)."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -118,8 +137,7 @@ class RedisRegistry:
     """:class:`~gateway.registry.base.TaskRegistry` shared through Redis.
 
     Args:
-        client: a ``redis.asyncio.Redis``; it is closed by :meth:`close` only if
-            ``owns_client``.
+        client: a ``redis.asyncio.Redis``; whoever made it closes it (after :meth:`close`).
         lease_ttl_s: how long a lease outlives its replica.
         poll_s: how often a waiter looks again without being told.
     """
@@ -130,10 +148,8 @@ class RedisRegistry:
         *,
         lease_ttl_s: float = 10.0,
         poll_s: float = 0.5,
-        owns_client: bool = False,
     ) -> None:
         self._redis = client
-        self._owns_client = owns_client
         self._ttl_ms = int(lease_ttl_s * 1000)
         self._poll_s = poll_s
         self._take = client.register_script(_TAKE)
@@ -144,11 +160,6 @@ class RedisRegistry:
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._pubsub: Any = None
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisRegistry:
-        """A registry on its own connection pool to ``url`` (closed by :meth:`close`)."""
-        return cls(aioredis.Redis.from_url(url), owns_client=True, **options)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -164,7 +175,8 @@ class RedisRegistry:
         if self._listener is not None:
             return
         self._pubsub = self._redis.pubsub()
-        await self._pubsub.psubscribe(f"{PREFIX}:events:*")
+        with _answering("subscribing to the task events"):
+            await self._pubsub.psubscribe(f"{PREFIX}:events:*")
         self._listener = asyncio.create_task(self._listen(), name="registry events")
 
     async def close(self) -> None:
@@ -179,8 +191,6 @@ class RedisRegistry:
                 held.refresher.cancel()
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        if self._owns_client:
-            await self._redis.aclose()
 
     # The TaskRegistry protocol.
 
@@ -198,6 +208,17 @@ class RedisRegistry:
         on_queued: QueuedCallback | None = None,
     ) -> Lease:
         await self.start()
+        with _answering("taking the task"):
+            return await self._acquire(key, holder, policy, timeout_s, on_queued)
+
+    async def _acquire(
+        self,
+        key: str,
+        holder: Holder,
+        policy: ConflictPolicy,
+        timeout_s: float,
+        on_queued: QueuedCallback | None,
+    ) -> Lease:
         token = uuid.uuid4().hex
         keys = self._keys(key)
         taken, current, queued = await self._try_take(keys, token, holder, head_only=False)
@@ -221,13 +242,18 @@ class RedisRegistry:
                 while True:
                     if waiter.superseded:
                         raise DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
-                    taken, _, _ = await self._try_take(keys, token, holder, head_only=True)
+                    taken, current, _ = await self._try_take(keys, token, holder, head_only=True)
                     if taken:
                         return self._hold(key, token, holder)
                     waiter.wake.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self._poll_s):
                             await waiter.wake.wait()
+                    if policy is ConflictPolicy.PREEMPT and current and not waiter.wake.is_set():
+                        # Asked again at every silent poll: a message lost with a subscriber's
+                        # connection (Redis restarted) must not leave the holder playing.
+                        holder_token = current.partition("|")[0]
+                        await self._redis.publish(keys["channel"], f"preempt {holder_token}")
         except TimeoutError:
             raise DriveEnded(
                 Reason.QUEUE_TIMEOUT, f"task still busy after waiting {timeout_s:g} s"
@@ -241,6 +267,10 @@ class RedisRegistry:
 
     async def stop(self, key: str, timeout_s: float) -> str | None:
         await self.start()
+        with _answering("stopping the task's drive"):
+            return await self._stop(key, timeout_s)
+
+    async def _stop(self, key: str, timeout_s: float) -> str | None:
         keys = self._keys(key)
         current = await self._redis.get(keys["holder"])
         if current is None:
@@ -253,7 +283,7 @@ class RedisRegistry:
                 while True:
                     held = self._held.get(key)
                     if held is not None and held.token == token:
-                        held.holder.stop()
+                        held.holder.end(stopped())
                     else:
                         # Asked again at every look: ending is idempotent, and a message lost
                         # with a subscriber's connection must not leave the drive playing.
@@ -282,7 +312,16 @@ class RedisRegistry:
         if held.refresher is not None:
             held.refresher.cancel()
         keys = self._keys(lease.key)
-        await self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+        try:
+            await self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+        except RedisError as exc:
+            # The drive is over either way: its lease lapses by itself, which frees the task.
+            log.warning(
+                "could not release the lease of %s (%s): it lapses within %.0f s",
+                lease.key,
+                type(exc).__name__,
+                self._ttl_ms / 1000,
+            )
 
     # Internals.
 
@@ -316,7 +355,8 @@ class RedisRegistry:
     async def update(self, lease: Lease) -> None:
         held = self._held.get(lease.key)
         if held is not None and held.holder is lease.holder:
-            await self._renew(lease.key, held)
+            with _answering("naming the task's drive"):
+                await self._renew(lease.key, held)
 
     async def _renew(self, key: str, held: _Held) -> bool:
         """Extend the lease and rewrite the DriveId in it; False when it was lost."""
@@ -326,13 +366,34 @@ class RedisRegistry:
         return bool(int(ok))
 
     async def _keep_alive(self, key: str, held: _Held) -> None:
-        """Refresh the lease until released; a lost lease ends the drive."""
+        """Refresh the lease until released; a lost lease ends the drive.
+
+        When Redis does not answer, the drive ends before its lease could lapse unrenewed:
+        once it lapsed, another replica could take the task while this drive still plays.
+        """
+        loop = asyncio.get_running_loop()
+        ttl_s = self._ttl_ms / 1000
+        renewed_at = loop.time()
         while True:
-            await asyncio.sleep(self._ttl_ms / 3000)
-            if not await self._renew(key, held):
-                log.warning("lease of %s lost: ending its drive", key)
-                held.holder.preempt()
+            await asyncio.sleep(ttl_s / 3)
+            try:
+                kept = await self._renew(key, held)
+            except RedisError as exc:
+                if loop.time() + ttl_s / 3 < renewed_at + ttl_s:
+                    log.warning(
+                        "lease of %s not renewed (%s): trying again", key, type(exc).__name__
+                    )
+                    continue
+                log.warning("lease of %s about to lapse (%s): ending its drive", key, exc)
+                held.holder.end(SharedStateUnavailable("keeping the task's lease"))
                 return
+            if not kept:
+                log.warning("lease of %s lost: ending its drive", key)
+                held.holder.end(
+                    DriveEnded(Reason.PREEMPTED, "this drive lost its hold on the task")
+                )
+                return
+            renewed_at = loop.time()
 
     async def _forget_waiter(self, keys: dict[str, str], token: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -341,6 +402,16 @@ class RedisRegistry:
             await pipe.execute()
 
     async def _listen(self) -> None:
+        """Dispatch the task events, listening again (re-subscribed) after a Redis failure;
+        meanwhile the waiters' polling and the leases' refresh carry on without events."""
+        while True:
+            try:
+                await self._dispatch_events()
+            except RedisError as exc:
+                log.warning("task events lost (%s): listening again", type(exc).__name__)
+                await asyncio.sleep(self._poll_s)
+
+    async def _dispatch_events(self) -> None:
         assert self._pubsub is not None
         async for message in self._pubsub.listen():
             if message.get("type") != "pmessage":
@@ -351,10 +422,7 @@ class RedisRegistry:
             if verb in ("preempt", "stop"):
                 held = self._held.get(key)
                 if held is not None and held.token == token:
-                    if verb == "stop":
-                        held.holder.stop()
-                    else:
-                        held.holder.preempt()
+                    held.holder.end(stopped() if verb == "stop" else preempted())
                 continue
             for waiter in self._waiters.get(key, ()):
                 if verb == "superseded" and waiter.token == token:

@@ -12,6 +12,10 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+
 from gateway.config import Credentials, GatewayConfig
 from gateway.drive.core import Completion
 from gateway.drive.machine import DriveState
@@ -24,10 +28,18 @@ from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
 from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
 from gateway.service.drive import Drive
-from gateway.upstream import Attempt, UpstreamClient
+from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
+from gateway.upstream.redis_limiter import RedisRateLimiter
 
 #: The states of a drive whose set-up is not over yet.
 _BEFORE_STREAMING = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP})
+
+#: A Redis that does not answer within this long, twice (one quick retry rides out a dropped
+#: connection), counts as down: a set-up fails UNAVAILABLE within about 2 s instead of
+#: hanging (redis-py's default is 10 retries), and a lease (10 s) gets its renewal tries in
+#: before it could lapse.
+REDIS_TIMEOUT_S = 1.0
+REDIS_RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
 
 
 class GatewayApp:
@@ -45,11 +57,22 @@ class GatewayApp:
 
     def __init__(self, config: GatewayConfig, *, registry: TaskRegistry | None = None) -> None:
         self.config = config
-        #: Replicas share the task registry through Redis: one task, one drive, whichever
-        #: replica the client reached. The app owns (starts and closes) a registry it made.
-        self._redis: RedisRegistry | None = None
-        if registry is None and config.server.redis_url:
-            registry = self._redis = RedisRegistry.from_url(config.server.redis_url)
+        #: Replicas share two things through Redis: the task registry (one task, one drive,
+        #: whichever replica the client reached) and the vendor's request rate per AppId. The
+        #: app owns (starts and closes) the client and a registry it made.
+        self._redis: aioredis.Redis | None = None
+        self._redis_registry: RedisRegistry | None = None
+        limiter: RequestLimiter | None = None  # None: each process keeps the rate alone
+        if config.server.redis_url:
+            self._redis = aioredis.Redis.from_url(
+                config.server.redis_url,
+                socket_timeout=REDIS_TIMEOUT_S,
+                socket_connect_timeout=REDIS_TIMEOUT_S,
+                retry=REDIS_RETRY,
+            )
+            limiter = RedisRateLimiter(self._redis, config.upstream.requests_per_second)
+            if registry is None:
+                registry = self._redis_registry = RedisRegistry(self._redis)
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
         #: Drives begun so far (:meth:`run`), live or ended.
@@ -69,7 +92,9 @@ class GatewayApp:
             self.metrics = GatewayMetrics(self._live_counts, load=self._load_now)
             self.observer = self.metrics
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
-        self.upstream = UpstreamClient(config.upstream, on_attempt=self._on_attempt)
+        self.upstream = UpstreamClient(
+            config.upstream, limiter=limiter, on_attempt=self._on_attempt
+        )
         self._started = False
 
     async def __aenter__(self) -> Self:
@@ -90,8 +115,8 @@ class GatewayApp:
         self._load_sampler.start()
         if self._metrics_server is not None and not self._started:
             await self._metrics_server.start(self.config.observability.metrics_listen)
-        if self._redis is not None:
-            await self._redis.start()
+        if self._redis_registry is not None:
+            await self._redis_registry.start()
         self._started = True
 
     @property
@@ -115,8 +140,10 @@ class GatewayApp:
                 await self._metrics_server.stop()
         finally:
             await self.upstream.close()
+            if self._redis_registry is not None:
+                await self._redis_registry.close()
             if self._redis is not None:
-                await self._redis.close()
+                await self._redis.aclose()
 
     def credentials(self, profile: str) -> Credentials:
         """The credentials of ``profile`` ("" = default).

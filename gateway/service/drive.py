@@ -97,7 +97,7 @@ class Drive:
         self._drive_id = ""
         self._session: DriveSession | None = None
         self._lease: Lease | None = None
-        self._ended: DriveEnded | None = None  # why the gateway ended this drive from outside
+        self._ended: GatewayError | None = None  # why the gateway ended it from outside
         self._work: asyncio.Task[Completion] | None = None
         self._wake = Flag()  # something changed: audio, end, a deadline, a loss
         self._want = Flag(True)  # the core wants more audio
@@ -114,15 +114,10 @@ class Drive:
     def drive_id(self) -> str:
         return self._drive_id
 
-    def preempt(self) -> None:
-        self.end(DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task"))
-
-    def stop(self) -> None:
-        self.end(DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request"))
-
-    def end(self, reason: DriveEnded) -> None:
-        """End this drive from outside (preempt, StopDrive, drain): Stop is sent, the stream
-        ends with ``reason``. Safe to call more than once; the first reason wins."""
+    def end(self, reason: GatewayError) -> None:
+        """End this drive from outside (preempt, StopDrive, drain, a lease not kept): Stop is
+        sent, the stream ends with ``reason``. Safe to call more than once; the first reason
+        wins."""
         # Once the Stop is on its way (the flush finished, or the clean-up began) the drive is
         # ending by itself: cancelling it now could cut the Stop frame and turn a Completed
         # into an error.

@@ -2,8 +2,8 @@
 
 :class:`RequestLimiter` is the interface the HTTP client waits on before every attempt;
 :class:`LocalRateLimiter` is the in-process implementation, built on the pure
-:class:`SlidingWindow`. A limiter shared across replicas (Redis) can replace it later without
-touching the client.
+:class:`SlidingWindow`. Replicas share one through Redis instead
+(:class:`~gateway.upstream.redis_limiter.RedisRateLimiter`), with the same window.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-__all__ = ["DEFAULT_MARGIN_S", "LocalRateLimiter", "RequestLimiter", "SlidingWindow"]
+__all__ = [
+    "DEFAULT_MARGIN_S",
+    "LocalRateLimiter",
+    "RequestLimiter",
+    "SlidingWindow",
+    "wait_turn",
+    "window_for",
+]
 
 DEFAULT_MARGIN_S = 0.1
 """Added to every window. We count request starts; the vendor counts arrivals, on its clock.
@@ -82,6 +89,40 @@ class SlidingWindow:
         return start
 
 
+async def wait_turn(
+    delay: float,
+    on_wait: WaitCallback | None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> float:
+    """Announce a positive ``delay`` to ``on_wait``, sleep it, and return it (else 0.0)."""
+    if delay <= 0:
+        return 0.0
+    if on_wait is not None:
+        await on_wait(delay)
+    await sleep(delay)
+    return delay
+
+
+def window_for(rate_per_s: float, window_s: float, margin_s: float) -> tuple[int, float]:
+    """The ``(capacity, window_s)`` of a sliding window that keeps ``rate_per_s``.
+
+    When ``rate_per_s * window_s`` is not a whole number, the window is shortened to keep the
+    exact rate with a whole capacity; ``margin_s`` is then added (see :data:`DEFAULT_MARGIN_S`).
+
+    Raises:
+        ValueError: a rate or window that is not a positive number, a negative margin.
+    """
+    if not (math.isfinite(rate_per_s) and rate_per_s > 0):
+        raise ValueError(f"rate_per_s must be a positive number, got {rate_per_s!r}")
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"window_s must be a positive number, got {window_s!r}")
+    if margin_s < 0:
+        raise ValueError(f"margin_s must not be negative, got {margin_s!r}")
+    # The epsilon keeps 10.0 * 1.0 from flooring to 9 through float rounding.
+    capacity = max(1, math.floor(rate_per_s * window_s + 1e-9))
+    return capacity, capacity / rate_per_s + margin_s
+
+
 class LocalRateLimiter:
     """An in-process sliding-window limiter, one window per key, first come first served.
 
@@ -91,8 +132,7 @@ class LocalRateLimiter:
 
     Args:
         rate_per_s: the admitted rate, e.g. ``UpstreamConfig.requests_per_second``.
-        window_s: the window the vendor counts over. When ``rate_per_s * window_s`` is not a
-            whole number, the window is shortened to keep the exact rate with a whole capacity.
+        window_s: the window the vendor counts over (see :func:`window_for`).
         margin_s: added to the window (see :data:`DEFAULT_MARGIN_S`).
         clock: a monotonic clock; ``None`` uses the running loop's ``time()``.
         sleep: how to wait; injectable for tests.
@@ -107,15 +147,7 @@ class LocalRateLimiter:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if not (math.isfinite(rate_per_s) and rate_per_s > 0):
-            raise ValueError(f"rate_per_s must be a positive number, got {rate_per_s!r}")
-        if not (math.isfinite(window_s) and window_s > 0):
-            raise ValueError(f"window_s must be a positive number, got {window_s!r}")
-        if margin_s < 0:
-            raise ValueError(f"margin_s must not be negative, got {margin_s!r}")
-        # The epsilon keeps 10.0 * 1.0 from flooring to 9 through float rounding.
-        self.capacity = max(1, math.floor(rate_per_s * window_s + 1e-9))
-        self.window_s = self.capacity / rate_per_s + margin_s
+        self.capacity, self.window_s = window_for(rate_per_s, window_s, margin_s)
         self._clock = clock
         self._sleep = sleep
         self._windows: dict[str, SlidingWindow] = {}
@@ -126,13 +158,7 @@ class LocalRateLimiter:
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = SlidingWindow(self.capacity, self.window_s)
-        delay = window.reserve(now) - now
-        if delay <= 0:
-            return 0.0
-        if on_wait is not None:
-            await on_wait(delay)
-        await self._sleep(delay)
-        return delay
+        return await wait_turn(window.reserve(now) - now, on_wait, self._sleep)
 
     def _now(self) -> float:
         if self._clock is not None:

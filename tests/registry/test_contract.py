@@ -12,7 +12,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from gateway.drive.spec import ConflictPolicy
-from gateway.errors import DriveConflict, DriveEnded, Reason
+from gateway.errors import DriveConflict, DriveEnded, GatewayError, Reason
 from gateway.registry.base import Lease, TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
@@ -28,12 +28,14 @@ class FakeDrive:
         self.drive_id = drive_id
         self.preempted = asyncio.Event()
         self.stopped = asyncio.Event()
+        self.lost = asyncio.Event()  # any other reason: the lease could not be kept
+        self.reasons: list[Reason] = []
 
-    def preempt(self) -> None:
-        self.preempted.set()
-
-    def stop(self) -> None:
-        self.stopped.set()
+    def end(self, reason: GatewayError) -> None:
+        self.reasons.append(reason.reason)
+        {Reason.PREEMPTED: self.preempted, Reason.STOPPED_BY_REQUEST: self.stopped}.get(
+            reason.reason, self.lost
+        ).set()
 
 
 Factory = Callable[[], TaskRegistry]

@@ -4,6 +4,8 @@ waits)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -16,6 +18,7 @@ from dhgateway_client import DriveError, DriveOptions
 from gateway.config import ServerConfig
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
+from tests.conftest import redis_server
 from tests.service.conftest import chunks, pcm, realtime, started_drive_id, stream_error
 
 C = grpc.StatusCode
@@ -94,3 +97,43 @@ async def test_stop_drive_on_another_replica_ends_the_drive(
     with pytest.raises(DriveError) as caught:
         await b.client.stop_drive("shared-s")
     assert (caught.value.code, caught.value.reason) == (C.NOT_FOUND, "NO_ACTIVE_DRIVE")
+
+
+@pytest.mark.asyncio
+async def test_replicas_keep_the_vendor_rate_together(replicas: tuple[Harness, Harness]) -> None:
+    # 12 set-ups on each replica at once: the vendor admits 10 per second per AppId in all.
+    a, b = replicas
+
+    async def utterance(harness: Harness, task: str) -> str | None:
+        events = [e async for e in harness.client.drive(task, [pcm(40)])]
+        return events[-1].WhichOneof("event")
+
+    async with asyncio.timeout(30):
+        ends = await asyncio.gather(
+            *(utterance(h, f"rate-{i}-{n}") for n, h in enumerate((a, b)) for i in range(12))
+        )
+    assert ends == ["completed"] * 24
+    codes = [call.code for call in a.sim.api_calls]
+    assert len(codes) == 24 and set(codes) == {0}  # no 400010009 (rate limited) to retry
+
+
+@pytest.mark.asyncio
+async def test_redis_away_fails_new_drives_unavailable_and_stop_drive_too() -> None:
+    with contextlib.ExitStack() as redis:
+        url = redis.enter_context(redis_server())
+        server = ServerConfig(listen="127.0.0.1:0", redis_url=url)
+        async with (
+            Simulator(SimulatorConfig(app_id=TEST_APP_ID, server_secret="r" * 32)) as sim,
+            running_gateway(sim=sim, server=server) as gateway,
+        ):
+            redis.close()
+            error = await asyncio.wait_for(stream_error(gateway.client.drive("t", [pcm(100)])), 10)
+            assert (error.code, error.reason) == (C.UNAVAILABLE, "SHARED_STATE_UNAVAILABLE")
+            assert "Redis" in error.message and "redis://" not in error.message
+            with pytest.raises(DriveError) as caught:
+                await asyncio.wait_for(gateway.client.stop_drive("t"), 10)
+            assert (caught.value.code, caught.value.reason) == (
+                C.UNAVAILABLE,
+                "SHARED_STATE_UNAVAILABLE",
+            )
+            assert sim.api_calls == []  # nothing reached the vendor without the task's lease

@@ -1,0 +1,70 @@
+"""The Redis registry while Redis is away: clear errors, no drive left playing once its lease
+could lapse, and everything (task events included) working again once Redis is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.drive.spec import ConflictPolicy
+from gateway.errors import Reason, SharedStateUnavailable
+from gateway.registry.redis import RedisRegistry
+from gateway.service.app import REDIS_RETRY
+from tests.conftest import free_port, redis_server
+from tests.registry.test_contract import KEY, FakeDrive
+
+REJECT, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.PREEMPT
+
+
+def client(url: str) -> aioredis.Redis:
+    """A client set up as the gateway's (short timeouts, one quick retry)."""
+    return aioredis.Redis.from_url(
+        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=REDIS_RETRY
+    )
+
+
+@pytest.mark.asyncio
+async def test_an_outage_ends_held_drives_fails_new_ones_clearly_and_heals() -> None:
+    port = free_port()
+    with contextlib.ExitStack() as server:
+        url = server.enter_context(redis_server(port))
+        ours, theirs = client(url), client(url)
+        registry = RedisRegistry(ours, lease_ttl_s=0.6, poll_s=0.05)
+        other = RedisRegistry(theirs, lease_ttl_s=0.6, poll_s=0.05)
+        try:
+            a = FakeDrive("a")
+            lease = await registry.acquire(KEY, a, policy=REJECT, timeout_s=1)
+            await other.start()
+            server.close()  # Redis goes away...
+            # ...so the drive must end before its lease could lapse (another replica could
+            # then take the task while it still plays).
+            async with asyncio.timeout(5):
+                await a.lost.wait()
+            assert a.reasons == [Reason.SHARED_STATE_UNAVAILABLE]
+            await registry.release(lease)  # the drive's clean-up goes on regardless
+            for attempt in (
+                registry.acquire(KEY, FakeDrive("b"), policy=REJECT, timeout_s=1),
+                registry.stop(KEY, 1),
+            ):
+                with pytest.raises(SharedStateUnavailable) as caught:
+                    await asyncio.wait_for(attempt, 5)
+                assert caught.value.reason is Reason.SHARED_STATE_UNAVAILABLE
+            server.enter_context(redis_server(port))  # back, and empty
+            b = FakeDrive("b")
+            lease = await asyncio.wait_for(registry.acquire(KEY, b, policy=REJECT, timeout_s=1), 5)
+            # The task events flow again: another replica's PREEMPT reaches the holder.
+            preemptor = asyncio.create_task(
+                other.acquire(KEY, FakeDrive("c"), policy=PREEMPT, timeout_s=5)
+            )
+            async with asyncio.timeout(5):
+                await b.preempted.wait()
+            await registry.release(lease)
+            await other.release(await asyncio.wait_for(preemptor, 5))
+        finally:
+            for each in (registry, other):
+                await each.close()
+            await ours.aclose()
+            await theirs.aclose()
