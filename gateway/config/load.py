@@ -18,18 +18,16 @@ from typing import Any, TypeVar
 from gateway.config.checks import ConfigProblems, Problem
 from gateway.config.model import (
     DEFAULT_PROFILE,
-    ApiKey,
-    AuthConfig,
     Credentials,
     GatewayConfig,
     LimitsConfig,
     ObservabilityConfig,
     PacingConfig,
     ServerConfig,
-    TlsConfig,
     UpstreamConfig,
     cross_problems,
 )
+from gateway.config.security import ApiKey, AuthConfig, TlsConfig
 from gateway.config.settings import (
     API_KEYS_ENV,
     BY_DEST,

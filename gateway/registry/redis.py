@@ -46,63 +46,11 @@ from redis.exceptions import RedisError
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable
 from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
+from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
 
 log = logging.getLogger("gateway.registry")
 
 PREFIX = "dhgw"
-
-# KEYS: holder, queue. ARGV: token, value, ttl_ms, head_only ("1": only the queue's head may take).
-# Returns {1} when taken, else {0, holder value or "", queue length}.
-_TAKE = """
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  local head = redis.call('LINDEX', KEYS[2], 0)
-  if (ARGV[4] == '1' and head == ARGV[1]) or (ARGV[4] == '0' and not head) then
-    if head == ARGV[1] then redis.call('LPOP', KEYS[2]) end
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-    return {1}
-  end
-end
-return {0, holder or '', redis.call('LLEN', KEYS[2])}
-"""
-
-# KEYS: holder, channel. ARGV: token. Deletes the lease only if it is still ours.
-_RELEASE = """
-local holder = redis.call('GET', KEYS[1])
-if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], 'released')
-  return 1
-end
-return 0
-"""
-
-# KEYS: holder. ARGV: token, value, ttl_ms. Extends (and rewrites) the lease if still ours.
-_REFRESH = """
-local holder = redis.call('GET', KEYS[1])
-if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0
-"""
-
-# KEYS: holder, queue, preempting, channel. ARGV: token.
-# Supersedes older waiting preemptors, puts this one at the head, asks the holder to end.
-_PREEMPT = """
-for _, older in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  redis.call('LREM', KEYS[2], 0, older)
-  redis.call('PUBLISH', KEYS[4], 'superseded ' .. older)
-end
-redis.call('DEL', KEYS[3])
-redis.call('LPUSH', KEYS[2], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  redis.call('PUBLISH', KEYS[4], 'preempt ' .. string.match(holder, '^([^|]*)'))
-end
-return 1
-"""
 
 
 @contextlib.contextmanager
@@ -152,10 +100,10 @@ class RedisRegistry:
         self._redis = client
         self._ttl_ms = int(lease_ttl_s * 1000)
         self._poll_s = poll_s
-        self._take = client.register_script(_TAKE)
-        self._release = client.register_script(_RELEASE)
-        self._refresh = client.register_script(_REFRESH)
-        self._preempt = client.register_script(_PREEMPT)
+        self._take = client.register_script(TAKE)
+        self._release = client.register_script(RELEASE)
+        self._refresh = client.register_script(REFRESH)
+        self._preempt = client.register_script(PREEMPT)
         self._held: dict[str, _Held] = {}  # key -> our lease
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None

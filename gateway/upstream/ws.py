@@ -1,10 +1,10 @@
 """The drive's WebSocket: Start, raw PCM frames, Stop, close (zego-api.md §8).
 
-:class:`DriveSession` is a thin shell on ``websockets.asyncio.client``: it owns one connection,
-a background reader and the accounting of the audio sent. websockets' exceptions are translated
-here, once: a failed handshake into :class:`~gateway.errors.UpstreamUnreachable`, a connection
-lost mid-drive into :class:`~gateway.errors.UpstreamDisconnected`, which says how much audio went
-out before it died.
+:class:`DriveSession` is a thin shell on ``websockets.asyncio.client``: it owns one connection
+(opened by :func:`~gateway.upstream.dial.dial`, which translates a failed handshake into
+:class:`~gateway.errors.UpstreamUnreachable`), a background reader and the accounting of the
+audio sent. A connection lost mid-drive is translated here, once, into
+:class:`~gateway.errors.UpstreamDisconnected`, which says how much audio went out before it died.
 
 Liveness: the loop's :class:`~gateway.upstream.keepalive.KeepAlive` pings every
 ``ws_ping_interval_s`` and gives up after ``ws_ping_timeout_s`` without an answer (websockets'
@@ -18,22 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidStatus,
-    InvalidURI,
-    WebSocketException,
-)
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from gateway.config import UpstreamConfig
-from gateway.errors import UpstreamDisconnected, UpstreamError, UpstreamUnreachable
+from gateway.errors import UpstreamDisconnected, UpstreamError
 from gateway.upstream.api import DriveGrant
 from gateway.upstream.codec import (
     SAMPLE_WIDTH_BYTES,
@@ -43,40 +36,14 @@ from gateway.upstream.codec import (
     start_command,
     stop_command,
 )
+from gateway.upstream.dial import dial
 from gateway.upstream.frames import encode_binary_frame
 from gateway.upstream.keepalive import KeepAlive, WatchedConnection
-from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
-from gateway.upstream.tls import websocket_tls
+from gateway.upstream.redact import redact_text, redact_url
 
 __all__ = ["DriveSession"]
 
 logger = logging.getLogger("gateway.upstream")
-
-#: The largest message accepted from the vendor; a bigger one closes the connection (1009).
-MAX_INCOMING_BYTES = 2**20
-
-
-def _handshake_error(exc: BaseException, address: str, timeout_s: float) -> UpstreamUnreachable:
-    """Translate a failed opening handshake; the message names the redacted address only."""
-    retryable = True
-    http_status = ""
-    if isinstance(exc, InvalidStatus):
-        http_status = str(exc.response.status_code)
-        retryable = exc.response.status_code >= 500
-        detail = f"the handshake was refused with HTTP {http_status}"
-    elif isinstance(exc, TimeoutError):
-        detail = f"the handshake did not complete within {timeout_s} s"
-    elif isinstance(exc, ssl.SSLError):
-        retryable = False
-        detail = f"TLS failed: {exc.__class__.__name__}: {redact_text(str(exc))}"
-    else:
-        detail = f"{exc.__class__.__name__}: {redact_text(str(exc))}"
-    error = UpstreamUnreachable(
-        f"cannot open the vendor's WebSocket at {address}: {detail}", retryable=retryable
-    )
-    if http_status:
-        error.metadata["http_status"] = http_status
-    return error
 
 
 class DriveSession:
@@ -165,36 +132,7 @@ class DriveSession:
             UpstreamDisconnected: the connection died before Start was sent.
         """
         check_format(sample_rate, channels, voice_channel)
-        address = redact_url(grant.wss_address)
-        # websockets refuses an ssl argument for ws:// (the simulator without TLS).
-        extra: dict[str, Any] = {}
-        tls = websocket_tls(grant.wss_address, config)
-        if tls is not None:
-            extra["ssl"] = tls
-        try:
-            connection = await connect(
-                grant.wss_address,
-                # The vendor's samples dial the address as given: no proxy, no compression
-                # (raw PCM does not compress, and deflate costs CPU per frame).
-                compression=None,
-                proxy=None,
-                open_timeout=config.ws_handshake_timeout_s,
-                ping_interval=None,  # the loop's KeepAlive pings instead (see above)
-                ping_timeout=None,
-                create_connection=WatchedConnection,
-                close_timeout=config.ws_close_timeout_s,
-                max_size=MAX_INCOMING_BYTES,
-                logger=WIRE_LOGGER,
-                **extra,
-            )
-        except InvalidURI:
-            # websockets' message quotes the whole address, Token included: do not chain it.
-            raise UpstreamUnreachable(
-                f"the vendor's WebSocket address is not a valid URI: {address}", retryable=False
-            ) from None
-        except (WebSocketException, OSError, TimeoutError) as exc:
-            raise _handshake_error(exc, address, config.ws_handshake_timeout_s) from exc
-        assert isinstance(connection, WatchedConnection)
+        connection = await dial(grant.wss_address, config)
         session = cls(
             connection,
             grant,
@@ -212,7 +150,7 @@ class DriveSession:
         logger.debug(
             "drive %s: connected to %s, Start sent (%d Hz, %d ch)",
             session.drive_id,
-            address,
+            redact_url(grant.wss_address),
             sample_rate,
             channels,
         )
