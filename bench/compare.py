@@ -7,6 +7,9 @@ processes, and the medians are compared. REV is checked out into a temporary git
 and put first on ``PYTHONPATH``, so its gateway and simulator run (the generated protobuf
 code, the load generator and this harness are this checkout's). Admission by load is off for
 both (a revision may predate it, and refusals would change the load).
+
+``--env NAME=VALUE`` (repeatable) sets a variable for this checkout's runs only: with REV at
+HEAD, it measures a setting against the defaults (``--env DHGW_PROGRESS_INTERVAL_MS=1000``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable for this checkout's runs only (repeatable)",
+    )
     args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.env)
     build_loadgen()
     os.environ["DHGW_ADMIT_MAX_CPU"] = "0"
     os.environ["DHGW_ADMIT_MAX_LOOP_LAG_MS"] = "0"
@@ -65,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.reps):
             for label, source in (("before", before), ("now", ROOT)):
                 os.environ["PYTHONPATH"] = str(source)
+                for name, value in extra.items():
+                    if label == "now":
+                        os.environ[name] = value
+                    else:
+                        os.environ.pop(name, None)
                 step = run_step(
                     SCENARIOS[args.scenario], args.streams, mode="gateway", seconds=args.seconds
                 )
@@ -79,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     cpu, p99, kib = (
         median(key) for key in ("gateway_us_per_chunk", "latency_p99_ms", "gateway_kib_per_stream")
     )
+    settings = "".join(f" {name}={value}" for name, value in extra.items())
     print(
-        f"{args.scenario} x {args.streams}, {args.reps} runs each (medians): CPU per chunk "
-        f"{cpu['before']:.1f} -> {cpu['now']:.1f} us ({cpu['now'] / cpu['before']:.2f}x), "
+        f"{args.scenario} x {args.streams}{settings}, {args.reps} runs each (medians): "
+        f"CPU per chunk {cpu['before']:.1f} -> {cpu['now']:.1f} us "
+        f"({cpu['now'] / cpu['before']:.2f}x), "
         f"p99 {p99['before']:.1f} -> {p99['now']:.1f} ms, "
         f"RSS per stream {kib['before']:.1f} -> {kib['now']:.1f} KiB "
         f"({kib['now'] / kib['before']:.2f}x)"

@@ -70,6 +70,7 @@ def test_defaults() -> None:
         ("PACING", "off", "pacing.enabled", False),
         ("PACING_LEAD_MS", "400", "pacing.lead_ms", 400),
         ("MAX_FRAME_MS", "40", "pacing.max_frame_ms", 40),
+        ("PROGRESS_INTERVAL_MS", "250", "pacing.progress_interval_ms", 250),
         ("MAX_DRIVES", "7", "limits.max_drives", 7),
         ("IDLE_TIMEOUT_S", "2.5", "limits.idle_timeout_s", 2.5),
         ("MAX_DRIVE_S", "60", "limits.max_drive_s", 60.0),
@@ -118,6 +119,7 @@ def _sample(setting: Setting, tmp_path: Path) -> tuple[str, Any]:
         "log_level": "WARNING",
         "max_drives_per_key": 3,
         "redis_url": "redis://127.0.0.1:6005/0",
+        "progress_interval_ms": 1000,
     }
     if setting.section == "server.tls" or setting.key == "ca_file":
         path = write(tmp_path, "pem", f"{setting.key}.pem")
@@ -268,6 +270,16 @@ def test_every_problem_is_reported_at_once_with_its_source(tmp_path: Path) -> No
     ):
         assert expected in text, text
     assert len(found) == 9, text
+
+
+@pytest.mark.parametrize("value", ["249", "1001"])
+def test_the_progress_interval_stays_within_the_contract(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**CREDS, "DHGW_PROGRESS_INTERVAL_MS": value})
+    assert problems(caught) == [
+        "pacing.progress_interval_ms (DHGW_PROGRESS_INTERVAL_MS) must be between 250 and 1000 "
+        "(the contract's bounds)"
+    ]
 
 
 def test_an_unreadable_file_is_one_problem(tmp_path: Path) -> None:

@@ -152,6 +152,8 @@ SETTINGS: tuple[Setting, ...] = (
       "lateness counted as an underrun"),
     S("pacing", "convert_prebuffer_ms", "CONVERT_PREBUFFER_MS", "int",
       "converted audio gathered before the first frame (resampler blocks)"),
+    S("pacing", "progress_interval_ms", "PROGRESS_INTERVAL_MS", "int",
+      "Progress reports every this many ms (250-1000)"),
     # The vendor.
     S("upstream", "api_url", "ZEGO_API_URL", "str", "the vendor API's base URL"),
     S("upstream", "tls_verify", "ZEGO_TLS_VERIFY", "bool", "verify the vendor's certificates"),

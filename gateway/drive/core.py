@@ -62,7 +62,7 @@ class DriveCore:
         self.max_chunk_bytes = max_chunk_bytes
         self.setup_buffer_bytes = setup_buffer_bytes
         self.pacer: Pacer | None = None
-        self.progress = ProgressSchedule()
+        self.progress = ProgressSchedule(interval_s=pacing.progress_interval_ms / 1000)
         self.started_at: float | None = None
         self.input_ended = False
         #: An error found at the end of the input, to raise once everything before it was sent.

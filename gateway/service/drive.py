@@ -55,7 +55,9 @@ class DriveListener(Protocol):
 
     async def queued(self, drive: Drive, *, rate_limited: bool, ahead: int) -> None: ...
     async def started(self, drive: Drive, output: OutputFormat, setup_ms: int) -> None: ...
-    async def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None: ...
+    def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
+        """Report progress without blocking the drive (a report may be dropped while the
+        client has not taken the previous one)."""
 
 
 class Drive:
@@ -281,7 +283,7 @@ class Drive:
                 await self._pump()
                 snapshot = core.progress_due(now)
                 if snapshot is not None:
-                    await self._listener.progress(self, snapshot)
+                    self._listener.progress(self, snapshot)
                 if core.flushed:
                     break
                 if core.wants_audio():

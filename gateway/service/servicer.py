@@ -100,19 +100,23 @@ class _StreamListener:
 
     The drive reports from its own task, which a preemption may cancel mid-write; a write cut
     short would leave an operation pending in gRPC's core and make the final status fail. So
-    each write runs shielded, and :meth:`settle` waits for the last one before the handler
-    writes the final event or the status.
+    each write runs in a task of its own (Queued and Started awaited through a shield,
+    Progress not awaited at all), and :meth:`settle` waits for the last one before the
+    handler writes the final event or the status.
     """
 
     def __init__(self, context: Context) -> None:
         self._context = context
         self._last: asyncio.Future[None] | None = None
 
-    async def _write(self, drive: Drive, **event: Any) -> None:
+    def _start_write(self, drive: Drive, **event: Any) -> asyncio.Future[None]:
         message = pb.DriveEvent(drive_id=drive.drive_id, time=_now(), **event)
         self._last = last = asyncio.ensure_future(self._context.write(message))
         last.add_done_callback(_retrieve)
-        await asyncio.shield(last)
+        return last
+
+    async def _write(self, drive: Drive, **event: Any) -> None:
+        await asyncio.shield(self._start_write(drive, **event))
 
     async def settle(self) -> None:
         """Wait for the last write to finish (its failure is the RPC's end, not ours)."""
@@ -131,14 +135,20 @@ class _StreamListener:
         )
         await self._write(drive, started=started)
 
-    async def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
+    def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
+        # Not awaited: a client that stops reading its events (HTTP/2 flow control holds the
+        # write) must not stall the drive's loop, which also times pacing, the idle timeout
+        # and the drive's length. Such a client gets no backlog either: a report due while
+        # the last one is still on its way is dropped (the next one is newer anyway).
+        if self._last is not None and not self._last.done():
+            return
         progress = pb.Progress(
             received_ms=snapshot.received_ms,
             sent_ms=snapshot.sent_ms,
             lead_ms=snapshot.lead_ms,
             underruns=snapshot.underruns,
         )
-        await self._write(drive, progress=progress)
+        self._start_write(drive, progress=progress)
 
 
 class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
 from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveOptions
 
+from gateway.config import PacingConfig
 from gateway.simulator import Fault
-from gateway.testing import Harness
+from gateway.testing import Harness, running_gateway
 from tests.service.conftest import chunks, pcm, realtime
 
 
@@ -65,6 +67,20 @@ async def test_realtime_stream_reports_progress_and_no_underruns(harness: Harnes
     assert record.underruns == 0
     assert events[-1].completed.underruns == 0
     assert record.audio == pcm(1200)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("interval_ms", "fewest", "most"), [(250, 7, 10), (1000, 1, 3)])
+async def test_progress_comes_at_the_configured_interval(
+    interval_ms: int, fewest: int, most: int
+) -> None:
+    pacing = PacingConfig(progress_interval_ms=interval_ms)
+    async with running_gateway(pacing=pacing) as h:
+        audio = realtime(chunks(pcm(2400), 3200), 100)
+        events = [e async for e in h.client.drive("task-progress", audio)]
+    times = [e.time.ToMilliseconds() for e in events if e.WhichOneof("event") == "progress"]
+    assert fewest <= len(times) <= most, times  # over ~2.4 s of real-time audio
+    assert all(b - a >= interval_ms - 5 for a, b in itertools.pairwise(times)), times
 
 
 @pytest.mark.asyncio
