@@ -77,13 +77,18 @@ class GatewayApp:
         self.drives: set[Drive] = set()
         #: Drives begun so far (:meth:`run`), live or ended.
         self.drives_begun = 0
+        #: Drives refused at admission so far (:meth:`admit`).
+        self.drives_refused = 0
         self.draining = False
         limits = config.limits
         self.load = LoadGauge(
             max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
         )
         self._load_sampler = LoadSampler(
-            self.load, lambda: len(self.drives), setups=self.setups_done
+            self.load,
+            lambda: len(self.drives),
+            setups=self.setups_done,
+            refusals=lambda: self.drives_refused,
         )
         self.metrics: GatewayMetrics | None = None
         self.observer: Observer = NullObserver()
@@ -164,6 +169,13 @@ class GatewayApp:
                 GATEWAY_OVERLOADED while the process is past its measured capacity
                 (see :mod:`gateway.service.admission`).
         """
+        try:
+            self._admit()
+        except DriveEnded:
+            self.drives_refused += 1
+            raise
+
+    def _admit(self) -> None:
         if self.draining:
             raise DriveEnded(Reason.DRAINING, "the gateway is shutting down")
         limit = self.config.limits.max_drives

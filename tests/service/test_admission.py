@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 
 from gateway.config import LimitsConfig
 from gateway.errors import Reason
-from gateway.service.admission import SETUP_CPU_S, LoadGauge
+from gateway.service.admission import REFUSAL_CPU_S, SETUP_CPU_S, LoadGauge
 from gateway.testing import Harness, running_gateway
 from tests.service.conftest import chunks, pcm, realtime, stream_error
 
@@ -70,6 +70,50 @@ def test_once_refusing_it_admits_again_only_well_below_the_threshold() -> None:
     # Closed above 80 %; still closed at 75 and 70 % (above 68 %); open at 60 %, and 75 % no
     # longer closes it.
     assert verdicts == [False, True, True, True, False, False]
+
+
+def test_reopening_looks_past_the_refusals_own_cpu() -> None:
+    # Closed by a burst; then 0.6 of a core of streaming (under the 0.68 reopening mark) plus
+    # 100 refusals a second (0.08 of a core), which would otherwise hold it shut.
+    def refusing_after(seconds: int, *, counted: bool) -> list[bool]:
+        gauge = LoadGauge(max_cpu=0.8, max_loop_lag_ms=0)
+        gauge.add(0.0, 0.0, 0.0)
+        cpu, refusals, verdicts = 0.0, 0, []
+        for second, share in enumerate([0.9] + [0.6] * seconds):
+            for tick in range(10):
+                refused = 10 if second else 0
+                refusals += refused
+                cpu += share / 10 + refused * REFUSAL_CPU_S
+                at = second + (tick + 1) / 10
+                gauge.add(at, cpu, 0.0, refusals=refusals if counted else 0)
+            verdicts.append(gauge.overload() is not None)
+        return verdicts
+
+    assert refusing_after(3, counted=False) == [True, True, True, True]  # 0.68 of a core
+    assert refusing_after(3, counted=True) == [True, False, False, False]
+
+
+def test_the_refusal_says_what_the_reopening_looks_at() -> None:
+    gauge = LoadGauge(max_cpu=0.8, max_loop_lag_ms=0)
+    gauge.add(0.0, 0.0, 0.0)
+    gauge.add(1.0, 0.9, 0.0)  # closed
+    gauge.add(2.0, 0.9 + 0.75 + 100 * REFUSAL_CPU_S, 0.0, refusals=100)
+    overload = gauge.overload()
+    assert overload is not None
+    assert "used 83% of a core over the last second (75% besides refusing drives)" in (
+        overload.message
+    )
+    assert "open again below 68%" in overload.message
+
+
+def test_refusals_are_not_counted_as_streaming_cost() -> None:
+    gauge = LoadGauge(max_cpu=0.7, max_loop_lag_ms=0)
+    process = Process(gauge, setup_s=SETUP_CPU_S)
+    process.step(50)
+    for _ in range(20):
+        process.step(refused=10)  # 100 refusals a second: 0.08 of a core
+    assert gauge.refusal_share == pytest.approx(100 * REFUSAL_CPU_S, rel=0.02)
+    assert gauge.capacity == int(0.7 / (STREAM + IDLE / 50))  # as with no refusals at all
 
 
 def test_zero_turns_a_check_off() -> None:
@@ -176,16 +220,19 @@ class Process:
     ) -> None:
         self.gauge, self.per_drive, self.setup_s, self.idle = gauge, per_drive, setup_s, idle
         self.at = self.cpu = 0.0
-        self.drives = self.setups = 0
+        self.drives = self.setups = self.refusals = 0
         gauge.add(0.0, 0.0, 0.0)
 
-    def step(self, arrivals: int = 0, ends: int = 0, *, noise: float = 1.0) -> None:
+    def step(
+        self, arrivals: int = 0, ends: int = 0, *, noise: float = 1.0, refused: int = 0
+    ) -> None:
         before, self.drives = self.drives, self.drives + arrivals - ends
         streaming = (self.idle + self.per_drive * (before + self.drives) / 2) * 0.1
-        self.cpu += noise * (streaming + self.setup_s * arrivals)
+        self.cpu += noise * (streaming + self.setup_s * arrivals + REFUSAL_CPU_S * refused)
         self.setups += arrivals
+        self.refusals += refused
         self.at += 0.1
-        self.gauge.add(self.at, self.cpu, 0.0, self.drives, self.setups)
+        self.gauge.add(self.at, self.cpu, 0.0, self.drives, self.setups, self.refusals)
 
     def offer(self, arrivals: int) -> int:
         """Offer ``arrivals`` new drives one by one, then step; returns how many got in."""
@@ -193,7 +240,7 @@ class Process:
         for _ in range(arrivals):
             if self.gauge.overload(self.drives + admitted) is None:
                 admitted += 1
-        self.step(admitted)
+        self.step(admitted, refused=arrivals - admitted)
         return admitted
 
 
@@ -359,6 +406,7 @@ async def test_a_late_event_loop_refuses_new_drives_and_keeps_the_running_one() 
         assert float(error.metadata["loop_lag_ms"]) > 20
         assert error.metadata["retry_after_ms"] == "1000"
         assert not h.sim.drives_for_task("task-new")  # refused before any vendor call
+        assert h.app.drives_refused == 1  # what the sampler tells the gauge
         # The running drive goes on to its end, Stop and all.
         events = [event async for event in running]
         assert events[-1].WhichOneof("event") == "completed"
