@@ -11,6 +11,9 @@ For each task key (AppId:task id) Redis holds:
 * ``dhgw:queue:<key>``: the waiters' tokens in order. QUEUE appends; PREEMPT prepends (it goes
   ahead of every queued drive) and is remembered in ``dhgw:preempting:<key>`` so that a newer
   PREEMPT can supersede it.
+* ``dhgw:waiting:<token>``: a waiter's sign of life, with a short TTL that its every look at
+  the task renews. A token whose sign lapsed (its replica died while it waited) is dropped
+  from the queue's head instead of blocking the task for good.
 * channel ``dhgw:events:<key>``: ``released``; ``preempt <holder token>`` and ``stop <holder
   token>`` (the holder's replica ends that drive, PREEMPTED or STOPPED_BY_REQUEST);
   ``superseded <waiter token>`` (a newer PREEMPT won).
@@ -51,6 +54,7 @@ from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
 log = logging.getLogger("gateway.registry")
 
 PREFIX = "dhgw"
+WAITING = f"{PREFIX}:waiting:"
 
 
 @contextlib.contextmanager
@@ -100,6 +104,8 @@ class RedisRegistry:
         self._redis = client
         self._ttl_ms = int(lease_ttl_s * 1000)
         self._poll_s = poll_s
+        # A waiter renews its sign of life at least every poll; a few missed polls mean gone.
+        self._waiting_ms = int(max(4 * poll_s, 2.0) * 1000)
         self._take = client.register_script(TAKE)
         self._release = client.register_script(RELEASE)
         self._refresh = client.register_script(REFRESH)
@@ -178,13 +184,23 @@ class RedisRegistry:
         self._waiters.setdefault(key, set()).add(waiter)
         try:
             async with asyncio.timeout(timeout_s):
+                waiting = f"{WAITING}{token}"
                 if policy is ConflictPolicy.PREEMPT:
                     await self._preempt(
-                        keys=[keys["holder"], keys["queue"], keys["preempting"], keys["channel"]],
-                        args=[token],
+                        keys=[
+                            keys["holder"],
+                            keys["queue"],
+                            keys["preempting"],
+                            keys["channel"],
+                            waiting,
+                        ],
+                        args=[token, self._waiting_ms],
                     )
                 else:
-                    await self._redis.rpush(keys["queue"], token)
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        pipe.set(waiting, "1", px=self._waiting_ms)
+                        pipe.rpush(keys["queue"], token)
+                        await pipe.execute()
                     if on_queued is not None:
                         await on_queued(queued + bool(current))
                 while True:
@@ -287,7 +303,14 @@ class RedisRegistry:
     ) -> tuple[bool, str, int]:
         answer = await self._take(
             keys=[keys["holder"], keys["queue"]],
-            args=[token, f"{token}|{holder.drive_id}", self._ttl_ms, "1" if head_only else "0"],
+            args=[
+                token,
+                f"{token}|{holder.drive_id}",
+                self._ttl_ms,
+                "1" if head_only else "0",
+                WAITING,
+                self._waiting_ms,
+            ],
         )
         if int(answer[0]) == 1:
             return True, "", 0
@@ -332,7 +355,9 @@ class RedisRegistry:
                         "lease of %s not renewed (%s): trying again", key, type(exc).__name__
                     )
                     continue
-                log.warning("lease of %s about to lapse (%s): ending its drive", key, exc)
+                log.warning(
+                    "lease of %s about to lapse (%s): ending its drive", key, type(exc).__name__
+                )
                 held.holder.end(SharedStateUnavailable("keeping the task's lease"))
                 return
             if not kept:
@@ -344,10 +369,15 @@ class RedisRegistry:
             renewed_at = loop.time()
 
     async def _forget_waiter(self, keys: dict[str, str], token: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.lrem(keys["queue"], 0, token)
-            pipe.srem(keys["preempting"], token)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.lrem(keys["queue"], 0, token)
+                pipe.srem(keys["preempting"], token)
+                pipe.delete(f"{WAITING}{token}")
+                await pipe.execute()
+        except RedisError as exc:
+            # Not raised over why the wait ended: the token is dropped once its sign lapses.
+            log.warning("could not leave the queue (%s): dropped later", type(exc).__name__)
 
     async def _listen(self) -> None:
         """Dispatch the task events, listening again (re-subscribed) after a Redis failure;

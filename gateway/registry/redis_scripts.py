@@ -6,14 +6,26 @@ from __future__ import annotations
 
 __all__ = ["PREEMPT", "REFRESH", "RELEASE", "TAKE"]
 
-# KEYS: holder, queue. ARGV: token, value, ttl_ms, head_only ("1": only the queue's head may take).
+# KEYS: holder, queue. ARGV: token, value, ttl_ms, head_only ("1": only the queue's head may
+# take; the caller is a waiter, still there), the waiting keys' prefix, their ttl_ms.
 # Returns {1} when taken, else {0, holder value or "", queue length}.
+# A queued token whose waiting key lapsed belongs to a waiter that is gone (its replica died):
+# it is dropped from the head, or it would block the task for good. (A waiter that stalls
+# longer than its key lives is dropped too, and waits out its timeout, as one superseded.)
 TAKE = """
+if ARGV[4] == '1' then redis.call('SET', ARGV[5] .. ARGV[1], '1', 'PX', ARGV[6]) end
 local holder = redis.call('GET', KEYS[1])
 if not holder then
   local head = redis.call('LINDEX', KEYS[2], 0)
+  while head and redis.call('EXISTS', ARGV[5] .. head) == 0 do
+    redis.call('LPOP', KEYS[2])
+    head = redis.call('LINDEX', KEYS[2], 0)
+  end
   if (ARGV[4] == '1' and head == ARGV[1]) or (ARGV[4] == '0' and not head) then
-    if head == ARGV[1] then redis.call('LPOP', KEYS[2]) end
+    if head == ARGV[1] then
+      redis.call('LPOP', KEYS[2])
+      redis.call('DEL', ARGV[5] .. ARGV[1])
+    end
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
     return {1}
   end
@@ -42,7 +54,7 @@ end
 return 0
 """
 
-# KEYS: holder, queue, preempting, channel. ARGV: token.
+# KEYS: holder, queue, preempting, channel, this waiter's waiting key. ARGV: token, its ttl_ms.
 # Supersedes older waiting preemptors, puts this one at the head, asks the holder to end.
 PREEMPT = """
 for _, older in ipairs(redis.call('SMEMBERS', KEYS[3])) do
@@ -50,6 +62,7 @@ for _, older in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('PUBLISH', KEYS[4], 'superseded ' .. older)
 end
 redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[2])
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 local holder = redis.call('GET', KEYS[1])

@@ -219,6 +219,33 @@ async def test_redis_lease_expires_when_its_replica_dies(redis_url: str) -> None
 
 
 @pytest.mark.asyncio
+async def test_a_waiter_whose_replica_died_does_not_block_the_task(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.flushdb()
+        async with (
+            RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica,
+            RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05) as other,
+        ):
+            lease = await acquire(holder_replica, FakeDrive("a"), REJECT)
+            # A replica queued a drive and died: its token stays in line, its sign of life
+            # (renewed at every look while it waited) lapses.
+            await client.set("dhgw:waiting:ghost", "1", px=200)
+            await client.rpush(f"dhgw:queue:{KEY}", "ghost")
+            behind, in_line = waiting(other, FakeDrive("b"))
+            await asyncio.wait_for(in_line.wait(), 5)
+            await holder_replica.release(lease)
+            lease = await asyncio.wait_for(behind, 5)  # the ghost was dropped, not waited for
+            assert lease.holder.drive_id == "b"
+            await other.release(lease)
+            # Nothing is left in line: a REJECT drive gets the task at once.
+            await holder_replica.release(await acquire(holder_replica, FakeDrive("c"), REJECT))
+            assert await client.llen(f"dhgw:queue:{KEY}") == 0
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
 async def test_a_drive_id_known_after_acquire_is_named_once_updated(make: Factory) -> None:
     registry, other = make(), make()
     drive = FakeDrive("")  # still being set up
