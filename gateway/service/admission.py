@@ -38,14 +38,14 @@ once it is over, when its CPU has been spent: the count never runs ahead of the 
 sample taken mid-burst credits no work still to come (dividing by the most drives of the
 window did, and let the rest of a burst in). The price is a prior measured on the bench VM,
 not learnt; lest a host with cheaper set-ups be over-credited, set-ups never account for
-more than :data:`MAX_SETUP_SHARE` of a window's CPU (the capacity at most doubles).
+more than :data:`MAX_OVERHEAD_SHARE` of a window's CPU (the capacity at most doubles).
 
 Refusing is load too (:data:`REFUSAL_CPU_S` a drive), and it lasts only while the gauge is
 closed: counted when deciding to reopen, the refusals of a fast ramp held the gauge shut below
 capacity until the ramp ended (``make bench``: 200 x 20 ms offered admitted 102 streams where
 150 offered admitted 123). So reopening looks at the CPU share less the refusals' share, and
 the streaming cost leaves them out with the set-ups (together at most
-:data:`MAX_SETUP_SHARE` of the CPU). Closing still counts everything.
+:data:`MAX_OVERHEAD_SHARE` of the CPU). Closing still counts everything.
 
 A new drive is charged its streaming cost only, not its set-up: that is paid once, within
 about 10 ms, while the limit is about the load that stays; a limit that counted it would
@@ -91,7 +91,7 @@ SETUP_CPU_S = 0.0033
 #: at ``max_drives=1``, /proc CPU less the 11 that ran: 0.73-1.0 ms (3 runs).
 REFUSAL_CPU_S = 0.0008
 #: The most of a window's CPU share that set-ups and refusals are taken to account for.
-MAX_SETUP_SHARE = 0.5
+MAX_OVERHEAD_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +200,13 @@ class LoadGauge:
     @property
     def setup_share(self) -> float:
         """The share of one core the window's set-ups are taken to have used:
-        ``setup_cpu_s`` each, at most :data:`MAX_SETUP_SHARE` of :attr:`cpu_share`."""
+        ``setup_cpu_s`` each, at most :data:`MAX_OVERHEAD_SHARE` of :attr:`cpu_share`."""
         return self._share(lambda s: s.setups, self.setup_cpu_s)
 
     @property
     def refusal_share(self) -> float:
         """The share of one core the window's refusals are taken to have used:
-        :data:`REFUSAL_CPU_S` each, at most :data:`MAX_SETUP_SHARE` of :attr:`cpu_share`."""
+        :data:`REFUSAL_CPU_S` each, at most :data:`MAX_OVERHEAD_SHARE` of :attr:`cpu_share`."""
         return self._share(lambda s: s.refusals, REFUSAL_CPU_S)
 
     def _share(self, count: Callable[[_Sample], int], cpu_each_s: float) -> float:
@@ -214,7 +214,7 @@ class LoadGauge:
             return 0.0
         first, last, elapsed = span
         events = max(0, count(last) - count(first))
-        return min(cpu_each_s * events / elapsed, MAX_SETUP_SHARE * self.cpu_share)
+        return min(cpu_each_s * events / elapsed, MAX_OVERHEAD_SHARE * self.cpu_share)
 
     @property
     def cpu_per_drive(self) -> float | None:
@@ -224,7 +224,7 @@ class LoadGauge:
         mean_drives = self.mean_drives
         if not self.judged or mean_drives < MIN_DRIVES_TO_ESTIMATE:
             return None
-        overhead = min(self.setup_share + self.refusal_share, MAX_SETUP_SHARE * self.cpu_share)
+        overhead = min(self.setup_share + self.refusal_share, MAX_OVERHEAD_SHARE * self.cpu_share)
         return (self.cpu_share - overhead) / mean_drives
 
     @property
