@@ -44,6 +44,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from gateway.drive.spec import ConflictPolicy
@@ -55,6 +57,21 @@ log = logging.getLogger("gateway.registry")
 
 PREFIX = "dhgw"
 WAITING = f"{PREFIX}:waiting:"
+
+#: A Redis that does not answer within this long, twice (one quick retry rides out a dropped
+#: connection), counts as down: a set-up fails UNAVAILABLE within about 2 s instead of
+#: hanging (redis-py's default is 10 retries), and a lease (10 s) gets its renewal tries in
+#: before it could lapse.
+REDIS_TIMEOUT_S = 1.0
+_RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
+
+
+def shared_client(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> aioredis.Redis:
+    """The client for the Redis that replicas share (registry, request rate), with the
+    timeouts above; whoever calls it closes it."""
+    return aioredis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=_RETRY
+    )
 
 
 @contextlib.contextmanager
@@ -76,6 +93,14 @@ class _Waiter:
     token: str
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     superseded: bool = False
+
+    async def nap(self, seconds: float) -> bool:
+        """Wait for the task's next event, at most ``seconds``; whether one came."""
+        self.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
+        return self.wake.is_set()
 
 
 @dataclass(eq=False)
@@ -181,53 +206,34 @@ class RedisRegistry:
         if policy is ConflictPolicy.REJECT:
             raise DriveConflict(key.partition(":")[2], current.partition("|")[2])
         waiter = _Waiter(token)
-        self._waiters.setdefault(key, set()).add(waiter)
-        try:
-            async with asyncio.timeout(timeout_s):
-                waiting = f"{WAITING}{token}"
-                if policy is ConflictPolicy.PREEMPT:
-                    await self._preempt(
-                        keys=[
-                            keys["holder"],
-                            keys["queue"],
-                            keys["preempting"],
-                            keys["channel"],
-                            waiting,
-                        ],
-                        args=[token, self._waiting_ms],
-                    )
-                else:
-                    async with self._redis.pipeline(transaction=True) as pipe:
-                        pipe.set(waiting, "1", px=self._waiting_ms)
-                        pipe.rpush(keys["queue"], token)
-                        await pipe.execute()
-                    if on_queued is not None:
+        with self._listening(key, waiter):
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._join(keys, token, policy)
+                    if on_queued is not None and policy is ConflictPolicy.QUEUE:
                         await on_queued(queued + bool(current))
-                while True:
-                    if waiter.superseded:
-                        raise DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
-                    taken, current, _ = await self._try_take(keys, token, holder, head_only=True)
-                    if taken:
-                        return self._hold(key, token, holder)
-                    waiter.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_s):
-                            await waiter.wake.wait()
-                    if policy is ConflictPolicy.PREEMPT and current and not waiter.wake.is_set():
-                        # Asked again at every silent poll: a message lost with a subscriber's
-                        # connection (Redis restarted) must not leave the holder playing.
-                        holder_token = current.partition("|")[0]
-                        await self._redis.publish(keys["channel"], f"preempt {holder_token}")
-        except TimeoutError:
-            raise DriveEnded(
-                Reason.QUEUE_TIMEOUT, f"task still busy after waiting {timeout_s:g} s"
-            ) from None
-        finally:
-            self._waiters[key].discard(waiter)
-            if not self._waiters[key]:
-                del self._waiters[key]
-            if self._held.get(key) is None or self._held[key].token != token:
-                await self._forget_waiter(keys, token)
+                    while True:
+                        if waiter.superseded:
+                            raise DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+                        taken, current, _ = await self._try_take(
+                            keys, token, holder, head_only=True
+                        )
+                        if taken:
+                            return self._hold(key, token, holder)
+                        told = await waiter.nap(self._poll_s)
+                        if policy is ConflictPolicy.PREEMPT and current and not told:
+                            # Asked again at every silent poll: a message lost with a
+                            # subscriber's connection (Redis restarted) must not leave the
+                            # holder playing.
+                            holder_token = current.partition("|")[0]
+                            await self._redis.publish(keys["channel"], f"preempt {holder_token}")
+            except TimeoutError:
+                raise DriveEnded(
+                    Reason.QUEUE_TIMEOUT, f"task still busy after waiting {timeout_s:g} s"
+                ) from None
+            finally:
+                if self._held.get(key) is None or self._held[key].token != token:
+                    await self._forget_waiter(keys, token)
 
     async def stop(self, key: str, timeout_s: float) -> str | None:
         await self.start()
@@ -241,8 +247,8 @@ class RedisRegistry:
             return None
         token, _, drive_id = _text(current).partition("|")
         watcher = _Waiter("")  # woken by the task's events, ``released`` among them
-        self._waiters.setdefault(key, set()).add(watcher)
-        try:
+        with self._listening(key, watcher), contextlib.suppress(TimeoutError):
+            # On timeout the drive outlived the wait: it keeps the task (see the protocol).
             async with asyncio.timeout(timeout_s):
                 while True:
                     held = self._held.get(key)
@@ -252,20 +258,11 @@ class RedisRegistry:
                         # Asked again at every look: ending is idempotent, and a message lost
                         # with a subscriber's connection must not leave the drive playing.
                         await self._redis.publish(keys["channel"], f"stop {token}")
-                    watcher.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_s):
-                            await watcher.wake.wait()
+                    await watcher.nap(self._poll_s)
                     current = await self._redis.get(keys["holder"])
                     if current is None or _text(current).partition("|")[0] != token:
                         break
                     drive_id = _text(current).partition("|")[2]
-        except TimeoutError:
-            pass  # the drive outlived the wait: it keeps the task (see the protocol)
-        finally:
-            self._waiters[key].discard(watcher)
-            if not self._waiters[key]:
-                del self._waiters[key]
         return drive_id
 
     async def release(self, lease: Lease) -> None:
@@ -288,6 +285,32 @@ class RedisRegistry:
             )
 
     # Internals.
+
+    @contextlib.contextmanager
+    def _listening(self, key: str, waiter: _Waiter) -> Iterator[None]:
+        """Within the block, ``key``'s events wake ``waiter``."""
+        self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            yield
+        finally:
+            self._waiters[key].discard(waiter)
+            if not self._waiters[key]:
+                del self._waiters[key]
+
+    async def _join(self, keys: dict[str, str], token: str, policy: ConflictPolicy) -> None:
+        """Put ``token`` in line with its sign of life: QUEUE at the back; PREEMPT at the head,
+        superseding waiting preemptors and asking the holder to end."""
+        waiting = f"{WAITING}{token}"
+        if policy is ConflictPolicy.PREEMPT:
+            await self._preempt(
+                keys=[keys["holder"], keys["queue"], keys["preempting"], keys["channel"], waiting],
+                args=[token, self._waiting_ms],
+            )
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(waiting, "1", px=self._waiting_ms)
+            pipe.rpush(keys["queue"], token)
+            await pipe.execute()
 
     @staticmethod
     def _keys(key: str) -> dict[str, str]:

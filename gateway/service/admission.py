@@ -161,7 +161,7 @@ class LoadGauge:
             # Reopening looks past the refusals' own CPU: refusing is load that only lasts
             # while closed, and counted it kept a fast ramp's gauge shut below capacity.
             if self._refusing:
-                self._refusing = self._over(REOPEN, self.cpu_share - self.refusal_share)
+                self._refusing = self._over(REOPEN, self.share_besides_refusing)
             else:
                 self._refusing = self._over(1.0, self.cpu_share)
 
@@ -208,6 +208,12 @@ class LoadGauge:
         """The share of one core the window's refusals are taken to have used:
         :data:`REFUSAL_CPU_S` each, at most :data:`MAX_OVERHEAD_SHARE` of :attr:`cpu_share`."""
         return self._share(lambda s: s.refusals, REFUSAL_CPU_S)
+
+    @property
+    def share_besides_refusing(self) -> float:
+        """What reopening compares with its threshold: :attr:`cpu_share` less
+        :attr:`refusal_share`."""
+        return self.cpu_share - self.refusal_share
 
     def _share(self, count: Callable[[_Sample], int], cpu_each_s: float) -> float:
         if (span := self._span()) is None:
@@ -278,7 +284,7 @@ class LoadGauge:
 
     def _measured_overload(self) -> Overload:
         cpu, lag = self.cpu_share, self.loop_lag_ms
-        besides_refusing = cpu - self.refusal_share  # what reopening looks at
+        besides_refusing = self.share_besides_refusing
         if self.max_cpu and besides_refusing > self.max_cpu * REOPEN:
             why = f"the gateway used {cpu:.0%} of a core over the last second"
             if besides_refusing < cpu - 0.005:

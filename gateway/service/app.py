@@ -13,8 +13,6 @@ from types import TracebackType
 from typing import Self
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 
 from gateway.config import Credentials, GatewayConfig
 from gateway.drive.core import Completion
@@ -25,7 +23,7 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
-from gateway.registry.redis import RedisRegistry
+from gateway.registry.redis import RedisRegistry, shared_client
 from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
 from gateway.service.drive import Drive
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
@@ -33,13 +31,6 @@ from gateway.upstream.redis_limiter import RedisRateLimiter
 
 #: The states of a drive whose set-up is not over yet.
 _BEFORE_STREAMING = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP})
-
-#: A Redis that does not answer within this long, twice (one quick retry rides out a dropped
-#: connection), counts as down: a set-up fails UNAVAILABLE within about 2 s instead of
-#: hanging (redis-py's default is 10 retries), and a lease (10 s) gets its renewal tries in
-#: before it could lapse.
-REDIS_TIMEOUT_S = 1.0
-REDIS_RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
 
 
 class GatewayApp:
@@ -64,12 +55,7 @@ class GatewayApp:
         self._redis_registry: RedisRegistry | None = None
         limiter: RequestLimiter | None = None  # None: each process keeps the rate alone
         if config.server.redis_url:
-            self._redis = aioredis.Redis.from_url(
-                config.server.redis_url,
-                socket_timeout=REDIS_TIMEOUT_S,
-                socket_connect_timeout=REDIS_TIMEOUT_S,
-                retry=REDIS_RETRY,
-            )
+            self._redis = shared_client(config.server.redis_url)
             limiter = RedisRateLimiter(self._redis, config.upstream.requests_per_second)
             if registry is None:
                 registry = self._redis_registry = RedisRegistry(self._redis)

@@ -11,8 +11,7 @@ import redis.asyncio as aioredis
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import Reason, SharedStateUnavailable
-from gateway.registry.redis import RedisRegistry
-from gateway.service.app import REDIS_RETRY
+from gateway.registry.redis import RedisRegistry, shared_client
 from tests.conftest import free_port, redis_server
 from tests.registry.test_contract import KEY, FakeDrive
 
@@ -20,10 +19,8 @@ REJECT, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.PREEMPT
 
 
 def client(url: str) -> aioredis.Redis:
-    """A client set up as the gateway's (short timeouts, one quick retry)."""
-    return aioredis.Redis.from_url(
-        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=REDIS_RETRY
-    )
+    """A client set up as the gateway's (one quick retry), with shorter timeouts."""
+    return shared_client(url, timeout_s=0.5)
 
 
 @pytest.mark.asyncio
