@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -56,6 +57,8 @@ type config struct {
 	chunkMs    int
 	format     audioFormat
 	rampS      float64
+	jitter     bool
+	seed       uint64
 	taskPrefix string
 	out        string
 	timeoutS   float64
@@ -81,6 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.format.channels, "channels", 1, "1 or 2 (interleaved)")
 	fs.StringVar(&encoding, "encoding", encLinear16, "LINEAR16 or FLOAT32 (direct mode: LINEAR16)")
 	fs.Float64Var(&c.rampS, "ramp-s", 2, "start the streams spread evenly over this window (s)")
+	fs.BoolVar(&c.jitter, "start-jitter", true, "start each stream at a random point of its slot of the ramp (false: exactly i*ramp/N)")
+	fs.Uint64Var(&c.seed, "seed", 1, "the seed of --start-jitter (the same seed, the same starts)")
 	fs.StringVar(&c.taskPrefix, "task-prefix", "bench-", "task id prefix (task ids are prefix + index)")
 	fs.StringVar(&c.out, "out", "results.json", "the JSON report")
 	fs.Float64Var(&c.timeoutS, "timeout-s", 120, "hard bound on the whole run (s)")
@@ -188,6 +193,27 @@ func (r *runner) pace(ctx context.Context, rec *streamRecord, t0 time.Time, send
 	return nil
 }
 
+// startOffsets says when each of n streams starts, from the run's start: stream i in the i-th
+// of n equal slots of ramp, at the slot's beginning, or with jitter at a uniformly random point
+// of it (a PCG stream from seed, so a run can be repeated). Why jitter: independent clients'
+// chunk phases are unrelated, but starts exactly ramp/n apart line every stream's chunks up
+// whenever that spacing is a multiple of the chunk (50 starts a second, 20 ms chunks): then
+// every chunk of every stream arrives in the same few milliseconds of each period, and the
+// last of them waits for all the others, a worst case no real population of streams makes.
+func startOffsets(n int, ramp time.Duration, jitter bool, seed uint64) []time.Duration {
+	rng := rand.New(rand.NewPCG(seed, 0x6468676174657779)) // the second word: "dhgatewy"
+	offsets := make([]time.Duration, n)
+	for i := range offsets {
+		slotStart := ramp * time.Duration(i) / time.Duration(n)
+		slotEnd := ramp * time.Duration(i+1) / time.Duration(n)
+		offsets[i] = slotStart
+		if jitter && slotEnd > slotStart {
+			offsets[i] += time.Duration(rng.Int64N(int64(slotEnd - slotStart)))
+		}
+	}
+	return offsets
+}
+
 // sleepUntil waits for t or ctx. Short waits use time.Sleep (the cheapest timer); a
 // cancellation is then noticed within one wait.
 func sleepUntil(ctx context.Context, t time.Time) error {
@@ -280,7 +306,7 @@ func run(args []string, stderr io.Writer) int {
 
 	records := make([]*streamRecord, cfg.streams)
 	var wg sync.WaitGroup
-	ramp := time.Duration(cfg.rampS * float64(time.Second))
+	offsets := startOffsets(cfg.streams, time.Duration(cfg.rampS*float64(time.Second)), cfg.jitter, cfg.seed)
 	for i := range records {
 		rec := &streamRecord{res: StreamResult{
 			Index:         i,
@@ -290,7 +316,7 @@ func run(args []string, stderr io.Writer) int {
 		}}
 		records[i] = rec
 		wg.Go(func() {
-			at := started.Add(ramp * time.Duration(i) / time.Duration(cfg.streams))
+			at := started.Add(offsets[i])
 			if err := sleepUntil(runCtx, at); err != nil {
 				rec.fail("NOT_STARTED", err.Error())
 				r.failed.Add(1)
@@ -336,7 +362,7 @@ wait:
 		Config: ReportConfig{
 			Streams: cfg.streams, Seconds: cfg.seconds, ChunkMs: cfg.chunkMs,
 			Rate: cfg.format.rate, Channels: cfg.format.channels, Encoding: cfg.format.encoding,
-			RampS: cfg.rampS, TaskPrefix: cfg.taskPrefix, TimeoutS: cfg.timeoutS, Chunks: r.chunks,
+			RampS: cfg.rampS, Jitter: cfg.jitter, Seed: cfg.seed, TaskPrefix: cfg.taskPrefix, TimeoutS: cfg.timeoutS, Chunks: r.chunks,
 		},
 		Streams:      make([]StreamResult, len(records)),
 		StartedMonoS: r.clock.seconds(started),

@@ -105,3 +105,40 @@ func TestMonoClockMatchesClockGettime(t *testing.T) {
 		t.Fatalf("mapped %d outside [%d, %d]", got, before, after)
 	}
 }
+
+// Jittered starts stay in their own slot of the ramp, repeat with the seed, and spread the
+// chunk phases that exact slots would line up (50 starts a second, 20 ms chunks).
+func TestStartOffsets(t *testing.T) {
+	const n, ramp, chunk = 200, 4 * time.Second, 20 * time.Millisecond
+	exact := startOffsets(n, ramp, false, 1)
+	jittered := startOffsets(n, ramp, true, 1)
+	phases := map[time.Duration]int{}
+	for i := range n {
+		slot := ramp / n
+		if exact[i] != slot*time.Duration(i) {
+			t.Fatalf("exact start %d at %v, want %v", i, exact[i], slot*time.Duration(i))
+		}
+		if jittered[i] < exact[i] || jittered[i] >= exact[i]+slot {
+			t.Fatalf("jittered start %d at %v, outside its slot [%v, %v)", i, jittered[i], exact[i], exact[i]+slot)
+		}
+		phases[(jittered[i]%chunk)/(chunk/10)]++ // which tenth of the chunk period
+	}
+	for tenth := range time.Duration(10) {
+		if got := phases[tenth]; got < n/10/3 { // about 20 each; far from all in one tenth
+			t.Errorf("%d of %d starts in tenth %d of the chunk period: phases not spread (%v)", got, n, tenth, phases)
+		}
+	}
+	again := startOffsets(n, ramp, true, 1)
+	other := startOffsets(n, ramp, true, 2)
+	same, differ := true, false
+	for i := range n {
+		same = same && again[i] == jittered[i]
+		differ = differ || other[i] != jittered[i]
+	}
+	if !same || !differ {
+		t.Errorf("the same seed must give the same starts (%v) and another seed others (%v)", same, differ)
+	}
+	if got := startOffsets(3, 0, true, 1); got[0] != 0 || got[1] != 0 || got[2] != 0 {
+		t.Errorf("no ramp: every stream starts at once, got %v", got)
+	}
+}

@@ -44,6 +44,8 @@ type ReportConfig struct {
 	Channels   int     `json:"channels"`
 	Encoding   string  `json:"encoding"`
 	RampS      float64 `json:"ramp_s"`
+	Jitter     bool    `json:"start_jitter"`
+	Seed       uint64  `json:"seed"`
 	TaskPrefix string  `json:"task_prefix"`
 	TimeoutS   float64 `json:"timeout_s"`
 	Chunks     int     `json:"chunks"` // planned chunks per stream
