@@ -73,6 +73,11 @@ class Scenario:
     #: hands each new connection to one process, so several processes need many connections
     #: to get even shares: at 5 per connection, 200 streams make 40 connections.
     streams_per_conn: int = 100
+    #: Each gateway process's ``DHGW_ADMIT_MAX_CPU`` (None: the default). Processes x threshold
+    #: must stay within the cores the gateway really has (README, "Scaling past one core"):
+    #: here two cores, shared with the simulator and the load generator (about half a core at
+    #: these rungs), so two processes at the default 0.7 would be promised 1.4.
+    admit_max_cpu: float | None = None
 
     @property
     def prototype_fits(self) -> bool:
@@ -96,7 +101,7 @@ SCENARIOS = _scenarios(
     _20MS,
     Scenario("100ms", 100, 16000, 1, "LINEAR16", 16000, 32.0),
     Scenario("48k-stereo-float", 20, 48000, 2, "FLOAT32", 24000, 48.0),
-    replace(_20MS, processes=2, streams_per_conn=5),
+    replace(_20MS, processes=2, streams_per_conn=5, admit_max_cpu=0.5),
 )
 
 
@@ -267,12 +272,17 @@ def _reserved_port() -> Iterator[int]:
 
 @contextmanager
 def gateways(
-    secret: str, api_url: str, processes: int
+    secret: str, api_url: str, processes: int, admit_max_cpu: float | None = None
 ) -> Iterator[tuple[list[subprocess.Popen[str]], str]]:
-    """``processes`` gateways on one address; several share it and a Redis task registry."""
+    """``processes`` gateways on one address; several share it and a Redis task registry.
+    Each admits up to ``admit_max_cpu`` of a core (None: the default); a value already in the
+    environment wins (:mod:`bench.compare` turns admission off that way)."""
+    admit = {}
+    if admit_max_cpu is not None and "DHGW_ADMIT_MAX_CPU" not in os.environ:
+        admit["DHGW_ADMIT_MAX_CPU"] = f"{admit_max_cpu:g}"
     with ExitStack() as stack:
         if processes == 1:
-            process, address = stack.enter_context(gateway(secret, api_url))
+            process, address = stack.enter_context(gateway(secret, api_url, **admit))
             yield [process], address
             return
         redis_url = stack.enter_context(redis())
@@ -280,6 +290,7 @@ def gateways(
         with _reserved_port() as port:
             address = f"127.0.0.1:{port}"
             env = {"DHGW_LISTEN": address, "DHGW_REUSE_PORT": "on", "DHGW_REDIS_URL": redis_url}
+            env.update(admit)
             for _ in range(processes):
                 process, bound = stack.enter_context(gateway(secret, api_url, **env))
                 assert bound == address, (bound, address)
@@ -337,7 +348,9 @@ def run_step(
         hop_pids: dict[str, int] = {}
         address = ""
         if mode == "gateway":
-            started, address = stack.enter_context(gateways(secret, sim_url, scenario.processes))
+            started, address = stack.enter_context(
+                gateways(secret, sim_url, scenario.processes, scenario.admit_max_cpu)
+            )
             hop_pids = gateway_pids(started)
         elif mode == "prototype":
             proto, address = stack.enter_context(prototype(secret, sim_url))

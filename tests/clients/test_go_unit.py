@@ -1,20 +1,27 @@
-"""The Go client's own checks: gofmt, go vet and its unit tests (``go test ./...``)."""
+"""The Go modules' own checks: gofmt, go vet and their unit tests (``go test ./...``), for the
+client and for the benchmark's load generator (``bench/loadgen``: its pacing, start offsets,
+flags and report, against fake servers)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.clients.lang_go import GO_DIR, go_command, go_env
 
-#: go test compiles gRPC's packages when its cache is cold; the tests themselves take ~1 s.
+#: go test compiles gRPC's packages when its cache is cold; the tests themselves take ~2 s.
 GO_TIMEOUT_S = 300
+LOADGEN_DIR = GO_DIR.parent.parent / "bench" / "loadgen"
+
+modules = pytest.mark.parametrize("module", [GO_DIR, LOADGEN_DIR], ids=["client", "loadgen"])
 
 
-def go(*args: str) -> subprocess.CompletedProcess[str]:
+def go(module: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [go_command(), *args],
-        cwd=GO_DIR,
+        cwd=module,
         env=go_env(),
         capture_output=True,
         text=True,
@@ -23,10 +30,11 @@ def go(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_go_is_formatted() -> None:
+@modules
+def test_go_is_formatted(module: Path) -> None:
     run = subprocess.run(
         [str(Path(go_command()).resolve().parent / "gofmt"), "-l", "."],
-        cwd=GO_DIR,
+        cwd=module,
         capture_output=True,
         text=True,
         check=False,
@@ -36,11 +44,13 @@ def test_go_is_formatted() -> None:
     assert run.stdout == "", f"not gofmt-ed:\n{run.stdout}"
 
 
-def test_go_vet() -> None:
-    run = go("vet", "./...")
+@modules
+def test_go_vet(module: Path) -> None:
+    run = go(module, "vet", "./...")
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_go_unit_tests() -> None:
-    run = go("test", "-count=1", "-timeout=120s", "./...")
+@modules
+def test_go_unit_tests(module: Path) -> None:
+    run = go(module, "test", "-count=1", "-timeout=120s", "./...")
     assert run.returncode == 0, run.stdout + run.stderr
