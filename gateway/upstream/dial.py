@@ -56,7 +56,6 @@ async def dial(wss_address: str, config: UpstreamConfig) -> WatchedConnection:
     Raises:
         UpstreamUnreachable: an invalid address, a refused or timed-out handshake, TLS.
     """
-    address = redact_url(wss_address)
     # websockets refuses an ssl argument for ws:// (the simulator without TLS).
     extra: dict[str, Any] = {}
     tls = websocket_tls(wss_address, config)
@@ -81,9 +80,12 @@ async def dial(wss_address: str, config: UpstreamConfig) -> WatchedConnection:
     except InvalidURI:
         # websockets' message quotes the whole address, Token included: do not chain it.
         raise UpstreamUnreachable(
-            f"the vendor's WebSocket address is not a valid URI: {address}", retryable=False
+            f"the vendor's WebSocket address is not a valid URI: {redact_url(wss_address)}",
+            retryable=False,
         ) from None
     except (WebSocketException, OSError, TimeoutError) as exc:
-        raise _handshake_error(exc, address, config.ws_handshake_timeout_s) from exc
+        # Redacted here only: a set-up that succeeds never puts the address in words.
+        timeout_s = config.ws_handshake_timeout_s
+        raise _handshake_error(exc, redact_url(wss_address), timeout_s) from exc
     assert isinstance(connection, WatchedConnection)
     return connection

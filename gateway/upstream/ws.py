@@ -150,7 +150,7 @@ class DriveSession:
         logger.debug(
             "drive %s: connected to %s, Start sent (%d Hz, %d ch)",
             session.drive_id,
-            redact_url(grant.wss_address),
+            session._address,
             sample_rate,
             channels,
         )
