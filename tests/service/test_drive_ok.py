@@ -77,7 +77,11 @@ async def test_progress_comes_at_the_configured_interval(
     pacing = PacingConfig(progress_interval_ms=interval_ms)
     async with running_gateway(pacing=pacing) as h:
         audio = realtime(chunks(pcm(2400), 3200), 100)
+        began_ms = time.time_ns() // 1_000_000
         events = [e async for e in h.client.drive("task-progress", audio)]
+        ended_ms = time.time_ns() // 1_000_000
+    # Every event is stamped with the wall clock when it was written.
+    assert all(began_ms <= e.time.ToMilliseconds() <= ended_ms for e in events)
     times = [e.time.ToMilliseconds() for e in events if e.WhichOneof("event") == "progress"]
     assert fewest <= len(times) <= most, times  # over ~2.4 s of real-time audio
     assert all(b - a >= interval_ms - 5 for a, b in itertools.pairwise(times)), times
