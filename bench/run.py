@@ -277,7 +277,7 @@ def gateways(
     """``processes`` gateways on one address; several share it and a Redis task registry.
     Each admits up to ``admit_max_cpu`` of a core (None: the default); a value already in the
     environment wins (:mod:`bench.compare` turns admission off that way)."""
-    admit = {}
+    admit: dict[str, str] = {}
     if admit_max_cpu is not None and "DHGW_ADMIT_MAX_CPU" not in os.environ:
         admit["DHGW_ADMIT_MAX_CPU"] = f"{admit_max_cpu:g}"
     with ExitStack() as stack:

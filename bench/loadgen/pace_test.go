@@ -112,9 +112,9 @@ func TestStartOffsets(t *testing.T) {
 	const n, ramp, chunk = 200, 4 * time.Second, 20 * time.Millisecond
 	exact := startOffsets(n, ramp, false, 1)
 	jittered := startOffsets(n, ramp, true, 1)
+	const slot = ramp / n
 	phases := map[time.Duration]int{}
 	for i := range n {
-		slot := ramp / n
 		if exact[i] != slot*time.Duration(i) {
 			t.Fatalf("exact start %d at %v, want %v", i, exact[i], slot*time.Duration(i))
 		}
