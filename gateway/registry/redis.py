@@ -136,6 +136,8 @@ class RedisRegistry:
         self._refresh = client.register_script(REFRESH)
         self._preempt = client.register_script(PREEMPT)
         self._held: dict[str, _Held] = {}  # key -> our lease
+        #: Every lease refresher still running, held or not (close() must end them all).
+        self._refreshers: set[asyncio.Task[None]] = set()
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._pubsub: Any = None
@@ -159,15 +161,19 @@ class RedisRegistry:
         self._listener = asyncio.create_task(self._listen(), name="registry events")
 
     async def close(self) -> None:
-        """Stop listening and refreshing (leases then expire by themselves)."""
+        """Stop listening and refreshing (leases then expire by themselves). Returns once no
+        task of the registry is left: the caller may close the Redis client and the loop."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-        for held in list(self._held.values()):
-            if held.refresher is not None:
-                held.refresher.cancel()
+        refreshers = list(self._refreshers)
+        for refresher in refreshers:
+            refresher.cancel()
+        # Awaited, not only cancelled: a refresher cut short in a Redis call still has to drop
+        # its connection, and one left pending when the loop closes leaks it.
+        await asyncio.gather(*refreshers, return_exceptions=True)
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
@@ -343,7 +349,11 @@ class RedisRegistry:
     def _hold(self, key: str, token: str, holder: Holder) -> Lease:
         held = _Held(token, holder)
         self._held[key] = held
-        held.refresher = asyncio.create_task(self._keep_alive(key, held), name=f"lease {key}")
+        held.refresher = refresher = asyncio.create_task(
+            self._keep_alive(key, held), name=f"lease {key}"
+        )
+        self._refreshers.add(refresher)
+        refresher.add_done_callback(self._refreshers.discard)
         return Lease(key, holder)
 
     async def update(self, lease: Lease) -> None:

@@ -219,6 +219,24 @@ async def test_redis_lease_expires_when_its_replica_dies(redis_url: str) -> None
 
 
 @pytest.mark.asyncio
+async def test_a_closed_redis_registry_leaves_no_task_behind(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.flushdb()
+        registry = RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05)
+        await registry.start()
+        await acquire(registry, FakeDrive("a"), REJECT)  # held at close, never released
+        await asyncio.sleep(0.15)  # its refresher renews every 0.1 s: mid-cycle now
+        await registry.close()
+        # Left pending, a refresher would be destroyed with the loop, its connection unclosed.
+        names = ("lease ", "registry events")
+        left = [t for t in asyncio.all_tasks() if t.get_name().startswith(names)]
+        assert [t for t in left if not t.done()] == []
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
 async def test_a_waiter_whose_replica_died_does_not_block_the_task(redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     try:
