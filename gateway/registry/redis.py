@@ -50,6 +50,7 @@ from redis.exceptions import RedisError
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable
+from gateway.redis_calls import cancellable
 from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
 from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
 
@@ -81,6 +82,22 @@ def _answering(doing: str) -> Iterator[None]:
         yield
     except RedisError as exc:
         raise SharedStateUnavailable(doing) from exc
+
+
+async def _end(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait until they are done. The request is repeated (every 50 ms, for
+    at most 5 s): redis-py can swallow one (:mod:`gateway.redis_calls`), and a task left
+    pending would be destroyed with the loop, its connection unclosed."""
+    for _ in range(100):
+        pending = [task for task in tasks if not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.05)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a lease lost or Redis gone was logged already
 
 
 def _text(value: bytes | str) -> str:
@@ -138,6 +155,7 @@ class RedisRegistry:
         self._held: dict[str, _Held] = {}  # key -> our lease
         #: Every lease refresher still running, held or not (close() must end them all).
         self._refreshers: set[asyncio.Task[None]] = set()
+        self._closed = False
         self._waiters: dict[str, set[_Waiter]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._pubsub: Any = None
@@ -157,23 +175,19 @@ class RedisRegistry:
             return
         self._pubsub = self._redis.pubsub()
         with _answering("subscribing to the task events"):
-            await self._pubsub.psubscribe(f"{PREFIX}:events:*")
+            await cancellable(self._pubsub.psubscribe(f"{PREFIX}:events:*"))
         self._listener = asyncio.create_task(self._listen(), name="registry events")
 
     async def close(self) -> None:
         """Stop listening and refreshing (leases then expire by themselves). Returns once no
-        task of the registry is left: the caller may close the Redis client and the loop."""
+        task of the registry is left: the caller may close the Redis client and the loop.
+        A wait still in progress then gets no lease (DRAINING): nothing would refresh it."""
+        self._closed = True
+        tasks = list(self._refreshers)
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            tasks.append(self._listener)
             self._listener = None
-        refreshers = list(self._refreshers)
-        for refresher in refreshers:
-            refresher.cancel()
-        # Awaited, not only cancelled: a refresher cut short in a Redis call still has to drop
-        # its connection, and one left pending when the loop closes leaks it.
-        await asyncio.gather(*refreshers, return_exceptions=True)
+        await _end(tasks)
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
@@ -231,8 +245,8 @@ class RedisRegistry:
                             # Asked again at every silent poll: a message lost with a
                             # subscriber's connection (Redis restarted) must not leave the
                             # holder playing.
-                            holder_token = current.partition("|")[0]
-                            await self._redis.publish(keys["channel"], f"preempt {holder_token}")
+                            message = f"preempt {current.partition('|')[0]}"
+                            await cancellable(self._redis.publish(keys["channel"], message))
             except TimeoutError:
                 raise DriveEnded(
                     Reason.QUEUE_TIMEOUT, f"task still busy after waiting {timeout_s:g} s"
@@ -248,7 +262,7 @@ class RedisRegistry:
 
     async def _stop(self, key: str, timeout_s: float) -> str | None:
         keys = self._keys(key)
-        current = await self._redis.get(keys["holder"])
+        current = await cancellable(self._redis.get(keys["holder"]))
         if current is None:
             return None
         token, _, drive_id = _text(current).partition("|")
@@ -263,9 +277,9 @@ class RedisRegistry:
                     else:
                         # Asked again at every look: ending is idempotent, and a message lost
                         # with a subscriber's connection must not leave the drive playing.
-                        await self._redis.publish(keys["channel"], f"stop {token}")
+                        await cancellable(self._redis.publish(keys["channel"], f"stop {token}"))
                     await watcher.nap(self._poll_s)
-                    current = await self._redis.get(keys["holder"])
+                    current = await cancellable(self._redis.get(keys["holder"]))
                     if current is None or _text(current).partition("|")[0] != token:
                         break
                     drive_id = _text(current).partition("|")[2]
@@ -280,7 +294,9 @@ class RedisRegistry:
             held.refresher.cancel()
         keys = self._keys(lease.key)
         try:
-            await self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+            await cancellable(
+                self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+            )
         except RedisError as exc:
             # The drive is over either way: its lease lapses by itself, which frees the task.
             log.warning(
@@ -308,15 +324,23 @@ class RedisRegistry:
         superseding waiting preemptors and asking the holder to end."""
         waiting = f"{WAITING}{token}"
         if policy is ConflictPolicy.PREEMPT:
-            await self._preempt(
-                keys=[keys["holder"], keys["queue"], keys["preempting"], keys["channel"], waiting],
-                args=[token, self._waiting_ms],
+            await cancellable(
+                self._preempt(
+                    keys=[
+                        keys["holder"],
+                        keys["queue"],
+                        keys["preempting"],
+                        keys["channel"],
+                        waiting,
+                    ],
+                    args=[token, self._waiting_ms],
+                )
             )
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(waiting, "1", px=self._waiting_ms)
             pipe.rpush(keys["queue"], token)
-            await pipe.execute()
+            await cancellable(pipe.execute())
 
     @staticmethod
     def _keys(key: str) -> dict[str, str]:
@@ -330,23 +354,18 @@ class RedisRegistry:
     async def _try_take(
         self, keys: dict[str, str], token: str, holder: Holder, *, head_only: bool
     ) -> tuple[bool, str, int]:
-        answer = await self._take(
-            keys=[keys["holder"], keys["queue"]],
-            args=[
-                token,
-                f"{token}|{holder.drive_id}",
-                self._ttl_ms,
-                "1" if head_only else "0",
-                WAITING,
-                self._waiting_ms,
-            ],
-        )
+        args: list[str | int] = [token, f"{token}|{holder.drive_id}", self._ttl_ms]
+        args += ["1" if head_only else "0", WAITING, self._waiting_ms]
+        answer = await cancellable(self._take(keys=[keys["holder"], keys["queue"]], args=args))
         if int(answer[0]) == 1:
             return True, "", 0
         current = _text(answer[1])
         return False, current, int(answer[2])
 
     def _hold(self, key: str, token: str, holder: Holder) -> Lease:
+        if self._closed:
+            # Taken in Redis, but unrefreshed after close(): it lapses within the lease's TTL.
+            raise DriveEnded(Reason.DRAINING, "the gateway is shutting down")
         held = _Held(token, holder)
         self._held[key] = held
         held.refresher = refresher = asyncio.create_task(
@@ -366,7 +385,9 @@ class RedisRegistry:
         """Extend the lease and rewrite the DriveId in it; False when it was lost."""
         value = f"{held.token}|{held.holder.drive_id}"
         holder_key = self._keys(key)["holder"]
-        ok = await self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
+        ok = await cancellable(
+            self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
+        )
         return bool(int(ok))
 
     async def _keep_alive(self, key: str, held: _Held) -> None:
@@ -407,7 +428,7 @@ class RedisRegistry:
                 pipe.lrem(keys["queue"], 0, token)
                 pipe.srem(keys["preempting"], token)
                 pipe.delete(f"{WAITING}{token}")
-                await pipe.execute()
+                await cancellable(pipe.execute())
         except RedisError as exc:
             # Not raised over why the wait ended: the token is dropped once its sign lapses.
             log.warning("could not leave the queue (%s): dropped later", type(exc).__name__)

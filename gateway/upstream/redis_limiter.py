@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.errors import SharedStateUnavailable
+from gateway.redis_calls import cancellable
 from gateway.upstream.limiter import DEFAULT_MARGIN_S, WaitCallback, wait_turn, window_for
 
 __all__ = ["RedisRateLimiter"]
@@ -76,8 +77,8 @@ class RedisRateLimiter:
     async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
         """Wait for this request's turn for ``key`` (an AppId); return the seconds waited."""
         try:
-            wait_us = await self._reserve(
-                keys=[PREFIX + key], args=[self.capacity, round(self.window_s * 1e6)]
+            wait_us = await cancellable(
+                self._reserve(keys=[PREFIX + key], args=[self.capacity, round(self.window_s * 1e6)])
             )
         except RedisError as exc:
             raise SharedStateUnavailable("booking the vendor API rate") from exc
