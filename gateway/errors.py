@@ -122,6 +122,12 @@ class DriveEnded(GatewayError):
     """The gateway ended (or refused) a drive on purpose: see the reason."""
 
 
+def draining() -> DriveEnded:
+    """Why a drive is refused or ended while the gateway shuts down (DRAINING: retry on
+    another replica)."""
+    return DriveEnded(Reason.DRAINING, "the gateway is shutting down")
+
+
 class SharedStateUnavailable(GatewayError):
     """Redis, where the replicas keep the task registry and the vendor's request rate, did not
     answer; the drive can be retried (on this or another replica) once it does.

@@ -8,9 +8,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
 
 
 def free_port() -> int:
@@ -54,3 +56,14 @@ def redis_url() -> Iterator[str]:
     """A redis-server on a free loopback port for the session."""
     with redis_server() as url:
         yield url
+
+
+@pytest_asyncio.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the session's redis-server, flushed for the test, closed after it."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.flushdb()
+        yield client
+    finally:
+        await client.aclose()

@@ -60,9 +60,7 @@ class MemoryRegistry:
         if waiter.preempting:
             for older in [w for w in slot.queue if w.preempting]:
                 slot.queue.remove(older)
-                older.granted.set_exception(
-                    DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
-                )
+                older.granted.set_exception(preempted())
             slot.queue.insert(0, waiter)
             if slot.holder is not None:
                 slot.holder.end(preempted())

@@ -49,7 +49,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from gateway.drive.spec import ConflictPolicy
-from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable
+from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable, draining
 from gateway.redis_calls import cancellable
 from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
 from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
@@ -234,7 +234,7 @@ class RedisRegistry:
                         await on_queued(queued + bool(current))
                     while True:
                         if waiter.superseded:
-                            raise DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+                            raise preempted()
                         taken, current, _ = await self._try_take(
                             keys, token, holder, head_only=True
                         )
@@ -365,7 +365,7 @@ class RedisRegistry:
     def _hold(self, key: str, token: str, holder: Holder) -> Lease:
         if self._closed:
             # Taken in Redis, but unrefreshed after close(): it lapses within the lease's TTL.
-            raise DriveEnded(Reason.DRAINING, "the gateway is shutting down")
+            raise draining()
         held = _Held(token, holder)
         self._held[key] = held
         held.refresher = refresher = asyncio.create_task(

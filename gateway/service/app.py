@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from gateway.config import Credentials, GatewayConfig
 from gateway.drive.core import Completion
 from gateway.drive.machine import DriveState
-from gateway.errors import DriveEnded, InvalidDrive, Reason
+from gateway.errors import DriveEnded, InvalidDrive, Reason, draining
 from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
@@ -163,7 +163,7 @@ class GatewayApp:
 
     def _admit(self) -> None:
         if self.draining:
-            raise DriveEnded(Reason.DRAINING, "the gateway is shutting down")
+            raise draining()
         limit = self.config.limits.max_drives
         if len(self.drives) >= limit:
             raise DriveEnded(Reason.GATEWAY_BUSY, f"the gateway is at its limit of {limit} drives")

@@ -34,7 +34,7 @@ from grpc_health.v1 import _async as health_aio, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.config import GatewayConfig, ServerConfig
-from gateway.errors import ConfigError, DriveEnded, Reason
+from gateway.errors import ConfigError, draining
 from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, AuthInterceptor
 from gateway.service.servicer import DriveGatewayServicer
@@ -228,7 +228,7 @@ async def drain(
         await _wait_drives(app, timeout_s, now or asyncio.Event())
     if app.drives:
         log.info("ending %d drives, each with its Stop", len(app.drives))
-        app.end_all(DriveEnded(Reason.DRAINING, "the gateway is shutting down"))
+        app.end_all(draining())
         # Each drive's clean-up is bounded by the WebSocket's close timeout.
         close_s = app.config.upstream.ws_close_timeout_s + 1.0
         await _wait_drives(app, close_s, asyncio.Event())

@@ -41,19 +41,10 @@ class FakeDrive:
 Factory = Callable[[], TaskRegistry]
 
 
-@pytest_asyncio.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    """A client of the session's redis-server, flushed for the test, closed after it."""
-    redis = aioredis.Redis.from_url(redis_url)
-    try:
-        await redis.flushdb()
-        yield redis
-    finally:
-        await redis.aclose()
-
-
 @pytest_asyncio.fixture(params=["memory", "redis"])
-async def make(request: pytest.FixtureRequest, client: aioredis.Redis) -> AsyncIterator[Factory]:
+async def make(
+    request: pytest.FixtureRequest, redis_client: aioredis.Redis
+) -> AsyncIterator[Factory]:
     """Makes registries; Redis ones share one server, like replicas (flushed per test)."""
     async with AsyncExitStack() as stack:
         if request.param == "memory":
@@ -62,7 +53,7 @@ async def make(request: pytest.FixtureRequest, client: aioredis.Redis) -> AsyncI
             return
 
         def new() -> TaskRegistry:
-            registry = RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.1)
+            registry = RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.1)
             stack.push_async_callback(registry.close)
             return registry
 
@@ -213,19 +204,19 @@ async def test_a_newer_preempt_supersedes_a_waiting_one(make: Factory) -> None:
 
 
 @pytest.mark.asyncio
-async def test_redis_lease_expires_when_its_replica_dies(client: aioredis.Redis) -> None:
-    dead = RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05)
+async def test_redis_lease_expires_when_its_replica_dies(redis_client: aioredis.Redis) -> None:
+    dead = RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05)
     await acquire(dead, FakeDrive("a"), REJECT)
     await dead.close()  # the replica is gone: no release, no refresh
-    async with RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05) as alive:
+    async with RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05) as alive:
         lease = await acquire(alive, FakeDrive("b"), QUEUE, timeout_s=5)
         assert lease.holder.drive_id == "b"
         await alive.release(lease)
 
 
 @pytest.mark.asyncio
-async def test_a_closed_redis_registry_leaves_no_task_behind(client: aioredis.Redis) -> None:
-    registry = RedisRegistry(client, lease_ttl_s=0.3, poll_s=0.05)
+async def test_a_closed_redis_registry_leaves_no_task_behind(redis_client: aioredis.Redis) -> None:
+    registry = RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05)
     await registry.start()
     await acquire(registry, FakeDrive("a"), REJECT)  # held at close, never released
     await asyncio.sleep(0.15)  # its refresher renews every 0.1 s: mid-cycle now
@@ -237,10 +228,10 @@ async def test_a_closed_redis_registry_leaves_no_task_behind(client: aioredis.Re
 
 
 @pytest.mark.asyncio
-async def test_a_wait_still_in_line_at_close_gets_no_lease(client: aioredis.Redis) -> None:
-    async with RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica:
+async def test_a_wait_still_in_line_at_close_gets_no_lease(redis_client: aioredis.Redis) -> None:
+    async with RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica:
         lease = await acquire(holder_replica, FakeDrive("a"), REJECT)
-        closing = RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05)
+        closing = RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05)
         behind, in_line = waiting(closing, FakeDrive("b"))
         await asyncio.wait_for(in_line.wait(), 5)
         await closing.close()
@@ -252,16 +243,18 @@ async def test_a_wait_still_in_line_at_close_gets_no_lease(client: aioredis.Redi
 
 
 @pytest.mark.asyncio
-async def test_a_waiter_whose_replica_died_does_not_block_the_task(client: aioredis.Redis) -> None:
+async def test_a_waiter_whose_replica_died_does_not_block_the_task(
+    redis_client: aioredis.Redis,
+) -> None:
     async with (
-        RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica,
-        RedisRegistry(client, lease_ttl_s=1.0, poll_s=0.05) as other,
+        RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica,
+        RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as other,
     ):
         lease = await acquire(holder_replica, FakeDrive("a"), REJECT)
         # A replica queued a drive and died: its token stays in line, its sign of life
         # (renewed at every look while it waited) lapses.
-        await client.set("dhgw:waiting:ghost", "1", px=200)
-        await client.rpush(f"dhgw:queue:{KEY}", "ghost")
+        await redis_client.set("dhgw:waiting:ghost", "1", px=200)
+        await redis_client.rpush(f"dhgw:queue:{KEY}", "ghost")
         behind, in_line = waiting(other, FakeDrive("b"))
         await asyncio.wait_for(in_line.wait(), 5)
         await holder_replica.release(lease)
@@ -270,7 +263,7 @@ async def test_a_waiter_whose_replica_died_does_not_block_the_task(client: aiore
         await other.release(lease)
         # Nothing is left in line: a REJECT drive gets the task at once.
         await holder_replica.release(await acquire(holder_replica, FakeDrive("c"), REJECT))
-        assert await client.llen(f"dhgw:queue:{KEY}") == 0
+        assert await redis_client.llen(f"dhgw:queue:{KEY}") == 0
 
 
 @pytest.mark.asyncio

@@ -16,15 +16,21 @@ from tests.upstream.test_limiter import max_in_any_window
 
 
 @pytest_asyncio.fixture
-async def clients(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
+async def clients(
+    redis_client: aioredis.Redis, redis_url: str
+) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
     """Two connections to one flushed Redis: two replicas."""
-    a, b = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
-    await a.flushdb()
+    other = aioredis.Redis.from_url(redis_url)
     try:
-        yield a, b
+        yield redis_client, other
     finally:
-        await a.aclose()
-        await b.aclose()
+        await other.aclose()
+
+
+@pytest.fixture
+def two_per_tenth(redis_client: aioredis.Redis) -> RedisRateLimiter:
+    """One replica's limiter allowing 2 requests per 0.1 s, no margin."""
+    return RedisRateLimiter(redis_client, 20, window_s=0.1, margin_s=0.0)
 
 
 @pytest.mark.asyncio
@@ -50,28 +56,24 @@ async def test_replicas_share_one_window(clients: tuple[aioredis.Redis, aioredis
 
 @pytest.mark.asyncio
 async def test_the_booking_keeps_capacity_times_and_expires_after_its_window(
-    clients: tuple[aioredis.Redis, aioredis.Redis],
+    two_per_tenth: RedisRateLimiter, redis_client: aioredis.Redis
 ) -> None:
-    limiter = RedisRateLimiter(clients[0], 20, window_s=0.1, margin_s=0.0)  # 2 per 0.1 s
     for _ in range(3):
-        await limiter.acquire("app")
-    assert await clients[0].llen("dhgw:rate:app") == 2
-    assert 0 < await clients[0].pttl("dhgw:rate:app") <= 105  # no key outlives its window
+        await two_per_tenth.acquire("app")
+    assert await redis_client.llen("dhgw:rate:app") == 2
+    assert 0 < await redis_client.pttl("dhgw:rate:app") <= 105  # no key outlives its window
     await asyncio.sleep(0.15)
-    assert await clients[0].exists("dhgw:rate:app") == 0
+    assert await redis_client.exists("dhgw:rate:app") == 0
 
 
 @pytest.mark.asyncio
-async def test_a_wait_is_announced_before_it_is_slept(
-    clients: tuple[aioredis.Redis, aioredis.Redis],
-) -> None:
-    limiter = RedisRateLimiter(clients[0], 20, window_s=0.1, margin_s=0.0)  # 2 per 0.1 s
+async def test_a_wait_is_announced_before_it_is_slept(two_per_tenth: RedisRateLimiter) -> None:
     announced: list[float] = []
 
     async def on_wait(delay: float) -> None:
         announced.append(delay)
 
-    waits = [await limiter.acquire("app", on_wait) for _ in range(3)]
+    waits = [await two_per_tenth.acquire("app", on_wait) for _ in range(3)]
     assert waits[:2] == [0.0, 0.0] and 0 < waits[2] <= 0.1
     assert announced == [waits[2]]
 
