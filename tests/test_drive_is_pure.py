@@ -1,4 +1,5 @@
-"""gateway.drive is pure: importing all of it pulls in no event loop and no network library."""
+"""gateway.drive is pure: importing all of it pulls in no event loop, no network library, and
+nothing of the gateway but its error types."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ SCRIPT = textwrap.dedent(
     loaded = sorted(
         m for m in sys.modules if m.split(".")[0] in forbidden
     )
-    print(json.dumps({{"imported": names, "forbidden_loaded": loaded}}))
+    # Of the gateway, only the drive itself and the shared error types.
+    gateway = sorted(
+        m for m in sys.modules
+        if m.startswith("gateway.") and not m.startswith("gateway.drive")
+        and m != "gateway.errors"
+    )
+    print(json.dumps({{"imported": names, "forbidden_loaded": loaded, "gateway": gateway}}))
     """
 ).format(forbidden=FORBIDDEN)
 
@@ -49,3 +56,4 @@ def test_drive_package_imports_no_io_library() -> None:
         "gateway.drive.audio",
     } <= imported
     assert report["forbidden_loaded"] == [], f"gateway.drive pulled in {report['forbidden_loaded']}"
+    assert report["gateway"] == [], f"gateway.drive imports {report['gateway']}"

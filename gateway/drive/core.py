@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config import PacingConfig
 from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.pacing import Pacer
 from gateway.drive.progress import ProgressSchedule, ProgressSnapshot
+from gateway.drive.settings import PacingSettings
 from gateway.errors import InvalidDrive, Reason
 
 
@@ -53,7 +53,7 @@ class DriveCore:
         self,
         converter: Converter,
         *,
-        pacing: PacingConfig,
+        pacing: PacingSettings,
         max_chunk_bytes: int,
         setup_buffer_bytes: int,
     ) -> None:

@@ -8,7 +8,6 @@ that is ""); closing it stops the endpoint.
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -65,7 +64,7 @@ class GatewayApp:
         self.drives_begun = 0
         #: Drives refused at admission so far (:meth:`admit`).
         self.drives_refused = 0
-        self.draining = False
+        self._draining = False
         limits = config.limits
         self.load = LoadGauge(
             max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
@@ -120,7 +119,7 @@ class GatewayApp:
         The gRPC listener starts right after the app (``start_server``); a failure there ends
         the process, so "started" stands for "serving".
         """
-        return self._started and not self.draining
+        return self._started and not self._draining
 
     async def close(self) -> None:
         """Stop the metrics endpoint and close the vendor client; drives must have ended."""
@@ -162,7 +161,7 @@ class GatewayApp:
             raise
 
     def _admit(self) -> None:
-        if self.draining:
+        if self._draining:
             raise draining()
         limit = self.config.limits.max_drives
         if len(self.drives) >= limit:
@@ -186,11 +185,14 @@ class GatewayApp:
         finally:
             self.drives.discard(drive)
 
-    async def wait_idle(self, timeout_s: float) -> None:
-        """Wait until no drive is live, at most ``timeout_s``."""
-        drives = list(self.drives)
-        if drives:
-            await asyncio.wait([asyncio.ensure_future(d.wait_finished(timeout_s)) for d in drives])
+    @property
+    def draining(self) -> bool:
+        """Whether the gateway is shutting down (new drives get DRAINING)."""
+        return self._draining
+
+    def start_draining(self) -> None:
+        """Refuse new drives from now on (DRAINING) and report not ready; live drives go on."""
+        self._draining = True
 
     def end_all(self, reason: DriveEnded) -> None:
         """End every live drive (Stop sent) with ``reason``."""

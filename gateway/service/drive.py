@@ -28,6 +28,7 @@ from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.core import Completion, DriveCore
 from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
 from gateway.drive.progress import ProgressSnapshot
+from gateway.drive.settings import PacingSettings
 from gateway.drive.spec import ConflictPolicy, DriveSpec
 from gateway.errors import (
     DriveEnded,
@@ -37,17 +38,36 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
-from gateway.observability.observer import DriveEnd
+from gateway.observability.observer import DriveEnd, Observer
 from gateway.registry.base import Lease, task_key
 from gateway.service.flag import Flag
 from gateway.service.status import STATUS_OF
 from gateway.upstream import DriveSession
 
 if TYPE_CHECKING:
-    from gateway.config import Credentials
-    from gateway.service.app import GatewayApp
+    from gateway.config import Credentials, GatewayConfig, PacingConfig
+    from gateway.registry.base import TaskRegistry
+    from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("gateway.drive")
+
+
+def pacing_settings(config: PacingConfig) -> PacingSettings:
+    """The core's pacing settings from the gateway's validated configuration."""
+    return PacingSettings(**{f: getattr(config, f) for f in PacingSettings.__dataclass_fields__})
+
+
+class DriveServices(Protocol):
+    """What a drive uses of the gateway's shared parts (a ``GatewayApp`` provides them)."""
+
+    @property
+    def config(self) -> GatewayConfig: ...
+    @property
+    def registry(self) -> TaskRegistry: ...
+    @property
+    def upstream(self) -> UpstreamClient: ...
+    @property
+    def observer(self) -> Observer: ...
 
 
 class DriveListener(Protocol):
@@ -64,7 +84,7 @@ class Drive:
     """One Drive RPC from config to Completed; implements the registry's ``Holder``.
 
     Args:
-        app: the gateway's shared parts.
+        app: the gateway's shared parts that a drive uses.
         spec: the validated config.
         credentials: the vendor account to drive with.
         audio: the client's audio chunks; ends at half-close; may raise GatewayError.
@@ -73,7 +93,7 @@ class Drive:
 
     def __init__(
         self,
-        app: GatewayApp,
+        app: DriveServices,
         spec: DriveSpec,
         credentials: Credentials,
         audio: AsyncIterator[bytes],
@@ -87,7 +107,7 @@ class Drive:
         limits, pacing = app.config.limits, app.config.pacing
         self.core = DriveCore(
             Converter(spec.input, spec.output_rate_hz),
-            pacing=pacing,
+            pacing=pacing_settings(pacing),
             max_chunk_bytes=limits.max_chunk_bytes,
             setup_buffer_bytes=limits.setup_buffer_bytes,
         )

@@ -221,7 +221,7 @@ async def drain(
     finish for ``timeout_s`` (or until ``now`` is set: a second signal); then every drive left
     is ended with DRAINING (its Stop sent, its WebSocket closed) and the server stops.
     """
-    app.draining = True
+    app.start_draining()
     await running.health.enter_graceful_shutdown()
     if app.drives:
         log.info("draining %d drives for up to %g s", len(app.drives), timeout_s)

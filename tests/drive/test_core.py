@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gateway.config import PacingConfig
 from gateway.drive.audio import Converter, Encoding, InputFormat, OutputFormat
 from gateway.drive.core import Completion, DriveCore
 from gateway.drive.progress import ProgressSnapshot
+from gateway.drive.settings import PacingSettings
 from gateway.errors import InvalidDrive, Reason
 
 BPS = 32000  # 16 kHz mono s16le
@@ -28,7 +28,7 @@ def audio(start: int, size: int) -> bytes:
 
 def make_core(
     *,
-    pacing: PacingConfig | None = None,
+    pacing: PacingSettings | None = None,
     max_chunk_bytes: int = 512 * 1024,
     setup_buffer_bytes: int = 4 * 1024 * 1024,
     fmt: InputFormat = MONO_16K,
@@ -36,7 +36,7 @@ def make_core(
 ) -> DriveCore:
     return DriveCore(
         Converter(fmt, output_rate_hz),
-        pacing=pacing or PacingConfig(),
+        pacing=pacing or PacingSettings(),
         max_chunk_bytes=max_chunk_bytes,
         setup_buffer_bytes=setup_buffer_bytes,
     )
@@ -122,7 +122,7 @@ def test_passthrough_is_byte_exact(
     sizes: list[int], gaps: list[float], start_after: int, enabled: bool, t0: float
 ) -> None:
     """Any chunking (mid-sample splits too), Start before, during or after the input."""
-    shell = Shell(make_core(pacing=PacingConfig(enabled=enabled)), now=t0)
+    shell = Shell(make_core(pacing=PacingSettings(enabled=enabled)), now=t0)
     assert shell.core.output == OutputFormat(sample_rate_hz=16000, channels=1, voice_channel=0)
     offset = 0
     for i, (size, gap) in enumerate(zip(sizes, gaps, strict=False)):
@@ -369,7 +369,7 @@ def test_progress_stops_when_audio_stops() -> None:
 
 
 def test_pacing_off_sends_on_arrival() -> None:
-    shell = Shell(make_core(pacing=PacingConfig(enabled=False)))
+    shell = Shell(make_core(pacing=PacingSettings(enabled=False)))
     shell.start()
     shell.feed(audio(0, 10 * BPS))
     assert len(shell.sent) == 10 * BPS

@@ -104,7 +104,7 @@ async def test_failures_are_counted_by_status_and_reason() -> None:
         await failed_drive(o, "t-refused", [pcm(100)])
         with pytest.raises(DriveError):
             await o.harness.client.stop_drive("nobody")
-        app.draining = True
+        app.start_draining()
         await failed_drive(o, "t-late", [pcm(100)])
         s = await o.scrape()
 
@@ -190,7 +190,7 @@ async def test_healthz_and_readyz() -> None:
         base = o.metrics_url
         assert await http_get(f"{base}/healthz") == (200, "ok\n")
         assert (await http_get(f"{base}/readyz"))[0] == 200
-        o.app.draining = True
+        o.app.start_draining()
         assert (await http_get(f"{base}/readyz"))[0] == 503
         assert (await http_get(f"{base}/healthz"))[0] == 200
         status, text = await http_get(f"{base}/metrics")

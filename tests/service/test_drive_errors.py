@@ -194,6 +194,6 @@ async def test_gateway_busy_and_draining() -> None:
         error = await drive_error(h, "task-b", [pcm(100)])
         assert_error(error, C.RESOURCE_EXHAUSTED, Reason.GATEWAY_BUSY)
         await first.aclose()
-        h.app.draining = True
+        h.app.start_draining()
         error = await drive_error(h, "task-c", [pcm(100)])
         assert_error(error, C.UNAVAILABLE, Reason.DRAINING)
