@@ -1,0 +1,42 @@
+"""What the gateway uses of websockets beyond its public API is still there.
+
+``upstream/ws.py`` writes audio frames straight to the connection's transport and
+``upstream/keepalive.py`` pings through the sans-I/O protocol (both for speed, see docs/);
+the pyproject range is the one tested here. A websockets release that renames any of these fails
+this test loudly instead of breaking a drive.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.client import ClientProtocol
+from websockets.protocol import Protocol, State
+from websockets.uri import parse_uri
+
+from gateway.upstream.frames import apply_mask
+
+
+def test_the_installed_version_is_in_the_tested_range() -> None:
+    major = int(importlib.metadata.version("websockets").split(".")[0])
+    assert major == 17, "pyproject pins websockets to the tested major version"
+
+
+def test_protocol_and_connection_methods() -> None:
+    assert State.OPEN
+    for name in ("send_ping", "data_to_send"):
+        assert callable(getattr(Protocol, name, None)), f"Protocol.{name} is gone"
+    for name in ("data_received", "connection_made", "drain", "send", "recv", "close"):
+        assert callable(getattr(ClientConnection, name, None)), f"ClientConnection.{name} is gone"
+    assert apply_mask(b"\x00\x00\x00\x00", b"\x01\x02\x03\x04") == b"\x01\x02\x03\x04"
+
+
+@pytest.mark.asyncio
+async def test_connection_attributes() -> None:
+    connection = ClientConnection(ClientProtocol(parse_uri("ws://127.0.0.1:1/")))
+    for name in ("protocol", "paused", "request", "response", "loop"):
+        assert hasattr(connection, name), f"ClientConnection().{name} is gone"
+    assert connection.paused is False
+    assert connection.protocol.state is State.CONNECTING
