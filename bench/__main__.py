@@ -6,7 +6,7 @@ The prototype runs on every rung of the scenarios it can carry (``20ms`` and ``1
 converts nothing and runs as one process); ``--quick`` leaves it out unless ``--prototype``
 asks for it (it would take the quick run past a minute). Writes ``bench/results/latest.json``
 (every rung of every path, and ``ratios``: the gateway's p99 and CPU per chunk over the
-baselines'), ``latest.md`` (the table the README shows) and ``latest.png`` (latency and CPU
+baselines'), ``latest.md`` (the table docs/performance.md shows) and ``latest.png`` (latency and CPU
 against concurrency, per path); ``quick.*`` with ``--quick``. ``--only 20ms-2proc`` runs one
 scenario's rungs and writes ``latest-20ms-2proc.*`` (``quick-…`` with ``--quick``), leaving
 the full results alone.

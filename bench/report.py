@@ -98,7 +98,7 @@ def _row(
 
 
 def markdown_table(document: Mapping[str, Any]) -> str:
-    """The README's Performance table: per rung, the gateway's row (gw) with its ratios to
+    """The table of docs/performance.md: per rung, the gateway's row (gw) with its ratios to
     the direct path and to the bare prototype, then the prototype's row (proto) when it ran.
     The CPU, memory and "CPU %" figures are the row's own process (gateway or prototype)."""
     lines = [

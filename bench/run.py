@@ -74,9 +74,9 @@ class Scenario:
     #: to get even shares: at 5 per connection, 200 streams make 40 connections.
     streams_per_conn: int = 100
     #: Each gateway process's ``DHGW_ADMIT_MAX_CPU`` (None: the default). Processes x threshold
-    #: must stay within the cores the gateway really has (README, "Scaling past one core"):
-    #: here two cores, shared with the simulator and the load generator (about half a core at
-    #: these rungs), so two processes at the default 0.7 would be promised 1.4.
+    #: must stay within the cores the gateway really has (docs/performance.md, "Scaling past one
+    #: core"): here two cores, shared with the simulator and the load generator (about half a
+    #: core at these rungs), so two processes at the default 0.7 would be promised 1.4.
     admit_max_cpu: float | None = None
 
     @property

@@ -1,11 +1,8 @@
 """glibc's malloc arenas, bounded for the gateway process.
 
-glibc gives a thread that finds the heap locked an arena of its own, up to eight per core, and
-memory freed into one arena serves only the threads allocating from it. The gateway's threads
-(the event loop, grpc's HTTP/2 and poller threads) allocate each drive's buffers on one thread
-and free them on another, so with many arenas the heap fragments and RSS grows. ``bench``
-(150 streams of 20 ms chunks, 2-core VM, two interleaved runs each): 67.6-67.7 KiB of RSS per
-stream with glibc's default, 62.6-64.0 KiB with two arenas, CPU per chunk unchanged.
+The gateway's threads allocate a drive's buffers on one thread and free them on another; with
+glibc's many arenas that fragments the heap and RSS grows, so two arenas are enough. The
+measurements are in docs/performance.md ("Memory: malloc's arenas").
 """
 
 from __future__ import annotations

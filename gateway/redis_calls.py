@@ -1,13 +1,9 @@
 """Await redis-py without losing a cancellation.
 
-redis-py (8.1, asyncio) sometimes completes a command although the awaiting task was cancelled
-during it, and the cancellation is gone: the task carries on as if nothing had been asked. In a
-loop of EVALSHA calls cancelled at random moments, 198 of 300 cancellations were lost (see the
-library's issues on swallowed ``CancelledError``). For the gateway that meant a drive whose
-client left kept waiting in a task's queue until its timeout, and a lease refresher cancelled
-by ``close()`` went back to sleep and was destroyed with the event loop.
-
-Every Redis call the gateway awaits goes through :func:`cancellable`.
+redis-py sometimes completes a command although the awaiting task was cancelled during it, and
+the cancellation is gone: a task that should stop carries on. Every Redis call the gateway
+awaits goes through :func:`cancellable`, which raises it again. What it cost, measured: see
+docs/performance.md ("Redis: cancellations redis-py swallowed").
 """
 
 from __future__ import annotations

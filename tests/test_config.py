@@ -426,10 +426,10 @@ def test_profile_names_are_quoted_when_they_need_it(tmp_path: Path) -> None:
     assert load_config({}, config_file=write(tmp_path, to_toml(config, mask=False))) == config
 
 
-def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"```toml\n(.*?)```", readme, re.DOTALL)
-    assert example, "README.md has a TOML example"
+def test_the_documented_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs/configuration.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", doc, re.DOTALL)
+    assert example, "docs/configuration.md has a TOML example"
     files: dict[str, Path] = {}
 
     def local(match: re.Match[str]) -> str:

@@ -109,7 +109,8 @@ class PacingConfig:
     #: conversion is needed.
     convert_prebuffer_ms: int = 40
     #: How often a drive reports Progress while audio flows. The contract allows 250-1000: each
-    #: report costs about 0.15 ms of CPU, a tenth of a 100 ms-chunk stream's second (README).
+    #: report costs about 0.15 ms of CPU, a tenth of a 100 ms-chunk stream's second
+    #: (docs/performance.md).
     progress_interval_ms: int = 500
 
     def __post_init__(self) -> None:

@@ -66,7 +66,7 @@ def test_a_scenario_with_processes_is_labelled_by_them() -> None:
     two = SCENARIOS["20ms-2proc"]
     assert (two.name, two.processes, two.label) == ("20ms", 2, "20ms-2proc")
     # Together the processes are promised no more than one of the machine's two cores: the
-    # simulator and the load generator need the rest (README, "Scaling past one core").
+    # simulator and the load generator need the rest (docs/performance.md, "Scaling past one core").
     assert two.admit_max_cpu is not None and two.processes * two.admit_max_cpu <= 1.0
     assert all(label == s.label for label, s in SCENARIOS.items())
     assert Scenario("x", 20, 16000, 1, "LINEAR16", 16000, 32.0).label == "x"
