@@ -22,6 +22,7 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
         ("mypy --strict", [str(BIN / "mypy")]),
         ("generated code", [sys.executable, "scripts/gen_protos.py", "--check"]),
+        ("configuration reference", [sys.executable, "scripts/gen_config_docs.py", "--check"]),
         ("buf lint", [str(BIN / "buf"), "lint"]),
         (
             "buf breaking (against the last released contract)",

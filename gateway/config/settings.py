@@ -1,6 +1,7 @@
 """The table of settings: each one's TOML key, ``DHGW_*`` variable and ``--flag``.
 
-One row per scalar setting, so the loader, the CLI flags, ``dh-gateway config`` and the README
+One row per scalar setting, so the loader, the CLI flags, ``dh-gateway config`` and the
+reference in ``docs/configuration.md`` (written from it by ``scripts/gen_config_docs.py``)
 agree. A setting's variable is ``DHGW_<ENV>`` and its flag ``--<env-in-lower-case>`` (the
 existing names, such as ``DHGW_LISTEN`` and ``DHGW_ZEGO_API_URL``, are kept as they were).
 Credential profiles (``[profiles.NAME]``) and API keys (``[[auth.api_keys]]``) are tables, not
