@@ -53,7 +53,7 @@ shrink with the arrival rate, as before. A burst of set-ups is real load while i
 measured check, which counts them, and the headroom between the threshold and a whole core
 cover it.
 
-The defaults come from ``make bench`` on a 2-core VM (README, "Performance"): raise the CPU
+The defaults come from ``make bench`` on a 2-core VM (docs/performance.md): raise the CPU
 share on a host where the gateway has a core to itself.
 
 :class:`LoadGauge` is the pure part: it is fed samples (times in, no clock of its own) and
