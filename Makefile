@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/dh-gateway demo
 
+## The fast inner loop: formatting, lint, types and the pure unit tests (no sockets).
+check: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests/drive tests/test_drive_is_pure.py \
+		tests/test_import_graph.py tests/upstream/test_websockets_internals.py
+
 ## Run every check and test (what CI runs).
 test: $(STAMP)
 	bash scripts/system-deps.sh
