@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.clients.conftest import client_command, language_names
+from scripts.clients import client_command, language_names
 
 
 def main() -> int:

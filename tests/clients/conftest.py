@@ -1,21 +1,14 @@
 """The conformance suite every client language passes: one scenario set, many ``dh-drive``s.
 
-Each language has a module ``tests/clients/lang_<name>.py`` defining::
-
-    def build() -> list[str]:
-        '''Build the language's dh-drive (installing its dependencies); return the command.'''
-
-``build()`` runs once per session; it must install what it needs itself (modules, npm
-packages, Maven artifacts, crates) so that ``make test`` works on a fresh machine. The scenarios
-in ``test_conformance.py`` then run the command against a real simulator + gateway.
+The languages and their builds live in ``scripts/clients/`` (one ``lang_<name>.py`` each, shared
+with scripts/build_clients.py); the scenarios in ``test_conformance.py`` run each command against
+a real simulator + gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import pkgutil
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,32 +19,13 @@ import pytest
 import pytest_asyncio
 
 from gateway.testing import Harness, running_gateway
+from scripts.clients import client_command, language_names
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 CLIP = ROOT / "gateway" / "assets" / "speech-16k.wav"
 #: Bounds every client run: builds are done before, a drive of the clip takes ~3 s.
 RUN_TIMEOUT_S = 60
-
-
-def language_names() -> list[str]:
-    """Every language with a ``lang_<name>.py`` module here."""
-    return sorted(
-        info.name.removeprefix("lang_")
-        for info in pkgutil.iter_modules([str(HERE)])
-        if info.name.startswith("lang_")
-    )
-
-
-_built: dict[str, list[str]] = {}
-
-
-def client_command(language: str) -> list[str]:
-    """The language's dh-drive command, built on first use."""
-    if language not in _built:
-        module = importlib.import_module(f"tests.clients.lang_{language}")
-        _built[language] = module.build()
-    return _built[language]
 
 
 @dataclass

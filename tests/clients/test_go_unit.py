@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.lang_go import GO_DIR, go_command, go_env
+from scripts.clients.lang_go import GO_DIR, go_command, go_env
 
 #: go test compiles gRPC's packages when its cache is cold; the tests themselves take ~2 s.
 GO_TIMEOUT_S = 300

@@ -14,9 +14,10 @@ import xml.etree.ElementTree as ET
 
 from dhgateway_client.cli import build_parser
 
+from scripts.clients import client_command
+from scripts.clients.lang_java import PROJECT, ROOT
 from scripts.protogen import java as protogen_java
-from tests.clients.conftest import CLIP, client_command
-from tests.clients.lang_java import PROJECT, ROOT
+from tests.clients.conftest import CLIP
 
 #: A run of dh-drive that fails fast (bad flags, refused connection): JVM start-up and exit.
 RUN_TIMEOUT_S = 60

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+from scripts.clients.lang_node import build
 from scripts.protogen.node import NODE_DIR
-from tests.clients.lang_node import build
 
 #: The suite takes ~4 s (it runs a grpc-js server in-process); bounded well above that.
 UNIT_TIMEOUT_S = 90

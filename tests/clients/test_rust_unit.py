@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.clients.lang_rust import BUILD_TIMEOUT_S, CRATE, TARGET, cargo
+from scripts.clients.lang_rust import BUILD_TIMEOUT_S, CRATE, TARGET, cargo
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT_S + 60)
