@@ -26,11 +26,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY constraints.txt ./
 COPY clients/python/ clients/python/
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
+COPY scripts/build_backend.py scripts/
 COPY gateway/ gateway/
-# The client first: the gateway depends on `dh-gateway-client` by name, and pip takes the local
-# directory given on the same command line for it. No extras: the dev tools never get here.
-RUN pip wheel --no-cache-dir -c constraints.txt --wheel-dir /wheels ./clients/python .
+# The client first: `-C dh-gateway-client=pinned` has the gateway's wheel depend on it by name
+# (scripts/build_backend.py), not on /src/clients/python, which the runtime stage has not, and pip
+# takes the local directory given on the same command line for it. No extras: the dev tools never
+# get here.
+RUN pip wheel --no-cache-dir -c constraints.txt --config-settings=dh-gateway-client=pinned \
+    --wheel-dir /wheels ./clients/python .
 
 # ---- runtime: the interpreter, a venv with the runtime dependencies, nothing else.
 FROM python:3.11.14-slim-trixie AS runtime

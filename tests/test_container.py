@@ -319,6 +319,8 @@ def test_the_build_sees_every_file_setuptools_needs() -> None:
     needed = [
         "constraints.txt",
         "pyproject.toml",
+        "setup.py",
+        "scripts/build_backend.py",
         "README.md",
         "clients/python/pyproject.toml",
         "clients/python/README.md",
@@ -353,6 +355,8 @@ def test_builder_builds_wheels_of_both_projects_at_the_pinned_versions() -> None
     assert "-c" in words and words[words.index("-c") + 1] == "constraints.txt"
     projects = [w for w in words if w in (".", "./clients/python", "clients/python")]
     assert len(projects) == 2, f"both distributions, client first: {words}"
+    # Else the gateway's wheel requires /src/clients/python itself (scripts/build_backend.py).
+    assert "--config-settings=dh-gateway-client=pinned" in words, "the client by name, pinned"
     assert not [w for w in words if "[" in w], "no extras: the dev tools must not be built"
 
 
