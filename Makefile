@@ -5,9 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench protos clean
+.PHONY: demo test check unit bench protos clean
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py scripts/build_backend.py clients/python/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e clients/python -e '.[dev]'
@@ -17,13 +17,22 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/dh-gateway demo
 
+# The unit tests: no server, simulator, Redis or build, seconds in all (make test runs them too).
+UNIT_TESTS := tests/drive tests/test_drive_is_pure.py tests/test_import_graph.py \
+	tests/upstream/test_websockets_internals.py tests/test_build_backend.py tests/test_config.py \
+	tests/test_config_docs.py tests/test_deploy.py tests/simulator/test_units.py \
+	tests/bench/test_metrics.py
+
 ## The fast inner loop: formatting, lint, types and the pure unit tests (no sockets).
 check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -p no:cacheprovider -q tests/drive tests/test_drive_is_pure.py \
-		tests/test_import_graph.py tests/upstream/test_websockets_internals.py
+	@$(MAKE) --no-print-directory unit
+
+## The unit tests alone (make check's last step; the pre-commit hook's too).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -q $(UNIT_TESTS)
 
 ## Run every check and test (what CI runs).
 test: $(STAMP)
