@@ -22,6 +22,7 @@ from gateway.config.checks import (
     listen_problem,
 )
 from gateway.config.security import ANY_PROFILE, AuthConfig, TlsConfig
+from gateway.drive.settings import PacingSettings
 from gateway.loops import EVENT_LOOPS
 
 VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
@@ -93,37 +94,14 @@ class UpstreamConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PacingConfig:
-    """How audio is paced toward the avatar (see ``gateway/drive/pacing.py``), and how often the
-    client hears how far it got."""
-
-    enabled: bool = True
-    #: How far ahead of the avatar's estimated playhead audio may be sent.
-    lead_ms: int = 1000
-    #: Largest WebSocket frame, in milliseconds of audio.
-    max_frame_ms: int = 100
-    #: Audio later than this behind the playhead counts as an underrun (a stutter).
-    underrun_tolerance_ms: int = 20
-    #: Converted audio leaves the resampler in blocks (about 35 ms): gather this much before
-    #: the first frame so the avatar starts with a cushion (0: none). Not used when no
-    #: conversion is needed.
-    convert_prebuffer_ms: int = 40
-    #: How often a drive reports Progress while audio flows. The contract allows 250-1000: each
-    #: report costs about 0.15 ms of CPU, a tenth of a 100 ms-chunk stream's second
-    #: (docs/performance.md).
-    progress_interval_ms: int = 500
+class PacingConfig(PacingSettings):
+    """The ``[pacing]`` section: the drive's own :class:`PacingSettings` (fields, defaults and
+    ranges stated there once), its problems reported by setting name."""
 
     def __post_init__(self) -> None:
         checks = Checks()
-        checks.positive(self, "lead_ms", "max_frame_ms")
-        if not 250 <= self.progress_interval_ms <= 1000:
-            checks.add(
-                "progress_interval_ms", "must be between 250 and 1000 (the contract's bounds)"
-            )
-        if self.underrun_tolerance_ms < 0:
-            checks.add("underrun_tolerance_ms", "must not be negative")
-        if not 0 <= self.convert_prebuffer_ms <= self.lead_ms:
-            checks.add("convert_prebuffer_ms", "must be between 0 and lead_ms")
+        for name, message in self.problems():
+            checks.add(name, message)
         checks.done()
 
 

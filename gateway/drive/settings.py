@@ -1,46 +1,66 @@
-"""The drive core's own settings: built from the gateway's configuration at the edge.
+"""The drive core's own settings, and the one place their fields, defaults and ranges are stated.
 
 ``gateway.drive`` imports nothing from the rest of the gateway but its error types, so the core
-is tested with plain numbers; ``gateway.service`` copies the validated ``PacingConfig`` into
-:class:`PacingSettings` (the same field names).
+is tested with plain numbers. The configuration's ``[pacing]`` section
+(``gateway.config.PacingConfig``) is a subclass that reports :meth:`PacingSettings.problems`
+by setting name, so a drive takes ``config.pacing`` as it is.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gateway.drive.progress import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PacingSettings:
-    """How a drive paces audio toward the avatar and how often it reports Progress.
-
-    Attributes:
-        enabled: False forwards audio as received (still split to ``max_frame_ms``).
-        lead_ms: how far ahead of the avatar's estimated playhead audio may be sent.
-        max_frame_ms: largest WebSocket frame, in milliseconds of audio.
-        underrun_tolerance_ms: lateness forgiven before an underrun (a stutter) is counted.
-        convert_prebuffer_ms: converted audio gathered before the first frame (0: none).
-        progress_interval_ms: how often Progress is reported while audio flows.
+    """How audio is paced toward the avatar (see ``pacing.py``), and how often the client hears
+    how far it got.
 
     Raises:
-        ValueError: a value out of range (the configuration layer reports it first, by name).
+        ValueError: a value out of range (every problem of :meth:`problems`, in one message).
     """
 
     enabled: bool = True
+    #: How far ahead of the avatar's estimated playhead audio may be sent.
     lead_ms: int = 1000
+    #: Largest WebSocket frame, in milliseconds of audio.
     max_frame_ms: int = 100
-    underrun_tolerance_ms: float = 20
+    #: Audio later than this behind the playhead counts as an underrun (a stutter).
+    underrun_tolerance_ms: int = 20
+    #: Converted audio leaves the resampler in blocks (about 35 ms): gather this much before
+    #: the first frame so the avatar starts with a cushion (0: none). Not used when no
+    #: conversion is needed.
     convert_prebuffer_ms: int = 40
+    #: How often a drive reports Progress while audio flows. The contract allows 250-1000: each
+    #: report costs about 0.15 ms of CPU, a tenth of a 100 ms-chunk stream's second
+    #: (docs/performance.md).
     progress_interval_ms: int = 500
 
     def __post_init__(self) -> None:
-        if self.lead_ms <= 0 or self.max_frame_ms <= 0:
-            raise ValueError("lead_ms and max_frame_ms must be positive")
-        if not MIN_INTERVAL_S * 1000 <= self.progress_interval_ms <= MAX_INTERVAL_S * 1000:
-            raise ValueError("progress_interval_ms must be between 250 and 1000")
+        if problems := self.problems():
+            raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Each field out of range, with what is wrong with it (empty when all are valid)."""
+        found = [
+            (name, f"must be a positive number, got {value!r}")
+            for name in ("lead_ms", "max_frame_ms")
+            if isinstance(value := getattr(self, name), bool)
+            or not (math.isfinite(value) and value > 0)
+        ]
+        low, high = round(MIN_INTERVAL_S * 1000), round(MAX_INTERVAL_S * 1000)
+        if not low <= self.progress_interval_ms <= high:
+            found.append(
+                (
+                    "progress_interval_ms",
+                    f"must be between {low} and {high} (the contract's bounds)",
+                )
+            )
         if self.underrun_tolerance_ms < 0:
-            raise ValueError("underrun_tolerance_ms must not be negative")
+            found.append(("underrun_tolerance_ms", "must not be negative"))
         if not 0 <= self.convert_prebuffer_ms <= self.lead_ms:
-            raise ValueError("convert_prebuffer_ms must be between 0 and lead_ms")
+            found.append(("convert_prebuffer_ms", "must be between 0 and lead_ms"))
+        return found

@@ -28,7 +28,6 @@ from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.core import Completion, DriveCore
 from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
 from gateway.drive.progress import ProgressSnapshot
-from gateway.drive.settings import PacingSettings
 from gateway.drive.spec import ConflictPolicy, DriveSpec
 from gateway.errors import (
     DriveEnded,
@@ -45,16 +44,11 @@ from gateway.service.status import STATUS_OF
 from gateway.upstream import DriveSession
 
 if TYPE_CHECKING:
-    from gateway.config import Credentials, GatewayConfig, PacingConfig
+    from gateway.config import Credentials, GatewayConfig
     from gateway.registry.base import TaskRegistry
     from gateway.upstream import UpstreamClient
 
 log = logging.getLogger("gateway.drive")
-
-
-def pacing_settings(config: PacingConfig) -> PacingSettings:
-    """The core's pacing settings from the gateway's validated configuration."""
-    return PacingSettings(**{f: getattr(config, f) for f in PacingSettings.__dataclass_fields__})
 
 
 class DriveServices(Protocol):
@@ -107,7 +101,7 @@ class Drive:
         limits, pacing = app.config.limits, app.config.pacing
         self.core = DriveCore(
             Converter(spec.input, spec.output_rate_hz),
-            pacing=pacing_settings(pacing),
+            pacing=pacing,
             max_chunk_bytes=limits.max_chunk_bytes,
             setup_buffer_bytes=limits.setup_buffer_bytes,
         )
