@@ -21,7 +21,7 @@ demo: $(STAMP)
 UNIT_TESTS := tests/drive tests/test_drive_is_pure.py tests/test_import_graph.py \
 	tests/upstream/test_websockets_internals.py tests/test_build_backend.py tests/test_config.py \
 	tests/test_config_docs.py tests/test_deploy.py tests/simulator/test_units.py \
-	tests/bench/test_metrics.py
+	tests/bench/test_metrics.py tests/admission
 
 ## The fast inner loop: formatting, lint, types and the pure unit tests (no sockets).
 check: $(STAMP)

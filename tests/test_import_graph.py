@@ -80,3 +80,24 @@ def test_no_import_cycles() -> None:
     cycle = find_cycle(import_graph())
     if cycle is not None:
         pytest.fail("import cycle: " + " -> ".join(cycle))
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_admission_stands_below_the_service() -> None:
+    graph = import_graph()
+    rooms = [name for name in graph if name.startswith("gateway.admission")]
+    assert "gateway.admission.gate" in rooms and "gateway.admission.gauge" in rooms
+    for name in rooms:
+        service = sorted(m for m in reachable(graph, name) if m.startswith("gateway.service"))
+        assert service == [], f"{name} imports {service}"
+    assert "gateway.admission.gate" in graph["gateway.service.app"]

@@ -13,23 +13,21 @@ from typing import Self
 
 import redis.asyncio as aioredis
 
+from gateway.admission.gate import AdmissionGate
+from gateway.admission.gauge import LoadGauge
 from gateway.config import Credentials, GatewayConfig
 from gateway.drive.core import Completion
 from gateway.drive.machine import DriveState
-from gateway.errors import DriveEnded, InvalidDrive, Reason, draining
+from gateway.errors import DriveEnded, InvalidDrive, Reason
 from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry, shared_client
-from gateway.service.admission import WINDOW_S, LoadGauge, LoadSampler
 from gateway.service.drive import Drive
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
-
-#: The states of a drive whose set-up is not over yet.
-_BEFORE_STREAMING = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP})
 
 
 class GatewayApp:
@@ -40,6 +38,7 @@ class GatewayApp:
         registry: the exclusivity registry (default: in-process).
 
     Attributes:
+        admission: whether a new drive may begin (:mod:`gateway.admission`).
         metrics: the Prometheus metrics (None when ``metrics_listen`` is "").
         observer: where drives report their lifecycle (the metrics, or a no-op).
         metrics_address: where ``/metrics`` listens once started (the real port), else "".
@@ -60,26 +59,17 @@ class GatewayApp:
                 registry = self._redis_registry = RedisRegistry(self._redis)
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
-        #: Drives begun so far (:meth:`run`), live or ended.
-        self.drives_begun = 0
-        #: Drives refused at admission so far (:meth:`admit`).
-        self.drives_refused = 0
-        self._draining = False
         limits = config.limits
-        self.load = LoadGauge(
-            max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms
-        )
-        self._load_sampler = LoadSampler(
-            self.load,
-            lambda: len(self.drives),
-            setups=self.setups_done,
-            refusals=lambda: self.drives_refused,
+        self.admission = AdmissionGate(
+            LoadGauge(max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms),
+            max_drives=limits.max_drives,
+            drives=lambda: self.drives,
         )
         self.metrics: GatewayMetrics | None = None
         self.observer: Observer = NullObserver()
         self._metrics_server: MetricsServer | None = None
         if config.observability.metrics_listen:
-            self.metrics = GatewayMetrics(self._live_counts, load=self._load_now)
+            self.metrics = GatewayMetrics(self._live_counts, load=self.admission.load_now)
             self.observer = self.metrics
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
         self.upstream = UpstreamClient(
@@ -102,7 +92,7 @@ class GatewayApp:
     async def start(self) -> None:
         """Start the metrics endpoint (if configured) and the load sampler; ``async with``
         calls it."""
-        self._load_sampler.start()
+        self.admission.start()
         if self._metrics_server is not None and not self._started:
             await self._metrics_server.start(self.config.observability.metrics_listen)
         if self._redis_registry is not None:
@@ -119,12 +109,12 @@ class GatewayApp:
         The gRPC listener starts right after the app (``start_server``); a failure there ends
         the process, so "started" stands for "serving".
         """
-        return self._started and not self._draining
+        return self._started and not self.admission.draining
 
     async def close(self) -> None:
         """Stop the metrics endpoint and close the vendor client; drives must have ended."""
         self._started = False
-        await self._load_sampler.stop()
+        await self.admission.stop()
         try:
             if self._metrics_server is not None:
                 await self._metrics_server.stop()
@@ -147,38 +137,17 @@ class GatewayApp:
         return found
 
     def admit(self) -> None:
-        """Check that a new drive may begin.
+        """Check that a new drive may begin (:class:`~gateway.admission.gate.AdmissionGate`).
 
         Raises:
             DriveEnded: DRAINING while shutting down; GATEWAY_BUSY at the drive limit;
-                GATEWAY_OVERLOADED while the process is past its measured capacity
-                (see :mod:`gateway.service.admission`).
+                GATEWAY_OVERLOADED while the process is past its measured capacity.
         """
-        try:
-            self._admit()
-        except DriveEnded:
-            self.drives_refused += 1
-            raise
-
-    def _admit(self) -> None:
-        if self._draining:
-            raise draining()
-        limit = self.config.limits.max_drives
-        if len(self.drives) >= limit:
-            raise DriveEnded(Reason.GATEWAY_BUSY, f"the gateway is at its limit of {limit} drives")
-        if (overload := self.load.overload(len(self.drives))) is not None:
-            metadata = {
-                "cpu_percent": f"{overload.cpu_share * 100:.0f}",
-                "loop_lag_ms": f"{overload.loop_lag_ms:.1f}",
-                "retry_after_ms": f"{WINDOW_S * 1000:.0f}",
-            }
-            if overload.capacity is not None:
-                metadata["capacity_drives"] = str(overload.capacity)
-            raise DriveEnded(Reason.GATEWAY_OVERLOADED, overload.message).with_metadata(metadata)
+        self.admission.admit()
 
     async def run(self, drive: Drive) -> Completion:
         """Run ``drive`` as one of this gateway's live drives."""
-        self.drives_begun += 1
+        self.admission.drive_began()
         self.drives.add(drive)
         try:
             return await drive.run()
@@ -188,33 +157,18 @@ class GatewayApp:
     @property
     def draining(self) -> bool:
         """Whether the gateway is shutting down (new drives get DRAINING)."""
-        return self._draining
+        return self.admission.draining
 
     def start_draining(self) -> None:
         """Refuse new drives from now on (DRAINING) and report not ready; live drives go on."""
-        self._draining = True
+        self.admission.start_draining()
 
     def end_all(self, reason: DriveEnded) -> None:
         """End every live drive (Stop sent) with ``reason``."""
         for drive in list(self.drives):
             drive.end(reason)
 
-    def setups_done(self) -> int:
-        """How many drives have got through their set-up so far: those begun, less the live
-        ones still before streaming (a count that only grows; the load gauge takes their CPU
-        off a drive's cost).
-
-        Counted when a set-up is over, not when it begins, so the count never runs ahead of
-        the CPU the set-ups used (see :mod:`gateway.service.admission`). A drive that ends
-        before streaming counts as set up once it ends, whatever part of its set-up it did.
-        """
-        setting_up = sum(1 for d in self.drives if d.state in _BEFORE_STREAMING)
-        return self.drives_begun - setting_up
-
     # Observability.
-
-    def _load_now(self) -> tuple[float, float, int | None]:
-        return self.load.cpu_share, self.load.loop_lag_ms / 1000, self.load.capacity
 
     def _live_counts(self) -> tuple[int, int]:
         queued = sum(1 for d in self.drives if d.state is DriveState.QUEUED)

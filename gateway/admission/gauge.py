@@ -9,7 +9,8 @@ machines differ. So the gateway measures itself:
 * the process's CPU time against wall time: the share of one core it used, and
 * the event loop's lag: how late a timer set for the next tick actually ran,
 
-both over the last second, sampled every 100 ms by :class:`LoadSampler`. Once either is over
+both over the last second, sampled every 100 ms by
+:class:`~gateway.admission.sampler.LoadSampler`. Once either is over
 its threshold (``limits.admit_max_cpu``, ``limits.admit_max_loop_lag_ms``), new drives get
 RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED with a retry hint, and running drives keep their
 cycles, until both are back below :data:`REOPEN` of their thresholds. Without that margin the
@@ -57,20 +58,18 @@ The defaults come from ``make bench`` on a 2-core VM (docs/performance.md): rais
 share on a host where the gateway has a core to itself.
 
 :class:`LoadGauge` is the pure part: it is fed samples (times in, no clock of its own) and
-answers "why not admit?"; :class:`LoadSampler` is the thin asyncio shell that feeds it.
+answers "why not admit?"; :mod:`gateway.admission.sampler` is the thin asyncio shell that feeds
+it, and :mod:`gateway.admission.gate` decides with it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["LoadGauge", "LoadSampler", "Overload"]
+__all__ = ["LoadGauge", "Overload"]
 
 #: How often the sampler measures, and how far back the gauge looks.
 SAMPLE_EVERY_S = 0.1
@@ -299,54 +298,3 @@ class LoadGauge:
         return Overload(
             cpu, lag, f"{why} ({limit}): new drives wait until load falls", self.capacity
         )
-
-
-class LoadSampler:
-    """Feeds a :class:`LoadGauge` from this process: CPU time, loop lag, the number of live
-    drives (``drives()``) and of drives whose set-up is over (``setups()``) every 100 ms.
-
-    Call :meth:`start` inside the running loop and :meth:`stop` before it closes. Costs one
-    timer wake-up per sample, nothing per chunk.
-    """
-
-    def __init__(
-        self,
-        gauge: LoadGauge,
-        drives: Callable[[], int] = lambda: 0,
-        every_s: float = SAMPLE_EVERY_S,
-        setups: Callable[[], int] = lambda: 0,
-        refusals: Callable[[], int] = lambda: 0,
-    ) -> None:
-        self.gauge = gauge
-        self.drives = drives
-        self.setups = setups
-        self.refusals = refusals
-        self.every_s = every_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="load sampler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time()
-        while True:
-            now = loop.time()
-            self.gauge.add(
-                now,
-                time.process_time(),
-                now - due,
-                self.drives(),
-                self.setups(),
-                self.refusals(),
-            )
-            due = now + self.every_s
-            await asyncio.sleep(self.every_s)
