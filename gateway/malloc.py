@@ -1,8 +1,13 @@
 """glibc's malloc arenas, bounded for the gateway process.
 
-The gateway's threads allocate a drive's buffers on one thread and free them on another; with
-glibc's many arenas that fragments the heap and RSS grows, so two arenas are enough. The
-measurements are in docs/performance.md ("Memory: malloc's arenas").
+Why: the gateway's threads allocate a drive's buffers on one thread and free them on another;
+with glibc's many arenas (up to eight per core) that fragments the heap and RSS grows. Two are
+enough: one for the event loop, one shared by grpc's threads.
+
+The caller: :func:`limit_malloc_arenas` once at start-up, before threads allocate
+(``dh-gateway serve`` does); ``MALLOC_ARENA_MAX``, when set, wins.
+
+What it saves, and how it was measured: docs/performance.md#memory-mallocs-arenas.
 """
 
 from __future__ import annotations

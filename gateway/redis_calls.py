@@ -1,9 +1,14 @@
 """Await redis-py without losing a cancellation.
 
-redis-py sometimes completes a command although the awaiting task was cancelled during it, and
-the cancellation is gone: a task that should stop carries on. Every Redis call the gateway
-awaits goes through :func:`cancellable`, which raises it again. What it cost, measured: see
-docs/performance.md ("Redis: cancellations redis-py swallowed").
+Why: redis-py sometimes completes a command although the awaiting task was cancelled during
+it, and the cancellation is gone: a task that should stop (a queued drive whose client left, a
+lease refresher told to stop) carries on.
+
+The caller: await every Redis call through :func:`cancellable`
+(``await cancellable(redis.get(key))``), which raises the lost cancellation again.
+
+How often it happened, and what it broke:
+docs/performance.md#redis-cancellations-redis-py-swallowed.
 """
 
 from __future__ import annotations

@@ -1,65 +1,25 @@
-"""Admission by load: refuse new drives before the running ones start to stutter.
+"""The load gauge: how much of a core this process uses, how late its loop runs, and what one
+drive costs to stream.
 
-Theory of operation. One asyncio process serves every drive on one core. Past that core's
-capacity the event loop falls behind, every stream's audio arrives late at once, and every
-avatar stutters together (``make bench`` shows it). A fixed ``max_drives`` cannot say where
-that point is: a 100 ms-chunk stream costs a fifth of a 20 ms one, conversion costs more, and
-machines differ. So the gateway measures itself:
+Why: one asyncio process serves every drive on one core; past that core's capacity every
+stream's audio arrives late at once and every avatar stutters together. A fixed
+``max_drives`` cannot say where that point is (a drive's cost moves with its chunk size, its
+conversion and the machine), so the process measures itself.
 
-* the process's CPU time against wall time: the share of one core it used, and
-* the event loop's lag: how late a timer set for the next tick actually ran,
+:class:`LoadGauge` judges the last second (:data:`WINDOW_S`) of samples taken every 100 ms
+(:class:`~gateway.admission.sampler.LoadSampler` takes them). It says refuse while the CPU
+share or the event loop's lag is over its threshold, and admit again only below
+:data:`REOPEN` of both. Besides, it learns what one live drive costs to stream (the window's
+CPU, less :data:`SETUP_CPU_S` per set-up and :data:`REFUSAL_CPU_S` per refusal, over its
+mean number of live drives) and refuses the drive that would take
+``cost x (live drives + 1)`` past the CPU threshold: a measured load reacts a second late,
+and a burst is in before its cost shows.
 
-both over the last second, sampled every 100 ms by
-:class:`~gateway.admission.sampler.LoadSampler`. Once either is over
-its threshold (``limits.admit_max_cpu``, ``limits.admit_max_loop_lag_ms``), new drives get
-RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED with a retry hint, and running drives keep their
-cycles, until both are back below :data:`REOPEN` of their thresholds. Without that margin the
-load, which wobbles by ~10 % from one second to the next, crept up: each dip under the
-threshold let a second's worth of arrivals in (``make bench``: 546 of 800 100 ms streams
-admitted at 89 % of a core against a threshold of 80 %).
+It is pure: fed samples with their times, no clock of its own. The caller feeds counts that
+only grow, and counts a set-up once it is over (never ahead of the CPU it used); then it asks
+:meth:`LoadGauge.overload` before admitting a drive.
 
-Measures of the last second react a second late: a burst of arrivals is in before its cost
-shows (``make bench``, 200 streams of 20 ms arriving at 50 a second: refusals began at 130
-drives, and 30 running streams stuttered meanwhile). So the gauge also learns what one drive
-costs to stream, and refuses the drive that would take ``cost x (live drives + 1)`` past the
-CPU threshold: a limit in drives derived from measured capacity, which moves with the mix of
-streams (a 100 ms-chunk stream costs a fifth of a 20 ms one). Below
-:data:`MIN_DRIVES_TO_ESTIMATE` drives the estimate is not made (the process's fixed costs
-would dominate it); the measured check stays as the backstop.
-
-The cost is the window's CPU share, less its set-ups, over its mean number of live drives in
-time (linear between samples: a drive first counted at a sample was live for half the
-interval before it, not all of it). A drive's set-up (the gRPC call, the vendor API call, the
-WebSocket handshake, Start, logs) costs about :data:`SETUP_CPU_S` once, on top of streaming.
-A fast ramp's window holds many (``make bench QUICK=1``: 50 streams within a second, half
-the CPU); charged to the few drives live, they doubled the cost, and 2 of 50 streams were
-refused at 31 % of a core. So the sampler also counts the drives whose set-up is over, and
-the gauge takes ``SETUP_CPU_S`` per set-up of the window off its CPU. A set-up is counted
-once it is over, when its CPU has been spent: the count never runs ahead of the CPU, so a
-sample taken mid-burst credits no work still to come (dividing by the most drives of the
-window did, and let the rest of a burst in). The price is a prior measured on the bench VM,
-not learnt; lest a host with cheaper set-ups be over-credited, set-ups never account for
-more than :data:`MAX_OVERHEAD_SHARE` of a window's CPU (the capacity at most doubles).
-
-Refusing is load too (:data:`REFUSAL_CPU_S` a drive), and it lasts only while the gauge is
-closed: counted when deciding to reopen, the refusals of a fast ramp held the gauge shut below
-capacity until the ramp ended (``make bench``: 200 x 20 ms offered admitted 102 streams where
-150 offered admitted 123). So reopening looks at the CPU share less the refusals' share, and
-the streaming cost leaves them out with the set-ups (together at most
-:data:`MAX_OVERHEAD_SHARE` of the CPU). Closing still counts everything.
-
-A new drive is charged its streaming cost only, not its set-up: that is paid once, within
-about 10 ms, while the limit is about the load that stays; a limit that counted it would
-shrink with the arrival rate, as before. A burst of set-ups is real load while it lasts: the
-measured check, which counts them, and the headroom between the threshold and a whole core
-cover it.
-
-The defaults come from ``make bench`` on a 2-core VM (docs/performance.md): raise the CPU
-share on a host where the gateway has a core to itself.
-
-:class:`LoadGauge` is the pure part: it is fed samples (times in, no clock of its own) and
-answers "why not admit?"; :mod:`gateway.admission.sampler` is the thin asyncio shell that feeds
-it, and :mod:`gateway.admission.gate` decides with it.
+The runs behind each rule and each constant: docs/performance.md#admission.
 """
 
 from __future__ import annotations
@@ -78,18 +38,15 @@ WINDOW_S = 1.0
 REOPEN = 0.85
 #: The fewest live drives (mean over the window) from which one drive's cost is estimated.
 MIN_DRIVES_TO_ESTIMATE = 10
-#: CPU seconds the gateway spends setting up one drive, apart from streaming. Measured on the
-#: bench VM (2 cores; /proc CPU of ``dh-gateway serve``, least squares of 100 ms bins over
-#: streaming drive-seconds, set-ups and ends; 50 x 20 ms streams ramped in 1 s): 3.3 ms warm
-#: (2.9-3.4 over 3 runs; 3.25 with 100 ms chunks), 4.3 ms in a cold process (3.3-4.6 over 5:
-#: its first set-ups cost more). The warm figure: what is left over counts as streaming cost,
-#: the safe side. Ending a drive costs ~1.7 ms more, not taken off (no ramp holds many).
+#: CPU seconds the gateway spends setting up one drive (the gRPC call, the vendor API call, the
+#: WebSocket handshake, Start, logs), apart from streaming: a prior measured on the bench VM
+#: (the warm figure: what is left over counts as streaming cost, the safe side), not learnt.
 SETUP_CPU_S = 0.0033
 #: CPU seconds the gateway spends refusing one drive (the gRPC call, the config read, the
-#: status with its ErrorInfo). Measured on the bench VM: 400 drives offered in 2 s to a gateway
-#: at ``max_drives=1``, /proc CPU less the 11 that ran: 0.73-1.0 ms (3 runs).
+#: status with its ErrorInfo), measured on the bench VM.
 REFUSAL_CPU_S = 0.0008
-#: The most of a window's CPU share that set-ups and refusals are taken to account for.
+#: The most of a window's CPU share that set-ups and refusals are taken to account for (lest a
+#: host with cheaper set-ups than the prior be over-credited: the capacity at most doubles).
 MAX_OVERHEAD_SHARE = 0.5
 
 
