@@ -360,7 +360,7 @@ def test_dataclasses_validate_themselves() -> None:
         ServerConfig(listen="unix:")
     with pytest.raises(ConfigError) as caught:
         LimitsConfig(max_drives=0, idle_timeout_s=float("nan"))
-    assert [p.field for p in caught.value.problems] == ["max_drives", "idle_timeout_s"]  # type: ignore[attr-defined]
+    assert [p.field for p in caught.value.problems] == ["idle_timeout_s", "max_drives"]  # type: ignore[attr-defined]
     key = ApiKey(name="k", sha256=DIGEST)
     with pytest.raises(ConfigError, match="two keys with the name 'k'"):
         AuthConfig(api_keys=(key, dataclasses.replace(key, sha256="cd" * 32)))

@@ -22,7 +22,7 @@ from gateway.config.checks import (
     listen_problem,
 )
 from gateway.config.security import ANY_PROFILE, AuthConfig, TlsConfig
-from gateway.drive.settings import PacingSettings
+from gateway.drive.settings import DriveLimits, PacingSettings
 from gateway.loops import EVENT_LOOPS
 
 VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
@@ -106,19 +106,14 @@ class PacingConfig(PacingSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LimitsConfig:
-    """Bounds that keep one client from hurting the others."""
+class LimitsConfig(DriveLimits):
+    """Bounds that keep one client from hurting the others; a drive's own bounds (chunk size,
+    set-up buffer, idle and maximum time) are the :class:`DriveLimits` it inherits."""
 
     #: Concurrent drives of the whole gateway (RESOURCE_EXHAUSTED / GATEWAY_BUSY beyond).
     max_drives: int = 1000
     #: Concurrent drives of one API key that sets no ``max_drives`` of its own (None: no limit).
     max_drives_per_key: int | None = None
-    #: Largest audio message; the gRPC message limit is this plus room for the framing.
-    max_chunk_bytes: int = 512 * 1024
-    #: Audio kept while a drive is being set up (before Start); the client is held back beyond.
-    setup_buffer_bytes: int = 4 * 1024 * 1024
-    idle_timeout_s: float = 10.0
-    max_drive_s: float = 3600.0
     queue_timeout_s: float = 30.0
     #: How long a preempting drive waits for the holder's WebSocket to close.
     preempt_wait_s: float = 5.0
@@ -146,14 +141,12 @@ class LimitsConfig:
 
     def __post_init__(self) -> None:
         checks = Checks()
+        for name, message in self.problems():
+            checks.add(name, message)
         checks.positive(
             self,
             "max_drives",
             "max_drives_per_key",
-            "max_chunk_bytes",
-            "setup_buffer_bytes",
-            "idle_timeout_s",
-            "max_drive_s",
             "queue_timeout_s",
             "preempt_wait_s",
         )

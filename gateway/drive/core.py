@@ -1,15 +1,34 @@
-"""The sans-I/O heart of one drive: client audio in, WebSocket frames and reports out.
+"""The sans-I/O heart of one drive: its whole state, inputs in, what to do next out.
 
-:class:`DriveCore` ties the audio :class:`~gateway.drive.audio.Converter`, the :class:`Pacer` and
-the :class:`ProgressSchedule` together. The asyncio shell (``gateway/service/drive.py``) owns the
-gRPC stream, the WebSocket and the clock; it feeds this object and drains it:
+Theory of operation
+-------------------
+:class:`DriveCore` owns everything a drive knows: where it is in its life (the
+:class:`~gateway.drive.machine.DriveMachine` table), the audio path (converter, then pacer),
+the progress schedule, and what ends it and when. The asyncio shell
+(``gateway/service/drive.py``) owns the gRPC stream, the WebSocket, the registry and the
+clock; it feeds the core every input and performs what the core asks, and it keeps no state of
+the drive's own. Every input takes ``now`` (seconds, any monotonic clock), so the core is
+tested with plain numbers.
 
-* ``receive_audio(data, now)`` for every chunk, ``receive_end(now)`` at half-close;
-* ``start(now)`` once the Start command is sent (nothing is released before);
-* after every input, and whenever ``next_deadline()`` passes: ``frames_due(now)`` (send them in
-  order), then ``progress_due(now)`` (report it when not None);
-* read more from the client only while ``wants_audio()``;
-* leave when ``flushed``, then send Stop and report ``completed(now)``.
+Inputs:
+
+* lifecycle: :meth:`queued`, :meth:`admitted`, :meth:`started` (the Start command went out);
+* the client: :meth:`receive_audio` per chunk, :meth:`receive_end` at half-close;
+* failures: :meth:`fail` (the client's stream or the connection failed; the first one wins) and
+  :meth:`end` (from outside: preempt, StopDrive, drain, a lease not kept);
+* frames: :meth:`frames_due` hands out the frames to send now, in order, and counts them in
+  flight until :meth:`frames_written`, so two senders never interleave;
+* the end: :meth:`finish` once the drive is over, whatever ended it (True: send Stop now),
+  then :meth:`released` once the connection is closed and the task released.
+
+Outputs: :meth:`next_deadline` says when the shell must look again and why (frames, progress,
+or a limit); the shell sleeps until then or until an input, then asks :meth:`end_due` (why the
+drive must end now, if it must), :meth:`frames_due` and :meth:`progress_due`; it reads from the
+client only while :meth:`wants_audio`, and leaves the streaming loop once :attr:`flushed`.
+
+Idle means "the client sent nothing while the gateway wanted audio": the idle clock runs only
+while the drive streams, the core wants audio and no frame is in flight, so a large chunk that
+takes its time to pace out never counts as silence.
 
 Errors found in the client's audio raise :class:`~gateway.errors.InvalidDrive`; a stream that
 ended mid-sample still releases every whole sample first (``end_error`` is raised by the shell
@@ -18,13 +37,36 @@ after the Stop, so nothing that was sent is lost).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from gateway.drive.audio import Converter, OutputFormat
+from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
 from gateway.drive.pacing import Pacer
 from gateway.drive.progress import ProgressSchedule, ProgressSnapshot
-from gateway.drive.settings import PacingSettings
-from gateway.errors import InvalidDrive, Reason
+from gateway.drive.settings import DriveLimits, PacingSettings
+from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
+
+#: The states of a live drive: it takes audio and can be ended from outside. Past them it is
+#: ending anyway, and interrupting it could cut the Stop frame and turn a Completed into an error.
+_LIVE = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP, DriveState.STREAMING})
+
+
+class Due(enum.Enum):
+    """What :meth:`DriveCore.next_deadline` wakes the shell for."""
+
+    FRAMES = "frames"  # the pacer has audio to release
+    PROGRESS = "progress"  # a Progress report may be due
+    IDLE_TIMEOUT = "idle_timeout"  # the client stayed silent too long
+    MAX_DURATION = "max_duration"  # the drive reached its longest
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The latest time the shell must call the core again, and why."""
+
+    at: float
+    due: Due
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +82,13 @@ class Completion:
 
 
 class DriveCore:
-    """Audio in, frames out, for one drive. See the module docstring for the calling protocol.
+    """One drive's state, from config to closed. See the module docstring for the protocol.
 
     Args:
         converter: converts the client's format to the vendor's PCM.
         pacing: pacing settings.
-        max_chunk_bytes: larger chunks are refused (CHUNK_TOO_LARGE).
-        setup_buffer_bytes: audio kept while the drive is set up; reading pauses beyond it.
+        limits: chunk size, set-up buffer, idle and maximum time.
+        now: when the drive began (its config arrived).
     """
 
     def __init__(
@@ -54,21 +96,87 @@ class DriveCore:
         converter: Converter,
         *,
         pacing: PacingSettings,
-        max_chunk_bytes: int,
-        setup_buffer_bytes: int,
+        limits: DriveLimits,
+        now: float,
     ) -> None:
         self.converter = converter
         self.pacing = pacing
-        self.max_chunk_bytes = max_chunk_bytes
-        self.setup_buffer_bytes = setup_buffer_bytes
+        self.limits = limits
+        self.machine = DriveMachine()
+        self.began_at = now
         self.pacer: Pacer | None = None
         self.progress = ProgressSchedule(interval_s=pacing.progress_interval_ms / 1000)
         self.started_at: float | None = None
         self.input_ended = False
         #: An error found at the end of the input, to raise once everything before it was sent.
         self.end_error: InvalidDrive | None = None
+        #: Why the drive cannot go on (the client's stream or the connection failed).
+        self.failure: GatewayError | None = None
+        #: Why the gateway ended the drive from outside.
+        self.ended: GatewayError | None = None
+        #: When :meth:`finish` decided that Stop goes out (None: no Stop was owed).
+        self.stop_sent_at: float | None = None
+        self._in_flight = False  # frames handed out and not yet written
+        self._idle_since: float | None = None  # when the core began waiting for the client
 
-    # Inputs.
+    # Lifecycle inputs.
+
+    @property
+    def state(self) -> DriveState:
+        return self.machine.state
+
+    def queued(self) -> None:
+        """The task is busy: the drive waits its turn."""
+        self.machine.handle(DriveEvent.QUEUE)
+
+    def admitted(self) -> None:
+        """The drive holds the task; its set-up begins."""
+        self.machine.handle(DriveEvent.ADMIT)
+
+    def started(self, now: float) -> None:
+        """The Start command was sent: audio may flow from now on."""
+        self.machine.handle(DriveEvent.START)
+        self.started_at = now
+        self.progress.start(now)
+        self._track_idle(now)
+
+    def end(self, reason: GatewayError) -> bool:
+        """End the drive from outside with ``reason``.
+
+        Returns True when the reason was taken: the shell must then interrupt whatever the
+        drive awaits. False when the drive is already ending (by itself or an earlier reason,
+        which wins).
+        """
+        if self.ended is not None or self.state not in _LIVE:
+            return False
+        self.ended = reason
+        return True
+
+    def fail(self, error: GatewayError) -> None:
+        """The client's stream or the connection failed; the first failure is the one reported."""
+        if self.failure is None:
+            self.failure = error
+
+    def finish(self, now: float) -> bool:
+        """The drive is over, whatever ended it; safe to repeat.
+
+        Returns True exactly once, when Start went out and Stop not yet: the shell must send
+        Stop now. From here on the drive cannot be ended from outside.
+        """
+        if self.state is DriveState.STREAMING:
+            self.machine.handle(DriveEvent.STOP)
+            self.stop_sent_at = now
+            return True
+        if self.state in _LIVE:
+            self.machine.handle(DriveEvent.ABANDON)  # nothing was started: nothing is owed
+        return False
+
+    def released(self) -> None:
+        """The connection is closed and the task released (after :meth:`finish`)."""
+        if self.state is DriveState.STOPPING:
+            self.machine.handle(DriveEvent.CLOSE)
+
+    # The client's audio.
 
     def receive_audio(self, data: bytes, now: float) -> None:
         """Take one chunk of client audio.
@@ -79,12 +187,15 @@ class DriveCore:
         Raises:
             InvalidDrive: CHUNK_TOO_LARGE; BAD_WAV or UNSUPPORTED_FORMAT from a WAV header.
         """
-        if len(data) > self.max_chunk_bytes:
+        limit = self.limits.max_chunk_bytes
+        if len(data) > limit:
             raise InvalidDrive(
                 Reason.CHUNK_TOO_LARGE,
-                f"audio chunk of {len(data)} bytes exceeds the maximum of {self.max_chunk_bytes}",
+                f"audio chunk of {len(data)} bytes exceeds the maximum of {limit}",
             )
         self._push(self.converter.feed(data))
+        self._idle_since = None  # the client answered; the clock restarts if still wanted
+        self._track_idle(now)
 
     def receive_end(self, now: float) -> None:
         """The client half-closed: flush the converter (its tail goes out paced, then Stop)."""
@@ -97,13 +208,7 @@ class DriveCore:
             self.end_error = self.converter.partial_error
         if self.pacer is not None:
             self.pacer.finish()  # a prebuffer that never filled goes out now
-
-    def start(self, now: float) -> None:
-        """The Start command was sent: audio may flow from now on."""
-        self.started_at = now
-        self.progress.start(now)
-
-    # Outputs.
+        self._track_idle(now)
 
     @property
     def output(self) -> OutputFormat | None:
@@ -112,10 +217,10 @@ class DriveCore:
 
     def wants_audio(self) -> bool:
         """Whether the shell should read another chunk from the client now."""
-        if self.input_ended:
+        if self.input_ended or self.state not in _LIVE:
             return False
         if self.started_at is None:
-            return self.buffered_bytes < self.setup_buffer_bytes
+            return self.buffered_bytes < self.limits.setup_buffer_bytes
         return self.pacer is None or self.pacer.wants_audio()
 
     @property
@@ -128,20 +233,59 @@ class DriveCore:
         """True when the input ended and every byte of it was released."""
         return self.input_ended and self.buffered_bytes == 0
 
-    def frames_due(self, now: float) -> list[bytes]:
-        """Frames to send now, in order (none before :meth:`start`)."""
-        if self.started_at is None or self.pacer is None:
-            return []
-        return self.pacer.pop_due(now)
+    # Frames and reports.
 
-    def next_deadline(self, now: float) -> float | None:
-        """The latest time to call :meth:`frames_due` and :meth:`progress_due` again."""
+    def frames_due(self, now: float) -> list[bytes]:
+        """Frames to send now, in order; none before :meth:`started`, after :meth:`finish`
+        (nothing follows the Stop) or while earlier frames are in flight. The caller must send
+        them all, then call :meth:`frames_written`."""
+        if self.state is not DriveState.STREAMING or self.pacer is None or self._in_flight:
+            return []
+        frames = self.pacer.pop_due(now)
+        if frames:
+            self._in_flight = True
+            self._idle_since = None  # the gateway is busy: the client is not being asked
+        return frames
+
+    def frames_written(self, now: float) -> None:
+        """The frames of the last :meth:`frames_due` are sent (or their sending failed)."""
+        self._in_flight = False
+        self._track_idle(now)
+
+    def next_deadline(self, now: float) -> Deadline | None:
+        """The latest time to call the core again, and why (None: only an input can matter).
+
+        Frames are not due while others are in flight: their sender looks again when done.
+        """
         if self.started_at is None:
             return None
-        candidates = [self.progress.next_at()]
-        if self.pacer is not None:
-            candidates.append(self.pacer.next_due(now))
-        return min((c for c in candidates if c is not None), default=None)
+        limits = self.limits
+        candidates = [Deadline(self.started_at + limits.max_drive_s, Due.MAX_DURATION)]
+        if self._idle_since is not None:
+            candidates.append(Deadline(self._idle_since + limits.idle_timeout_s, Due.IDLE_TIMEOUT))
+        if (progress_at := self.progress.next_at()) is not None:
+            candidates.append(Deadline(progress_at, Due.PROGRESS))
+        if self.pacer is not None and not self._in_flight:
+            if (frames_at := self.pacer.next_due(now)) is not None:
+                candidates.append(Deadline(frames_at, Due.FRAMES))
+        return min(candidates, key=lambda d: d.at)
+
+    def end_due(self, now: float) -> GatewayError | None:
+        """Why the drive must end at ``now``, if it must: a failure, an end from outside, or a
+        limit reached (MAX_DURATION, IDLE_TIMEOUT)."""
+        if self.failure is not None or self.ended is not None:
+            return self.failure or self.ended
+        if self.started_at is None:
+            return None
+        limits = self.limits
+        if now >= self.started_at + limits.max_drive_s:
+            return DriveEnded(Reason.MAX_DURATION, f"drive exceeded {limits.max_drive_s:g} s")
+        if self._idle_since is not None and now >= self._idle_since + limits.idle_timeout_s:
+            return DriveEnded(
+                Reason.IDLE_TIMEOUT,
+                f"no audio for {limits.idle_timeout_s:g} s while the gateway wanted it",
+            )
+        return None
 
     def progress_due(self, now: float) -> ProgressSnapshot | None:
         """A Progress report when one is due, else None."""
@@ -161,6 +305,15 @@ class DriveCore:
             underruns=playback.underruns if playback else 0,
         )
 
+    # Accounting.
+
+    @property
+    def setup_ms(self) -> int | None:
+        """From config to Start, once started."""
+        if self.started_at is None:
+            return None
+        return round((self.started_at - self.began_at) * 1000)
+
     @property
     def bytes_sent(self) -> int:
         """PCM bytes released to the shell."""
@@ -171,20 +324,30 @@ class DriveCore:
         """Milliseconds of audio released to the shell."""
         return self.pacer.sent_ms() if self.pacer else 0.0
 
-    def completed(self, stop_sent_at: float) -> Completion:
-        """The final accounting, given when the Stop was sent."""
+    def completed(self) -> Completion:
+        """The final accounting (after :meth:`finish`)."""
         pacer = self.pacer
         last = pacer.last_frame_at if pacer else None
+        stop_at = self.stop_sent_at
         return Completion(
             received_ms=round(self.converter.received_ms),
             sent_ms=round(self.sent_ms),
             bytes_sent=self.bytes_sent,
             frames_sent=pacer.frames_sent if pacer else 0,
             underruns=pacer.playback.underruns if pacer else 0,
-            stop_lag_ms=round((stop_sent_at - last) * 1000) if last is not None else 0,
+            stop_lag_ms=round((stop_at - last) * 1000)
+            if last is not None and stop_at is not None
+            else 0,
         )
 
     # Internals.
+
+    def _track_idle(self, now: float) -> None:
+        """Start the idle clock when the core begins to want audio; stop it when it does not."""
+        if self.started_at is None or self._in_flight or not self.wants_audio():
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
 
     def _push(self, pcm: bytes) -> None:
         if not pcm:

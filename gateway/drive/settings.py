@@ -1,21 +1,42 @@
 """The drive core's own settings, and the one place their fields, defaults and ranges are stated.
 
 ``gateway.drive`` imports nothing from the rest of the gateway but its error types, so the core
-is tested with plain numbers. The configuration's ``[pacing]`` section
-(``gateway.config.PacingConfig``) is a subclass that reports :meth:`PacingSettings.problems`
-by setting name, so a drive takes ``config.pacing`` as it is.
+is tested with plain numbers. The configuration's ``[pacing]`` and ``[limits]`` sections
+(``gateway.config.PacingConfig``, ``LimitsConfig``) are subclasses that report ``problems()``
+by setting name, so a drive takes ``config.pacing`` and ``config.limits`` as they are.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from gateway.drive.progress import MAX_INTERVAL_S, MIN_INTERVAL_S
 
 
+def _not_positive(owner: object, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [
+        (name, f"must be a positive number, got {value!r}")
+        for name in names
+        if (value := getattr(owner, name)) is not None
+        and (isinstance(value, bool) or not (math.isfinite(value) and value > 0))
+    ]
+
+
+class _Checked:
+    """Settings that check themselves once built: every problem of ``problems()`` at once."""
+
+    def __post_init__(self) -> None:
+        if problems := self.problems():
+            raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Each field out of range, with what is wrong with it (empty when all are valid)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, kw_only=True)
-class PacingSettings:
+class PacingSettings(_Checked):
     """How audio is paced toward the avatar (see ``pacing.py``), and how often the client hears
     how far it got.
 
@@ -39,18 +60,9 @@ class PacingSettings:
     #: (docs/performance.md).
     progress_interval_ms: int = 500
 
-    def __post_init__(self) -> None:
-        if problems := self.problems():
-            raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
-
     def problems(self) -> list[tuple[str, str]]:
         """Each field out of range, with what is wrong with it (empty when all are valid)."""
-        found = [
-            (name, f"must be a positive number, got {value!r}")
-            for name in ("lead_ms", "max_frame_ms")
-            if isinstance(value := getattr(self, name), bool)
-            or not (math.isfinite(value) and value > 0)
-        ]
+        found = _not_positive(self, ("lead_ms", "max_frame_ms"))
         low, high = round(MIN_INTERVAL_S * 1000), round(MAX_INTERVAL_S * 1000)
         if not low <= self.progress_interval_ms <= high:
             found.append(
@@ -64,3 +76,26 @@ class PacingSettings:
         if not 0 <= self.convert_prebuffer_ms <= self.lead_ms:
             found.append(("convert_prebuffer_ms", "must be between 0 and lead_ms"))
         return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriveLimits(_Checked):
+    """Bounds on one drive: how big its chunks, how long it may stay silent or run.
+
+    Raises:
+        ValueError: a value out of range (every problem of :meth:`problems`, in one message).
+    """
+
+    #: Largest audio message; the gRPC message limit is this plus room for the framing.
+    max_chunk_bytes: int = 512 * 1024
+    #: Audio kept while a drive is being set up (before Start); the client is held back beyond.
+    setup_buffer_bytes: int = 4 * 1024 * 1024
+    #: A streaming drive ends (IDLE_TIMEOUT) when the client sends nothing for this long while
+    #: the gateway wants audio (time it spends pacing out what it already has does not count).
+    idle_timeout_s: float = 10.0
+    #: A drive ends (MAX_DURATION) this long after its Start.
+    max_drive_s: float = 3600.0
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Each field out of range, with what is wrong with it (empty when all are valid)."""
+        return _not_positive(self, tuple(f.name for f in fields(DriveLimits)))

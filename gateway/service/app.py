@@ -26,6 +26,7 @@ from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry, shared_client
 from gateway.service.drive import Drive
+from gateway.service.drive_services import DriveServices
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
 
@@ -74,6 +75,15 @@ class GatewayApp:
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
         self.upstream = UpstreamClient(
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
+        )
+        #: What each drive is handed: the shared parts it uses, not the app.
+        self.drive_services = DriveServices(
+            registry=self.registry,
+            upstream=self.upstream,
+            connection=config.upstream,
+            observer=self.observer,
+            limits=config.limits,
+            pacing=config.pacing,
         )
         self._started = False
 

@@ -1,7 +1,9 @@
 """The asyncio shell of one drive: owns the task lease, the vendor calls, the WebSocket and time.
 
-The protocol logic lives in :class:`~gateway.drive.core.DriveCore` and
-:class:`~gateway.drive.machine.DriveMachine`; this module only moves bytes and waits.
+Every piece of a drive's state lives in its :class:`~gateway.drive.core.DriveCore`: where it
+is in its life, what ends it and when, what is due next. This module feeds the core, sleeps
+until the core's next deadline (or an input) and performs what the core asks: it only moves
+bytes and waits.
 
 Tasks: the RPC handler runs :meth:`Drive.run`, which runs the drive in a child task (so a
 preemption or a StopDrive can cancel it from outside) and a reader task that feeds the client's
@@ -22,46 +24,29 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from gateway.config import Credentials
 from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.core import Completion, DriveCore
-from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
+from gateway.drive.machine import DriveState
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import ConflictPolicy, DriveSpec
 from gateway.errors import (
-    DriveEnded,
     GatewayError,
     InvalidDrive,
     Reason,
     UpstreamDisconnected,
     UpstreamError,
 )
-from gateway.observability.observer import DriveEnd, Observer
+from gateway.observability.observer import DriveEnd
 from gateway.registry.base import Lease, task_key
+from gateway.service.drive_services import DriveServices
 from gateway.service.flag import Flag
-from gateway.service.status import STATUS_OF
+from gateway.service.status import outcome_of
 from gateway.upstream import DriveSession
 
-if TYPE_CHECKING:
-    from gateway.config import Credentials, GatewayConfig
-    from gateway.registry.base import TaskRegistry
-    from gateway.upstream import UpstreamClient
-
 log = logging.getLogger("gateway.drive")
-
-
-class DriveServices(Protocol):
-    """What a drive uses of the gateway's shared parts (a ``GatewayApp`` provides them)."""
-
-    @property
-    def config(self) -> GatewayConfig: ...
-    @property
-    def registry(self) -> TaskRegistry: ...
-    @property
-    def upstream(self) -> UpstreamClient: ...
-    @property
-    def observer(self) -> Observer: ...
 
 
 class DriveListener(Protocol):
@@ -78,7 +63,7 @@ class Drive:
     """One Drive RPC from config to Completed; implements the registry's ``Holder``.
 
     Args:
-        app: the gateway's shared parts that a drive uses.
+        services: what every drive shares (registry, vendor client, observer, settings, clock).
         spec: the validated config.
         credentials: the vendor account to drive with.
         audio: the client's audio chunks; ends at half-close; may raise GatewayError.
@@ -87,42 +72,32 @@ class Drive:
 
     def __init__(
         self,
-        app: DriveServices,
+        services: DriveServices,
         spec: DriveSpec,
         credentials: Credentials,
         audio: AsyncIterator[bytes],
         listener: DriveListener,
     ) -> None:
-        self.app = app
+        self.services = services
         self.spec = spec
         self.credentials = credentials
         self.key = task_key(credentials.app_id, spec.task_id)
-        self.machine = DriveMachine()
-        limits, pacing = app.config.limits, app.config.pacing
+        self._clock = services.clock
         self.core = DriveCore(
             Converter(spec.input, spec.output_rate_hz),
-            pacing=pacing,
-            max_chunk_bytes=limits.max_chunk_bytes,
-            setup_buffer_bytes=limits.setup_buffer_bytes,
+            pacing=services.pacing,
+            limits=services.limits,
+            now=self._clock(),
         )
         self._audio = audio
         self._listener = listener
-        self._loop = asyncio.get_running_loop()
-        self.config_at = self._loop.time()
         self.started_wall: float | None = None
         self._drive_id = ""
         self._session: DriveSession | None = None
         self._lease: Lease | None = None
-        self._ended: GatewayError | None = None  # why the gateway ended it from outside
         self._work: asyncio.Task[Completion] | None = None
-        self._wake = Flag()  # something changed: audio, end, a deadline, a loss
+        self._wake = Flag()  # an input arrived: audio, its end, a failure, frames written
         self._want = Flag(True)  # the core wants more audio
-        self._read_error: GatewayError | None = None
-        self._pumping = False  # a task is sending frames (see _pump)
-        self._closing = False  # the clean-up began: nothing can be ended from outside any more
-        self._last_audio_at = self.config_at
-        self._setup_ms: int | None = None
-        self._stop_at: float | None = None  # loop time the Stop went out
 
     # Holder protocol and outside requests.
 
@@ -130,27 +105,21 @@ class Drive:
     def drive_id(self) -> str:
         return self._drive_id
 
+    @property
+    def state(self) -> DriveState:
+        return self.core.state
+
     def end(self, reason: GatewayError) -> None:
         """End this drive from outside (preempt, StopDrive, drain, a lease not kept): Stop is
         sent, the stream ends with ``reason``. Safe to call more than once; the first reason
-        wins."""
-        # Once the Stop is on its way (the flush finished, or the clean-up began) the drive is
-        # ending by itself: cancelling it now could cut the Stop frame and turn a Completed
-        # into an error.
-        stopping = self.machine.state in (DriveState.STOPPING, DriveState.CLOSED)
-        if self._ended is None and not self._closing and not stopping:
-            self._ended = reason
-            if self._work is not None and not self._work.done():
-                self._work.cancel()
+        wins, and a drive already ending by itself ends as it would have."""
+        if self.core.end(reason) and self._work is not None and not self._work.done():
+            self._work.cancel()
 
     async def wait_finished(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) until the drive's clean-up is over: Stop sent, closed."""
         if self._work is not None:
             await asyncio.wait({self._work}, timeout=timeout_s)
-
-    @property
-    def state(self) -> DriveState:
-        return self.machine.state
 
     # The drive.
 
@@ -191,38 +160,39 @@ class Drive:
         reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
         try:
             self._lease = await self._acquire()
-            self.machine.handle(DriveEvent.ADMIT)
+            self.core.admitted()
             await self._set_up()
             return await self._stream()
         except asyncio.CancelledError:
-            if self._ended is not None:
-                raise self._ended from None
+            if self.core.ended is not None:
+                raise self.core.ended from None
             raise
         finally:
-            self._closing = True
+            owes_stop = self.core.finish(self._clock())
             reader.cancel()
-            await asyncio.shield(self._clean_up(reader))
+            await asyncio.shield(self._clean_up(reader, owes_stop))
 
     async def _acquire(self) -> Lease:
-        policy = self.spec.on_conflict
-        limits = self.app.config.limits
+        services = self.services
+        limits = services.limits
         timeout_s = (
-            limits.preempt_wait_s + self.app.config.upstream.ws_close_timeout_s
-            if policy is ConflictPolicy.PREEMPT
+            limits.preempt_wait_s + services.connection.ws_close_timeout_s
+            if self.spec.on_conflict is ConflictPolicy.PREEMPT
             else self.spec.queue_timeout_s or limits.queue_timeout_s
         )
 
         async def on_queued(ahead: int) -> None:
-            self.machine.handle(DriveEvent.QUEUE)
-            self.app.observer.drive_queued()
+            self.core.queued()
+            services.observer.drive_queued()
             log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
             await self._listener.queued(self, rate_limited=False, ahead=ahead)
 
-        return await self.app.registry.acquire(
-            self.key, self, policy=policy, timeout_s=timeout_s, on_queued=on_queued
+        return await services.registry.acquire(
+            self.key, self, policy=self.spec.on_conflict, timeout_s=timeout_s, on_queued=on_queued
         )
 
     async def _set_up(self) -> None:
+        services = self.services
         # A WAV stream's format is known from its header: validate it before any vendor call.
         output = await self._until_output_known()
         told = False
@@ -234,39 +204,40 @@ class Drive:
                 log.info("drive queued", extra=self._log_fields(cause="rate_limited"))
                 await self._listener.queued(self, rate_limited=True, ahead=0)
 
-        grant = await self.app.upstream.drive_by_ws_stream(
+        grant = await services.upstream.drive_by_ws_stream(
             self.spec.task_id, self.credentials, on_wait=on_rate_limited
         )
         self._drive_id = grant.drive_id
         if self._lease is not None:
-            await self.app.registry.update(self._lease)
+            await services.registry.update(self._lease)
         try:
             self._session = await DriveSession.open(
                 grant,
                 sample_rate=output.sample_rate_hz,
                 channels=output.channels,
                 voice_channel=output.voice_channel if output.channels == 2 else None,
-                config=self.app.config.upstream,
+                config=services.connection,
             )
         except UpstreamError:
-            self.app.observer.ws_connect(ok=False)
+            services.observer.ws_connect(ok=False)
             raise
-        self.app.observer.ws_connect(ok=True)
-        now = self._loop.time()
-        self.machine.handle(DriveEvent.START)
+        services.observer.ws_connect(ok=True)
+        core = self.core
+        core.started(self._clock())
         self.started_wall = time.time()
-        self.core.start(now)
-        self._setup_ms = setup_ms = round((now - self.config_at) * 1000)
-        self.app.observer.drive_started(now - self.config_at)
-        log.info("drive started", extra=self._log_fields(setup_ms=setup_ms))
-        await self._listener.started(self, output, setup_ms)
+        assert core.setup_ms is not None
+        services.observer.drive_started(core.setup_ms / 1000)
+        log.info("drive started", extra=self._log_fields(setup_ms=core.setup_ms))
+        await self._listener.started(self, output, core.setup_ms)
 
     async def _until_output_known(self) -> OutputFormat:
-        while (output := self.core.output) is None:
-            self._raise_read_error()
-            if self.core.input_ended:
+        core = self.core
+        while (output := core.output) is None:
+            if (error := core.end_due(self._clock())) is not None:
+                raise error
+            if core.input_ended:
                 # A WAV stream that ended before its header completed.
-                raise self.core.end_error or InvalidDrive(
+                raise core.end_error or InvalidDrive(
                     Reason.BAD_WAV, "the stream ended before any audio"
                 )
             self._wake.clear()
@@ -276,57 +247,41 @@ class Drive:
     async def _stream(self) -> Completion:
         session = self._session
         assert session is not None
+        core = self.core
+
         # A callback on the session's own future, not a task awaiting it: one task fewer per
         # drive, and the loss still wakes the loop below at once.
-        closed = session.closed
-
-        def on_closed(_: object) -> None:
+        def on_closed(closed: asyncio.Future[UpstreamDisconnected | None]) -> None:
+            if (lost := closed.result()) is not None:
+                core.fail(lost)
             self._wake.set()
 
-        closed.add_done_callback(on_closed)
-        limits = self.app.config.limits
-        core = self.core
-        assert core.started_at is not None
-        max_end = core.started_at + limits.max_drive_s
+        session.closed.add_done_callback(on_closed)
         try:
             while True:
-                now = self._loop.time()
-                self._raise_read_error()
-                if closed.done() and (error := closed.result()) is not None:
+                now = self._clock()
+                if (error := core.end_due(now)) is not None:
                     raise error
                 await self._pump()
-                snapshot = core.progress_due(now)
-                if snapshot is not None:
+                if (snapshot := core.progress_due(now)) is not None:
                     self._listener.progress(self, snapshot)
                 if core.flushed:
                     break
                 if core.wants_audio():
                     self._want.set()
-                    idle_end = self._last_audio_at + limits.idle_timeout_s
-                else:
-                    idle_end = None
-                if now >= max_end:
-                    raise DriveEnded(
-                        Reason.MAX_DURATION, f"drive exceeded {limits.max_drive_s:g} s"
-                    )
-                if idle_end is not None and now >= idle_end:
-                    raise DriveEnded(
-                        Reason.IDLE_TIMEOUT, f"no audio for {limits.idle_timeout_s:g} s"
-                    )
-                # While the reader is sending (a slow peer holds it in flow control), due audio
-                # is its job: waking for it here would only spin. It wakes us when done.
-                due = core.progress.next_at() if self._pumping else core.next_deadline(now)
-                deadline = min(d for d in (due, idle_end, max_end) if d is not None)
+                deadline = core.next_deadline(now)
+                assert deadline is not None  # a streaming drive always has its max duration
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout_at(deadline.at):
                         await self._wake.wait()
         finally:
-            closed.remove_done_callback(on_closed)
-        stop_at = await self._stop()
+            session.closed.remove_done_callback(on_closed)
+        if core.finish(self._clock()):
+            await self._send_stop()
         if core.end_error is not None:
             raise core.end_error
-        return core.completed(stop_at)
+        return core.completed()
 
     async def _read(self) -> None:
         """Feed the client's audio into the core, no faster than it wants it.
@@ -338,9 +293,7 @@ class Drive:
         core = self.core
         try:
             async for chunk in self._audio:
-                now = self._loop.time()
-                self._last_audio_at = now
-                core.receive_audio(chunk, now)
+                core.receive_audio(chunk, self._clock())
                 if core.started_at is None:
                     self._wake.set()  # the set-up may be waiting for the format
                 else:
@@ -348,54 +301,49 @@ class Drive:
                 if not core.wants_audio():
                     self._want.clear()
                     await self._want.wait()
-            self.core.receive_end(self._loop.time())
+            core.receive_end(self._clock())
         except GatewayError as exc:
-            self._read_error = exc
+            core.fail(exc)
         self._wake.set()
 
     async def _pump(self) -> None:
-        """Send every frame due now. One task at a time: frames must leave in order, so a call
-        while another is sending returns at once (that one looks again before it stops)."""
-        if self._pumping:
-            return
+        """Send every frame due now. The core hands frames to one sender at a time (frames
+        must leave in order); a call while another is sending returns at once."""
         session = self._session
         assert session is not None
-        self._pumping = True
-        try:
-            while frames := self.core.frames_due(self._loop.time()):
+        core = self.core
+        sent = False
+        while frames := core.frames_due(self._clock()):
+            sent = True
+            try:
                 for frame in frames:
                     await session.send_audio(frame)
-        finally:
-            self._pumping = False
-            if self.core.buffered_bytes:
-                self._wake.set()  # what is left is the timer loop's again
+            finally:
+                core.frames_written(self._clock())
+        if sent and core.buffered_bytes:
+            self._wake.set()  # what is left is the timer loop's again
 
-    def _raise_read_error(self) -> None:
-        if self._read_error is not None:
-            raise self._read_error
+    async def _send_stop(self) -> None:
+        """Send the Stop the core said is owed; a connection that is gone needs none."""
+        session = self._session
+        assert session is not None
+        if session.closed.done():
+            return
+        try:
+            await session.send_stop()
+        except UpstreamError as exc:
+            log.warning("drive %s: Stop could not be sent: %s", self._drive_id, exc.message)
 
-    async def _stop(self) -> float:
-        """Send Stop (once) and close; returns when the Stop was sent."""
-        stop_at = self._loop.time()
-        if self.machine.stop_owed:
-            self._stop_at = stop_at
-            self.machine.handle(DriveEvent.STOP)
-            assert self._session is not None
-            await self._session.stop_and_close()
-        return stop_at
-
-    async def _clean_up(self, reader: asyncio.Task[None]) -> None:
+    async def _clean_up(self, reader: asyncio.Task[None], owes_stop: bool) -> None:
         with contextlib.suppress(BaseException):
             await reader
-        await self._stop()
+        if owes_stop:
+            await self._send_stop()
         if self._session is not None:
             await self._session.close()
-        if self.machine.state is DriveState.STOPPING:
-            self.machine.handle(DriveEvent.CLOSE)
-        elif not self.machine.finished:
-            self.machine.handle(DriveEvent.ABANDON)
+        self.core.released()
         if self._lease is not None:
-            await self.app.registry.release(self._lease)
+            await self.services.registry.release(self._lease)
         log.debug("drive closed", extra=self._log_fields())
 
     # Reporting.
@@ -405,7 +353,7 @@ class Drive:
             "task_id": self.spec.task_id,
             "drive_id": self._drive_id,
             "sent_ms": str(round(self.core.sent_ms))
-            if self.machine.state is not DriveState.IDLE
+            if self.core.state is not DriveState.IDLE
             else "",
         }
 
@@ -419,25 +367,18 @@ class Drive:
 
     def _log_end(self, error: BaseException | None) -> None:
         """The drive is over (clean-up done): one log line, one observer call."""
-        if error is None:
-            status, reason = "OK", "COMPLETED"
-        elif isinstance(error, GatewayError):
-            status, reason = STATUS_OF[error.reason].name, error.reason.value
-        elif isinstance(error, asyncio.CancelledError):
-            status = reason = "CANCELLED"  # the client cancelled or went away
-        else:
-            status = reason = "INTERNAL"  # a bug: the servicer logs its traceback
+        status, reason = outcome_of(error)
         end = DriveEnd.of(
             self.core,
             status=status,
             reason=reason,
-            stop_sent_at=self._stop_at if error is None else None,
+            stop_sent_at=self.core.stop_sent_at if error is None else None,
             dropped=isinstance(error, UpstreamDisconnected),
         )
-        self.app.observer.drive_finished(end)
+        self.services.observer.drive_finished(end)
         fields = self._log_fields(**end.log_fields())
-        if self._setup_ms is not None:
-            fields["setup_ms"] = self._setup_ms
+        if self.core.setup_ms is not None:
+            fields["setup_ms"] = self.core.setup_ms
         if error is None:
             log.info("drive completed", extra=fields)
             return

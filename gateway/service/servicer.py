@@ -192,7 +192,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             credentials = self.app.credentials(spec.profile)
             self.app.admit()
             with self.slots.hold(principal):
-                drive = Drive(self.app, spec, credentials, requests, listener)
+                drive = Drive(self.app.drive_services, spec, credentials, requests, listener)
                 completion = await self.app.run(drive)
             await listener.settle()
         except GatewayError as exc:

@@ -7,6 +7,7 @@ such as task_id, drive_id, upstream_code, upstream_message, upstream_request_id,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 import grpc
@@ -75,3 +76,16 @@ def to_grpc_status(error: GatewayError) -> grpc.Status:
 def internal_error(message: str) -> grpc.Status:
     """A bare INTERNAL status for a bug (never a secret in ``message``)."""
     return rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message=message))
+
+
+def outcome_of(error: BaseException | None) -> tuple[str, str]:
+    """How a drive ended, as (status name, reason) for its log line and metrics: None is
+    OK / COMPLETED; a cancellation is the client's (it cancelled or went away); any other
+    exception that is not a GatewayError is a bug (INTERNAL; the servicer logs its traceback)."""
+    if error is None:
+        return "OK", "COMPLETED"
+    if isinstance(error, GatewayError):
+        return STATUS_OF[error.reason].name, error.reason.value
+    if isinstance(error, asyncio.CancelledError):
+        return "CANCELLED", "CANCELLED"
+    return "INTERNAL", "INTERNAL"

@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 
 from gateway.config import UpstreamConfig
 from gateway.errors import UpstreamUnreachable
-from gateway.upstream.keepalive import WatchedConnection
+from gateway.upstream.connection import WatchedConnection
 from gateway.upstream.redact import WIRE_LOGGER, redact_text, redact_url
 from gateway.upstream.tls import websocket_tls
 

@@ -21,8 +21,8 @@ callback ``data_received``: a peer that answers must answer a ping with a pong (
 A connection whose writes are paused by flow control is not pinged (the ping would queue behind
 the audio): a send that stays blocked is the session's own stall bound's to judge.
 
-The pings are written with websockets' sans-I/O protocol on the connection's transport, so they
-cost no task, no future and no timer of their own.
+The pings are written with websockets' sans-I/O protocol on the connection's transport
+(``connection.py``), so they cost no task, no future and no timer of their own.
 """
 
 from __future__ import annotations
@@ -34,10 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from websockets.asyncio.client import ClientConnection
-from websockets.protocol import State
+from gateway.upstream.connection import WatchedConnection
 
-__all__ = ["KeepAlive", "WatchedConnection"]
+__all__ = ["KeepAlive"]
 
 #: Ping payloads: a counter, unique per connection while a ping is pending.
 _PAYLOAD = struct.Struct("!I")
@@ -47,20 +46,6 @@ _EARLY_S = 0.005
 #: ``interval / SLOTS``: pinging all at once made the pongs (and the peer's work) arrive
 #: together, a stall of milliseconds every interval (300 drives of 100 ms chunks: underruns).
 SLOTS = 20
-
-
-class WatchedConnection(ClientConnection):
-    """A websockets client connection that remembers when the peer last sent anything.
-
-    Pass it as ``connect(..., create_connection=WatchedConnection)``.
-    """
-
-    #: ``loop.time()`` when bytes last arrived from the peer (the handshake's, at first).
-    last_received_at: float = 0.0
-
-    def data_received(self, data: bytes) -> None:
-        self.last_received_at = self.loop.time()
-        super().data_received(data)
 
 
 @dataclass(slots=True)
@@ -139,12 +124,9 @@ class KeepAlive:
             if watch.ping_sent_at is not None and connection.last_received_at < watch.ping_sent_at:
                 continue  # still waiting: the check judges it
             watch.ping_sent_at = None
-            if connection.protocol.state is not State.OPEN or connection.paused:
-                continue
             self._counter = (self._counter + 1) & 0xFFFFFFFF
-            connection.protocol.send_ping(_PAYLOAD.pack(self._counter))
-            for data in connection.protocol.data_to_send():
-                connection.transport.write(data)
+            if not connection.ping_now(_PAYLOAD.pack(self._counter)):
+                continue
             watch.ping_sent_at = now
             pinged = True
         if pinged:

@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from types import TracebackType
-from typing import Self
 
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from gateway.config import UpstreamConfig
-from gateway.errors import UpstreamDisconnected, UpstreamError
+from gateway.errors import UpstreamDisconnected
 from gateway.upstream.api import DriveGrant
 from gateway.upstream.codec import (
     SAMPLE_WIDTH_BYTES,
@@ -36,9 +33,9 @@ from gateway.upstream.codec import (
     start_command,
     stop_command,
 )
+from gateway.upstream.connection import WatchedConnection
 from gateway.upstream.dial import dial
-from gateway.upstream.frames import encode_binary_frame
-from gateway.upstream.keepalive import KeepAlive, WatchedConnection
+from gateway.upstream.keepalive import KeepAlive
 from gateway.upstream.redact import redact_text, redact_url
 
 __all__ = ["DriveSession"]
@@ -49,17 +46,16 @@ logger = logging.getLogger("gateway.upstream")
 class DriveSession:
     """One drive on the vendor's WebSocket: Start, PCM frames, Stop, close.
 
-    Open it with :meth:`open`, which sends Start. Then call :meth:`send_audio` per frame,
-    :meth:`stop` when the audio is finished, and :meth:`close`; in a ``finally`` (or through
-    ``async with``) call :meth:`stop_and_close`, which never raises. Race :meth:`wait_lost` (or
-    :attr:`closed`) against your own work to notice a dead connection between frames.
+    It keeps only the connection's own state; what the drive owes (one Stop once Start went
+    out) is the caller's to decide (``gateway.drive.core``). Open it with :meth:`open`, which
+    sends Start; then call :meth:`send_audio` per frame, :meth:`send_stop` once when the audio
+    is finished, and always :meth:`close`, which never raises. Watch :attr:`closed` to notice a
+    dead connection between frames.
 
     Attributes:
         drive_id: the drive's ``DriveId``.
         sample_rate, channels: the audio format announced in Start.
-        bytes_sent, frames_sent: PCM handed to the connection so far.
-        last_send_time: ``loop.time()`` of the last frame sent, or None.
-        messages_received: messages the vendor sent (surfaced through ``on_event``).
+        bytes_sent: PCM handed to the connection so far (what a loss reports).
         closed: resolves when the connection is gone: ``None`` when we closed it (or the vendor
             closed it after Stop), else the :class:`~gateway.errors.UpstreamDisconnected`.
     """
@@ -86,22 +82,16 @@ class DriveSession:
         self.drive_id = grant.drive_id
         self.sample_rate = sample_rate
         self.channels = channels
+        self._bytes_per_ms = sample_rate * channels * SAMPLE_WIDTH_BYTES / 1000
         self.bytes_sent = 0
-        self.frames_sent = 0
-        self.last_send_time: float | None = None
-        self.messages_received = 0
         self.closed: asyncio.Future[UpstreamDisconnected | None] = loop.create_future()
-        self._start_sent = False
-        self._stop_attempted = False
-        self._stop_done = False
-        self._stop_lock = asyncio.Lock()
+        self._messages = 0  # received from the vendor
+        self._stopped = False  # Stop went out: the vendor may close from now on
         self._closing = False
         self._close_task: asyncio.Task[None] | None = None
         self._lost: tuple[str, int] | None = None
         self._reader = loop.create_task(self._read_loop(), name=f"dh-drive-reader-{self.drive_id}")
-        # The handshake is over: its request (headers, ~1 KiB) serves nobody now. (The response
-        # stays: websockets reads ``response is None`` as "still in the handshake".)
-        connection.request = None
+        connection.forget_handshake_request()
         self._keepalive = KeepAlive.for_loop(config.ws_ping_interval_s, config.ws_ping_timeout_s)
         self._keepalive.watch(connection, self._keepalive_failed)
 
@@ -143,7 +133,9 @@ class DriveSession:
             on_event=on_event,
         )
         try:
-            await session._send_start()
+            await session._send(
+                start_command(session.drive_id, sample_rate, channels, voice_channel)
+            )
         except BaseException:
             await session.close()
             raise
@@ -155,45 +147,6 @@ class DriveSession:
             channels,
         )
         return session
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop_and_close()
-
-    # Public state.
-
-    @property
-    def bytes_per_ms(self) -> float:
-        """PCM bytes per millisecond of audio in this session's format."""
-        return self.sample_rate * self.channels * SAMPLE_WIDTH_BYTES / 1000
-
-    @property
-    def sent_ms(self) -> float:
-        """Milliseconds of audio handed to the connection so far."""
-        return self.bytes_sent / self.bytes_per_ms
-
-    @property
-    def is_open(self) -> bool:
-        """Whether audio can still be sent: connected, not closing, Stop not sent."""
-        return self._conn.state is State.OPEN and not self._closing and not self._stop_attempted
-
-    @property
-    def clean_close(self) -> bool | None:
-        """After :meth:`close`: whether the closing handshake completed normally (1000)."""
-        if not self.closed.done():
-            return None
-        return self._conn.close_code == 1000
-
-    async def wait_lost(self) -> UpstreamDisconnected | None:
-        """Wait until the connection is gone; return why (None when closed on purpose)."""
-        return await asyncio.shield(self.closed)
 
     # Public methods for sending.
 
@@ -207,7 +160,7 @@ class DriveSession:
             RuntimeError: called after Stop or close.
             ValueError: a partial sample.
         """
-        if self._stop_attempted or self._closing:
+        if self._stopped or self._closing:
             raise RuntimeError(f"drive {self.drive_id}: audio sent after Stop or close")
         if self._lost is not None:
             raise self._lost_error()
@@ -216,38 +169,28 @@ class DriveSession:
         if len(frame) % (SAMPLE_WIDTH_BYTES * self.channels):
             raise ValueError(f"a frame of {len(frame)} bytes holds a partial sample")
         conn = self._conn
-        if conn.protocol.state is State.OPEN and not conn.transport.is_closing():
-            # The hot path: the frame's bytes straight to the transport, which is what
-            # ``Connection.send`` ends up doing, minus its per-message async context manager,
-            # our timeout and a system call per masking key (see gateway.upstream.frames).
-            # Most sends never wait, so they need neither.
-            conn.transport.write(encode_binary_frame(frame))
-            if conn.paused:  # over the write buffer's high-water mark: websockets' own wait
+        # The hot path: most sends never wait, so they need no timeout and no task switch.
+        if conn.write_audio(frame):
+            if conn.write_blocked:  # websockets' own wait for the write buffer to drain
                 await self._bounded(conn.drain())
         else:
             await self._send(frame)  # says why the connection is unusable
         self.bytes_sent += len(frame)
-        self.frames_sent += 1
-        self.last_send_time = self._loop.time()
 
-    async def stop(self) -> None:
-        """Send Stop, once: later calls return at once (or raise if the first one failed).
-
-        Send it as soon as the audio is finished: until Stop arrives the avatar waits for more
-        PCM and stutters (zego-api.md §8).
+    async def send_stop(self) -> None:
+        """Send Stop. Call it once, as soon as the audio is finished: until Stop arrives the
+        avatar waits for more PCM and stutters (zego-api.md §8).
 
         Raises:
             UpstreamDisconnected: the connection died before Stop went out.
+            RuntimeError: called twice, or after close.
         """
-        async with self._stop_lock:
-            if self._stop_done:
-                return
-            if self._stop_attempted:
-                raise self._lost_error()
-            self._stop_attempted = True
-            await self._send(stop_command(self.drive_id))
-            self._stop_done = True
-        logger.debug("drive %s: Stop sent after %.0f ms of audio", self.drive_id, self.sent_ms)
+        if self._stopped or self._closing:
+            raise RuntimeError(f"drive {self.drive_id}: Stop sent twice or after close")
+        await self._send(stop_command(self.drive_id))
+        self._stopped = True
+        sent_ms = self.bytes_sent / self._bytes_per_ms
+        logger.debug("drive %s: Stop sent after %.0f ms of audio", self.drive_id, sent_ms)
 
     async def close(self) -> None:
         """Close the connection within ``ws_close_timeout_s``; never raises, safe to repeat.
@@ -260,32 +203,7 @@ class DriveSession:
             self._close_task = asyncio.get_running_loop().create_task(self._close())
         await asyncio.shield(self._close_task)
 
-    async def stop_and_close(self) -> None:
-        """Send Stop if Start went out and the connection is still open, then close.
-
-        Never raises (failures are logged): meant for ``finally``.
-        """
-        try:
-            if (
-                self._start_sent
-                and not self._stop_attempted
-                and not self._closing
-                and self._conn.state is State.OPEN
-            ):
-                await self.stop()
-        except UpstreamError as exc:
-            logger.warning("drive %s: Stop could not be sent: %s", self.drive_id, exc)
-        except Exception:
-            logger.exception("drive %s: sending Stop failed", self.drive_id)
-        await self.close()
-
     # Internals.
-
-    async def _send_start(self) -> None:
-        self._start_sent = True
-        await self._send(
-            start_command(self.drive_id, self.sample_rate, self.channels, self._voice_channel)
-        )
 
     async def _send(self, message: str | bytes) -> None:
         """Send one message; translate a dead connection into UpstreamDisconnected."""
@@ -300,7 +218,7 @@ class DriveSession:
             # The peer stopped reading: the kernel's buffers are full and websockets' ping
             # is stuck behind our data, so keepalive alone would never notice. Abort.
             self._record_lost(f"a send stayed blocked for {self._stall_timeout_s} s")
-            self._conn.transport.abort()
+            self._conn.abort()
             raise self._lost_error() from exc
         except (ConnectionClosed, OSError) as exc:  # OSError: the wait for drain saw it die
             self._record_lost(redact_text(str(exc)) or type(exc).__name__)
@@ -308,7 +226,7 @@ class DriveSession:
 
     def _keepalive_failed(self, detail: str) -> None:
         self._record_lost(detail)
-        self._conn.transport.abort()
+        self._conn.abort()
 
     def _record_lost(self, detail: str) -> None:
         if self._lost is None:
@@ -316,7 +234,7 @@ class DriveSession:
 
     def _lost_error(self) -> UpstreamDisconnected:
         detail, bytes_sent = self._lost or ("connection closed", self.bytes_sent)
-        sent_ms = bytes_sent / self.bytes_per_ms
+        sent_ms = bytes_sent / self._bytes_per_ms
         error = UpstreamDisconnected(
             f"the vendor's WebSocket for drive {self.drive_id} at {self._address} was lost "
             f"after {sent_ms:.0f} ms of audio ({bytes_sent} bytes): {detail}",
@@ -338,10 +256,10 @@ class DriveSession:
                 self.drive_id,
                 timeout_s,
             )
-            self._conn.transport.abort()
+            self._conn.abort()
         except Exception:
             logger.exception("drive %s: closing the WebSocket failed; aborting", self.drive_id)
-            self._conn.transport.abort()
+            self._conn.abort()
         try:
             async with asyncio.timeout(timeout_s):
                 await asyncio.shield(self._reader)
@@ -351,10 +269,9 @@ class DriveSession:
             logger.exception("drive %s: the reader failed", self.drive_id)
         self._connection_gone("closed by the gateway")
         logger.debug(
-            "drive %s: closed (%s) after %d frames, %d bytes",
+            "drive %s: closed (%s) after %d bytes",
             self.drive_id,
-            "clean" if self.clean_close else "not clean",
-            self.frames_sent,
+            "clean" if self._conn.close_code == 1000 else "not clean",
             self.bytes_sent,
         )
 
@@ -375,7 +292,7 @@ class DriveSession:
         self._keepalive.unwatch(self._conn)
         if self.closed.done():
             return
-        if self._closing or self._stop_done:
+        if self._closing or self._stopped:
             self.closed.set_result(None)
             return
         self._record_lost(detail)
@@ -385,14 +302,14 @@ class DriveSession:
 
     def _dispatch(self, message: str | bytes) -> None:
         """Surface one message from the vendor; nothing it sends may break the drive."""
-        self.messages_received += 1
+        self._messages += 1
         event = decode(message)
         if isinstance(message, str):
             preview = redact_text(message[:200])
         else:
             preview = f"<{len(message)} bytes>"
         # Nothing coming back is documented: say so loudly once, then quietly.
-        log = logger.info if self.messages_received == 1 else logger.debug
+        log = logger.info if self._messages == 1 else logger.debug
         log("drive %s: the vendor sent a %s message: %s", self.drive_id, event.kind, preview)
         if self._on_event is not None:
             try:

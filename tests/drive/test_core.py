@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gateway.drive.audio import Converter, Encoding, InputFormat, OutputFormat
-from gateway.drive.core import Completion, DriveCore
+from gateway.drive.core import Completion, Deadline, DriveCore, Due
 from gateway.drive.progress import ProgressSnapshot
-from gateway.drive.settings import PacingSettings
+from gateway.drive.settings import DriveLimits, PacingSettings
 from gateway.errors import InvalidDrive, Reason
 
 BPS = 32000  # 16 kHz mono s16le
@@ -31,15 +31,33 @@ def make_core(
     pacing: PacingSettings | None = None,
     max_chunk_bytes: int = 512 * 1024,
     setup_buffer_bytes: int = 4 * 1024 * 1024,
+    idle_timeout_s: float = 10.0,
+    max_drive_s: float = 3600.0,
     fmt: InputFormat = MONO_16K,
     output_rate_hz: int = 16000,
+    now: float = 0.0,
 ) -> DriveCore:
-    return DriveCore(
-        Converter(fmt, output_rate_hz),
-        pacing=pacing or PacingSettings(),
+    limits = DriveLimits(
         max_chunk_bytes=max_chunk_bytes,
         setup_buffer_bytes=setup_buffer_bytes,
+        idle_timeout_s=idle_timeout_s,
+        max_drive_s=max_drive_s,
     )
+    return DriveCore(
+        Converter(fmt, output_rate_hz), pacing=pacing or PacingSettings(), limits=limits, now=now
+    )
+
+
+def start(core: DriveCore, now: float) -> None:
+    """What the shell does up to Start: the task is held, then Start went out."""
+    core.admitted()
+    core.started(now)
+
+
+def complete(core: DriveCore, stop_at: float) -> Completion:
+    """What the shell does at the end: Stop owed and sent at ``stop_at``, then the accounting."""
+    assert core.finish(stop_at)
+    return core.completed()
 
 
 def flushed(core: DriveCore) -> bool:
@@ -60,9 +78,11 @@ class Shell:
 
     def service(self) -> None:
         """One wake: frames due (in order), then a progress report if due."""
+        assert self.core.end_due(self.now) is None
         for frame in self.core.frames_due(self.now):
             self.sent += frame
             self.frames.append((self.now, frame))
+        self.core.frames_written(self.now)
         snapshot = self.core.progress_due(self.now)
         if snapshot is not None:
             self.reports.append((self.now, snapshot))
@@ -73,7 +93,7 @@ class Shell:
         self.service()
 
     def start(self) -> None:
-        self.core.start(self.now)
+        start(self.core, self.now)
         self.service()
 
     def end(self) -> None:
@@ -84,10 +104,10 @@ class Shell:
         """Wake at every deadline up to ``until`` (bounded), then move the clock there."""
         for _ in range(100_000):
             deadline = self.core.next_deadline(self.now)
-            if deadline is None or deadline > until:
+            if deadline is None or deadline.at > until:
                 break
-            assert deadline >= self.now, "a deadline in the past"
-            self.now = deadline
+            assert deadline.at >= self.now, "a deadline in the past"
+            self.now = deadline.at
             self.service()
         else:
             pytest.fail("the deadlines did not move forward")
@@ -100,9 +120,9 @@ class Shell:
                 return
             deadline = self.core.next_deadline(self.now)
             assert deadline is not None, "audio pending but no deadline"
-            assert deadline >= self.now
-            assert deadline - self.now <= limit_s
-            self.now = deadline
+            assert deadline.at >= self.now
+            assert deadline.at - self.now <= limit_s
+            self.now = deadline.at
             self.service()
         pytest.fail("never flushed")
 
@@ -145,7 +165,7 @@ def test_passthrough_is_byte_exact(
     else:
         assert shell.core.end_error is not None
         assert shell.core.end_error.reason is Reason.PARTIAL_SAMPLE
-    completion = shell.core.completed(shell.now)
+    completion = complete(shell.core, shell.now)
     assert completion.bytes_sent == whole
     assert completion.frames_sent == len(shell.frames)
     # Frames: whole samples, at most max_frame_ms (100 ms = 3200 bytes).
@@ -167,7 +187,7 @@ def test_no_frames_before_start() -> None:
     assert shell.core.progress_due(shell.now) is None
     assert shell.core.buffered_bytes == 32000
     assert shell.core.bytes_sent == 0
-    assert shell.core.completed(shell.now).stop_lag_ms == 0
+    assert shell.core.completed().stop_lag_ms == 0
     shell.start()
     # The lead (1 s) goes out at once: here, all of it.
     assert bytes(shell.sent) == bytes(shell.fed)
@@ -181,8 +201,9 @@ def test_nothing_received_yet() -> None:
     assert core.buffered_bytes == 0
     assert core.frames_due(0.0) == []
     assert core.snapshot(0.0) == ProgressSnapshot(received_ms=0, sent_ms=0, lead_ms=0, underruns=0)
-    core.start(0.0)
-    assert core.next_deadline(0.0) == 0.5  # only the progress schedule
+    start(core, 0.0)
+    # Progress first; the idle clock runs (audio is wanted and none came).
+    assert core.next_deadline(0.0) == Deadline(0.5, Due.PROGRESS)
     assert core.wants_audio()
     assert not core.flushed
 
@@ -310,7 +331,7 @@ def test_real_time_drive_completion_and_progress() -> None:
     shell.end()
     assert shell.core.flushed
     last_frame_at = shell.frames[-1][0]
-    completion = shell.core.completed(last_frame_at + 0.050)
+    completion = complete(shell.core, last_frame_at + 0.050)
     assert completion == Completion(
         received_ms=3000,
         sent_ms=3000,
@@ -340,7 +361,7 @@ def test_flooding_drive_is_paced_and_reported() -> None:
     shell.run_to_flushed()
     assert bytes(shell.sent) == audio(0, 5 * BPS)
     assert shell.now == pytest.approx(4.0)
-    completion = shell.core.completed(shell.now + 0.001)
+    completion = complete(shell.core, shell.now + 0.001)
     assert completion.frames_sent == 50
     assert completion.received_ms == 5000
     assert completion.sent_ms == 5000
@@ -356,7 +377,7 @@ def test_flooding_drive_is_paced_and_reported() -> None:
 
 
 def test_progress_stops_when_audio_stops() -> None:
-    shell = Shell(make_core())
+    shell = Shell(make_core(idle_timeout_s=60.0))
     shell.start()
     shell.feed(audio(0, 3200))
     shell.wait_until(10.0)
@@ -375,4 +396,4 @@ def test_pacing_off_sends_on_arrival() -> None:
     assert len(shell.sent) == 10 * BPS
     assert len(shell.frames) == 100
     assert shell.core.wants_audio()
-    assert shell.core.next_deadline(shell.now) == 0.5
+    assert shell.core.next_deadline(shell.now) == Deadline(0.5, Due.PROGRESS)

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.config import PacingConfig
 from gateway.config.checks import ConfigProblems
-from gateway.drive.settings import PacingSettings
+from gateway.drive.settings import DriveLimits, PacingSettings
 
 
 def test_defaults_are_valid() -> None:
@@ -31,3 +31,10 @@ def test_a_value_out_of_range(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigProblems) as raised:
         PacingConfig(**changes)
     assert [problem.field for problem in raised.value.problems] == [field]
+
+
+def test_drive_limits_report_every_bound_out_of_range() -> None:
+    assert DriveLimits().problems() == []
+    with pytest.raises(ValueError, match="idle_timeout_s must be a positive number") as caught:
+        DriveLimits(idle_timeout_s=0, max_drive_s=float("inf"), max_chunk_bytes=True)
+    assert "max_drive_s" in str(caught.value) and "max_chunk_bytes" in str(caught.value)

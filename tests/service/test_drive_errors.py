@@ -179,6 +179,19 @@ async def test_idle_timeout_after_start_sends_stop() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_large_chunk_paced_out_longer_than_the_idle_timeout_completes() -> None:
+    """Idle is the client's silence while the gateway wants audio, not the time since the last
+    chunk: 2 s of audio in one message with a 0.5 s idle timeout completes, byte-exact."""
+    async with running_gateway(limits=LimitsConfig.for_test(idle_timeout_s=0.5)) as h:
+        audio = pcm(2000)
+        events = [e async for e in h.client.drive("task-big", [audio])]
+        assert events[-1].WhichOneof("event") == "completed"
+        assert events[-1].completed.bytes_sent == len(audio)
+        record = await h.sim.wait_closed(events[-1].drive_id, timeout=5)
+        assert record.audio == audio and record.stopped_at is not None
+
+
+@pytest.mark.asyncio
 async def test_max_duration_sends_stop() -> None:
     async with running_gateway(limits=LimitsConfig.for_test(max_drive_s=0.5)) as h:
         error = await drive_error(h, "task-long", realtime(chunks(pcm(3000), 3200), 100))

@@ -7,12 +7,14 @@ import asyncio
 import dataclasses
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from gateway.config import Credentials, UpstreamConfig
+from gateway.errors import UpstreamDisconnected
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.upstream import DriveSession, UpstreamClient
 
@@ -72,7 +74,7 @@ async def send_paced(
 ) -> None:
     """Send ``audio`` in frames at 1x real time, ``lead_s`` ahead of the playhead."""
     loop = asyncio.get_running_loop()
-    bytes_per_s = session.bytes_per_ms * 1000
+    bytes_per_s = session.sample_rate * session.channels * 2
     t0 = loop.time()
     for offset in range(0, len(audio), frame_bytes):
         delay = t0 + offset / bytes_per_s - lead_s - loop.time()
@@ -101,3 +103,19 @@ def config(sim: Simulator) -> UpstreamConfig:
 async def client(config: UpstreamConfig) -> AsyncIterator[UpstreamClient]:
     async with UpstreamClient(config) as upstream:
         yield upstream
+
+
+@asynccontextmanager
+async def driving(session: DriveSession) -> AsyncIterator[DriveSession]:
+    """Use an open session as the gateway does: Stop once the block's audio went out cleanly;
+    closed whatever happened."""
+    try:
+        yield session
+        await session.send_stop()
+    finally:
+        await session.close()
+
+
+async def lost(session: DriveSession, timeout_s: float) -> UpstreamDisconnected | None:
+    """Wait (at most ``timeout_s``) until the session's connection is gone; why it went."""
+    return await asyncio.wait_for(asyncio.shield(session.closed), timeout_s)

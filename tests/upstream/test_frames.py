@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from gateway.upstream.frames import encode_binary_frame
+from gateway.upstream.connection import encode_binary_frame
 
 
 def parse(wire: bytes) -> tuple[Frame, bytes]:

@@ -12,7 +12,7 @@ from gateway.errors import UpstreamDisconnected
 from gateway.simulator import Fault, Simulator
 from gateway.upstream import DriveSession, UpstreamClient
 from gateway.upstream.keepalive import KeepAlive
-from tests.upstream.conftest import short_config
+from tests.upstream.conftest import lost, short_config
 
 SESSIONS = 4
 
@@ -47,7 +47,7 @@ async def test_one_timer_pings_every_connection_and_answers_keep_them_alive(
             assert session._conn.last_received_at > opened_at  # a pong came back
     finally:
         for session in sessions:
-            await session.stop_and_close()
+            await session.close()
     assert len(keepalive) == 0 and not keepalive.running  # nothing left to wake the loop
 
 
@@ -71,15 +71,15 @@ async def test_silence_is_declared_between_the_timeout_and_interval_plus_timeout
         await silent.send_audio(bytes(640))
         grant = await client.drive_by_ws_stream("keepalive-1", credentials)
         healthy = await DriveSession.open(grant, sample_rate=16000, config=config)
-        lost = await asyncio.wait_for(silent.wait_lost(), interval_s + timeout_s + 2)
+        gone = await lost(silent, interval_s + timeout_s + 2)
         elapsed = loop.time() - silent_from
         assert timeout_s - 0.01 <= elapsed <= interval_s + timeout_s + 0.5
-        assert isinstance(lost, UpstreamDisconnected)
-        assert f"no answer to a keepalive ping within {timeout_s:g} s" in lost.message
+        assert isinstance(gone, UpstreamDisconnected)
+        assert f"no answer to a keepalive ping within {timeout_s:g} s" in gone.message
         # The same timers keep the answering connection alive.
         await asyncio.sleep(interval_s + timeout_s)
         assert not healthy.closed.done()
     finally:
         for session in (silent, healthy):
             if session is not None:
-                await session.stop_and_close()
+                await session.close()

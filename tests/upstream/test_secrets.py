@@ -15,7 +15,7 @@ from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import UpstreamApiError, UpstreamUnreachable
 from gateway.simulator import Fault, Simulator
 from gateway.upstream import DriveSession, UpstreamClient
-from tests.upstream.conftest import APP_ID, SECRET, TASK, pcm
+from tests.upstream.conftest import APP_ID, SECRET, TASK, driving, lost, pcm
 
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
 
@@ -34,7 +34,7 @@ async def test_no_secret_reaches_a_log_record(
     # A full drive, with websockets' debug logging on.
     grant = await client.drive_by_ws_stream(TASK, credentials)
     tokens.append(grant.wss_address.split("Token=", 1)[1])
-    async with await DriveSession.open(grant, sample_rate=16000, config=config) as session:
+    async with driving(await DriveSession.open(grant, sample_rate=16000, config=config)) as session:
         await session.send_audio(pcm(3200))
     await sim.wait_closed(session.drive_id)
 
@@ -48,10 +48,13 @@ async def test_no_secret_reaches_a_log_record(
     sim.set_fault(Fault(drop_after_bytes=640, times=1), task_id=TASK)
     grant = await client.drive_by_ws_stream(TASK, credentials)
     tokens.append(grant.wss_address.split("Token=", 1)[1])
-    async with await DriveSession.open(grant, sample_rate=16000, config=config) as session:
+    session = await DriveSession.open(grant, sample_rate=16000, config=config)
+    try:
         await session.send_audio(pcm(640))
-        lost = await session.wait_lost()
-    logging.getLogger("gateway.test").error("drive lost", exc_info=lost)
+        gone = await lost(session, 5)
+    finally:
+        await session.close()
+    logging.getLogger("gateway.test").error("drive lost", exc_info=gone)
 
     # A refused call (wrong secret) and a call retried through 5xx and a timeout.
     wrong = Credentials(app_id=APP_ID, server_secret="w" * 32)

@@ -13,7 +13,7 @@ from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import UpstreamUnreachable
 from gateway.simulator import Simulator
 from gateway.upstream import DriveSession, UpstreamClient, tls as upstream_tls
-from tests.upstream.conftest import TASK, pcm, short_config, sim_config
+from tests.upstream.conftest import TASK, driving, pcm, short_config, sim_config
 
 
 @pytest_asyncio.fixture
@@ -36,7 +36,7 @@ async def drive_once(
 ) -> None:
     grant = await client.drive_by_ws_stream(TASK, credentials)
     assert grant.wss_address.startswith("wss://")
-    async with await DriveSession.open(grant, sample_rate=16000, config=config) as session:
+    async with driving(await DriveSession.open(grant, sample_rate=16000, config=config)) as session:
         await session.send_audio(pcm(3200))
     record = await sim.wait_closed(session.drive_id)
     assert record.audio == pcm(3200) and record.clean_close and record.stopped_at is not None

@@ -12,7 +12,15 @@ from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import Reason, UpstreamDisconnected, UpstreamUnreachable
 from gateway.simulator import Fault, Simulator
 from gateway.upstream import DriveGrant, DriveSession, UpstreamClient, UpstreamMessage
-from tests.upstream.conftest import TASK, free_port, pcm, send_paced, short_config
+from tests.upstream.conftest import (
+    TASK,
+    driving,
+    free_port,
+    lost,
+    pcm,
+    send_paced,
+    short_config,
+)
 
 MONO_16K_20MS = 640  # bytes in 20 ms of 16 kHz mono s16le
 
@@ -33,13 +41,8 @@ async def test_a_real_time_drive_arrives_whole_in_order(
     sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
 ) -> None:
     audio = pcm(32000)  # 1 s
-    session = await open_session(client, credentials, config)
-    try:
+    async with driving(await open_session(client, credentials, config)) as session:
         await send_paced(session, audio, MONO_16K_20MS)
-        await session.stop()
-        await session.close()
-    finally:
-        await session.stop_and_close()
     record = await sim.wait_closed(session.drive_id)
     assert record.start is not None
     assert record.start["Action"] == "Start" and record.start["SequenceID"]
@@ -50,9 +53,8 @@ async def test_a_real_time_drive_arrives_whole_in_order(
     assert record.stopped_at is not None and record.clean_close
     assert record.underruns == 0
     assert record.errors == []
-    assert (session.bytes_sent, session.frames_sent, session.sent_ms) == (32000, 50, 1000.0)
-    assert session.closed.result() is None and session.clean_close
-    assert session.last_send_time is not None
+    assert session.bytes_sent == 32000
+    assert session.closed.result() is None
 
 
 @pytest.mark.asyncio
@@ -60,8 +62,10 @@ async def test_stereo_announces_channel_and_voice_channel(
     sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
 ) -> None:
     audio = pcm(24000 * 2 * 2 // 10)  # 100 ms of 24 kHz stereo
-    async with await open_session(
-        client, credentials, config, sample_rate=24000, channels=2, voice_channel=1
+    async with driving(
+        await open_session(
+            client, credentials, config, sample_rate=24000, channels=2, voice_channel=1
+        )
     ) as session:
         for offset in range(0, len(audio), 1920):
             await session.send_audio(audio[offset : offset + 1920])
@@ -91,12 +95,13 @@ async def test_an_unknown_server_message_is_an_event_and_breaks_nothing(
         raise RuntimeError("a buggy callback must not break the drive either")
 
     audio = pcm(6400)
-    async with await open_session(client, credentials, config, on_event=on_event) as session:
+    async with driving(
+        await open_session(client, credentials, config, on_event=on_event)
+    ) as session:
         await asyncio.wait_for(received.wait(), 2)
         for offset in range(0, len(audio), MONO_16K_20MS):
             await session.send_audio(audio[offset : offset + MONO_16K_20MS])
     assert events == [UpstreamMessage("text", '{"Action":"Whatever"}', {"Action": "Whatever"})]
-    assert session.messages_received == 1
     record = await sim.wait_closed(session.drive_id)
     assert record.audio == audio and record.stopped_at is not None and record.clean_close
     assert session.closed.result() is None
@@ -130,13 +135,15 @@ async def test_a_dropped_connection_is_noticed_with_the_audio_sent(
         assert error.reason is Reason.UPSTREAM_DISCONNECTED
         assert 32000 <= error.bytes_sent <= session.bytes_sent
         assert error.metadata["sent_ms"] == f"{error.bytes_sent / 32:.0f}"
-        lost = await asyncio.wait_for(session.wait_lost(), 2)
-        assert isinstance(lost, UpstreamDisconnected) and lost.bytes_sent == error.bytes_sent
+        gone = await lost(session, 2)
+        assert isinstance(gone, UpstreamDisconnected) and gone.bytes_sent == error.bytes_sent
         with pytest.raises(UpstreamDisconnected) as again:
             await session.send_audio(pcm(MONO_16K_20MS))
         assert again.value.bytes_sent == error.bytes_sent
+        with pytest.raises(UpstreamDisconnected):
+            await session.send_stop()
     finally:
-        await session.stop_and_close()  # never raises, even now
+        await session.close()  # never raises, even now
     record = await sim.wait_closed(session.drive_id)
     assert len(record.audio) >= 32000
 
@@ -152,14 +159,14 @@ async def test_a_silent_peer_is_noticed_by_keepalive(
             await session.send_audio(pcm(MONO_16K_20MS))
         loop = asyncio.get_running_loop()
         silent_from = loop.time()
-        lost = await asyncio.wait_for(session.wait_lost(), 3)
+        gone = await lost(session, 3)
         # ping interval 0.3 s + ping timeout 0.3 s + close timeout 0.5 s, plus slack
         assert loop.time() - silent_from < 2.0
-        assert isinstance(lost, UpstreamDisconnected)
-        assert lost.bytes_sent == 16000
-        assert "500 ms of audio" in lost.message
+        assert isinstance(gone, UpstreamDisconnected)
+        assert gone.bytes_sent == 16000
+        assert "500 ms of audio" in gone.message
     finally:
-        await session.stop_and_close()
+        await session.close()
 
 
 @pytest.mark.asyncio
@@ -181,9 +188,9 @@ async def test_a_send_blocked_by_a_peer_that_stopped_reading_does_not_hang(
                     await session.send_audio(chunk)
         assert loop.time() - started < 3.0
         assert caught.value.bytes_sent == session.bytes_sent > 0
-        assert isinstance(await asyncio.wait_for(session.wait_lost(), 2), UpstreamDisconnected)
+        assert isinstance(await lost(session, 2), UpstreamDisconnected)
     finally:
-        await session.stop_and_close()
+        await session.close()
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(403, False), (503, True)])
@@ -242,34 +249,22 @@ async def test_a_closed_port_and_a_mute_server_are_unreachable(config: UpstreamC
 
 
 @pytest.mark.asyncio
-async def test_stop_and_close_are_idempotent(
+async def test_stop_goes_out_once_and_close_is_idempotent(
     sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
 ) -> None:
     session = await open_session(client, credentials, config)
     await session.send_audio(pcm(MONO_16K_20MS))
-    await asyncio.gather(session.stop(), session.stop())
-    await session.stop()
+    await session.send_stop()
+    with pytest.raises(RuntimeError):
+        await session.send_stop()  # the drive core owes one Stop; a second is a bug
     with pytest.raises(RuntimeError):
         await session.send_audio(pcm(MONO_16K_20MS))
     await asyncio.gather(session.close(), session.close())
     await session.close()
-    await session.stop_and_close()
     record = await sim.wait_closed(session.drive_id)
     assert record.errors == []  # exactly one Start and one Stop
     assert record.stopped_at is not None and record.clean_close
-    assert session.closed.result() is None and not session.is_open
-
-
-@pytest.mark.asyncio
-async def test_stop_and_close_sends_the_missing_stop(
-    sim: Simulator, client: UpstreamClient, credentials: Credentials, config: UpstreamConfig
-) -> None:
-    session = await open_session(client, credentials, config)
-    await session.send_audio(pcm(MONO_16K_20MS))
-    assert session.is_open
-    await session.stop_and_close()
-    record = await sim.wait_closed(session.drive_id)
-    assert record.stopped_at is not None and record.clean_close and record.errors == []
+    assert session.closed.result() is None
 
 
 @pytest.mark.asyncio
@@ -281,11 +276,11 @@ async def test_a_peer_slow_to_close_is_aborted_within_the_bound(
     await session.send_audio(pcm(MONO_16K_20MS))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await session.stop_and_close()
+    await session.close()
     assert loop.time() - started < config.ws_close_timeout_s + 0.4
-    assert session.clean_close is False
     assert session.closed.result() is None  # we closed it; the peer's silence is no loss
-    await sim.wait_closed(session.drive_id)
+    record = await sim.wait_closed(session.drive_id)
+    assert not record.clean_close
 
 
 @pytest.mark.asyncio
@@ -299,8 +294,8 @@ async def test_bad_formats_are_refused(
         await DriveSession.open(grant, sample_rate=16000, channels=3, config=config)
     with pytest.raises(ValueError, match="voice_channel"):
         await DriveSession.open(grant, sample_rate=16000, voice_channel=1, config=config)
-    async with await open_session(client, credentials, config, channels=2) as session:
+    async with driving(await open_session(client, credentials, config, channels=2)) as session:
         with pytest.raises(ValueError, match="partial sample"):
             await session.send_audio(b"\x00\x01")  # one stereo sample needs 4 bytes
         await session.send_audio(b"")  # skipped
-        assert session.frames_sent == 0
+        assert session.bytes_sent == 0

@@ -1,0 +1,41 @@
+"""What every drive of one gateway shares: one frozen, typed bundle, built once by the app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.config import LimitsConfig, UpstreamConfig
+from gateway.drive.settings import PacingSettings
+from gateway.observability.observer import Observer
+from gateway.registry.base import TaskRegistry
+from gateway.upstream import UpstreamClient
+
+
+def loop_time() -> float:
+    """The running event loop's clock: the one ``asyncio.timeout_at`` counts in."""
+    return asyncio.get_running_loop().time()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriveServices:
+    """What every drive of one gateway shares, built once by the app and handed to each drive.
+
+    Attributes:
+        registry: one task, one drive (in-process or through Redis).
+        upstream: the vendor's HTTP API, behind its request limiter.
+        connection: the vendor WebSocket's timeouts and TLS.
+        observer: where drives report their lifecycle (the metrics, or a no-op).
+        limits: the drive's bounds, and how long it waits for a busy task.
+        pacing: how audio is paced toward the avatar.
+        clock: a monotonic clock in seconds; must be the event loop's (timeouts count in it).
+    """
+
+    registry: TaskRegistry
+    upstream: UpstreamClient
+    connection: UpstreamConfig
+    observer: Observer
+    limits: LimitsConfig
+    pacing: PacingSettings
+    clock: Callable[[], float] = loop_time
