@@ -17,8 +17,9 @@ from aiohttp import web
 from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import Reason, UpstreamApiError, UpstreamUnreachable
 from gateway.simulator import Fault, Simulator
-from gateway.upstream import Attempt, LocalRateLimiter, UpstreamClient, sign
+from gateway.upstream import Attempt, LocalRateLimiter, UpstreamClient
 from gateway.upstream.limiter import WaitCallback
+from gateway.upstream.signing import sign
 from tests.upstream.conftest import APP_ID, SECRET, TASK, free_port, short_config, sim_config
 from tests.upstream.test_limiter import max_in_any_window
 
