@@ -145,7 +145,7 @@ async def serve(config: GatewayConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     async with GatewayApp(config) as app:
-        running = await start_server(app, interceptors=interceptors_for(app))
+        running = await start_server(app, interceptors=interceptors_for(app.metrics))
         if running.health_address:
             log.info("health checks on %s", running.health_address)
         if app.metrics_address:

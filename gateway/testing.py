@@ -88,7 +88,7 @@ async def running_gateway(
             **config_changes,
         )
         app = await stack.enter_async_context(GatewayApp(config))
-        server = await start_server(app, interceptors=interceptors_for(app))
+        server = await start_server(app, interceptors=interceptors_for(app.metrics))
         try:
             async with grpc.aio.insecure_channel(server.address) as channel:
                 yield Harness(sim, app, server, channel, DriveGatewayClient(channel))

@@ -20,7 +20,8 @@ def _module_name(path: Path) -> str:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Each gateway module and the gateway modules it imports (packages by their __init__)."""
+    """Each gateway module and the gateway modules it imports (packages by their __init__,
+    which importing any of their modules runs)."""
     modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
@@ -38,6 +39,13 @@ def import_graph() -> dict[str, set[str]]:
             for target in targets:
                 if target in modules and target != name:
                     graph[name].add(target)
+                # Importing a.b.c runs a.b's __init__ first: an edge, unless a.b encloses
+                # this module too (its own package is already being imported).
+                parts = target.split(".")
+                for i in range(2, len(parts)):
+                    parent = ".".join(parts[:i])
+                    if parent in modules and not (name + ".").startswith(parent + "."):
+                        graph[name].add(parent)
     return graph
 
 

@@ -8,11 +8,9 @@
 * :mod:`gateway.config.dump`: the effective configuration as TOML or JSON, secrets masked.
 """
 
-from gateway.config.checks import ConfigProblems, Problem, is_local_address
+from gateway.config.checks import ConfigProblems, is_local_address
 from gateway.config.load import load_config
 from gateway.config.model import (
-    DEFAULT_PROFILE,
-    VENDOR_API_URL,
     Credentials,
     GatewayConfig,
     LimitsConfig,
@@ -25,8 +23,6 @@ from gateway.config.security import ANY_PROFILE, ApiKey, AuthConfig, TlsConfig
 
 __all__ = [
     "ANY_PROFILE",
-    "DEFAULT_PROFILE",
-    "VENDOR_API_URL",
     "ApiKey",
     "AuthConfig",
     "ConfigProblems",
@@ -35,7 +31,6 @@ __all__ = [
     "LimitsConfig",
     "ObservabilityConfig",
     "PacingConfig",
-    "Problem",
     "ServerConfig",
     "TlsConfig",
     "UpstreamConfig",

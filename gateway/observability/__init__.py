@@ -12,23 +12,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from gateway.observability.interceptor import RpcMetricsInterceptor
 from gateway.observability.logging import Redactor, configure_logging, make_formatter
 from gateway.observability.metrics import GatewayMetrics
-from gateway.observability.observer import DriveEnd, NullObserver, Observer
-
-if TYPE_CHECKING:
-    from gateway.service.app import GatewayApp
 
 __all__ = [
-    "DriveEnd",
     "GatewayMetrics",
-    "NullObserver",
-    "Observer",
     "Redactor",
     "RpcMetricsInterceptor",
     "configure_logging",
@@ -37,11 +30,11 @@ __all__ = [
 ]
 
 
-def interceptors_for(app: GatewayApp) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
-    """The server interceptors of ``app``: ``grpc.aio.server(interceptors=...)``.
-
-    Empty when metrics are off (``metrics_listen = ""``).
-    """
-    if app.metrics is None:
+def interceptors_for(
+    metrics: GatewayMetrics | None,
+) -> list[grpc.aio.ServerInterceptor[Any, Any]]:
+    """The server interceptors that count RPCs in ``metrics`` (an app's ``metrics``):
+    ``grpc.aio.server(interceptors=...)``. Empty when metrics are off (None)."""
+    if metrics is None:
         return []
-    return [RpcMetricsInterceptor(app.metrics)]
+    return [RpcMetricsInterceptor(metrics)]

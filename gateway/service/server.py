@@ -151,7 +151,7 @@ async def start_server(
         app: the gateway.
         listen: overrides ``config.server.listen``.
         interceptors: installed before (outside) the API key check, such as
-            ``gateway.observability.interceptors_for(app)``.
+            ``gateway.observability.interceptors_for(app.metrics)``.
 
     Raises:
         ConfigError: the address cannot be bound, or a TLS file cannot be read.

@@ -149,7 +149,7 @@ async def observed_gateway(
                 **config_changes,
             )
             async with GatewayApp(config) as app:
-                server = await start_server(app, interceptors=interceptors_for(app))
+                server = await start_server(app, interceptors=interceptors_for(app.metrics))
                 try:
                     async with grpc.aio.insecure_channel(server.address) as channel:
                         harness = Harness(sim, app, server, channel, DriveGatewayClient(channel))

@@ -201,7 +201,7 @@ async def test_healthz_and_readyz() -> None:
 async def test_metrics_off_serves_nothing_and_installs_no_interceptor() -> None:
     async with running_gateway() as h:  # for_test(): metrics_listen = ""
         assert h.app.metrics is None and h.app.metrics_address == ""
-        assert interceptors_for(h.app) == []
+        assert interceptors_for(h.app.metrics) == []
         async for _ in h.client.drive("t-off", [pcm(100)]):
             pass
 

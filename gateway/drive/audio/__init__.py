@@ -7,41 +7,25 @@ that, chunk by chunk: see :class:`Converter`. Pure code: no I/O, no asyncio, no 
 
 from __future__ import annotations
 
-from gateway.drive.audio.converter import RESAMPLER_QUALITY, Converter
+from gateway.drive.audio.converter import Converter
 from gateway.drive.audio.formats import (
     CAPABILITIES,
-    MAX_INPUT_RATE_HZ,
-    MIN_INPUT_RATE_HZ,
-    OUTPUT_RATES_HZ,
-    VENDOR_VOICE_CHANNEL,
-    Capabilities,
     Encoding,
     InputFormat,
     OutputFormat,
     VoiceChannel,
-    choose_output_rate,
     plan_output,
     validate_input,
-    validate_output_rate,
 )
-from gateway.drive.audio.wav import WavHeader
 
+#: The faces callers use; everything else is imported from its module.
 __all__ = [
     "CAPABILITIES",
-    "MAX_INPUT_RATE_HZ",
-    "MIN_INPUT_RATE_HZ",
-    "OUTPUT_RATES_HZ",
-    "RESAMPLER_QUALITY",
-    "VENDOR_VOICE_CHANNEL",
-    "Capabilities",
     "Converter",
     "Encoding",
     "InputFormat",
     "OutputFormat",
     "VoiceChannel",
-    "WavHeader",
-    "choose_output_rate",
     "plan_output",
     "validate_input",
-    "validate_output_rate",
 ]
