@@ -139,6 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits", "idle_timeout_s", "IDLE_TIMEOUT_S", "float",
       "the client silent this long while audio is wanted ends a drive"),
     S("limits", "max_drive_s", "MAX_DRIVE_S", "float", "longest drive"),
+    S("limits", "format_timeout_s", "FORMAT_TIMEOUT_S", "float",
+      "how long a WAV drive may wait for its header (empty: the idle timeout)", optional=True),
     S("limits", "queue_timeout_s", "QUEUE_TIMEOUT_S", "float", "default wait of a QUEUE drive"),
     S("limits", "preempt_wait_s", "PREEMPT_WAIT_S", "float",
       "how long a PREEMPT drive waits for the holder to close"),

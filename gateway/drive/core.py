@@ -55,6 +55,7 @@ _LIVE = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP, Dr
 class Due(enum.Enum):
     """What :meth:`DriveCore.next_deadline` wakes the shell for."""
 
+    FORMAT_TIMEOUT = "format_timeout"  # a WAV header did not come in time
     FRAMES = "frames"  # the pacer has audio to release
     PROGRESS = "progress"  # a Progress report may be due
     IDLE_TIMEOUT = "idle_timeout"  # the client stayed silent too long
@@ -257,9 +258,11 @@ class DriveCore:
 
         Frames are not due while others are in flight: their sender looks again when done.
         """
+        limits = self.limits
+        if self.output is None and not self.input_ended and self.failure is None:
+            return Deadline(self.began_at + limits.format_wait_s, Due.FORMAT_TIMEOUT)
         if self.started_at is None:
             return None
-        limits = self.limits
         candidates = [Deadline(self.started_at + limits.max_drive_s, Due.MAX_DURATION)]
         if self._idle_since is not None:
             candidates.append(Deadline(self._idle_since + limits.idle_timeout_s, Due.IDLE_TIMEOUT))
@@ -275,9 +278,16 @@ class DriveCore:
         limit reached (MAX_DURATION, IDLE_TIMEOUT)."""
         if self.failure is not None or self.ended is not None:
             return self.failure or self.ended
+        limits = self.limits
+        if self.output is None and not self.input_ended:
+            if now >= self.began_at + limits.format_wait_s:
+                return DriveEnded(
+                    Reason.FORMAT_TIMEOUT,
+                    f"no complete WAV header within {limits.format_wait_s:g} s",
+                )
+            return None
         if self.started_at is None:
             return None
-        limits = self.limits
         if now >= self.started_at + limits.max_drive_s:
             return DriveEnded(Reason.MAX_DURATION, f"drive exceeded {limits.max_drive_s:g} s")
         if self._idle_since is not None and now >= self._idle_since + limits.idle_timeout_s:

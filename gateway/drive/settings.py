@@ -95,6 +95,15 @@ class DriveLimits(_Checked):
     idle_timeout_s: float = 10.0
     #: A drive ends (MAX_DURATION) this long after its Start.
     max_drive_s: float = 3600.0
+    #: A WAV drive whose header is not complete this long after its config ends
+    #: (FORMAT_TIMEOUT); it waits for its header before it takes the task. None: the idle
+    #: timeout.
+    format_timeout_s: float | None = None
+
+    @property
+    def format_wait_s(self) -> float:
+        """How long a drive may wait for its audio format."""
+        return self.idle_timeout_s if self.format_timeout_s is None else self.format_timeout_s
 
     def problems(self) -> list[tuple[str, str]]:
         """Each field out of range, with what is wrong with it (empty when all are valid)."""

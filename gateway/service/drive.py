@@ -159,9 +159,12 @@ class Drive:
     async def _drive_steps(self) -> Completion:
         reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
         try:
+            # A WAV stream's format is known from its header: validate it before the task is
+            # held or the vendor called.
+            output = await self._until_output_known()
             self._lease = await self._acquire()
             self.core.admitted()
-            await self._set_up()
+            await self._set_up(output)
             return await self._stream()
         except asyncio.CancelledError:
             if self.core.ended is not None:
@@ -191,10 +194,8 @@ class Drive:
             self.key, self, policy=self.spec.on_conflict, timeout_s=timeout_s, on_queued=on_queued
         )
 
-    async def _set_up(self) -> None:
+    async def _set_up(self, output: OutputFormat) -> None:
         services = self.services
-        # A WAV stream's format is known from its header: validate it before any vendor call.
-        output = await self._until_output_known()
         told = False
 
         async def on_rate_limited(wait_s: float) -> None:
@@ -240,8 +241,12 @@ class Drive:
                 raise core.end_error or InvalidDrive(
                     Reason.BAD_WAV, "the stream ended before any audio"
                 )
+            deadline = core.next_deadline(self._clock())
+            assert deadline is not None  # the format deadline, while it is unknown
             self._wake.clear()
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline.at):
+                    await self._wake.wait()
         return output
 
     async def _stream(self) -> Completion:

@@ -33,6 +33,7 @@ def make_core(
     setup_buffer_bytes: int = 4 * 1024 * 1024,
     idle_timeout_s: float = 10.0,
     max_drive_s: float = 3600.0,
+    format_timeout_s: float | None = None,
     fmt: InputFormat = MONO_16K,
     output_rate_hz: int = 16000,
     now: float = 0.0,
@@ -42,6 +43,7 @@ def make_core(
         setup_buffer_bytes=setup_buffer_bytes,
         idle_timeout_s=idle_timeout_s,
         max_drive_s=max_drive_s,
+        format_timeout_s=format_timeout_s,
     )
     return DriveCore(
         Converter(fmt, output_rate_hz), pacing=pacing or PacingSettings(), limits=limits, now=now

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gateway.drive.core import Due
+from gateway.drive.audio import Encoding, InputFormat
+from gateway.drive.core import Deadline, Due
 from gateway.drive.machine import DriveState
 from gateway.errors import DriveEnded, InvalidDrive, Reason, UpstreamDisconnected
 from tests.drive.test_core import BPS, Shell, audio, complete, make_core, start
+
+WAV = InputFormat(encoding=Encoding.WAV, sample_rate_hz=0, channels=0)
 
 
 def limit_reached(shell: Shell) -> DriveEnded:
@@ -191,3 +194,25 @@ def test_any_order_of_inputs_keeps_the_promises(events: list[str]) -> None:
     if core.finish(now):
         stops += 1
     assert stops == (1 if core.started_at is not None else 0)
+
+
+# The format deadline: a WAV drive waits for its header, not forever.
+
+
+@pytest.mark.parametrize(("format_timeout_s", "expected_at"), [(None, 7.0), (2.0, 3.0)])
+def test_a_wav_header_that_never_completes_ends_at_the_format_deadline(
+    format_timeout_s: float | None, expected_at: float
+) -> None:
+    core = make_core(fmt=WAV, idle_timeout_s=6.0, format_timeout_s=format_timeout_s, now=1.0)
+    core.receive_audio(b"RIFF\x00\x00", 1.5)  # a header cut short
+    assert core.output is None
+    assert core.next_deadline(1.5) == Deadline(expected_at, Due.FORMAT_TIMEOUT)
+    assert core.end_due(expected_at - 0.001) is None
+    error = core.end_due(expected_at)
+    assert isinstance(error, DriveEnded) and error.reason is Reason.FORMAT_TIMEOUT
+
+
+def test_a_known_format_has_no_format_deadline() -> None:
+    core = make_core(idle_timeout_s=0.1)
+    assert core.output is not None
+    assert core.next_deadline(100.0) is None and core.end_due(100.0) is None

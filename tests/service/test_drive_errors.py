@@ -192,6 +192,28 @@ async def test_a_large_chunk_paced_out_longer_than_the_idle_timeout_completes() 
 
 
 @pytest.mark.asyncio
+async def test_a_wav_header_that_never_comes_ends_in_time_without_holding_the_task() -> None:
+    async with running_gateway(limits=LimitsConfig.for_test(format_timeout_s=1.0)) as h:
+        release = asyncio.Event()
+
+        async def stalled_header() -> object:
+            yield b"RIFF\x24\x00"  # a header cut short, then nothing
+            await asyncio.wait_for(release.wait(), 10)
+
+        waiting = asyncio.create_task(
+            drive_error(h, "task-wav", stalled_header(), DriveOptions(encoding="WAV"))
+        )
+        # Meanwhile the task is free: another drive of it (REJECT, the default) completes.
+        events = [e async for e in h.client.drive("task-wav", [pcm(100)])]
+        assert events[-1].WhichOneof("event") == "completed"
+        error = await asyncio.wait_for(waiting, 5)
+        release.set()
+        assert_error(error, C.DEADLINE_EXCEEDED, Reason.FORMAT_TIMEOUT)
+        assert len(h.sim.drives_for_task("task-wav")) == 1  # the stalled one never called
+        await assert_stopped(h, "task-wav")
+
+
+@pytest.mark.asyncio
 async def test_max_duration_sends_stop() -> None:
     async with running_gateway(limits=LimitsConfig.for_test(max_drive_s=0.5)) as h:
         error = await drive_error(h, "task-long", realtime(chunks(pcm(3000), 3200), 100))
