@@ -329,15 +329,21 @@ class Drive:
             self._wake.set()  # what is left is the timer loop's again
 
     async def _send_stop(self) -> None:
-        """Send the Stop the core said is owed; a connection that is gone needs none."""
+        """Send the Stop the core said is owed, even on a connection declared dead: a vendor
+        that only stalled still hears it (a gone one fails at once)."""
         session = self._session
         assert session is not None
-        if session.closed.done():
-            return
         try:
             await session.send_stop()
         except UpstreamError as exc:
-            log.warning("drive %s: Stop could not be sent: %s", self._drive_id, exc.message)
+            # Expected once the connection was lost (the drive reports that); else worth a look.
+            lost = session.closed.done() and session.closed.result() is not None
+            log.log(
+                logging.INFO if lost else logging.WARNING,
+                "drive %s: Stop could not be sent: %s",
+                self._drive_id,
+                exc.message,
+            )
 
     async def _clean_up(self, reader: asyncio.Task[None], owes_stop: bool) -> None:
         with contextlib.suppress(BaseException):

@@ -56,8 +56,10 @@ class DriveSession:
         drive_id: the drive's ``DriveId``.
         sample_rate, channels: the audio format announced in Start.
         bytes_sent: PCM handed to the connection so far (what a loss reports).
-        closed: resolves when the connection is gone: ``None`` when we closed it (or the vendor
-            closed it after Stop), else the :class:`~gateway.errors.UpstreamDisconnected`.
+        closed: resolves when the connection is gone or declared dead: ``None`` when we closed
+            it (or the vendor closed it after Stop), else the
+            :class:`~gateway.errors.UpstreamDisconnected`. After a keepalive timeout the
+            connection may still carry a Stop: :meth:`send_stop` tries.
     """
 
     def __init__(
@@ -225,8 +227,10 @@ class DriveSession:
             raise self._lost_error() from exc
 
     def _keepalive_failed(self, detail: str) -> None:
-        self._record_lost(detail)
-        self._conn.abort()
+        # Silent is not necessarily gone: the drive ends now, but its Stop still goes out and
+        # the close waits ws_close_timeout_s before it aborts, so a vendor that only stalled
+        # still hears the Stop instead of waiting for audio that never comes.
+        self._connection_gone(detail)
 
     def _record_lost(self, detail: str) -> None:
         if self._lost is None:

@@ -153,6 +153,24 @@ async def test_unreachable_when_the_handshake_is_refused(harness: Harness) -> No
 
 
 @pytest.mark.asyncio
+async def test_a_vendor_that_only_stalled_still_gets_its_stop(harness: Harness) -> None:
+    """The vendor stops reading for 1.3 s, longer than keepalive allows (0.5 + 0.5 s): the
+    drive ends UPSTREAM_DISCONNECTED, but the Stop still goes out and reaches the vendor once
+    it reads again (the close waits ws_close_timeout_s, 1 s, before it aborts)."""
+    harness.sim.set_fault(Fault(silent_after_bytes=3200, silent_for_s=1.3), task_id="task-stall")
+    events = harness.client.drive("task-stall", realtime(chunks(pcm(3000), 3200), 100))
+    try:
+        async for _ in events:
+            pass
+    except DriveError as error:  # a loaded machine may see the pong in time: then it is OK
+        assert_error(error, C.UNAVAILABLE, Reason.UPSTREAM_DISCONNECTED)
+    (record,) = harness.sim.drives_for_task("task-stall")
+    record = await harness.sim.wait_closed(record.drive_id, timeout=5)
+    assert record.stopped_at is not None, record
+    assert not harness.sim.overlaps
+
+
+@pytest.mark.asyncio
 async def test_disconnected_mid_drive_reports_sent_ms_and_releases(harness: Harness) -> None:
     harness.sim.set_fault(Fault(drop_after_bytes=16000), task_id="task-drop")
     error = await drive_error(harness, "task-drop", realtime(chunks(pcm(3000), 3200), 100))
