@@ -27,6 +27,7 @@ from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry, shared_client
 from gateway.service.drive import Drive
 from gateway.service.drive_services import DriveServices
+from gateway.service.shared_state import SharedStateProbe
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
 
@@ -53,8 +54,11 @@ class GatewayApp:
         self._redis: aioredis.Redis | None = None
         self._redis_registry: RedisRegistry | None = None
         limiter: RequestLimiter | None = None  # None: each process keeps the rate alone
+        #: Whether Redis answers (None: no Redis); health and readiness follow it.
+        self.shared_state: SharedStateProbe | None = None
         if config.server.redis_url:
             self._redis = shared_client(config.server.redis_url)
+            self.shared_state = SharedStateProbe(self._redis.ping)
             limiter = RedisRateLimiter(self._redis, config.upstream.requests_per_second)
             if registry is None:
                 registry = self._redis_registry = RedisRegistry(self._redis)
@@ -107,6 +111,8 @@ class GatewayApp:
             await self._metrics_server.start(self.config.observability.metrics_listen)
         if self._redis_registry is not None:
             await self._redis_registry.start()
+        if self.shared_state is not None:
+            self.shared_state.start()
         self._started = True
 
     @property
@@ -114,16 +120,20 @@ class GatewayApp:
         return self._metrics_server.address if self._metrics_server is not None else ""
 
     def ready(self) -> bool:
-        """Whether new drives are welcome: started and not draining (``/readyz``).
+        """Whether new drives are welcome: started, not draining, and the shared state (if
+        any) answering (``/readyz``, gRPC health).
 
         The gRPC listener starts right after the app (``start_server``); a failure there ends
         the process, so "started" stands for "serving".
         """
-        return self._started and not self.admission.draining
+        shared_up = self.shared_state is None or self.shared_state.up
+        return self._started and not self.admission.draining and shared_up
 
     async def close(self) -> None:
         """Stop the metrics endpoint and close the vendor client; drives must have ended."""
         self._started = False
+        if self.shared_state is not None:
+            await self.shared_state.stop()
         await self.admission.stop()
         try:
             if self._metrics_server is not None:

@@ -1,7 +1,8 @@
 """Build, start, drain and stop the gRPC server around a :class:`GatewayApp`.
 
 The server serves ``dhgateway.v1.DriveGateway``, ``grpc.health.v1.Health`` (SERVING once
-started, NOT_SERVING from the start of a drain) and reflection, on a TCP address or a Unix
+started; NOT_SERVING from the start of a drain, and while the Redis of the replica mode does
+not answer) and reflection, on a TCP address or a Unix
 socket, in plaintext or TLS (mutual when a client CA is configured). An optional second,
 plaintext listener serves only health, for probes that cannot do TLS.
 
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,12 @@ def _reuse_port(server: ServerConfig) -> tuple[str, int]:
 
 
 def server_credentials(server: ServerConfig) -> grpc.ServerCredentials | None:
-    """The listener's TLS credentials (None: plaintext)."""
+    """The listener's TLS credentials (None: plaintext).
+
+    Raises:
+        ConfigError: a file cannot be read, is not a PEM certificate or key, the key does not
+            match the certificate, or the client CA bundle holds no certificate.
+    """
     tls = server.tls
     if tls is None:
         return None
@@ -96,9 +103,31 @@ def server_credentials(server: ServerConfig) -> grpc.ServerCredentials | None:
         client_ca = Path(tls.client_ca_file).read_bytes() if tls.client_ca_file else None
     except OSError as exc:
         raise ConfigError(f"server.tls: cannot read a file: {exc}") from exc
+    _check_tls_material(tls.cert_file, tls.key_file, tls.client_ca_file)
     return grpc.ssl_server_credentials(
         [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
     )
+
+
+def _check_tls_material(cert_file: str, key_file: str, client_ca_file: str | None) -> None:
+    """Load the files with the standard library's TLS, which says what is wrong with them:
+    grpc would fail only at bind time, saying "Failed to bind to address"."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"server.tls: cert_file {cert_file!r} and key_file {key_file!r} are not a PEM "
+            f"certificate chain and its private key ({exc.reason or exc})"
+        ) from exc
+    if client_ca_file:
+        try:
+            context.load_verify_locations(cafile=client_ca_file)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"server.tls: client_ca_file {client_ca_file!r} holds no PEM CA certificate "
+                f"({exc.reason or exc})"
+            ) from exc
 
 
 def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
@@ -186,9 +215,34 @@ async def start_server(
         await health_server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    if app.shared_state is not None:
+        app.shared_state.on_change(_health_follows(app, health_servicer))
     return RunningServer(
         server, health_servicer, _shown(address, port), port, health_server, health_address
     )
+
+
+def _health_follows(app: GatewayApp, health: health_aio.HealthServicer) -> Callable[[bool], None]:
+    """A shared-state listener that turns health NOT_SERVING while Redis does not answer."""
+    pending: set[asyncio.Task[None]] = set()  # held until done: the loop keeps weak refs
+
+    async def set_all(up: bool) -> None:
+        if app.admission.draining:
+            return  # draining stays NOT_SERVING
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if up
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        for name in ("", SERVICE_NAME):
+            await health.set(name, status)
+
+    def follow(up: bool) -> None:
+        task = asyncio.get_running_loop().create_task(set_all(up))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return follow
 
 
 async def _wait_drives(app: GatewayApp, timeout_s: float, interrupt: asyncio.Event) -> None:

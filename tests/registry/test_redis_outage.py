@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import grpc
 import pytest
 import redis.asyncio as aioredis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.config import ServerConfig
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import Reason, SharedStateUnavailable
 from gateway.registry.redis import RedisRegistry, shared_client
+from gateway.testing import running_gateway
 from tests.conftest import free_port, redis_server
 from tests.registry.test_contract import KEY, FakeDrive
 
@@ -65,3 +69,40 @@ async def test_an_outage_ends_held_drives_fails_new_ones_clearly_and_heals() -> 
                 await each.close()
             await ours.aclose()
             await theirs.aclose()
+
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _health(channel: grpc.aio.Channel) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+    return int(answer.status)
+
+
+async def _until_health(channel: grpc.aio.Channel, status: int) -> None:
+    for _ in range(100):  # 10 s at most
+        if await _health(channel) == status:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"health never became {status}")
+
+
+@pytest.mark.asyncio
+async def test_health_is_not_serving_while_redis_does_not_answer() -> None:
+    """Every drive of a replica needs Redis: without it the replica must not look healthy."""
+    port = free_port()
+    with contextlib.ExitStack() as server:
+        url = server.enter_context(redis_server(port))
+        listen = ServerConfig(listen="127.0.0.1:0", redis_url=url)
+        async with running_gateway(server=listen) as h:
+            assert await _health(h.channel) == SERVING and h.app.ready()
+            server.close()  # Redis goes away
+            await _until_health(h.channel, NOT_SERVING)
+            assert not h.app.ready()
+            server.enter_context(redis_server(port))  # and comes back
+            await _until_health(h.channel, SERVING)
+            assert h.app.ready()
+            events = [e async for e in h.client.drive("task-back", [bytes(3200)])]
+            assert events[-1].WhichOneof("event") == "completed"

@@ -14,6 +14,8 @@ from dhgateway_client import DriveGatewayClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.config import AuthConfig, ServerConfig, TlsConfig
+from gateway.errors import ConfigError
+from gateway.service.server import server_credentials
 from tests.security.conftest import KEY_A, Pki, api_key, bearer, gateway
 from tests.service.conftest import pcm
 
@@ -124,3 +126,28 @@ async def test_health_listener_answers_plaintext_probes_of_a_mutual_tls_gateway(
             await h.server.health.enter_graceful_shutdown()
             answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (("garbage", "server_key", None), "are not a PEM certificate chain and its private key"),
+        (
+            ("server_cert", "client_key", None),
+            "are not a PEM certificate chain and its private key",
+        ),
+        (("server_cert", "server_key", "garbage"), "holds no PEM CA certificate"),
+    ],
+    ids=["bad-certificate", "mismatched-key", "bad-ca"],
+)
+def test_bad_tls_material_is_named_not_reported_as_a_busy_port(
+    pki: Pki, tmp_path: Path, files: tuple[str, str, str | None], expected: str
+) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    paths = {**{name: str(getattr(pki, name)) for name in vars(pki)}, "garbage": str(garbage)}
+    cert, key, ca = files
+    tls = TlsConfig(cert_file=paths[cert], key_file=paths[key], client_ca_file=ca and paths[ca])
+    with pytest.raises(ConfigError, match=expected) as caught:
+        server_credentials(ServerConfig(tls=tls))
+    assert "cannot listen" not in str(caught.value)
