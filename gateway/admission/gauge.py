@@ -25,6 +25,7 @@ The runs behind each rule and each constant: docs/performance.md#admission.
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,11 +148,14 @@ class LoadGauge:
 
     @property
     def loop_lag_ms(self) -> float:
-        """Mean lateness of the sampler's timer over the window, in ms (0 with no sample)."""
+        """How late the sampler's timer typically ran over the window, in ms: the median of
+        the samples (0 with none). A median, not a mean: one pause of 50 ms (a GC, a burst of
+        set-ups) in a quiet second is no overload, and a mean of ten samples made it one
+        (refusals on an idle gateway, issue 16); lag in most samples still is."""
         recent = list(self._samples)[1:] or list(self._samples)
         if not recent:
             return 0.0
-        return 1000.0 * sum(s.lag_s for s in recent) / len(recent)
+        return 1000.0 * statistics.median(s.lag_s for s in recent)
 
     @property
     def setup_share(self) -> float:

@@ -47,6 +47,22 @@ def test_refuses_above_either_threshold_and_says_which() -> None:
     assert overload is not None and "12.0 ms late" in overload.message
 
 
+def test_one_pause_in_a_quiet_second_is_no_overload_but_sustained_lag_is() -> None:
+    """A single late tick (a GC, a burst of set-ups) made the mean of ten samples cross 5 ms
+    and refused drives on an idle gateway (issue 16); lag in most ticks still closes."""
+    paused = fed(
+        LoadGauge(max_cpu=0.8, max_loop_lag_ms=5),
+        [(i / 10, i / 1000, 0.4 if i == 5 else 0.0) for i in range(11)],
+    )
+    assert paused.judged and paused.overload() is None and paused.loop_lag_ms == 0
+    sustained = fed(
+        LoadGauge(max_cpu=0.8, max_loop_lag_ms=5),
+        [(i / 10, i / 1000, 0.008 if i % 5 else 0.0) for i in range(11)],
+    )
+    overload = sustained.overload()
+    assert overload is not None and "8.0 ms late" in overload.message
+
+
 def test_once_refusing_it_admits_again_only_well_below_the_threshold() -> None:
     gauge = LoadGauge(max_cpu=0.8, max_loop_lag_ms=0)
     cpu = 0.0
