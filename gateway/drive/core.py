@@ -248,6 +248,11 @@ class DriveCore:
             self._idle_since = None  # the gateway is busy: the client is not being asked
         return frames
 
+    @property
+    def frames_in_flight(self) -> bool:
+        """Whether frames handed out by :meth:`frames_due` are still being sent."""
+        return self._in_flight
+
     def frames_written(self, now: float) -> None:
         """The frames of the last :meth:`frames_due` are sent (or their sending failed)."""
         self._in_flight = False

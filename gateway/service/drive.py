@@ -317,16 +317,17 @@ class Drive:
         session = self._session
         assert session is not None
         core = self.core
-        sent = False
         while frames := core.frames_due(self._clock()):
-            sent = True
             try:
                 for frame in frames:
                     await session.send_audio(frame)
             finally:
                 core.frames_written(self._clock())
-        if sent and core.buffered_bytes:
-            self._wake.set()  # what is left is the timer loop's again
+        # What the pacer holds back is the timer loop's: wake it to learn the new deadline
+        # (it may be asleep until the next Progress). Not while another sender is busy: that
+        # one wakes it when done.
+        if core.buffered_bytes and not core.frames_in_flight:
+            self._wake.set()
 
     async def _send_stop(self) -> None:
         """Send the Stop the core said is owed, even on a connection declared dead: a vendor
