@@ -210,6 +210,69 @@ func (ConflictPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
+// PlaybackSource says how the gateway knows what the avatar played.
+//
+// The gateway estimates the avatar's playhead from what it sent and when (the vendor plays
+// PCM at 1x once it has it). Where the gateway receives the vendor's drive callbacks
+// (EventType 4: Status 2 driving, Status 4 ended; the callback listener is configured), it
+// waits for the vendor's word up to a grace window past the estimate and reports VENDOR
+// when it came, ESTIMATED when it did not (the skew is in the metrics); without callbacks,
+// ESTIMATED at once. A client can rely on this: each drive that sent audio gets exactly one
+// PlaybackStarted and one PlaybackFinished, in that order, PlaybackFinished before
+// Completed; once Completed arrives the avatar is silent (by the estimate at least), and
+// the task is free for the next drive.
+type PlaybackSource int32
+
+const (
+	// Not set.
+	PlaybackSource_PLAYBACK_SOURCE_UNSPECIFIED PlaybackSource = 0
+	// From the gateway's playhead model.
+	PlaybackSource_PLAYBACK_SOURCE_ESTIMATED PlaybackSource = 1
+	// From the vendor's callback.
+	PlaybackSource_PLAYBACK_SOURCE_VENDOR PlaybackSource = 2
+)
+
+// Enum value maps for PlaybackSource.
+var (
+	PlaybackSource_name = map[int32]string{
+		0: "PLAYBACK_SOURCE_UNSPECIFIED",
+		1: "PLAYBACK_SOURCE_ESTIMATED",
+		2: "PLAYBACK_SOURCE_VENDOR",
+	}
+	PlaybackSource_value = map[string]int32{
+		"PLAYBACK_SOURCE_UNSPECIFIED": 0,
+		"PLAYBACK_SOURCE_ESTIMATED":   1,
+		"PLAYBACK_SOURCE_VENDOR":      2,
+	}
+)
+
+func (x PlaybackSource) Enum() *PlaybackSource {
+	p := new(PlaybackSource)
+	*p = x
+	return p
+}
+
+func (x PlaybackSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PlaybackSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_dhgateway_v1_gateway_proto_enumTypes[3].Descriptor()
+}
+
+func (PlaybackSource) Type() protoreflect.EnumType {
+	return &file_dhgateway_v1_gateway_proto_enumTypes[3]
+}
+
+func (x PlaybackSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PlaybackSource.Descriptor instead.
+func (PlaybackSource) EnumDescriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+}
+
 // DriveState is where a drive is in its life.
 type DriveState int32
 
@@ -255,11 +318,11 @@ func (x DriveState) String() string {
 }
 
 func (DriveState) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[3].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[4].Descriptor()
 }
 
 func (DriveState) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[3]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[4]
 }
 
 func (x DriveState) Number() protoreflect.EnumNumber {
@@ -268,7 +331,7 @@ func (x DriveState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriveState.Descriptor instead.
 func (DriveState) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 // Why a drive waits.
@@ -308,11 +371,11 @@ func (x Queued_Reason) String() string {
 }
 
 func (Queued_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[4].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[5].Descriptor()
 }
 
 func (Queued_Reason) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[4]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[5]
 }
 
 func (x Queued_Reason) Number() protoreflect.EnumNumber {
@@ -321,7 +384,7 @@ func (x Queued_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Queued_Reason.Descriptor instead.
 func (Queued_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4, 0}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // DriveRequest is one message of the client's half of a Drive stream.
@@ -333,6 +396,7 @@ type DriveRequest struct {
 	//
 	//	*DriveRequest_Config
 	//	*DriveRequest_Audio
+	//	*DriveRequest_Mark
 	Request       isDriveRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -393,6 +457,15 @@ func (x *DriveRequest) GetAudio() []byte {
 	return nil
 }
 
+func (x *DriveRequest) GetMark() *Mark {
+	if x != nil {
+		if x, ok := x.Request.(*DriveRequest_Mark); ok {
+			return x.Mark
+		}
+	}
+	return nil
+}
+
 type isDriveRequest_Request interface {
 	isDriveRequest_Request()
 }
@@ -408,9 +481,63 @@ type DriveRequest_Audio struct {
 	Audio []byte `protobuf:"bytes,2,opt,name=audio,proto3,oneof"`
 }
 
+type DriveRequest_Mark struct {
+	// A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+	// has played the audio before it.
+	Mark *Mark `protobuf:"bytes,3,opt,name=mark,proto3,oneof"`
+}
+
 func (*DriveRequest_Config) isDriveRequest_Request() {}
 
 func (*DriveRequest_Audio) isDriveRequest_Request() {}
+
+func (*DriveRequest_Mark) isDriveRequest_Request() {}
+
+// Mark names a point in the drive's audio (after everything sent before it).
+type Mark struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mark's name, echoed in MarkPlayed: 1 to 256 bytes of UTF-8.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mark) Reset() {
+	*x = Mark{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mark) ProtoMessage() {}
+
+func (x *Mark) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mark.ProtoReflect.Descriptor instead.
+func (*Mark) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Mark) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
 
 // AudioFormat describes the client's audio.
 type AudioFormat struct {
@@ -432,7 +559,7 @@ type AudioFormat struct {
 
 func (x *AudioFormat) Reset() {
 	*x = AudioFormat{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +571,7 @@ func (x *AudioFormat) String() string {
 func (*AudioFormat) ProtoMessage() {}
 
 func (x *AudioFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +584,7 @@ func (x *AudioFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudioFormat.ProtoReflect.Descriptor instead.
 func (*AudioFormat) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AudioFormat) GetEncoding() Encoding {
@@ -519,7 +646,7 @@ type DriveConfig struct {
 
 func (x *DriveConfig) Reset() {
 	*x = DriveConfig{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +658,7 @@ func (x *DriveConfig) String() string {
 func (*DriveConfig) ProtoMessage() {}
 
 func (x *DriveConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +671,7 @@ func (x *DriveConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveConfig.ProtoReflect.Descriptor instead.
 func (*DriveConfig) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DriveConfig) GetTaskId() string {
@@ -611,6 +738,9 @@ type DriveEvent struct {
 	//	*DriveEvent_Started
 	//	*DriveEvent_Progress
 	//	*DriveEvent_Completed
+	//	*DriveEvent_PlaybackStarted
+	//	*DriveEvent_PlaybackFinished
+	//	*DriveEvent_MarkPlayed
 	Event         isDriveEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -618,7 +748,7 @@ type DriveEvent struct {
 
 func (x *DriveEvent) Reset() {
 	*x = DriveEvent{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +760,7 @@ func (x *DriveEvent) String() string {
 func (*DriveEvent) ProtoMessage() {}
 
 func (x *DriveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +773,7 @@ func (x *DriveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveEvent.ProtoReflect.Descriptor instead.
 func (*DriveEvent) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DriveEvent) GetDriveId() string {
@@ -703,6 +833,33 @@ func (x *DriveEvent) GetCompleted() *Completed {
 	return nil
 }
 
+func (x *DriveEvent) GetPlaybackStarted() *PlaybackStarted {
+	if x != nil {
+		if x, ok := x.Event.(*DriveEvent_PlaybackStarted); ok {
+			return x.PlaybackStarted
+		}
+	}
+	return nil
+}
+
+func (x *DriveEvent) GetPlaybackFinished() *PlaybackFinished {
+	if x != nil {
+		if x, ok := x.Event.(*DriveEvent_PlaybackFinished); ok {
+			return x.PlaybackFinished
+		}
+	}
+	return nil
+}
+
+func (x *DriveEvent) GetMarkPlayed() *MarkPlayed {
+	if x != nil {
+		if x, ok := x.Event.(*DriveEvent_MarkPlayed); ok {
+			return x.MarkPlayed
+		}
+	}
+	return nil
+}
+
 type isDriveEvent_Event interface {
 	isDriveEvent_Event()
 }
@@ -723,9 +880,25 @@ type DriveEvent_Progress struct {
 }
 
 type DriveEvent_Completed struct {
-	// The drive finished: Stop sent and the connection closed. The last event of a
-	// successful stream.
+	// The drive finished: Stop sent, the connection closed, and the avatar played what
+	// was sent (PlaybackFinished came first). The last event of a successful stream.
 	Completed *Completed `protobuf:"bytes,6,opt,name=completed,proto3,oneof"`
+}
+
+type DriveEvent_PlaybackStarted struct {
+	// The avatar began to speak this drive's audio (once per drive).
+	PlaybackStarted *PlaybackStarted `protobuf:"bytes,7,opt,name=playback_started,json=playbackStarted,proto3,oneof"`
+}
+
+type DriveEvent_PlaybackFinished struct {
+	// The avatar stopped speaking this drive's audio (once per drive that started to
+	// play; before Completed).
+	PlaybackFinished *PlaybackFinished `protobuf:"bytes,8,opt,name=playback_finished,json=playbackFinished,proto3,oneof"`
+}
+
+type DriveEvent_MarkPlayed struct {
+	// The audio before a client's Mark has been played.
+	MarkPlayed *MarkPlayed `protobuf:"bytes,9,opt,name=mark_played,json=markPlayed,proto3,oneof"`
 }
 
 func (*DriveEvent_Queued) isDriveEvent_Event() {}
@@ -735,6 +908,187 @@ func (*DriveEvent_Started) isDriveEvent_Event() {}
 func (*DriveEvent_Progress) isDriveEvent_Event() {}
 
 func (*DriveEvent_Completed) isDriveEvent_Event() {}
+
+func (*DriveEvent_PlaybackStarted) isDriveEvent_Event() {}
+
+func (*DriveEvent_PlaybackFinished) isDriveEvent_Event() {}
+
+func (*DriveEvent_MarkPlayed) isDriveEvent_Event() {}
+
+// PlaybackStarted says the avatar began to speak this drive.
+type PlaybackStarted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How the gateway knows.
+	Source        PlaybackSource `protobuf:"varint,1,opt,name=source,proto3,enum=dhgateway.v1.PlaybackSource" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaybackStarted) Reset() {
+	*x = PlaybackStarted{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaybackStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaybackStarted) ProtoMessage() {}
+
+func (x *PlaybackStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaybackStarted.ProtoReflect.Descriptor instead.
+func (*PlaybackStarted) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PlaybackStarted) GetSource() PlaybackSource {
+	if x != nil {
+		return x.Source
+	}
+	return PlaybackSource_PLAYBACK_SOURCE_UNSPECIFIED
+}
+
+// PlaybackFinished says the avatar stopped speaking this drive.
+type PlaybackFinished struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Milliseconds of the drive's audio the avatar played.
+	PlayedMs int64 `protobuf:"varint,1,opt,name=played_ms,json=playedMs,proto3" json:"played_ms,omitempty"`
+	// True when the drive was cut short (an interrupt, a stop, a failure) before the avatar
+	// played all that was sent.
+	Interrupted bool `protobuf:"varint,2,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	// How the gateway knows.
+	Source        PlaybackSource `protobuf:"varint,3,opt,name=source,proto3,enum=dhgateway.v1.PlaybackSource" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaybackFinished) Reset() {
+	*x = PlaybackFinished{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaybackFinished) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaybackFinished) ProtoMessage() {}
+
+func (x *PlaybackFinished) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaybackFinished.ProtoReflect.Descriptor instead.
+func (*PlaybackFinished) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PlaybackFinished) GetPlayedMs() int64 {
+	if x != nil {
+		return x.PlayedMs
+	}
+	return 0
+}
+
+func (x *PlaybackFinished) GetInterrupted() bool {
+	if x != nil {
+		return x.Interrupted
+	}
+	return false
+}
+
+func (x *PlaybackFinished) GetSource() PlaybackSource {
+	if x != nil {
+		return x.Source
+	}
+	return PlaybackSource_PLAYBACK_SOURCE_UNSPECIFIED
+}
+
+// MarkPlayed says the avatar played the audio before a Mark.
+type MarkPlayed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Mark's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Where the mark is in the drive's audio, in milliseconds from its start.
+	AtMs int64 `protobuf:"varint,2,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// How the gateway knows.
+	Source        PlaybackSource `protobuf:"varint,3,opt,name=source,proto3,enum=dhgateway.v1.PlaybackSource" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkPlayed) Reset() {
+	*x = MarkPlayed{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkPlayed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkPlayed) ProtoMessage() {}
+
+func (x *MarkPlayed) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkPlayed.ProtoReflect.Descriptor instead.
+func (*MarkPlayed) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MarkPlayed) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MarkPlayed) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *MarkPlayed) GetSource() PlaybackSource {
+	if x != nil {
+		return x.Source
+	}
+	return PlaybackSource_PLAYBACK_SOURCE_UNSPECIFIED
+}
 
 // Queued says the drive is waiting.
 type Queued struct {
@@ -749,7 +1103,7 @@ type Queued struct {
 
 func (x *Queued) Reset() {
 	*x = Queued{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +1115,7 @@ func (x *Queued) String() string {
 func (*Queued) ProtoMessage() {}
 
 func (x *Queued) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +1128,7 @@ func (x *Queued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queued.ProtoReflect.Descriptor instead.
 func (*Queued) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Queued) GetReason() Queued_Reason {
@@ -806,7 +1160,7 @@ type Started struct {
 
 func (x *Started) Reset() {
 	*x = Started{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1172,7 @@ func (x *Started) String() string {
 func (*Started) ProtoMessage() {}
 
 func (x *Started) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1185,7 @@ func (x *Started) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Started.ProtoReflect.Descriptor instead.
 func (*Started) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Started) GetOutputSampleRateHz() int32 {
@@ -866,14 +1220,16 @@ type Progress struct {
 	// How far the sent audio is ahead of the avatar's estimated playhead, in milliseconds.
 	LeadMs int64 `protobuf:"varint,3,opt,name=lead_ms,json=leadMs,proto3" json:"lead_ms,omitempty"`
 	// How many times the avatar ran out of audio while the stream was open.
-	Underruns     int32 `protobuf:"varint,4,opt,name=underruns,proto3" json:"underruns,omitempty"`
+	Underruns int32 `protobuf:"varint,4,opt,name=underruns,proto3" json:"underruns,omitempty"`
+	// Milliseconds of audio the avatar has played (the estimated playhead).
+	PlayedMs      int64 `protobuf:"varint,5,opt,name=played_ms,json=playedMs,proto3" json:"played_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1241,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1254,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Progress) GetReceivedMs() int64 {
@@ -929,6 +1285,13 @@ func (x *Progress) GetUnderruns() int32 {
 	return 0
 }
 
+func (x *Progress) GetPlayedMs() int64 {
+	if x != nil {
+		return x.PlayedMs
+	}
+	return 0
+}
+
 // Completed is the final accounting of a successful drive.
 type Completed struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -950,7 +1313,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1325,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1338,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Completed) GetReceivedMs() int64 {
@@ -1033,7 +1396,7 @@ type StopDriveRequest struct {
 
 func (x *StopDriveRequest) Reset() {
 	*x = StopDriveRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1408,7 @@ func (x *StopDriveRequest) String() string {
 func (*StopDriveRequest) ProtoMessage() {}
 
 func (x *StopDriveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1421,7 @@ func (x *StopDriveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopDriveRequest.ProtoReflect.Descriptor instead.
 func (*StopDriveRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopDriveRequest) GetTaskId() string {
@@ -1086,7 +1449,7 @@ type StopDriveResponse struct {
 
 func (x *StopDriveResponse) Reset() {
 	*x = StopDriveResponse{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1461,7 @@ func (x *StopDriveResponse) String() string {
 func (*StopDriveResponse) ProtoMessage() {}
 
 func (x *StopDriveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1474,7 @@ func (x *StopDriveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopDriveResponse.ProtoReflect.Descriptor instead.
 func (*StopDriveResponse) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopDriveResponse) GetDriveId() string {
@@ -1132,7 +1495,7 @@ type ListDrivesRequest struct {
 
 func (x *ListDrivesRequest) Reset() {
 	*x = ListDrivesRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1507,7 @@ func (x *ListDrivesRequest) String() string {
 func (*ListDrivesRequest) ProtoMessage() {}
 
 func (x *ListDrivesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1520,7 @@ func (x *ListDrivesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDrivesRequest.ProtoReflect.Descriptor instead.
 func (*ListDrivesRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListDrivesRequest) GetTaskId() string {
@@ -1178,7 +1541,7 @@ type ListDrivesResponse struct {
 
 func (x *ListDrivesResponse) Reset() {
 	*x = ListDrivesResponse{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1553,7 @@ func (x *ListDrivesResponse) String() string {
 func (*ListDrivesResponse) ProtoMessage() {}
 
 func (x *ListDrivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1566,7 @@ func (x *ListDrivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDrivesResponse.ProtoReflect.Descriptor instead.
 func (*ListDrivesResponse) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDrivesResponse) GetDrives() []*DriveInfo {
@@ -1236,7 +1599,7 @@ type DriveInfo struct {
 
 func (x *DriveInfo) Reset() {
 	*x = DriveInfo{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1611,7 @@ func (x *DriveInfo) String() string {
 func (*DriveInfo) ProtoMessage() {}
 
 func (x *DriveInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1624,7 @@ func (x *DriveInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveInfo.ProtoReflect.Descriptor instead.
 func (*DriveInfo) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DriveInfo) GetTaskId() string {
@@ -1322,7 +1685,7 @@ type GetCapabilitiesRequest struct {
 
 func (x *GetCapabilitiesRequest) Reset() {
 	*x = GetCapabilitiesRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1697,7 @@ func (x *GetCapabilitiesRequest) String() string {
 func (*GetCapabilitiesRequest) ProtoMessage() {}
 
 func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1710,7 @@ func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCapabilitiesRequest.ProtoReflect.Descriptor instead.
 func (*GetCapabilitiesRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{17}
 }
 
 // Capabilities lists what the gateway accepts.
@@ -1383,7 +1746,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1758,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1771,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{14}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Capabilities) GetEncodings() []Encoding {
@@ -1499,11 +1862,14 @@ var File_dhgateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x1adhgateway/v1/gateway.proto\x12\fdhgateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n" +
+	"\x1adhgateway/v1/gateway.proto\x12\fdhgateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n" +
 	"\fDriveRequest\x123\n" +
 	"\x06config\x18\x01 \x01(\v2\x19.dhgateway.v1.DriveConfigH\x00R\x06config\x12\x16\n" +
-	"\x05audio\x18\x02 \x01(\fH\x00R\x05audioB\t\n" +
-	"\arequest\"\xe5\x01\n" +
+	"\x05audio\x18\x02 \x01(\fH\x00R\x05audio\x12(\n" +
+	"\x04mark\x18\x03 \x01(\v2\x12.dhgateway.v1.MarkH\x00R\x04markB\t\n" +
+	"\arequest\"\x1a\n" +
+	"\x04Mark\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xe5\x01\n" +
 	"\vAudioFormat\x122\n" +
 	"\bencoding\x18\x01 \x01(\x0e2\x16.dhgateway.v1.EncodingR\bencoding\x12$\n" +
 	"\x0esample_rate_hz\x18\x02 \x01(\x05R\fsampleRateHz\x12\x1a\n" +
@@ -1522,7 +1888,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\aprofile\x18\a \x01(\tR\aprofile\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x04\n" +
 	"\n" +
 	"DriveEvent\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12.\n" +
@@ -1530,8 +1896,23 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x06queued\x18\x03 \x01(\v2\x14.dhgateway.v1.QueuedH\x00R\x06queued\x121\n" +
 	"\astarted\x18\x04 \x01(\v2\x15.dhgateway.v1.StartedH\x00R\astarted\x124\n" +
 	"\bprogress\x18\x05 \x01(\v2\x16.dhgateway.v1.ProgressH\x00R\bprogress\x127\n" +
-	"\tcompleted\x18\x06 \x01(\v2\x17.dhgateway.v1.CompletedH\x00R\tcompletedB\a\n" +
-	"\x05event\"\xa4\x01\n" +
+	"\tcompleted\x18\x06 \x01(\v2\x17.dhgateway.v1.CompletedH\x00R\tcompleted\x12J\n" +
+	"\x10playback_started\x18\a \x01(\v2\x1d.dhgateway.v1.PlaybackStartedH\x00R\x0fplaybackStarted\x12M\n" +
+	"\x11playback_finished\x18\b \x01(\v2\x1e.dhgateway.v1.PlaybackFinishedH\x00R\x10playbackFinished\x12;\n" +
+	"\vmark_played\x18\t \x01(\v2\x18.dhgateway.v1.MarkPlayedH\x00R\n" +
+	"markPlayedB\a\n" +
+	"\x05event\"G\n" +
+	"\x0fPlaybackStarted\x124\n" +
+	"\x06source\x18\x01 \x01(\x0e2\x1c.dhgateway.v1.PlaybackSourceR\x06source\"\x87\x01\n" +
+	"\x10PlaybackFinished\x12\x1b\n" +
+	"\tplayed_ms\x18\x01 \x01(\x03R\bplayedMs\x12 \n" +
+	"\vinterrupted\x18\x02 \x01(\bR\vinterrupted\x124\n" +
+	"\x06source\x18\x03 \x01(\x0e2\x1c.dhgateway.v1.PlaybackSourceR\x06source\"k\n" +
+	"\n" +
+	"MarkPlayed\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x13\n" +
+	"\x05at_ms\x18\x02 \x01(\x03R\x04atMs\x124\n" +
+	"\x06source\x18\x03 \x01(\x0e2\x1c.dhgateway.v1.PlaybackSourceR\x06source\"\xa4\x01\n" +
 	"\x06Queued\x123\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x1b.dhgateway.v1.Queued.ReasonR\x06reason\x12\x14\n" +
 	"\x05ahead\x18\x02 \x01(\x05R\x05ahead\"O\n" +
@@ -1542,13 +1923,14 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\aStarted\x121\n" +
 	"\x15output_sample_rate_hz\x18\x01 \x01(\x05R\x12outputSampleRateHz\x12\x19\n" +
 	"\bsetup_ms\x18\x02 \x01(\x03R\asetupMs\x12'\n" +
-	"\x0foutput_channels\x18\x03 \x01(\x05R\x0eoutputChannels\"{\n" +
+	"\x0foutput_channels\x18\x03 \x01(\x05R\x0eoutputChannels\"\x98\x01\n" +
 	"\bProgress\x12\x1f\n" +
 	"\vreceived_ms\x18\x01 \x01(\x03R\n" +
 	"receivedMs\x12\x17\n" +
 	"\asent_ms\x18\x02 \x01(\x03R\x06sentMs\x12\x17\n" +
 	"\alead_ms\x18\x03 \x01(\x03R\x06leadMs\x12\x1c\n" +
-	"\tunderruns\x18\x04 \x01(\x05R\tunderruns\"\xc3\x01\n" +
+	"\tunderruns\x18\x04 \x01(\x05R\tunderruns\x12\x1b\n" +
+	"\tplayed_ms\x18\x05 \x01(\x03R\bplayedMs\"\xc3\x01\n" +
 	"\tCompleted\x12\x1f\n" +
 	"\vreceived_ms\x18\x01 \x01(\x03R\n" +
 	"receivedMs\x12\x17\n" +
@@ -1611,7 +1993,11 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x1bCONFLICT_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CONFLICT_POLICY_REJECT\x10\x01\x12\x1b\n" +
 	"\x17CONFLICT_POLICY_PREEMPT\x10\x02\x12\x19\n" +
-	"\x15CONFLICT_POLICY_QUEUE\x10\x03*\x92\x01\n" +
+	"\x15CONFLICT_POLICY_QUEUE\x10\x03*l\n" +
+	"\x0ePlaybackSource\x12\x1f\n" +
+	"\x1bPLAYBACK_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19PLAYBACK_SOURCE_ESTIMATED\x10\x01\x12\x1a\n" +
+	"\x16PLAYBACK_SOURCE_VENDOR\x10\x02*\x92\x01\n" +
 	"\n" +
 	"DriveState\x12\x1b\n" +
 	"\x17DRIVE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1639,69 +2025,81 @@ func file_dhgateway_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dhgateway_v1_gateway_proto_rawDescData
 }
 
-var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_dhgateway_v1_gateway_proto_goTypes = []any{
 	(Encoding)(0),                  // 0: dhgateway.v1.Encoding
 	(VoiceChannel)(0),              // 1: dhgateway.v1.VoiceChannel
 	(ConflictPolicy)(0),            // 2: dhgateway.v1.ConflictPolicy
-	(DriveState)(0),                // 3: dhgateway.v1.DriveState
-	(Queued_Reason)(0),             // 4: dhgateway.v1.Queued.Reason
-	(*DriveRequest)(nil),           // 5: dhgateway.v1.DriveRequest
-	(*AudioFormat)(nil),            // 6: dhgateway.v1.AudioFormat
-	(*DriveConfig)(nil),            // 7: dhgateway.v1.DriveConfig
-	(*DriveEvent)(nil),             // 8: dhgateway.v1.DriveEvent
-	(*Queued)(nil),                 // 9: dhgateway.v1.Queued
-	(*Started)(nil),                // 10: dhgateway.v1.Started
-	(*Progress)(nil),               // 11: dhgateway.v1.Progress
-	(*Completed)(nil),              // 12: dhgateway.v1.Completed
-	(*StopDriveRequest)(nil),       // 13: dhgateway.v1.StopDriveRequest
-	(*StopDriveResponse)(nil),      // 14: dhgateway.v1.StopDriveResponse
-	(*ListDrivesRequest)(nil),      // 15: dhgateway.v1.ListDrivesRequest
-	(*ListDrivesResponse)(nil),     // 16: dhgateway.v1.ListDrivesResponse
-	(*DriveInfo)(nil),              // 17: dhgateway.v1.DriveInfo
-	(*GetCapabilitiesRequest)(nil), // 18: dhgateway.v1.GetCapabilitiesRequest
-	(*Capabilities)(nil),           // 19: dhgateway.v1.Capabilities
-	nil,                            // 20: dhgateway.v1.DriveConfig.LabelsEntry
-	nil,                            // 21: dhgateway.v1.DriveInfo.LabelsEntry
-	(*durationpb.Duration)(nil),    // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
+	(PlaybackSource)(0),            // 3: dhgateway.v1.PlaybackSource
+	(DriveState)(0),                // 4: dhgateway.v1.DriveState
+	(Queued_Reason)(0),             // 5: dhgateway.v1.Queued.Reason
+	(*DriveRequest)(nil),           // 6: dhgateway.v1.DriveRequest
+	(*Mark)(nil),                   // 7: dhgateway.v1.Mark
+	(*AudioFormat)(nil),            // 8: dhgateway.v1.AudioFormat
+	(*DriveConfig)(nil),            // 9: dhgateway.v1.DriveConfig
+	(*DriveEvent)(nil),             // 10: dhgateway.v1.DriveEvent
+	(*PlaybackStarted)(nil),        // 11: dhgateway.v1.PlaybackStarted
+	(*PlaybackFinished)(nil),       // 12: dhgateway.v1.PlaybackFinished
+	(*MarkPlayed)(nil),             // 13: dhgateway.v1.MarkPlayed
+	(*Queued)(nil),                 // 14: dhgateway.v1.Queued
+	(*Started)(nil),                // 15: dhgateway.v1.Started
+	(*Progress)(nil),               // 16: dhgateway.v1.Progress
+	(*Completed)(nil),              // 17: dhgateway.v1.Completed
+	(*StopDriveRequest)(nil),       // 18: dhgateway.v1.StopDriveRequest
+	(*StopDriveResponse)(nil),      // 19: dhgateway.v1.StopDriveResponse
+	(*ListDrivesRequest)(nil),      // 20: dhgateway.v1.ListDrivesRequest
+	(*ListDrivesResponse)(nil),     // 21: dhgateway.v1.ListDrivesResponse
+	(*DriveInfo)(nil),              // 22: dhgateway.v1.DriveInfo
+	(*GetCapabilitiesRequest)(nil), // 23: dhgateway.v1.GetCapabilitiesRequest
+	(*Capabilities)(nil),           // 24: dhgateway.v1.Capabilities
+	nil,                            // 25: dhgateway.v1.DriveConfig.LabelsEntry
+	nil,                            // 26: dhgateway.v1.DriveInfo.LabelsEntry
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
 }
 var file_dhgateway_v1_gateway_proto_depIdxs = []int32{
-	7,  // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
-	0,  // 1: dhgateway.v1.AudioFormat.encoding:type_name -> dhgateway.v1.Encoding
-	1,  // 2: dhgateway.v1.AudioFormat.voice_channel:type_name -> dhgateway.v1.VoiceChannel
-	6,  // 3: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
-	2,  // 4: dhgateway.v1.DriveConfig.on_conflict:type_name -> dhgateway.v1.ConflictPolicy
-	22, // 5: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
-	20, // 6: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
-	23, // 7: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
-	9,  // 8: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
-	10, // 9: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
-	11, // 10: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
-	12, // 11: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
-	4,  // 12: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
-	17, // 13: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
-	3,  // 14: dhgateway.v1.DriveInfo.state:type_name -> dhgateway.v1.DriveState
-	23, // 15: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
-	21, // 16: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
-	0,  // 17: dhgateway.v1.Capabilities.encodings:type_name -> dhgateway.v1.Encoding
-	2,  // 18: dhgateway.v1.Capabilities.conflict_policies:type_name -> dhgateway.v1.ConflictPolicy
-	1,  // 19: dhgateway.v1.Capabilities.voice_channels:type_name -> dhgateway.v1.VoiceChannel
-	22, // 20: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
-	5,  // 21: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
-	13, // 22: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
-	15, // 23: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
-	18, // 24: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
-	8,  // 25: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
-	14, // 26: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
-	16, // 27: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
-	19, // 28: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
-	25, // [25:29] is the sub-list for method output_type
-	21, // [21:25] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	9,  // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
+	7,  // 1: dhgateway.v1.DriveRequest.mark:type_name -> dhgateway.v1.Mark
+	0,  // 2: dhgateway.v1.AudioFormat.encoding:type_name -> dhgateway.v1.Encoding
+	1,  // 3: dhgateway.v1.AudioFormat.voice_channel:type_name -> dhgateway.v1.VoiceChannel
+	8,  // 4: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
+	2,  // 5: dhgateway.v1.DriveConfig.on_conflict:type_name -> dhgateway.v1.ConflictPolicy
+	27, // 6: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
+	25, // 7: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
+	28, // 8: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
+	14, // 9: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
+	15, // 10: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
+	16, // 11: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
+	17, // 12: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
+	11, // 13: dhgateway.v1.DriveEvent.playback_started:type_name -> dhgateway.v1.PlaybackStarted
+	12, // 14: dhgateway.v1.DriveEvent.playback_finished:type_name -> dhgateway.v1.PlaybackFinished
+	13, // 15: dhgateway.v1.DriveEvent.mark_played:type_name -> dhgateway.v1.MarkPlayed
+	3,  // 16: dhgateway.v1.PlaybackStarted.source:type_name -> dhgateway.v1.PlaybackSource
+	3,  // 17: dhgateway.v1.PlaybackFinished.source:type_name -> dhgateway.v1.PlaybackSource
+	3,  // 18: dhgateway.v1.MarkPlayed.source:type_name -> dhgateway.v1.PlaybackSource
+	5,  // 19: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
+	22, // 20: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
+	4,  // 21: dhgateway.v1.DriveInfo.state:type_name -> dhgateway.v1.DriveState
+	28, // 22: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
+	26, // 23: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
+	0,  // 24: dhgateway.v1.Capabilities.encodings:type_name -> dhgateway.v1.Encoding
+	2,  // 25: dhgateway.v1.Capabilities.conflict_policies:type_name -> dhgateway.v1.ConflictPolicy
+	1,  // 26: dhgateway.v1.Capabilities.voice_channels:type_name -> dhgateway.v1.VoiceChannel
+	27, // 27: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
+	6,  // 28: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
+	18, // 29: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
+	20, // 30: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
+	23, // 31: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
+	10, // 32: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
+	19, // 33: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
+	21, // 34: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
+	24, // 35: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
+	32, // [32:36] is the sub-list for method output_type
+	28, // [28:32] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dhgateway_v1_gateway_proto_init() }
@@ -1712,20 +2110,24 @@ func file_dhgateway_v1_gateway_proto_init() {
 	file_dhgateway_v1_gateway_proto_msgTypes[0].OneofWrappers = []any{
 		(*DriveRequest_Config)(nil),
 		(*DriveRequest_Audio)(nil),
+		(*DriveRequest_Mark)(nil),
 	}
-	file_dhgateway_v1_gateway_proto_msgTypes[3].OneofWrappers = []any{
+	file_dhgateway_v1_gateway_proto_msgTypes[4].OneofWrappers = []any{
 		(*DriveEvent_Queued)(nil),
 		(*DriveEvent_Started)(nil),
 		(*DriveEvent_Progress)(nil),
 		(*DriveEvent_Completed)(nil),
+		(*DriveEvent_PlaybackStarted)(nil),
+		(*DriveEvent_PlaybackFinished)(nil),
+		(*DriveEvent_MarkPlayed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dhgateway_v1_gateway_proto_rawDesc), len(file_dhgateway_v1_gateway_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   17,
+			NumEnums:      6,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

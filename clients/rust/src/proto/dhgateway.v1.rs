@@ -4,7 +4,7 @@
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DriveRequest {
     /// The request: exactly one config first, then audio chunks.
-    #[prost(oneof="drive_request::Request", tags="1, 2")]
+    #[prost(oneof="drive_request::Request", tags="1, 2, 3")]
     pub request: ::core::option::Option<drive_request::Request>,
 }
 /// Nested message and enum types in `DriveRequest`.
@@ -19,7 +19,18 @@ pub mod drive_request {
         /// split anywhere (even mid-sample).
         #[prost(bytes, tag="2")]
         Audio(::prost::bytes::Bytes),
+        /// A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+        /// has played the audio before it.
+        #[prost(message, tag="3")]
+        Mark(super::Mark),
     }
+}
+/// Mark names a point in the drive's audio (after everything sent before it).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Mark {
+    /// The mark's name, echoed in MarkPlayed: 1 to 256 bytes of UTF-8.
+    #[prost(string, tag="1")]
+    pub name: ::prost::alloc::string::String,
 }
 /// AudioFormat describes the client's audio.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -77,13 +88,13 @@ pub struct DriveEvent {
     #[prost(message, optional, tag="2")]
     pub time: ::core::option::Option<::prost_types::Timestamp>,
     /// What happened.
-    #[prost(oneof="drive_event::Event", tags="3, 4, 5, 6")]
+    #[prost(oneof="drive_event::Event", tags="3, 4, 5, 6, 7, 8, 9")]
     pub event: ::core::option::Option<drive_event::Event>,
 }
 /// Nested message and enum types in `DriveEvent`.
 pub mod drive_event {
     /// What happened.
-    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Oneof)]
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
     pub enum Event {
         /// The drive waits for the task or for the vendor's rate limit.
         #[prost(message, tag="3")]
@@ -94,11 +105,55 @@ pub mod drive_event {
         /// Periodic progress while audio flows.
         #[prost(message, tag="5")]
         Progress(super::Progress),
-        /// The drive finished: Stop sent and the connection closed. The last event of a
-        /// successful stream.
+        /// The drive finished: Stop sent, the connection closed, and the avatar played what
+        /// was sent (PlaybackFinished came first). The last event of a successful stream.
         #[prost(message, tag="6")]
         Completed(super::Completed),
+        /// The avatar began to speak this drive's audio (once per drive).
+        #[prost(message, tag="7")]
+        PlaybackStarted(super::PlaybackStarted),
+        /// The avatar stopped speaking this drive's audio (once per drive that started to
+        /// play; before Completed).
+        #[prost(message, tag="8")]
+        PlaybackFinished(super::PlaybackFinished),
+        /// The audio before a client's Mark has been played.
+        #[prost(message, tag="9")]
+        MarkPlayed(super::MarkPlayed),
     }
+}
+/// PlaybackStarted says the avatar began to speak this drive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PlaybackStarted {
+    /// How the gateway knows.
+    #[prost(enumeration="PlaybackSource", tag="1")]
+    pub source: i32,
+}
+/// PlaybackFinished says the avatar stopped speaking this drive.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PlaybackFinished {
+    /// Milliseconds of the drive's audio the avatar played.
+    #[prost(int64, tag="1")]
+    pub played_ms: i64,
+    /// True when the drive was cut short (an interrupt, a stop, a failure) before the avatar
+    /// played all that was sent.
+    #[prost(bool, tag="2")]
+    pub interrupted: bool,
+    /// How the gateway knows.
+    #[prost(enumeration="PlaybackSource", tag="3")]
+    pub source: i32,
+}
+/// MarkPlayed says the avatar played the audio before a Mark.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MarkPlayed {
+    /// The Mark's name.
+    #[prost(string, tag="1")]
+    pub name: ::prost::alloc::string::String,
+    /// Where the mark is in the drive's audio, in milliseconds from its start.
+    #[prost(int64, tag="2")]
+    pub at_ms: i64,
+    /// How the gateway knows.
+    #[prost(enumeration="PlaybackSource", tag="3")]
+    pub source: i32,
 }
 /// Queued says the drive is waiting.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -175,6 +230,9 @@ pub struct Progress {
     /// How many times the avatar ran out of audio while the stream was open.
     #[prost(int32, tag="4")]
     pub underruns: i32,
+    /// Milliseconds of audio the avatar has played (the estimated playhead).
+    #[prost(int64, tag="5")]
+    pub played_ms: i64,
 }
 /// Completed is the final accounting of a successful drive.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -413,6 +471,49 @@ impl ConflictPolicy {
             "CONFLICT_POLICY_REJECT" => Some(Self::Reject),
             "CONFLICT_POLICY_PREEMPT" => Some(Self::Preempt),
             "CONFLICT_POLICY_QUEUE" => Some(Self::Queue),
+            _ => None,
+        }
+    }
+}
+/// PlaybackSource says how the gateway knows what the avatar played.
+///
+/// The gateway estimates the avatar's playhead from what it sent and when (the vendor plays
+/// PCM at 1x once it has it). Where the gateway receives the vendor's drive callbacks
+/// (EventType 4: Status 2 driving, Status 4 ended; the callback listener is configured), it
+/// waits for the vendor's word up to a grace window past the estimate and reports VENDOR
+/// when it came, ESTIMATED when it did not (the skew is in the metrics); without callbacks,
+/// ESTIMATED at once. A client can rely on this: each drive that sent audio gets exactly one
+/// PlaybackStarted and one PlaybackFinished, in that order, PlaybackFinished before
+/// Completed; once Completed arrives the avatar is silent (by the estimate at least), and
+/// the task is free for the next drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum PlaybackSource {
+    /// Not set.
+    Unspecified = 0,
+    /// From the gateway's playhead model.
+    Estimated = 1,
+    /// From the vendor's callback.
+    Vendor = 2,
+}
+impl PlaybackSource {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "PLAYBACK_SOURCE_UNSPECIFIED",
+            Self::Estimated => "PLAYBACK_SOURCE_ESTIMATED",
+            Self::Vendor => "PLAYBACK_SOURCE_VENDOR",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "PLAYBACK_SOURCE_UNSPECIFIED" => Some(Self::Unspecified),
+            "PLAYBACK_SOURCE_ESTIMATED" => Some(Self::Estimated),
+            "PLAYBACK_SOURCE_VENDOR" => Some(Self::Vendor),
             _ => None,
         }
     }

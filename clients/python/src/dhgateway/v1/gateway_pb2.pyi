@@ -120,6 +120,41 @@ CONFLICT_POLICY_QUEUE: ConflictPolicy.ValueType  # 3
 """Wait in FIFO order until the task is free, up to queue_timeout."""
 Global___ConflictPolicy: _TypeAlias = ConflictPolicy  # noqa: Y015
 
+class _PlaybackSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlaybackSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlaybackSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLAYBACK_SOURCE_UNSPECIFIED: _PlaybackSource.ValueType  # 0
+    """Not set."""
+    PLAYBACK_SOURCE_ESTIMATED: _PlaybackSource.ValueType  # 1
+    """From the gateway's playhead model."""
+    PLAYBACK_SOURCE_VENDOR: _PlaybackSource.ValueType  # 2
+    """From the vendor's callback."""
+
+class PlaybackSource(_PlaybackSource, metaclass=_PlaybackSourceEnumTypeWrapper):
+    """PlaybackSource says how the gateway knows what the avatar played.
+
+    The gateway estimates the avatar's playhead from what it sent and when (the vendor plays
+    PCM at 1x once it has it). Where the gateway receives the vendor's drive callbacks
+    (EventType 4: Status 2 driving, Status 4 ended; the callback listener is configured), it
+    waits for the vendor's word up to a grace window past the estimate and reports VENDOR
+    when it came, ESTIMATED when it did not (the skew is in the metrics); without callbacks,
+    ESTIMATED at once. A client can rely on this: each drive that sent audio gets exactly one
+    PlaybackStarted and one PlaybackFinished, in that order, PlaybackFinished before
+    Completed; once Completed arrives the avatar is silent (by the estimate at least), and
+    the task is free for the next drive.
+    """
+
+PLAYBACK_SOURCE_UNSPECIFIED: PlaybackSource.ValueType  # 0
+"""Not set."""
+PLAYBACK_SOURCE_ESTIMATED: PlaybackSource.ValueType  # 1
+"""From the gateway's playhead model."""
+PLAYBACK_SOURCE_VENDOR: PlaybackSource.ValueType  # 2
+"""From the vendor's callback."""
+Global___PlaybackSource: _TypeAlias = PlaybackSource  # noqa: Y015
+
 class _DriveState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -160,6 +195,7 @@ class DriveRequest(_message.Message):
 
     CONFIG_FIELD_NUMBER: _builtins.int
     AUDIO_FIELD_NUMBER: _builtins.int
+    MARK_FIELD_NUMBER: _builtins.int
     audio: _builtins.bytes
     """A chunk of audio in the configured format; any size up to the gateway's maximum,
     split anywhere (even mid-sample).
@@ -168,21 +204,50 @@ class DriveRequest(_message.Message):
     def config(self) -> Global___DriveConfig:
         """The drive's configuration; must be the first message, and only once."""
 
+    @_builtins.property
+    def mark(self) -> Global___Mark:
+        """A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+        has played the audio before it.
+        """
+
     def __init__(
         self,
         *,
         config: Global___DriveConfig | None = ...,
         audio: _builtins.bytes = ...,
+        mark: Global___Mark | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "mark", b"mark", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "mark", b"mark", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["config", "audio"]  # noqa: Y015
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["config", "audio", "mark"]  # noqa: Y015
     _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
 
 Global___DriveRequest: _TypeAlias = DriveRequest  # noqa: Y015
+
+@_typing.final
+class Mark(_message.Message):
+    """Mark names a point in the drive's audio (after everything sent before it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The mark's name, echoed in MarkPlayed: 1 to 256 bytes of UTF-8."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Mark: _TypeAlias = Mark  # noqa: Y015
 
 @_typing.final
 class AudioFormat(_message.Message):
@@ -310,6 +375,9 @@ class DriveEvent(_message.Message):
     STARTED_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
     COMPLETED_FIELD_NUMBER: _builtins.int
+    PLAYBACK_STARTED_FIELD_NUMBER: _builtins.int
+    PLAYBACK_FINISHED_FIELD_NUMBER: _builtins.int
+    MARK_PLAYED_FIELD_NUMBER: _builtins.int
     drive_id: _builtins.str
     """The upstream DriveId, set once known."""
     @_builtins.property
@@ -330,9 +398,23 @@ class DriveEvent(_message.Message):
 
     @_builtins.property
     def completed(self) -> Global___Completed:
-        """The drive finished: Stop sent and the connection closed. The last event of a
-        successful stream.
+        """The drive finished: Stop sent, the connection closed, and the avatar played what
+        was sent (PlaybackFinished came first). The last event of a successful stream.
         """
+
+    @_builtins.property
+    def playback_started(self) -> Global___PlaybackStarted:
+        """The avatar began to speak this drive's audio (once per drive)."""
+
+    @_builtins.property
+    def playback_finished(self) -> Global___PlaybackFinished:
+        """The avatar stopped speaking this drive's audio (once per drive that started to
+        play; before Completed).
+        """
+
+    @_builtins.property
+    def mark_played(self) -> Global___MarkPlayed:
+        """The audio before a client's Mark has been played."""
 
     def __init__(
         self,
@@ -343,16 +425,103 @@ class DriveEvent(_message.Message):
         started: Global___Started | None = ...,
         progress: Global___Progress | None = ...,
         completed: Global___Completed | None = ...,
+        playback_started: Global___PlaybackStarted | None = ...,
+        playback_finished: Global___PlaybackFinished | None = ...,
+        mark_played: Global___MarkPlayed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "event", b"event", "progress", b"progress", "queued", b"queued", "started", b"started", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "event", b"event", "mark_played", b"mark_played", "playback_finished", b"playback_finished", "playback_started", b"playback_started", "progress", b"progress", "queued", b"queued", "started", b"started", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "drive_id", b"drive_id", "event", b"event", "progress", b"progress", "queued", b"queued", "started", b"started", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "drive_id", b"drive_id", "event", b"event", "mark_played", b"mark_played", "playback_finished", b"playback_finished", "playback_started", b"playback_started", "progress", b"progress", "queued", b"queued", "started", b"started", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["queued", "started", "progress", "completed"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["queued", "started", "progress", "completed", "playback_started", "playback_finished", "mark_played"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___DriveEvent: _TypeAlias = DriveEvent  # noqa: Y015
+
+@_typing.final
+class PlaybackStarted(_message.Message):
+    """PlaybackStarted says the avatar began to speak this drive."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    source: Global___PlaybackSource.ValueType
+    """How the gateway knows."""
+    def __init__(
+        self,
+        *,
+        source: Global___PlaybackSource.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaybackStarted: _TypeAlias = PlaybackStarted  # noqa: Y015
+
+@_typing.final
+class PlaybackFinished(_message.Message):
+    """PlaybackFinished says the avatar stopped speaking this drive."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAYED_MS_FIELD_NUMBER: _builtins.int
+    INTERRUPTED_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    played_ms: _builtins.int
+    """Milliseconds of the drive's audio the avatar played."""
+    interrupted: _builtins.bool
+    """True when the drive was cut short (an interrupt, a stop, a failure) before the avatar
+    played all that was sent.
+    """
+    source: Global___PlaybackSource.ValueType
+    """How the gateway knows."""
+    def __init__(
+        self,
+        *,
+        played_ms: _builtins.int = ...,
+        interrupted: _builtins.bool = ...,
+        source: Global___PlaybackSource.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interrupted", b"interrupted", "played_ms", b"played_ms", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaybackFinished: _TypeAlias = PlaybackFinished  # noqa: Y015
+
+@_typing.final
+class MarkPlayed(_message.Message):
+    """MarkPlayed says the avatar played the audio before a Mark."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The Mark's name."""
+    at_ms: _builtins.int
+    """Where the mark is in the drive's audio, in milliseconds from its start."""
+    source: Global___PlaybackSource.ValueType
+    """How the gateway knows."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        at_ms: _builtins.int = ...,
+        source: Global___PlaybackSource.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "name", b"name", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkPlayed: _TypeAlias = MarkPlayed  # noqa: Y015
 
 @_typing.final
 class Queued(_message.Message):
@@ -445,6 +614,7 @@ class Progress(_message.Message):
     SENT_MS_FIELD_NUMBER: _builtins.int
     LEAD_MS_FIELD_NUMBER: _builtins.int
     UNDERRUNS_FIELD_NUMBER: _builtins.int
+    PLAYED_MS_FIELD_NUMBER: _builtins.int
     received_ms: _builtins.int
     """Milliseconds of audio received from the client."""
     sent_ms: _builtins.int
@@ -453,6 +623,8 @@ class Progress(_message.Message):
     """How far the sent audio is ahead of the avatar's estimated playhead, in milliseconds."""
     underruns: _builtins.int
     """How many times the avatar ran out of audio while the stream was open."""
+    played_ms: _builtins.int
+    """Milliseconds of audio the avatar has played (the estimated playhead)."""
     def __init__(
         self,
         *,
@@ -460,10 +632,11 @@ class Progress(_message.Message):
         sent_ms: _builtins.int = ...,
         lead_ms: _builtins.int = ...,
         underruns: _builtins.int = ...,
+        played_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_ms", b"lead_ms", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "underruns", b"underruns"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead_ms", b"lead_ms", "played_ms", b"played_ms", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "underruns", b"underruns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

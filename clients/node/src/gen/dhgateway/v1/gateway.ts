@@ -201,6 +201,61 @@ export function conflictPolicyToJSON(object: ConflictPolicy): string {
   }
 }
 
+/**
+ * PlaybackSource says how the gateway knows what the avatar played.
+ *
+ * The gateway estimates the avatar's playhead from what it sent and when (the vendor plays
+ * PCM at 1x once it has it). Where the gateway receives the vendor's drive callbacks
+ * (EventType 4: Status 2 driving, Status 4 ended; the callback listener is configured), it
+ * waits for the vendor's word up to a grace window past the estimate and reports VENDOR
+ * when it came, ESTIMATED when it did not (the skew is in the metrics); without callbacks,
+ * ESTIMATED at once. A client can rely on this: each drive that sent audio gets exactly one
+ * PlaybackStarted and one PlaybackFinished, in that order, PlaybackFinished before
+ * Completed; once Completed arrives the avatar is silent (by the estimate at least), and
+ * the task is free for the next drive.
+ */
+export enum PlaybackSource {
+  /** PLAYBACK_SOURCE_UNSPECIFIED - Not set. */
+  PLAYBACK_SOURCE_UNSPECIFIED = 0,
+  /** PLAYBACK_SOURCE_ESTIMATED - From the gateway's playhead model. */
+  PLAYBACK_SOURCE_ESTIMATED = 1,
+  /** PLAYBACK_SOURCE_VENDOR - From the vendor's callback. */
+  PLAYBACK_SOURCE_VENDOR = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function playbackSourceFromJSON(object: any): PlaybackSource {
+  switch (object) {
+    case 0:
+    case "PLAYBACK_SOURCE_UNSPECIFIED":
+      return PlaybackSource.PLAYBACK_SOURCE_UNSPECIFIED;
+    case 1:
+    case "PLAYBACK_SOURCE_ESTIMATED":
+      return PlaybackSource.PLAYBACK_SOURCE_ESTIMATED;
+    case 2:
+    case "PLAYBACK_SOURCE_VENDOR":
+      return PlaybackSource.PLAYBACK_SOURCE_VENDOR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PlaybackSource.UNRECOGNIZED;
+  }
+}
+
+export function playbackSourceToJSON(object: PlaybackSource): string {
+  switch (object) {
+    case PlaybackSource.PLAYBACK_SOURCE_UNSPECIFIED:
+      return "PLAYBACK_SOURCE_UNSPECIFIED";
+    case PlaybackSource.PLAYBACK_SOURCE_ESTIMATED:
+      return "PLAYBACK_SOURCE_ESTIMATED";
+    case PlaybackSource.PLAYBACK_SOURCE_VENDOR:
+      return "PLAYBACK_SOURCE_VENDOR";
+    case PlaybackSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** DriveState is where a drive is in its life. */
 export enum DriveState {
   /** DRIVE_STATE_UNSPECIFIED - Not set. */
@@ -271,7 +326,19 @@ export interface DriveRequest {
      * split anywhere (even mid-sample).
      */
     { $case: "audio"; value: Buffer }
+    | //
+    /**
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     */
+    { $case: "mark"; value: Mark }
     | undefined;
+}
+
+/** Mark names a point in the drive's audio (after everything sent before it). */
+export interface Mark {
+  /** The mark's name, echoed in MarkPlayed: 1 to 256 bytes of UTF-8. */
+  name: string;
 }
 
 /** AudioFormat describes the client's audio. */
@@ -342,11 +409,52 @@ export interface DriveEvent {
     { $case: "progress"; value: Progress }
     | //
     /**
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      */
     { $case: "completed"; value: Completed }
+    | //
+    /** The avatar began to speak this drive's audio (once per drive). */
+    { $case: "playbackStarted"; value: PlaybackStarted }
+    | //
+    /**
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     */
+    { $case: "playbackFinished"; value: PlaybackFinished }
+    | //
+    /** The audio before a client's Mark has been played. */
+    { $case: "markPlayed"; value: MarkPlayed }
     | undefined;
+}
+
+/** PlaybackStarted says the avatar began to speak this drive. */
+export interface PlaybackStarted {
+  /** How the gateway knows. */
+  source: PlaybackSource;
+}
+
+/** PlaybackFinished says the avatar stopped speaking this drive. */
+export interface PlaybackFinished {
+  /** Milliseconds of the drive's audio the avatar played. */
+  playedMs: number;
+  /**
+   * True when the drive was cut short (an interrupt, a stop, a failure) before the avatar
+   * played all that was sent.
+   */
+  interrupted: boolean;
+  /** How the gateway knows. */
+  source: PlaybackSource;
+}
+
+/** MarkPlayed says the avatar played the audio before a Mark. */
+export interface MarkPlayed {
+  /** The Mark's name. */
+  name: string;
+  /** Where the mark is in the drive's audio, in milliseconds from its start. */
+  atMs: number;
+  /** How the gateway knows. */
+  source: PlaybackSource;
 }
 
 /** Queued says the drive is waiting. */
@@ -423,6 +531,8 @@ export interface Progress {
   leadMs: number;
   /** How many times the avatar ran out of audio while the stream was open. */
   underruns: number;
+  /** Milliseconds of audio the avatar has played (the estimated playhead). */
+  playedMs: number;
 }
 
 /** Completed is the final accounting of a successful drive. */
@@ -537,6 +647,9 @@ export const DriveRequest: MessageFns<DriveRequest> = {
       case "audio":
         writer.uint32(18).bytes(message.request.value);
         break;
+      case "mark":
+        Mark.encode(message.request.value, writer.uint32(26).fork()).join();
+        break;
     }
     return writer;
   },
@@ -570,6 +683,14 @@ export const DriveRequest: MessageFns<DriveRequest> = {
             message.request = { $case: "audio", value: Buffer.from(reader.bytes()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = { $case: "mark", value: Mark.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -588,6 +709,8 @@ export const DriveRequest: MessageFns<DriveRequest> = {
         ? { $case: "config", value: DriveConfig.fromJSON(object.config) }
         : isSet(object.audio)
         ? { $case: "audio", value: Buffer.from(bytesFromBase64(object.audio)) }
+        : isSet(object.mark)
+        ? { $case: "mark", value: Mark.fromJSON(object.mark) }
         : undefined,
     };
   },
@@ -598,6 +721,8 @@ export const DriveRequest: MessageFns<DriveRequest> = {
       obj.config = DriveConfig.toJSON(message.request.value);
     } else if (message.request?.$case === "audio") {
       obj.audio = base64FromBytes(message.request.value);
+    } else if (message.request?.$case === "mark") {
+      obj.mark = Mark.toJSON(message.request.value);
     }
     return obj;
   },
@@ -620,7 +745,80 @@ export const DriveRequest: MessageFns<DriveRequest> = {
         }
         break;
       }
+      case "mark": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "mark", value: Mark.fromPartial(object.request.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseMark(): Mark {
+  return { name: "" };
+}
+
+export const Mark: MessageFns<Mark> = {
+  encode(message: Mark, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mark {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMark();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Mark {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: Mark): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Mark>, I>>(base?: I): Mark {
+    return Mark.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Mark>, I>>(object: I): Mark {
+    const message = createBaseMark();
+    message.name = object.name ?? "";
     return message;
   },
 };
@@ -1103,6 +1301,15 @@ export const DriveEvent: MessageFns<DriveEvent> = {
       case "completed":
         Completed.encode(message.event.value, writer.uint32(50).fork()).join();
         break;
+      case "playbackStarted":
+        PlaybackStarted.encode(message.event.value, writer.uint32(58).fork()).join();
+        break;
+      case "playbackFinished":
+        PlaybackFinished.encode(message.event.value, writer.uint32(66).fork()).join();
+        break;
+      case "markPlayed":
+        MarkPlayed.encode(message.event.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1168,6 +1375,30 @@ export const DriveEvent: MessageFns<DriveEvent> = {
             message.event = { $case: "completed", value: Completed.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.event = { $case: "playbackStarted", value: PlaybackStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.event = { $case: "playbackFinished", value: PlaybackFinished.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.event = { $case: "markPlayed", value: MarkPlayed.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1196,6 +1427,18 @@ export const DriveEvent: MessageFns<DriveEvent> = {
         ? { $case: "progress", value: Progress.fromJSON(object.progress) }
         : isSet(object.completed)
         ? { $case: "completed", value: Completed.fromJSON(object.completed) }
+        : isSet(object.playbackStarted)
+        ? { $case: "playbackStarted", value: PlaybackStarted.fromJSON(object.playbackStarted) }
+        : isSet(object.playback_started)
+        ? { $case: "playbackStarted", value: PlaybackStarted.fromJSON(object.playback_started) }
+        : isSet(object.playbackFinished)
+        ? { $case: "playbackFinished", value: PlaybackFinished.fromJSON(object.playbackFinished) }
+        : isSet(object.playback_finished)
+        ? { $case: "playbackFinished", value: PlaybackFinished.fromJSON(object.playback_finished) }
+        : isSet(object.markPlayed)
+        ? { $case: "markPlayed", value: MarkPlayed.fromJSON(object.markPlayed) }
+        : isSet(object.mark_played)
+        ? { $case: "markPlayed", value: MarkPlayed.fromJSON(object.mark_played) }
         : undefined,
     };
   },
@@ -1216,6 +1459,12 @@ export const DriveEvent: MessageFns<DriveEvent> = {
       obj.progress = Progress.toJSON(message.event.value);
     } else if (message.event?.$case === "completed") {
       obj.completed = Completed.toJSON(message.event.value);
+    } else if (message.event?.$case === "playbackStarted") {
+      obj.playbackStarted = PlaybackStarted.toJSON(message.event.value);
+    } else if (message.event?.$case === "playbackFinished") {
+      obj.playbackFinished = PlaybackFinished.toJSON(message.event.value);
+    } else if (message.event?.$case === "markPlayed") {
+      obj.markPlayed = MarkPlayed.toJSON(message.event.value);
     }
     return obj;
   },
@@ -1252,7 +1501,302 @@ export const DriveEvent: MessageFns<DriveEvent> = {
         }
         break;
       }
+      case "playbackStarted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "playbackStarted", value: PlaybackStarted.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "playbackFinished": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "playbackFinished", value: PlaybackFinished.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "markPlayed": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "markPlayed", value: MarkPlayed.fromPartial(object.event.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBasePlaybackStarted(): PlaybackStarted {
+  return { source: 0 };
+}
+
+export const PlaybackStarted: MessageFns<PlaybackStarted> = {
+  encode(message: PlaybackStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== 0) {
+      writer.uint32(8).int32(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaybackStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaybackStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlaybackStarted {
+    return { source: isSet(object.source) ? playbackSourceFromJSON(object.source) : 0 };
+  },
+
+  toJSON(message: PlaybackStarted): unknown {
+    const obj: any = {};
+    if (message.source !== 0) {
+      obj.source = playbackSourceToJSON(message.source);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlaybackStarted>, I>>(base?: I): PlaybackStarted {
+    return PlaybackStarted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaybackStarted>, I>>(object: I): PlaybackStarted {
+    const message = createBasePlaybackStarted();
+    message.source = object.source ?? 0;
+    return message;
+  },
+};
+
+function createBasePlaybackFinished(): PlaybackFinished {
+  return { playedMs: 0, interrupted: false, source: 0 };
+}
+
+export const PlaybackFinished: MessageFns<PlaybackFinished> = {
+  encode(message: PlaybackFinished, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.playedMs !== 0) {
+      writer.uint32(8).int64(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(16).bool(message.interrupted);
+    }
+    if (message.source !== 0) {
+      writer.uint32(24).int32(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaybackFinished {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaybackFinished();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.playedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlaybackFinished {
+    return {
+      playedMs: isSet(object.playedMs)
+        ? globalThis.Number(object.playedMs)
+        : isSet(object.played_ms)
+        ? globalThis.Number(object.played_ms)
+        : 0,
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
+      source: isSet(object.source) ? playbackSourceFromJSON(object.source) : 0,
+    };
+  },
+
+  toJSON(message: PlaybackFinished): unknown {
+    const obj: any = {};
+    if (message.playedMs !== 0) {
+      obj.playedMs = Math.round(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
+    }
+    if (message.source !== 0) {
+      obj.source = playbackSourceToJSON(message.source);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlaybackFinished>, I>>(base?: I): PlaybackFinished {
+    return PlaybackFinished.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaybackFinished>, I>>(object: I): PlaybackFinished {
+    const message = createBasePlaybackFinished();
+    message.playedMs = object.playedMs ?? 0;
+    message.interrupted = object.interrupted ?? false;
+    message.source = object.source ?? 0;
+    return message;
+  },
+};
+
+function createBaseMarkPlayed(): MarkPlayed {
+  return { name: "", atMs: 0, source: 0 };
+}
+
+export const MarkPlayed: MessageFns<MarkPlayed> = {
+  encode(message: MarkPlayed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.atMs !== 0) {
+      writer.uint32(16).int64(message.atMs);
+    }
+    if (message.source !== 0) {
+      writer.uint32(24).int32(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkPlayed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkPlayed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MarkPlayed {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+      source: isSet(object.source) ? playbackSourceFromJSON(object.source) : 0,
+    };
+  },
+
+  toJSON(message: MarkPlayed): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    if (message.source !== 0) {
+      obj.source = playbackSourceToJSON(message.source);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MarkPlayed>, I>>(base?: I): MarkPlayed {
+    return MarkPlayed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MarkPlayed>, I>>(object: I): MarkPlayed {
+    const message = createBaseMarkPlayed();
+    message.name = object.name ?? "";
+    message.atMs = object.atMs ?? 0;
+    message.source = object.source ?? 0;
     return message;
   },
 };
@@ -1456,7 +2000,7 @@ export const Started: MessageFns<Started> = {
 };
 
 function createBaseProgress(): Progress {
-  return { receivedMs: 0, sentMs: 0, leadMs: 0, underruns: 0 };
+  return { receivedMs: 0, sentMs: 0, leadMs: 0, underruns: 0, playedMs: 0 };
 }
 
 export const Progress: MessageFns<Progress> = {
@@ -1472,6 +2016,9 @@ export const Progress: MessageFns<Progress> = {
     }
     if (message.underruns !== 0) {
       writer.uint32(32).int32(message.underruns);
+    }
+    if (message.playedMs !== 0) {
+      writer.uint32(40).int64(message.playedMs);
     }
     return writer;
   },
@@ -1521,6 +2068,14 @@ export const Progress: MessageFns<Progress> = {
             message.underruns = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.playedMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1551,6 +2106,11 @@ export const Progress: MessageFns<Progress> = {
         ? globalThis.Number(object.lead_ms)
         : 0,
       underruns: isSet(object.underruns) ? globalThis.Number(object.underruns) : 0,
+      playedMs: isSet(object.playedMs)
+        ? globalThis.Number(object.playedMs)
+        : isSet(object.played_ms)
+        ? globalThis.Number(object.played_ms)
+        : 0,
     };
   },
 
@@ -1568,6 +2128,9 @@ export const Progress: MessageFns<Progress> = {
     if (message.underruns !== 0) {
       obj.underruns = Math.round(message.underruns);
     }
+    if (message.playedMs !== 0) {
+      obj.playedMs = Math.round(message.playedMs);
+    }
     return obj;
   },
 
@@ -1580,6 +2143,7 @@ export const Progress: MessageFns<Progress> = {
     message.sentMs = object.sentMs ?? 0;
     message.leadMs = object.leadMs ?? 0;
     message.underruns = object.underruns ?? 0;
+    message.playedMs = object.playedMs ?? 0;
     return message;
   },
 };

@@ -64,6 +64,9 @@ private static final long serialVersionUID = 0L;
     STARTED(4),
     PROGRESS(5),
     COMPLETED(6),
+    PLAYBACK_STARTED(7),
+    PLAYBACK_FINISHED(8),
+    MARK_PLAYED(9),
     EVENT_NOT_SET(0);
     private final int value;
     private EventCase(int value) {
@@ -85,6 +88,9 @@ private static final long serialVersionUID = 0L;
         case 4: return STARTED;
         case 5: return PROGRESS;
         case 6: return COMPLETED;
+        case 7: return PLAYBACK_STARTED;
+        case 8: return PLAYBACK_FINISHED;
+        case 9: return MARK_PLAYED;
         case 0: return EVENT_NOT_SET;
         default: return null;
       }
@@ -317,8 +323,8 @@ private static final long serialVersionUID = 0L;
   public static final int COMPLETED_FIELD_NUMBER = 6;
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -330,8 +336,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -346,8 +352,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -358,6 +364,138 @@ private static final long serialVersionUID = 0L;
        return (io.dhgateway.v1.Completed) event_;
     }
     return io.dhgateway.v1.Completed.getDefaultInstance();
+  }
+
+  public static final int PLAYBACK_STARTED_FIELD_NUMBER = 7;
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   * @return Whether the playbackStarted field is set.
+   */
+  @java.lang.Override
+  public boolean hasPlaybackStarted() {
+    return eventCase_ == 7;
+  }
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   * @return The playbackStarted.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.PlaybackStarted getPlaybackStarted() {
+    if (eventCase_ == 7) {
+       return (io.dhgateway.v1.PlaybackStarted) event_;
+    }
+    return io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.PlaybackStartedOrBuilder getPlaybackStartedOrBuilder() {
+    if (eventCase_ == 7) {
+       return (io.dhgateway.v1.PlaybackStarted) event_;
+    }
+    return io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+  }
+
+  public static final int PLAYBACK_FINISHED_FIELD_NUMBER = 8;
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   * @return Whether the playbackFinished field is set.
+   */
+  @java.lang.Override
+  public boolean hasPlaybackFinished() {
+    return eventCase_ == 8;
+  }
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   * @return The playbackFinished.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.PlaybackFinished getPlaybackFinished() {
+    if (eventCase_ == 8) {
+       return (io.dhgateway.v1.PlaybackFinished) event_;
+    }
+    return io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.PlaybackFinishedOrBuilder getPlaybackFinishedOrBuilder() {
+    if (eventCase_ == 8) {
+       return (io.dhgateway.v1.PlaybackFinished) event_;
+    }
+    return io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+  }
+
+  public static final int MARK_PLAYED_FIELD_NUMBER = 9;
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   * @return Whether the markPlayed field is set.
+   */
+  @java.lang.Override
+  public boolean hasMarkPlayed() {
+    return eventCase_ == 9;
+  }
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   * @return The markPlayed.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.MarkPlayed getMarkPlayed() {
+    if (eventCase_ == 9) {
+       return (io.dhgateway.v1.MarkPlayed) event_;
+    }
+    return io.dhgateway.v1.MarkPlayed.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.MarkPlayedOrBuilder getMarkPlayedOrBuilder() {
+    if (eventCase_ == 9) {
+       return (io.dhgateway.v1.MarkPlayed) event_;
+    }
+    return io.dhgateway.v1.MarkPlayed.getDefaultInstance();
   }
 
   private byte memoizedIsInitialized = -1;
@@ -392,6 +530,15 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 6) {
       output.writeMessage(6, (io.dhgateway.v1.Completed) event_);
     }
+    if (eventCase_ == 7) {
+      output.writeMessage(7, (io.dhgateway.v1.PlaybackStarted) event_);
+    }
+    if (eventCase_ == 8) {
+      output.writeMessage(8, (io.dhgateway.v1.PlaybackFinished) event_);
+    }
+    if (eventCase_ == 9) {
+      output.writeMessage(9, (io.dhgateway.v1.MarkPlayed) event_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -418,6 +565,18 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 6) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(6, (io.dhgateway.v1.Completed) event_);
+    }
+    if (eventCase_ == 7) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(7, (io.dhgateway.v1.PlaybackStarted) event_);
+    }
+    if (eventCase_ == 8) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, (io.dhgateway.v1.PlaybackFinished) event_);
+    }
+    if (eventCase_ == 9) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, (io.dhgateway.v1.MarkPlayed) event_);
     }
     return size;
   }
@@ -468,6 +627,18 @@ private static final long serialVersionUID = 0L;
         if (!getCompleted()
             .equals(other.getCompleted())) return false;
         break;
+      case 7:
+        if (!getPlaybackStarted()
+            .equals(other.getPlaybackStarted())) return false;
+        break;
+      case 8:
+        if (!getPlaybackFinished()
+            .equals(other.getPlaybackFinished())) return false;
+        break;
+      case 9:
+        if (!getMarkPlayed()
+            .equals(other.getMarkPlayed())) return false;
+        break;
       case 0:
       default:
     }
@@ -504,6 +675,18 @@ private static final long serialVersionUID = 0L;
       case 6:
         hash = (37 * hash) + COMPLETED_FIELD_NUMBER;
         hash = (53 * hash) + getCompleted().hashCode();
+        break;
+      case 7:
+        hash = (37 * hash) + PLAYBACK_STARTED_FIELD_NUMBER;
+        hash = (53 * hash) + getPlaybackStarted().hashCode();
+        break;
+      case 8:
+        hash = (37 * hash) + PLAYBACK_FINISHED_FIELD_NUMBER;
+        hash = (53 * hash) + getPlaybackFinished().hashCode();
+        break;
+      case 9:
+        hash = (37 * hash) + MARK_PLAYED_FIELD_NUMBER;
+        hash = (53 * hash) + getMarkPlayed().hashCode();
         break;
       case 0:
       default:
@@ -667,6 +850,15 @@ private static final long serialVersionUID = 0L;
       if (completedBuilder_ != null) {
         completedBuilder_.clear();
       }
+      if (playbackStartedBuilder_ != null) {
+        playbackStartedBuilder_.clear();
+      }
+      if (playbackFinishedBuilder_ != null) {
+        playbackFinishedBuilder_.clear();
+      }
+      if (markPlayedBuilder_ != null) {
+        markPlayedBuilder_.clear();
+      }
       eventCase_ = 0;
       event_ = null;
       return this;
@@ -735,6 +927,18 @@ private static final long serialVersionUID = 0L;
           completedBuilder_ != null) {
         result.event_ = completedBuilder_.build();
       }
+      if (eventCase_ == 7 &&
+          playbackStartedBuilder_ != null) {
+        result.event_ = playbackStartedBuilder_.build();
+      }
+      if (eventCase_ == 8 &&
+          playbackFinishedBuilder_ != null) {
+        result.event_ = playbackFinishedBuilder_.build();
+      }
+      if (eventCase_ == 9 &&
+          markPlayedBuilder_ != null) {
+        result.event_ = markPlayedBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -772,6 +976,18 @@ private static final long serialVersionUID = 0L;
         }
         case COMPLETED: {
           mergeCompleted(other.getCompleted());
+          break;
+        }
+        case PLAYBACK_STARTED: {
+          mergePlaybackStarted(other.getPlaybackStarted());
+          break;
+        }
+        case PLAYBACK_FINISHED: {
+          mergePlaybackFinished(other.getPlaybackFinished());
+          break;
+        }
+        case MARK_PLAYED: {
+          mergeMarkPlayed(other.getMarkPlayed());
           break;
         }
         case EVENT_NOT_SET: {
@@ -842,6 +1058,27 @@ private static final long serialVersionUID = 0L;
               eventCase_ = 6;
               break;
             } // case 50
+            case 58: {
+              input.readMessage(
+                  internalGetPlaybackStartedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 7;
+              break;
+            } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetPlaybackFinishedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 8;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetMarkPlayedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 9;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1653,8 +1890,8 @@ private static final long serialVersionUID = 0L;
         io.dhgateway.v1.Completed, io.dhgateway.v1.Completed.Builder, io.dhgateway.v1.CompletedOrBuilder> completedBuilder_;
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1666,8 +1903,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1689,8 +1926,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1708,8 +1945,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1727,8 +1964,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1755,8 +1992,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1779,8 +2016,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1790,8 +2027,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1809,8 +2046,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The drive finished: Stop sent and the connection closed. The last event of a
-     * successful stream.
+     * The drive finished: Stop sent, the connection closed, and the avatar played what
+     * was sent (PlaybackFinished came first). The last event of a successful stream.
      * </pre>
      *
      * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -1832,6 +2069,543 @@ private static final long serialVersionUID = 0L;
       eventCase_ = 6;
       onChanged();
       return completedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.PlaybackStarted, io.dhgateway.v1.PlaybackStarted.Builder, io.dhgateway.v1.PlaybackStartedOrBuilder> playbackStartedBuilder_;
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     * @return Whether the playbackStarted field is set.
+     */
+    @java.lang.Override
+    public boolean hasPlaybackStarted() {
+      return eventCase_ == 7;
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     * @return The playbackStarted.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.PlaybackStarted getPlaybackStarted() {
+      if (playbackStartedBuilder_ == null) {
+        if (eventCase_ == 7) {
+          return (io.dhgateway.v1.PlaybackStarted) event_;
+        }
+        return io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+      } else {
+        if (eventCase_ == 7) {
+          return playbackStartedBuilder_.getMessage();
+        }
+        return io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    public Builder setPlaybackStarted(io.dhgateway.v1.PlaybackStarted value) {
+      if (playbackStartedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        event_ = value;
+        onChanged();
+      } else {
+        playbackStartedBuilder_.setMessage(value);
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    public Builder setPlaybackStarted(
+        io.dhgateway.v1.PlaybackStarted.Builder builderForValue) {
+      if (playbackStartedBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        playbackStartedBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    public Builder mergePlaybackStarted(io.dhgateway.v1.PlaybackStarted value) {
+      if (playbackStartedBuilder_ == null) {
+        if (eventCase_ == 7 &&
+            event_ != io.dhgateway.v1.PlaybackStarted.getDefaultInstance()) {
+          event_ = io.dhgateway.v1.PlaybackStarted.newBuilder((io.dhgateway.v1.PlaybackStarted) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 7) {
+          playbackStartedBuilder_.mergeFrom(value);
+        } else {
+          playbackStartedBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    public Builder clearPlaybackStarted() {
+      if (playbackStartedBuilder_ == null) {
+        if (eventCase_ == 7) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 7) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        playbackStartedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    public io.dhgateway.v1.PlaybackStarted.Builder getPlaybackStartedBuilder() {
+      return internalGetPlaybackStartedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.PlaybackStartedOrBuilder getPlaybackStartedOrBuilder() {
+      if ((eventCase_ == 7) && (playbackStartedBuilder_ != null)) {
+        return playbackStartedBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 7) {
+          return (io.dhgateway.v1.PlaybackStarted) event_;
+        }
+        return io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The avatar began to speak this drive's audio (once per drive).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.PlaybackStarted, io.dhgateway.v1.PlaybackStarted.Builder, io.dhgateway.v1.PlaybackStartedOrBuilder> 
+        internalGetPlaybackStartedFieldBuilder() {
+      if (playbackStartedBuilder_ == null) {
+        if (!(eventCase_ == 7)) {
+          event_ = io.dhgateway.v1.PlaybackStarted.getDefaultInstance();
+        }
+        playbackStartedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.PlaybackStarted, io.dhgateway.v1.PlaybackStarted.Builder, io.dhgateway.v1.PlaybackStartedOrBuilder>(
+                (io.dhgateway.v1.PlaybackStarted) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 7;
+      onChanged();
+      return playbackStartedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.PlaybackFinished, io.dhgateway.v1.PlaybackFinished.Builder, io.dhgateway.v1.PlaybackFinishedOrBuilder> playbackFinishedBuilder_;
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     * @return Whether the playbackFinished field is set.
+     */
+    @java.lang.Override
+    public boolean hasPlaybackFinished() {
+      return eventCase_ == 8;
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     * @return The playbackFinished.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.PlaybackFinished getPlaybackFinished() {
+      if (playbackFinishedBuilder_ == null) {
+        if (eventCase_ == 8) {
+          return (io.dhgateway.v1.PlaybackFinished) event_;
+        }
+        return io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+      } else {
+        if (eventCase_ == 8) {
+          return playbackFinishedBuilder_.getMessage();
+        }
+        return io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    public Builder setPlaybackFinished(io.dhgateway.v1.PlaybackFinished value) {
+      if (playbackFinishedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        event_ = value;
+        onChanged();
+      } else {
+        playbackFinishedBuilder_.setMessage(value);
+      }
+      eventCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    public Builder setPlaybackFinished(
+        io.dhgateway.v1.PlaybackFinished.Builder builderForValue) {
+      if (playbackFinishedBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        playbackFinishedBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    public Builder mergePlaybackFinished(io.dhgateway.v1.PlaybackFinished value) {
+      if (playbackFinishedBuilder_ == null) {
+        if (eventCase_ == 8 &&
+            event_ != io.dhgateway.v1.PlaybackFinished.getDefaultInstance()) {
+          event_ = io.dhgateway.v1.PlaybackFinished.newBuilder((io.dhgateway.v1.PlaybackFinished) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 8) {
+          playbackFinishedBuilder_.mergeFrom(value);
+        } else {
+          playbackFinishedBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    public Builder clearPlaybackFinished() {
+      if (playbackFinishedBuilder_ == null) {
+        if (eventCase_ == 8) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 8) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        playbackFinishedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    public io.dhgateway.v1.PlaybackFinished.Builder getPlaybackFinishedBuilder() {
+      return internalGetPlaybackFinishedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.PlaybackFinishedOrBuilder getPlaybackFinishedOrBuilder() {
+      if ((eventCase_ == 8) && (playbackFinishedBuilder_ != null)) {
+        return playbackFinishedBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 8) {
+          return (io.dhgateway.v1.PlaybackFinished) event_;
+        }
+        return io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The avatar stopped speaking this drive's audio (once per drive that started to
+     * play; before Completed).
+     * </pre>
+     *
+     * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.PlaybackFinished, io.dhgateway.v1.PlaybackFinished.Builder, io.dhgateway.v1.PlaybackFinishedOrBuilder> 
+        internalGetPlaybackFinishedFieldBuilder() {
+      if (playbackFinishedBuilder_ == null) {
+        if (!(eventCase_ == 8)) {
+          event_ = io.dhgateway.v1.PlaybackFinished.getDefaultInstance();
+        }
+        playbackFinishedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.PlaybackFinished, io.dhgateway.v1.PlaybackFinished.Builder, io.dhgateway.v1.PlaybackFinishedOrBuilder>(
+                (io.dhgateway.v1.PlaybackFinished) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 8;
+      onChanged();
+      return playbackFinishedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.MarkPlayed, io.dhgateway.v1.MarkPlayed.Builder, io.dhgateway.v1.MarkPlayedOrBuilder> markPlayedBuilder_;
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     * @return Whether the markPlayed field is set.
+     */
+    @java.lang.Override
+    public boolean hasMarkPlayed() {
+      return eventCase_ == 9;
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     * @return The markPlayed.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.MarkPlayed getMarkPlayed() {
+      if (markPlayedBuilder_ == null) {
+        if (eventCase_ == 9) {
+          return (io.dhgateway.v1.MarkPlayed) event_;
+        }
+        return io.dhgateway.v1.MarkPlayed.getDefaultInstance();
+      } else {
+        if (eventCase_ == 9) {
+          return markPlayedBuilder_.getMessage();
+        }
+        return io.dhgateway.v1.MarkPlayed.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    public Builder setMarkPlayed(io.dhgateway.v1.MarkPlayed value) {
+      if (markPlayedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        event_ = value;
+        onChanged();
+      } else {
+        markPlayedBuilder_.setMessage(value);
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    public Builder setMarkPlayed(
+        io.dhgateway.v1.MarkPlayed.Builder builderForValue) {
+      if (markPlayedBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        markPlayedBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    public Builder mergeMarkPlayed(io.dhgateway.v1.MarkPlayed value) {
+      if (markPlayedBuilder_ == null) {
+        if (eventCase_ == 9 &&
+            event_ != io.dhgateway.v1.MarkPlayed.getDefaultInstance()) {
+          event_ = io.dhgateway.v1.MarkPlayed.newBuilder((io.dhgateway.v1.MarkPlayed) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 9) {
+          markPlayedBuilder_.mergeFrom(value);
+        } else {
+          markPlayedBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    public Builder clearMarkPlayed() {
+      if (markPlayedBuilder_ == null) {
+        if (eventCase_ == 9) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 9) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        markPlayedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    public io.dhgateway.v1.MarkPlayed.Builder getMarkPlayedBuilder() {
+      return internalGetMarkPlayedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.MarkPlayedOrBuilder getMarkPlayedOrBuilder() {
+      if ((eventCase_ == 9) && (markPlayedBuilder_ != null)) {
+        return markPlayedBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 9) {
+          return (io.dhgateway.v1.MarkPlayed) event_;
+        }
+        return io.dhgateway.v1.MarkPlayed.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The audio before a client's Mark has been played.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.MarkPlayed, io.dhgateway.v1.MarkPlayed.Builder, io.dhgateway.v1.MarkPlayedOrBuilder> 
+        internalGetMarkPlayedFieldBuilder() {
+      if (markPlayedBuilder_ == null) {
+        if (!(eventCase_ == 9)) {
+          event_ = io.dhgateway.v1.MarkPlayed.getDefaultInstance();
+        }
+        markPlayedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.MarkPlayed, io.dhgateway.v1.MarkPlayed.Builder, io.dhgateway.v1.MarkPlayedOrBuilder>(
+                (io.dhgateway.v1.MarkPlayed) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 9;
+      onChanged();
+      return markPlayedBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:dhgateway.v1.DriveEvent)

@@ -140,8 +140,8 @@ public interface DriveEventOrBuilder extends
 
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -150,8 +150,8 @@ public interface DriveEventOrBuilder extends
   boolean hasCompleted();
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
@@ -160,13 +160,97 @@ public interface DriveEventOrBuilder extends
   io.dhgateway.v1.Completed getCompleted();
   /**
    * <pre>
-   * The drive finished: Stop sent and the connection closed. The last event of a
-   * successful stream.
+   * The drive finished: Stop sent, the connection closed, and the avatar played what
+   * was sent (PlaybackFinished came first). The last event of a successful stream.
    * </pre>
    *
    * <code>.dhgateway.v1.Completed completed = 6;</code>
    */
   io.dhgateway.v1.CompletedOrBuilder getCompletedOrBuilder();
+
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   * @return Whether the playbackStarted field is set.
+   */
+  boolean hasPlaybackStarted();
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   * @return The playbackStarted.
+   */
+  io.dhgateway.v1.PlaybackStarted getPlaybackStarted();
+  /**
+   * <pre>
+   * The avatar began to speak this drive's audio (once per drive).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackStarted playback_started = 7;</code>
+   */
+  io.dhgateway.v1.PlaybackStartedOrBuilder getPlaybackStartedOrBuilder();
+
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   * @return Whether the playbackFinished field is set.
+   */
+  boolean hasPlaybackFinished();
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   * @return The playbackFinished.
+   */
+  io.dhgateway.v1.PlaybackFinished getPlaybackFinished();
+  /**
+   * <pre>
+   * The avatar stopped speaking this drive's audio (once per drive that started to
+   * play; before Completed).
+   * </pre>
+   *
+   * <code>.dhgateway.v1.PlaybackFinished playback_finished = 8;</code>
+   */
+  io.dhgateway.v1.PlaybackFinishedOrBuilder getPlaybackFinishedOrBuilder();
+
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   * @return Whether the markPlayed field is set.
+   */
+  boolean hasMarkPlayed();
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   * @return The markPlayed.
+   */
+  io.dhgateway.v1.MarkPlayed getMarkPlayed();
+  /**
+   * <pre>
+   * The audio before a client's Mark has been played.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.MarkPlayed mark_played = 9;</code>
+   */
+  io.dhgateway.v1.MarkPlayedOrBuilder getMarkPlayedOrBuilder();
 
   io.dhgateway.v1.DriveEvent.EventCase getEventCase();
 }

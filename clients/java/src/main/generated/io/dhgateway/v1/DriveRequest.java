@@ -60,6 +60,7 @@ private static final long serialVersionUID = 0L;
           com.google.protobuf.AbstractMessage.InternalOneOfEnum {
     CONFIG(1),
     AUDIO(2),
+    MARK(3),
     REQUEST_NOT_SET(0);
     private final int value;
     private RequestCase(int value) {
@@ -79,6 +80,7 @@ private static final long serialVersionUID = 0L;
       switch (value) {
         case 1: return CONFIG;
         case 2: return AUDIO;
+        case 3: return MARK;
         case 0: return REQUEST_NOT_SET;
         default: return null;
       }
@@ -168,6 +170,52 @@ private static final long serialVersionUID = 0L;
     return com.google.protobuf.ByteString.EMPTY;
   }
 
+  public static final int MARK_FIELD_NUMBER = 3;
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   * @return Whether the mark field is set.
+   */
+  @java.lang.Override
+  public boolean hasMark() {
+    return requestCase_ == 3;
+  }
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   * @return The mark.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.Mark getMark() {
+    if (requestCase_ == 3) {
+       return (io.dhgateway.v1.Mark) request_;
+    }
+    return io.dhgateway.v1.Mark.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.MarkOrBuilder getMarkOrBuilder() {
+    if (requestCase_ == 3) {
+       return (io.dhgateway.v1.Mark) request_;
+    }
+    return io.dhgateway.v1.Mark.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -189,6 +237,9 @@ private static final long serialVersionUID = 0L;
       output.writeBytes(
           2, (com.google.protobuf.ByteString) request_);
     }
+    if (requestCase_ == 3) {
+      output.writeMessage(3, (io.dhgateway.v1.Mark) request_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -201,6 +252,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeBytesSize(
             2, (com.google.protobuf.ByteString) request_);
+    }
+    if (requestCase_ == 3) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(3, (io.dhgateway.v1.Mark) request_);
     }
     return size;
   }
@@ -236,6 +291,10 @@ private static final long serialVersionUID = 0L;
         if (!getAudio()
             .equals(other.getAudio())) return false;
         break;
+      case 3:
+        if (!getMark()
+            .equals(other.getMark())) return false;
+        break;
       case 0:
       default:
     }
@@ -258,6 +317,10 @@ private static final long serialVersionUID = 0L;
       case 2:
         hash = (37 * hash) + AUDIO_FIELD_NUMBER;
         hash = (53 * hash) + getAudio().hashCode();
+        break;
+      case 3:
+        hash = (37 * hash) + MARK_FIELD_NUMBER;
+        hash = (53 * hash) + getMark().hashCode();
         break;
       case 0:
       default:
@@ -400,6 +463,9 @@ private static final long serialVersionUID = 0L;
       if (configBuilder_ != null) {
         configBuilder_.clear();
       }
+      if (markBuilder_ != null) {
+        markBuilder_.clear();
+      }
       requestCase_ = 0;
       request_ = null;
       return this;
@@ -445,6 +511,10 @@ private static final long serialVersionUID = 0L;
           configBuilder_ != null) {
         result.request_ = configBuilder_.build();
       }
+      if (requestCase_ == 3 &&
+          markBuilder_ != null) {
+        result.request_ = markBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -466,6 +536,10 @@ private static final long serialVersionUID = 0L;
         }
         case AUDIO: {
           setAudio(other.getAudio());
+          break;
+        }
+        case MARK: {
+          mergeMark(other.getMark());
           break;
         }
         case REQUEST_NOT_SET: {
@@ -508,6 +582,13 @@ private static final long serialVersionUID = 0L;
               requestCase_ = 2;
               break;
             } // case 18
+            case 26: {
+              input.readMessage(
+                  internalGetMarkFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              requestCase_ = 3;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -776,6 +857,191 @@ private static final long serialVersionUID = 0L;
         onChanged();
       }
       return this;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.Mark, io.dhgateway.v1.Mark.Builder, io.dhgateway.v1.MarkOrBuilder> markBuilder_;
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     * @return Whether the mark field is set.
+     */
+    @java.lang.Override
+    public boolean hasMark() {
+      return requestCase_ == 3;
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     * @return The mark.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.Mark getMark() {
+      if (markBuilder_ == null) {
+        if (requestCase_ == 3) {
+          return (io.dhgateway.v1.Mark) request_;
+        }
+        return io.dhgateway.v1.Mark.getDefaultInstance();
+      } else {
+        if (requestCase_ == 3) {
+          return markBuilder_.getMessage();
+        }
+        return io.dhgateway.v1.Mark.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    public Builder setMark(io.dhgateway.v1.Mark value) {
+      if (markBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        request_ = value;
+        onChanged();
+      } else {
+        markBuilder_.setMessage(value);
+      }
+      requestCase_ = 3;
+      return this;
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    public Builder setMark(
+        io.dhgateway.v1.Mark.Builder builderForValue) {
+      if (markBuilder_ == null) {
+        request_ = builderForValue.build();
+        onChanged();
+      } else {
+        markBuilder_.setMessage(builderForValue.build());
+      }
+      requestCase_ = 3;
+      return this;
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    public Builder mergeMark(io.dhgateway.v1.Mark value) {
+      if (markBuilder_ == null) {
+        if (requestCase_ == 3 &&
+            request_ != io.dhgateway.v1.Mark.getDefaultInstance()) {
+          request_ = io.dhgateway.v1.Mark.newBuilder((io.dhgateway.v1.Mark) request_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          request_ = value;
+        }
+        onChanged();
+      } else {
+        if (requestCase_ == 3) {
+          markBuilder_.mergeFrom(value);
+        } else {
+          markBuilder_.setMessage(value);
+        }
+      }
+      requestCase_ = 3;
+      return this;
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    public Builder clearMark() {
+      if (markBuilder_ == null) {
+        if (requestCase_ == 3) {
+          requestCase_ = 0;
+          request_ = null;
+          onChanged();
+        }
+      } else {
+        if (requestCase_ == 3) {
+          requestCase_ = 0;
+          request_ = null;
+        }
+        markBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    public io.dhgateway.v1.Mark.Builder getMarkBuilder() {
+      return internalGetMarkFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.MarkOrBuilder getMarkOrBuilder() {
+      if ((requestCase_ == 3) && (markBuilder_ != null)) {
+        return markBuilder_.getMessageOrBuilder();
+      } else {
+        if (requestCase_ == 3) {
+          return (io.dhgateway.v1.Mark) request_;
+        }
+        return io.dhgateway.v1.Mark.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+     * has played the audio before it.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Mark mark = 3;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.Mark, io.dhgateway.v1.Mark.Builder, io.dhgateway.v1.MarkOrBuilder> 
+        internalGetMarkFieldBuilder() {
+      if (markBuilder_ == null) {
+        if (!(requestCase_ == 3)) {
+          request_ = io.dhgateway.v1.Mark.getDefaultInstance();
+        }
+        markBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.Mark, io.dhgateway.v1.Mark.Builder, io.dhgateway.v1.MarkOrBuilder>(
+                (io.dhgateway.v1.Mark) request_,
+                getParentForChildren(),
+                isClean());
+        request_ = null;
+      }
+      requestCase_ = 3;
+      onChanged();
+      return markBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:dhgateway.v1.DriveRequest)

@@ -58,5 +58,35 @@ public interface DriveRequestOrBuilder extends
    */
   com.google.protobuf.ByteString getAudio();
 
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   * @return Whether the mark field is set.
+   */
+  boolean hasMark();
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   * @return The mark.
+   */
+  io.dhgateway.v1.Mark getMark();
+  /**
+   * <pre>
+   * A named point between audio chunks: the gateway answers MarkPlayed when the avatar
+   * has played the audio before it.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Mark mark = 3;</code>
+   */
+  io.dhgateway.v1.MarkOrBuilder getMarkOrBuilder();
+
   io.dhgateway.v1.DriveRequest.RequestCase getRequestCase();
 }

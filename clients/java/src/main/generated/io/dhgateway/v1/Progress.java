@@ -113,6 +113,21 @@ private static final long serialVersionUID = 0L;
     return underruns_;
   }
 
+  public static final int PLAYED_MS_FIELD_NUMBER = 5;
+  private long playedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar has played (the estimated playhead).
+   * </pre>
+   *
+   * <code>int64 played_ms = 5;</code>
+   * @return The playedMs.
+   */
+  @java.lang.Override
+  public long getPlayedMs() {
+    return playedMs_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -139,6 +154,9 @@ private static final long serialVersionUID = 0L;
     if (underruns_ != 0) {
       output.writeInt32(4, underruns_);
     }
+    if (playedMs_ != 0L) {
+      output.writeInt64(5, playedMs_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -158,6 +176,10 @@ private static final long serialVersionUID = 0L;
     if (underruns_ != 0) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt32Size(4, underruns_);
+    }
+    if (playedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(5, playedMs_);
     }
     return size;
   }
@@ -191,6 +213,8 @@ private static final long serialVersionUID = 0L;
         != other.getLeadMs()) return false;
     if (getUnderruns()
         != other.getUnderruns()) return false;
+    if (getPlayedMs()
+        != other.getPlayedMs()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -213,6 +237,9 @@ private static final long serialVersionUID = 0L;
         getLeadMs());
     hash = (37 * hash) + UNDERRUNS_FIELD_NUMBER;
     hash = (53 * hash) + getUnderruns();
+    hash = (37 * hash) + PLAYED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getPlayedMs());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -353,6 +380,7 @@ private static final long serialVersionUID = 0L;
       sentMs_ = 0L;
       leadMs_ = 0L;
       underruns_ = 0;
+      playedMs_ = 0L;
       return this;
     }
 
@@ -398,6 +426,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.underruns_ = underruns_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.playedMs_ = playedMs_;
+      }
     }
 
     @java.lang.Override
@@ -423,6 +454,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getUnderruns() != 0) {
         setUnderruns(other.getUnderruns());
+      }
+      if (other.getPlayedMs() != 0L) {
+        setPlayedMs(other.getPlayedMs());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -468,6 +502,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 32
+            case 40: {
+              playedMs_ = input.readInt64();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -657,6 +696,50 @@ private static final long serialVersionUID = 0L;
     public Builder clearUnderruns() {
       bitField0_ = (bitField0_ & ~0x00000008);
       underruns_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private long playedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar has played (the estimated playhead).
+     * </pre>
+     *
+     * <code>int64 played_ms = 5;</code>
+     * @return The playedMs.
+     */
+    @java.lang.Override
+    public long getPlayedMs() {
+      return playedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar has played (the estimated playhead).
+     * </pre>
+     *
+     * <code>int64 played_ms = 5;</code>
+     * @param value The playedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPlayedMs(long value) {
+
+      playedMs_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar has played (the estimated playhead).
+     * </pre>
+     *
+     * <code>int64 played_ms = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPlayedMs() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      playedMs_ = 0L;
       onChanged();
       return this;
     }

@@ -49,4 +49,14 @@ public interface ProgressOrBuilder extends
    * @return The underruns.
    */
   int getUnderruns();
+
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar has played (the estimated playhead).
+   * </pre>
+   *
+   * <code>int64 played_ms = 5;</code>
+   * @return The playedMs.
+   */
+  long getPlayedMs();
 }
