@@ -38,6 +38,7 @@ class Reason(enum.StrEnum):
     PARTIAL_SAMPLE = "PARTIAL_SAMPLE"
     CHUNK_TOO_LARGE = "CHUNK_TOO_LARGE"
     BAD_WAV = "BAD_WAV"
+    BAD_MARK = "BAD_MARK"
     INVALID_CONFIG = "INVALID_CONFIG"
     # Exclusivity.
     TASK_BUSY = "TASK_BUSY"

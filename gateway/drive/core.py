@@ -18,13 +18,18 @@ Inputs:
   :meth:`end` (from outside: preempt, StopDrive, drain, a lease not kept);
 * frames: :meth:`frames_due` hands out the frames to send now, in order, and counts them in
   flight until :meth:`frames_written`, so two senders never interleave;
-* the end: :meth:`finish` once the drive is over, whatever ended it (True: send Stop now),
-  then :meth:`released` once the connection is closed and the task released.
+* marks: :meth:`receive_mark` between chunks (reported when the audio before it was played);
+* the end: :meth:`finish` once the drive is over, whatever ended it (True: send Stop now);
+  for a drive that completed, :meth:`play_out` once the Stop went out (the task stays held
+  until :meth:`playback_due` reported the finish); then :meth:`released` once the connection
+  is closed and the task released.
 
 Outputs: :meth:`next_deadline` says when the shell must look again and why (frames, progress,
-or a limit); the shell sleeps until then or until an input, then asks :meth:`end_due` (why the
-drive must end now, if it must), :meth:`frames_due` and :meth:`progress_due`; it reads from the
-client only while :meth:`wants_audio`, and leaves the streaming loop once :attr:`flushed`.
+playback, or a limit); the shell sleeps until then or until an input, then asks
+:meth:`end_due` (why the drive must end now, if it must), :meth:`frames_due`,
+:meth:`progress_due` and :meth:`playback_due` (what the avatar played: ``speech.py``); it
+reads from the client only while :meth:`wants_audio`, and leaves the streaming loop once
+:attr:`flushed`.
 
 Idle means "the client sent nothing while the gateway wanted audio": the idle clock runs only
 while the drive streams, the core wants audio and no frame is in flight, so a large chunk that
@@ -37,49 +42,21 @@ after the Stop, so nothing that was sent is lost).
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
 from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
+from gateway.drive.outputs import Completion, Deadline, Due
 from gateway.drive.pacing import Pacer
 from gateway.drive.progress import ProgressSchedule, ProgressSnapshot
 from gateway.drive.settings import DriveLimits, PacingSettings
+from gateway.drive.speech import PlaybackEvent, SpeechTracker
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
 
 #: The states of a live drive: it takes audio and can be ended from outside. Past them it is
 #: ending anyway, and interrupting it could cut the Stop frame and turn a Completed into an error.
 _LIVE = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP, DriveState.STREAMING})
-
-
-class Due(enum.Enum):
-    """What :meth:`DriveCore.next_deadline` wakes the shell for."""
-
-    FORMAT_TIMEOUT = "format_timeout"  # a WAV header did not come in time
-    FRAMES = "frames"  # the pacer has audio to release
-    PROGRESS = "progress"  # a Progress report may be due
-    IDLE_TIMEOUT = "idle_timeout"  # the client stayed silent too long
-    MAX_DURATION = "max_duration"  # the drive reached its longest
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """The latest time the shell must call the core again, and why."""
-
-    at: float
-    due: Due
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """The final accounting of a drive (the Completed event)."""
-
-    received_ms: int
-    sent_ms: int
-    bytes_sent: int
-    frames_sent: int
-    underruns: int
-    stop_lag_ms: int
+#: Where an end from outside is taken: a live drive, or one playing out (its Stop is out, so
+#: only PREEMPT, StopDrive or a drain can cut the avatar's last words short).
+_ENDABLE = _LIVE | {DriveState.PLAYING_OUT}
 
 
 class DriveCore:
@@ -90,6 +67,8 @@ class DriveCore:
         pacing: pacing settings.
         limits: chunk size, set-up buffer, idle and maximum time.
         now: when the drive began (its config arrived).
+        vendor_grace_s: how long an estimated start or finish of playback waits for the
+            vendor's callback (0: no callbacks are received).
     """
 
     def __init__(
@@ -99,6 +78,7 @@ class DriveCore:
         pacing: PacingSettings,
         limits: DriveLimits,
         now: float,
+        vendor_grace_s: float = 0.0,
     ) -> None:
         self.converter = converter
         self.pacing = pacing
@@ -117,6 +97,7 @@ class DriveCore:
         self.ended: GatewayError | None = None
         #: When :meth:`finish` decided that Stop goes out (None: no Stop was owed).
         self.stop_sent_at: float | None = None
+        self.speech = SpeechTracker(vendor_grace_s=vendor_grace_s)
         self._in_flight = False  # frames handed out and not yet written
         self._idle_since: float | None = None  # when the core began waiting for the client
 
@@ -145,11 +126,12 @@ class DriveCore:
         """End the drive from outside with ``reason``.
 
         Returns True when the reason was taken: the shell must then interrupt whatever the
-        drive awaits. False when the drive is already ending (by itself or an earlier reason,
-        which wins).
+        drive awaits. False when it is ending already (by itself, or an earlier reason wins).
         """
-        if self.ended is not None or self.state not in _LIVE:
+        if self.ended is not None or self.state not in _ENDABLE:
             return False
+        if self.state is DriveState.PLAYING_OUT and reason.reason is Reason.STOPPED_BY_REQUEST:
+            return False  # StopDrive lets the avatar finish what was sent: this one is finishing
         self.ended = reason
         return True
 
@@ -172,9 +154,24 @@ class DriveCore:
             self.machine.handle(DriveEvent.ABANDON)  # nothing was started: nothing is owed
         return False
 
+    def play_out(self) -> None:
+        """A completed drive's Stop went out: the avatar plays the rest, the task stays held
+        until :meth:`playback_due` reported the finish (the drive may be ended meanwhile)."""
+        self.machine.handle(DriveEvent.PLAY_OUT)
+
+    @property
+    def played_out(self) -> bool:
+        """Whether the finish of playback was reported (or nothing was ever played)."""
+        return self.speech.finished or self.pacer is None or self.pacer.playback.anchor is None
+
+    def cut(self, now: float) -> None:
+        """The drive ends short of playing all it sent (a failure, an end from outside):
+        :meth:`playback_due` reports the finish at once, interrupted."""
+        self.speech.cut(now, self.pacer.playback if self.pacer else None)
+
     def released(self) -> None:
         """The connection is closed and the task released (after :meth:`finish`)."""
-        if self.state is DriveState.STOPPING:
+        if self.state in (DriveState.STOPPING, DriveState.PLAYING_OUT):
             self.machine.handle(DriveEvent.CLOSE)
 
     # The client's audio.
@@ -210,6 +207,23 @@ class DriveCore:
         if self.pacer is not None:
             self.pacer.finish()  # a prebuffer that never filled goes out now
         self._track_idle(now)
+
+    def receive_mark(self, name: str, now: float) -> None:
+        """A mark after the audio received so far.
+
+        Raises:
+            InvalidDrive: BAD_MARK: an empty or too long name, or too many marks.
+        """
+        self.speech.add_mark(name, self.converter.received_ms)
+
+    def played_ms(self, now: float) -> int:
+        """Milliseconds of the drive's audio the avatar played by ``now`` (or at the cut)."""
+        return round(self.speech.played_ms(now, self.pacer.playback if self.pacer else None))
+
+    def playback_due(self, now: float) -> list[PlaybackEvent]:
+        """What the avatar did by ``now`` that was not reported yet, in order."""
+        playback = self.pacer.playback if self.pacer else None
+        return self.speech.due(now, playback, stopped=self.stop_sent_at is not None)
 
     @property
     def output(self) -> OutputFormat | None:
@@ -276,7 +290,13 @@ class DriveCore:
         if self.pacer is not None and not self._in_flight:
             if (frames_at := self.pacer.next_due(now)) is not None:
                 candidates.append(Deadline(frames_at, Due.FRAMES))
-        return min(candidates, key=lambda d: d.at)
+        playback = self.pacer.playback if self.pacer else None
+        stopped = self.stop_sent_at is not None
+        if (heard_at := self.speech.next_at(now, playback, stopped)) is not None:
+            candidates.append(Deadline(heard_at, Due.PLAYBACK))
+        if self.state not in _LIVE:  # past the Stop, only playback is still to come
+            candidates = [c for c in candidates if c.due is Due.PLAYBACK]
+        return min(candidates, key=lambda d: d.at, default=None)
 
     def end_due(self, now: float) -> GatewayError | None:
         """Why the drive must end at ``now``, if it must: a failure, an end from outside, or a
@@ -318,6 +338,7 @@ class DriveCore:
             sent_ms=round(self.sent_ms),
             lead_ms=round(playback.lead_ms(now)) if playback else 0,
             underruns=playback.underruns if playback else 0,
+            played_ms=round(playback.playhead_ms(now)) if playback else 0,
         )
 
     # Accounting.

@@ -6,8 +6,10 @@ A drive is one gRPC stream mapped to one upstream DriveId and one WebSocket. Its
 the vendor's side (the side with obligations)::
 
     IDLE ─QUEUE─▶ QUEUED ─ADMIT─▶ SETTING_UP ─START─▶ STREAMING ─STOP─▶ STOPPING ─CLOSE─▶ CLOSED
-      │              │                │                                                 ▲
-      └─ADMIT────────┼───────────────▶┤                                                 │
+      │              │                │                                   │             ▲
+      └─ADMIT────────┼───────────────▶┤                          PLAY_OUT │             │
+      │              │                │                                   ▼             │
+      │              │                │                            PLAYING_OUT ─CLOSE───┤
       IDLE, QUEUED, SETTING_UP ──ABANDON (nothing was started: nothing is owed) ────────┘
 
 Rules:
@@ -18,6 +20,9 @@ Rules:
    ``ABANDON`` from ``STREAMING``. A drive that reached Start always gets its Stop, whatever failed.
 3. An event that is not in the table is a bug in the caller: :class:`DriveStateError` is raised
    and the state does not change.
+4. A drive that completed (its Stop went out after all its audio) is ``PLAYING_OUT`` until the
+   avatar played what was sent: the task stays held, so a next drive does not cut off the
+   utterance's last words (a new WebSocket drive interrupts the avatar, zego-api.md §10).
 
 The client's side (config, audio, half-close) is tracked by the shell and the pacer, not here:
 it never creates an obligation toward the vendor.
@@ -36,6 +41,7 @@ class DriveState(enum.Enum):
     SETTING_UP = "setting_up"
     STREAMING = "streaming"
     STOPPING = "stopping"
+    PLAYING_OUT = "playing_out"
     CLOSED = "closed"
 
 
@@ -46,11 +52,12 @@ class DriveEvent(enum.Enum):
     ADMIT = "admit"  # the drive holds the task; setting up begins
     START = "start"  # the Start command was sent upstream
     STOP = "stop"  # the Stop command was sent (or the connection is gone)
+    PLAY_OUT = "play_out"  # a completed drive's Stop went out: the avatar plays the rest
     CLOSE = "close"  # the WebSocket is closed and the task released
     ABANDON = "abandon"  # the drive ended before any Start: nothing is owed upstream
 
 
-IDLE, QUEUED, SETTING_UP, STREAMING, STOPPING, CLOSED = DriveState
+IDLE, QUEUED, SETTING_UP, STREAMING, STOPPING, PLAYING_OUT, CLOSED = DriveState
 
 TRANSITIONS: dict[tuple[DriveState, DriveEvent], DriveState] = {
     (IDLE, DriveEvent.QUEUE): QUEUED,
@@ -62,6 +69,8 @@ TRANSITIONS: dict[tuple[DriveState, DriveEvent], DriveState] = {
     (SETTING_UP, DriveEvent.ABANDON): CLOSED,
     (STREAMING, DriveEvent.STOP): STOPPING,
     (STOPPING, DriveEvent.CLOSE): CLOSED,
+    (STOPPING, DriveEvent.PLAY_OUT): PLAYING_OUT,
+    (PLAYING_OUT, DriveEvent.CLOSE): CLOSED,
 }
 
 

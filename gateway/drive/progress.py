@@ -24,6 +24,8 @@ class ProgressSnapshot:
     sent_ms: int
     lead_ms: int
     underruns: int
+    #: Milliseconds of audio the avatar has played (the estimated playhead).
+    played_ms: int = 0
 
 
 class ProgressSchedule:

@@ -9,6 +9,13 @@ from dataclasses import dataclass, field
 from gateway.drive.audio import InputFormat
 
 
+@dataclass(frozen=True, slots=True)
+class MarkRequest:
+    """A client's mark between audio chunks (``DriveRequest.mark``)."""
+
+    name: str
+
+
 class ConflictPolicy(enum.StrEnum):
     """What to do when the task already has an active drive."""
 

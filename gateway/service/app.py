@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from gateway.admission.gate import AdmissionGate
 from gateway.admission.gauge import LoadGauge
 from gateway.config import Credentials, GatewayConfig
-from gateway.drive.core import Completion
 from gateway.drive.machine import DriveState
+from gateway.drive.outputs import Completion
 from gateway.errors import DriveEnded, InvalidDrive, Reason
 from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics

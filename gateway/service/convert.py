@@ -45,6 +45,7 @@ STATE_TO_PB: Mapping[DriveState, pb.DriveState.ValueType] = {
     DriveState.SETTING_UP: pb.DRIVE_STATE_SETTING_UP,
     DriveState.STREAMING: pb.DRIVE_STATE_STREAMING,
     DriveState.STOPPING: pb.DRIVE_STATE_STOPPING,
+    DriveState.PLAYING_OUT: pb.DRIVE_STATE_STOPPING,
     DriveState.CLOSED: pb.DRIVE_STATE_STOPPING,
 }
 

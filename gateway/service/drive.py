@@ -28,10 +28,12 @@ from typing import Protocol
 
 from gateway.config import Credentials
 from gateway.drive.audio import Converter, OutputFormat
-from gateway.drive.core import Completion, DriveCore
+from gateway.drive.core import DriveCore
 from gateway.drive.machine import DriveState
+from gateway.drive.outputs import Completion
 from gateway.drive.progress import ProgressSnapshot
-from gateway.drive.spec import ConflictPolicy, DriveSpec
+from gateway.drive.spec import ConflictPolicy, DriveSpec, MarkRequest
+from gateway.drive.speech import PlaybackEvent
 from gateway.errors import (
     GatewayError,
     InvalidDrive,
@@ -58,6 +60,10 @@ class DriveListener(Protocol):
         """Report progress without blocking the drive (a report may be dropped while the
         client has not taken the previous one)."""
 
+    def playback(self, drive: Drive, event: PlaybackEvent) -> None:
+        """Report what the avatar played without blocking the drive; never dropped, in
+        order."""
+
 
 class Drive:
     """One Drive RPC from config to Completed; implements the registry's ``Holder``.
@@ -66,8 +72,9 @@ class Drive:
         services: what every drive shares (registry, vendor client, observer, settings, clock).
         spec: the validated config.
         credentials: the vendor account to drive with.
-        audio: the client's audio chunks; ends at half-close; may raise GatewayError.
-        listener: receives Queued / Started / Progress.
+        audio: the client's audio chunks and marks; ends at half-close; may raise
+            GatewayError.
+        listener: receives Queued / Started / Progress and the playback events.
     """
 
     def __init__(
@@ -75,7 +82,7 @@ class Drive:
         services: DriveServices,
         spec: DriveSpec,
         credentials: Credentials,
-        audio: AsyncIterator[bytes],
+        audio: AsyncIterator[bytes | MarkRequest],
         listener: DriveListener,
     ) -> None:
         self.services = services
@@ -171,7 +178,10 @@ class Drive:
                 raise self.core.ended from None
             raise
         finally:
-            owes_stop = self.core.finish(self._clock())
+            now = self._clock()
+            owes_stop = self.core.finish(now)
+            self.core.cut(now)  # a drive that did not play out ends its playback here
+            self._report_playback(now)
             reader.cancel()
             await asyncio.shield(self._clean_up(reader, owes_stop))
 
@@ -270,6 +280,7 @@ class Drive:
                 await self._pump()
                 if (snapshot := core.progress_due(now)) is not None:
                     self._listener.progress(self, snapshot)
+                self._report_playback(now)
                 if core.flushed:
                     break
                 if core.wants_audio():
@@ -286,7 +297,30 @@ class Drive:
             await self._send_stop()
         if core.end_error is not None:
             raise core.end_error
+        core.play_out()
+        await session.close()  # the connection's work is done; the task stays held
+        await self._play_out()
         return core.completed()
+
+    async def _play_out(self) -> None:
+        """Report what the avatar plays of the rest, until it finished: by the estimate at
+        most the pacing lead after the last frame (plus the vendor's grace)."""
+        core = self.core
+        while True:
+            now = self._clock()
+            self._report_playback(now)
+            if core.played_out:
+                return
+            deadline = core.next_deadline(now)
+            assert deadline is not None  # a drive playing out waits for its finish
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline.at):
+                    await self._wake.wait()
+
+    def _report_playback(self, now: float) -> None:
+        for event in self.core.playback_due(now):
+            self._listener.playback(self, event)
 
     async def _read(self) -> None:
         """Feed the client's audio into the core, no faster than it wants it.
@@ -298,6 +332,9 @@ class Drive:
         core = self.core
         try:
             async for chunk in self._audio:
+                if isinstance(chunk, MarkRequest):
+                    core.receive_mark(chunk.name, self._clock())
+                    continue
                 core.receive_audio(chunk, self._clock())
                 if core.started_at is None:
                     self._wake.set()  # the set-up may be waiting for the format
@@ -309,6 +346,10 @@ class Drive:
             core.receive_end(self._clock())
         except GatewayError as exc:
             core.fail(exc)
+            if core.state is DriveState.QUEUED:
+                # A queued drive awaits the task, not its inputs: end it now, or a bad frame
+                # would wait for the holder (a drive being set up goes on to Start and Stop).
+                self.end(exc)
         self._wake.set()
 
     async def _pump(self) -> None:
@@ -366,6 +407,9 @@ class Drive:
             "drive_id": self._drive_id,
             "sent_ms": str(round(self.core.sent_ms))
             if self.core.state is not DriveState.IDLE
+            else "",
+            "played_ms": str(self.core.played_ms(self._clock()))
+            if self.core.started_at is not None
             else "",
         }
 

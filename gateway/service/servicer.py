@@ -20,6 +20,8 @@ from google.protobuf import timestamp_pb2
 
 from gateway.drive.audio import OutputFormat
 from gateway.drive.progress import ProgressSnapshot
+from gateway.drive.spec import MarkRequest
+from gateway.drive.speech import Heard, PlaybackEvent, Source
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
 from gateway.registry.base import task_key
 from gateway.service.app import GatewayApp
@@ -39,6 +41,11 @@ def _now() -> timestamp_pb2.Timestamp:
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
+
+_SOURCE = {
+    Source.ESTIMATED: pb.PLAYBACK_SOURCE_ESTIMATED,
+    Source.VENDOR: pb.PLAYBACK_SOURCE_VENDOR,
+}
 
 _EOF = grpc.aio.EOF  # type: ignore[attr-defined]  # the stubs lack it
 """What ``context.read()`` returns once the client half-closed."""
@@ -67,8 +74,13 @@ class _DriveRequests:
     def __aiter__(self) -> _DriveRequests:
         return self
 
-    async def __anext__(self) -> bytes:
-        """The next non-empty audio chunk; the end of the stream ends the iteration."""
+    async def __anext__(self) -> bytes | MarkRequest:
+        """The next non-empty audio chunk or mark; the end of the stream ends the iteration.
+
+        Raises:
+            InvalidDrive: CONFIG_REPEATED; MALFORMED_REQUEST from the read, which the drive's
+                reader turns into the drive's failure (with its Stop).
+        """
         while True:
             request = await self._read()
             if request is _EOF:
@@ -78,6 +90,8 @@ class _DriveRequests:
             if kind == "audio":
                 if request.audio:
                     return request.audio
+            elif kind == "mark":
+                return MarkRequest(request.mark.name)
             elif kind == "config":
                 raise InvalidDrive(
                     Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once"
@@ -113,9 +127,18 @@ class _StreamListener:
 
     def _start_write(self, drive: Drive, **event: Any) -> asyncio.Future[None]:
         message = pb.DriveEvent(drive_id=drive.drive_id, time=_now(), **event)
-        self._last = last = asyncio.ensure_future(self._context.write(message))
+        previous = self._last
+        if previous is None or previous.done():
+            writing = self._context.write(message)
+        else:
+            writing = self._write_after(previous, message)  # one write at a time, in order
+        self._last = last = asyncio.ensure_future(writing)
         last.add_done_callback(_retrieve)
         return last
+
+    async def _write_after(self, previous: asyncio.Future[None], message: pb.DriveEvent) -> None:
+        await asyncio.wait({previous})
+        await self._context.write(message)
 
     async def _write(self, drive: Drive, **event: Any) -> None:
         await asyncio.shield(self._start_write(drive, **event))
@@ -149,8 +172,23 @@ class _StreamListener:
             sent_ms=snapshot.sent_ms,
             lead_ms=snapshot.lead_ms,
             underruns=snapshot.underruns,
+            played_ms=snapshot.played_ms,
         )
         self._start_write(drive, progress=progress)
+
+    def playback(self, drive: Drive, event: PlaybackEvent) -> None:
+        # Not awaited either, but never dropped: written in order after what is pending.
+        source = _SOURCE[event.source]
+        if event.kind is Heard.STARTED:
+            self._start_write(drive, playback_started=pb.PlaybackStarted(source=source))
+        elif event.kind is Heard.MARK:
+            mark = pb.MarkPlayed(name=event.name, at_ms=event.at_ms, source=source)
+            self._start_write(drive, mark_played=mark)
+        else:
+            finished = pb.PlaybackFinished(
+                played_ms=event.played_ms, interrupted=event.interrupted, source=source
+            )
+            self._start_write(drive, playback_finished=finished)
 
 
 class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):

@@ -17,6 +17,7 @@ connection dead. Either way :attr:`DriveSession.closed` resolves, at the latest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 
@@ -124,7 +125,16 @@ class DriveSession:
             UpstreamDisconnected: the connection died before Start was sent.
         """
         check_format(sample_rate, channels, voice_channel)
-        connection = await dial(grant.wss_address, config)
+        # A caller cancelled mid-handshake (a drive ended from outside while it was set up)
+        # must not leave a connection behind: the dial finishes in its own task, bounded by
+        # the handshake timeout, and what it opened is closed.
+        dialing = asyncio.ensure_future(dial(grant.wss_address, config))
+        try:
+            connection = await asyncio.shield(dialing)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await (await dialing).close()
+            raise
         session = cls(
             connection,
             grant,

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gateway.drive.audio import Converter, Encoding, InputFormat, OutputFormat
-from gateway.drive.core import Completion, Deadline, DriveCore, Due
+from gateway.drive.core import DriveCore
+from gateway.drive.outputs import Completion, Deadline, Due
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.settings import DriveLimits, PacingSettings
+from gateway.drive.speech import PlaybackEvent
 from gateway.errors import InvalidDrive, Reason
 
 BPS = 32000  # 16 kHz mono s16le
@@ -77,6 +79,7 @@ class Shell:
     sent: bytearray = field(default_factory=bytearray)
     frames: list[tuple[float, bytes]] = field(default_factory=list)
     reports: list[tuple[float, ProgressSnapshot]] = field(default_factory=list)
+    heard: list[tuple[float, PlaybackEvent]] = field(default_factory=list)
 
     def service(self) -> None:
         """One wake: frames due (in order), then a progress report if due."""
@@ -88,6 +91,7 @@ class Shell:
         snapshot = self.core.progress_due(self.now)
         if snapshot is not None:
             self.reports.append((self.now, snapshot))
+        self.heard.extend((self.now, event) for event in self.core.playback_due(self.now))
 
     def feed(self, data: bytes) -> None:
         self.core.receive_audio(data, self.now)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gateway.drive.audio import Encoding, InputFormat
-from gateway.drive.core import Deadline, Due
 from gateway.drive.machine import DriveState
+from gateway.drive.outputs import Deadline, Due
 from gateway.errors import DriveEnded, InvalidDrive, Reason, UpstreamDisconnected
 from tests.drive.test_core import BPS, Shell, audio, complete, make_core, start
 
@@ -27,6 +27,7 @@ def limit_reached(shell: Shell) -> DriveEnded:
             pass
         shell.core.frames_written(shell.now)
         shell.core.progress_due(shell.now)
+        shell.core.playback_due(shell.now)
     pytest.fail("no limit was reached")
 
 
@@ -216,3 +217,18 @@ def test_a_known_format_has_no_format_deadline() -> None:
     core = make_core(idle_timeout_s=0.1)
     assert core.output is not None
     assert core.next_deadline(100.0) is None and core.end_due(100.0) is None
+
+
+def test_a_drive_playing_out_is_cut_by_preempt_but_not_by_stop_drive() -> None:
+    core = make_core()
+    start(core, 0.0)
+    core.receive_audio(audio(0, BPS), 0.0)
+    core.frames_due(0.0)
+    core.frames_written(0.0)
+    core.receive_end(0.0)
+    assert core.finish(0.0)
+    core.play_out()
+    assert core.state is DriveState.PLAYING_OUT and not core.wants_audio()
+    assert not core.end(DriveEnded(Reason.STOPPED_BY_REQUEST, "stop"))  # it finishes anyway
+    preempted = DriveEnded(Reason.PREEMPTED, "preempted")
+    assert core.end(preempted) and core.end_due(0.5) is preempted
