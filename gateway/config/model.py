@@ -115,6 +115,9 @@ class LimitsConfig(DriveLimits):
     #: Concurrent drives of one API key that sets no ``max_drives`` of its own (None: no limit).
     max_drives_per_key: int | None = None
     queue_timeout_s: float = 30.0
+    #: A Drive stream whose DriveConfig has not come this long after it opened ends
+    #: (DEADLINE_EXCEEDED / CONFIG_TIMEOUT).
+    config_timeout_s: float = 10.0
     #: How long a preempting drive waits for the holder's WebSocket to close.
     preempt_wait_s: float = 5.0
     #: Admission: refuse new drives (RESOURCE_EXHAUSTED / GATEWAY_OVERLOADED) while this
@@ -148,6 +151,7 @@ class LimitsConfig(DriveLimits):
             "max_drives",
             "max_drives_per_key",
             "queue_timeout_s",
+            "config_timeout_s",
             "preempt_wait_s",
         )
         if self.admit_max_cpu < 0:

@@ -142,6 +142,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits", "format_timeout_s", "FORMAT_TIMEOUT_S", "float",
       "how long a WAV drive may wait for its header (empty: the idle timeout)", optional=True),
     S("limits", "queue_timeout_s", "QUEUE_TIMEOUT_S", "float", "default wait of a QUEUE drive"),
+    S("limits", "config_timeout_s", "CONFIG_TIMEOUT_S", "float",
+      "a Drive stream must send its DriveConfig within this"),
     S("limits", "preempt_wait_s", "PREEMPT_WAIT_S", "float",
       "how long a PREEMPT drive waits for the holder to close"),
     S("limits", "admit_max_cpu", "ADMIT_MAX_CPU", "float",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dhgateway.v1 import gateway_pb2 as pb
 from google.protobuf import duration_pb2
 
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, LimitsConfig
 from gateway.drive.audio import CAPABILITIES, Encoding, InputFormat, VoiceChannel
 from gateway.drive.machine import DriveState
 from gateway.drive.spec import ConflictPolicy, DriveSpec
@@ -50,16 +50,72 @@ STATE_TO_PB: Mapping[DriveState, pb.DriveState.ValueType] = {
 }
 
 
-def spec_from_config(config: pb.DriveConfig) -> DriveSpec:
+#: The longest ``task_id`` and ``profile``, in UTF-8 bytes.
+MAX_NAME_BYTES = 256
+#: The most labels a drive may have, and the longest key and value (UTF-8 bytes): a drive's
+#: labels are repeated in each of its lifecycle log lines and in ListDrives.
+MAX_LABELS = 16
+MAX_LABEL_KEY_BYTES = 64
+MAX_LABEL_VALUE_BYTES = 256
+#: What ``google.protobuf.Duration`` allows in ``nanos``.
+_MAX_NANOS = 999_999_999
+
+
+def _invalid(message: str) -> InvalidDrive:
+    return InvalidDrive(Reason.INVALID_CONFIG, message)
+
+
+def _check_name(field: str, value: str) -> None:
+    if len(value.encode()) > MAX_NAME_BYTES:
+        raise _invalid(f"DriveConfig.{field} is longer than {MAX_NAME_BYTES} bytes")
+
+
+def _queue_timeout_s(config: pb.DriveConfig, limits: LimitsConfig) -> float | None:
+    """The config's ``queue_timeout`` in seconds (None: unset), in (0, ``max_drive_s``]."""
+    if not config.HasField("queue_timeout"):
+        return None
+    duration = config.queue_timeout
+    seconds, nanos = duration.seconds, duration.nanos
+    # Not Duration.ToTimedelta(): it raises OverflowError beyond timedelta's range.
+    if abs(nanos) > _MAX_NANOS or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        raise _invalid("queue_timeout is not a valid Duration (nanos out of range or sign)")
+    timeout_s = seconds + nanos / 1e9
+    if timeout_s <= 0:
+        raise _invalid("queue_timeout must be positive")
+    if timeout_s > limits.max_drive_s:
+        raise _invalid(
+            f"queue_timeout must be at most {limits.max_drive_s:g} s "
+            "(the gateway's limits.max_drive_s)"
+        )
+    return timeout_s
+
+
+def _labels(config: pb.DriveConfig) -> dict[str, str]:
+    """The config's labels, within :data:`MAX_LABELS` and the key and value lengths."""
+    labels = dict(config.labels)
+    if len(labels) > MAX_LABELS:
+        raise _invalid(f"DriveConfig.labels has {len(labels)} labels: at most {MAX_LABELS}")
+    for key, value in labels.items():
+        if not 0 < len(key.encode()) <= MAX_LABEL_KEY_BYTES:
+            raise _invalid(f"each label key must be 1 to {MAX_LABEL_KEY_BYTES} bytes")
+        if len(value.encode()) > MAX_LABEL_VALUE_BYTES:
+            raise _invalid(f"each label value must be at most {MAX_LABEL_VALUE_BYTES} bytes")
+    return labels
+
+
+def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
     """The validated :class:`DriveSpec` of a ``DriveConfig``.
 
     Raises:
         InvalidDrive: TASK_ID_REQUIRED, UNSUPPORTED_FORMAT (an unknown enum value or a bad
-            number; the audio module checks the rest when the converter is built).
+            number; the audio module checks the rest when the converter is built),
+            INVALID_CONFIG (a name, a label or ``queue_timeout`` out of range).
     """
     task_id = config.task_id.strip()
     if not task_id:
         raise InvalidDrive(Reason.TASK_ID_REQUIRED, "DriveConfig.task_id is required")
+    _check_name("task_id", task_id)
+    _check_name("profile", config.profile)
     fmt = config.input
     encoding = _ENCODINGS.get(fmt.encoding)
     voice = _VOICE.get(fmt.voice_channel)
@@ -70,11 +126,8 @@ def spec_from_config(config: pb.DriveConfig) -> DriveSpec:
             "unknown enum value in DriveConfig (encoding, voice_channel or on_conflict)",
         )
     wav = encoding is Encoding.WAV
-    queue_timeout_s: float | None = None
-    if config.HasField("queue_timeout"):
-        queue_timeout_s = config.queue_timeout.ToTimedelta().total_seconds()
-        if queue_timeout_s <= 0:
-            raise InvalidDrive(Reason.INVALID_CONFIG, "queue_timeout must be positive")
+    queue_timeout_s = _queue_timeout_s(config, limits)
+    labels = _labels(config)
     return DriveSpec(
         task_id=task_id,
         input=InputFormat(
@@ -87,7 +140,7 @@ def spec_from_config(config: pb.DriveConfig) -> DriveSpec:
         output_rate_hz=config.output_sample_rate_hz,
         on_conflict=policy,
         queue_timeout_s=queue_timeout_s,
-        labels=dict(config.labels),
+        labels=labels,
         profile=config.profile,
     )
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from dhgateway.v1 import gateway_pb2, gateway_pb2_grpc
+from dhgateway.v1 import gateway_pb2
 from grpc_health.v1 import _async as health_aio, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -39,6 +39,7 @@ from gateway.config import GatewayConfig, ServerConfig
 from gateway.errors import ConfigError, draining
 from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, AuthInterceptor
+from gateway.service.decoding import add_servicer
 from gateway.service.servicer import DriveGatewayServicer
 
 log = logging.getLogger("gateway.service")
@@ -192,9 +193,7 @@ async def start_server(
         options=server_options(app),
         interceptors=[*interceptors, AuthInterceptor(authenticator)],
     )
-    gateway_pb2_grpc.add_DriveGatewayServicer_to_server(
-        DriveGatewayServicer(app, authenticator), server
-    )
+    add_servicer(DriveGatewayServicer(app, authenticator), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -62,7 +62,12 @@ class _DriveRequests:
         self._read = context.read
 
     async def first_config(self) -> pb.DriveConfig:
-        """The DriveConfig that must open the stream."""
+        """The DriveConfig that must open the stream.
+
+        Raises:
+            InvalidDrive: CONFIG_REQUIRED; MALFORMED_REQUEST from the read (a frame that does
+                not decode: see :mod:`gateway.service.decoding`).
+        """
         first = await self._read()
         if first is _EOF:
             raise InvalidDrive(Reason.CONFIG_REQUIRED, "the stream ended before a DriveConfig")
@@ -216,6 +221,23 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             await _abort(context, to_grpc_status(exc))
             raise AssertionError("unreachable") from exc  # abort always raises
 
+    async def _first_config(self, requests: _DriveRequests) -> pb.DriveConfig:
+        """The stream's DriveConfig, which must come within ``limits.config_timeout_s``.
+
+        Raises:
+            DriveEnded: CONFIG_TIMEOUT.
+            InvalidDrive: CONFIG_REQUIRED, MALFORMED_REQUEST.
+        """
+        timeout_s = self.app.config.limits.config_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await requests.first_config()
+        except TimeoutError:
+            raise DriveEnded(
+                Reason.CONFIG_TIMEOUT,
+                f"no DriveConfig within {timeout_s:g} s of the stream's start",
+            ) from None
+
     async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
@@ -224,8 +246,8 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         try:
             principal = self.auth.identify(context.invocation_metadata())
             requests = _DriveRequests(context)
-            config = await requests.first_config()
-            spec = spec_from_config(config)
+            config = await self._first_config(requests)
+            spec = spec_from_config(config, self.app.config.limits)
             principal.check(self._profile(spec.profile), spec.task_id)
             credentials = self.app.credentials(spec.profile)
             self.app.admit()
