@@ -16,22 +16,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from gateway.errors import ConfigError
+from gateway.web import Site
 
-__all__ = ["MetricsServer", "split_listen"]
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` too) as (host, port).
-
-    Raises:
-        ConfigError: not a host and a port in 0-65535.
-    """
-    host, sep, port_text = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"metrics_listen must be host:port, got {listen!r}")
-    return host, int(port_text)
+__all__ = ["MetricsServer"]
 
 
 class MetricsServer:
@@ -45,9 +32,16 @@ class MetricsServer:
     def __init__(self, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
         self._registry = registry
         self._ready = ready
-        self._runner: web.AppRunner | None = None
-        self.address = ""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._site = Site(app)
+
+    @property
+    def address(self) -> str:
         """Where it listens (host:port, the real port when 0 was asked), once started."""
+        return self._site.address
 
     async def start(self, listen: str) -> str:
         """Bind ``listen`` (port 0 picks a free one) and serve; returns the bound address.
@@ -55,37 +49,11 @@ class MetricsServer:
         Raises:
             ConfigError: ``listen`` is malformed, or cannot be bound (in use, not ours).
         """
-        if self._runner is not None:
-            raise RuntimeError("the metrics server is already running")
-        host, port = split_listen(listen)
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(
-                f"metrics_listen {listen!r} cannot be bound: {exc.strerror or exc}"
-            ) from exc
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self.address = f"{shown}:{bound_port}"
-        return self.address
+        return await self._site.start(listen, setting="metrics_listen")
 
     async def stop(self) -> None:
         """Stop serving; safe to call more than once."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._site.stop()
 
     async def _metrics(self, request: web.Request) -> web.Response:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))

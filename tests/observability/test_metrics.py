@@ -17,11 +17,12 @@ from gateway.config import ObservabilityConfig
 from gateway.demo import bundled_clip
 from gateway.errors import ConfigError
 from gateway.observability import GatewayMetrics, interceptors_for
-from gateway.observability.http import MetricsServer, split_listen
+from gateway.observability.http import MetricsServer
 from gateway.service.app import GatewayApp
 from gateway.simulator import Fault
 from gateway.testing import running_gateway
 from gateway.upstream import Attempt
+from gateway.web import split_listen
 from tests.observability.conftest import (
     Observed,
     Samples,
