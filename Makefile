@@ -49,5 +49,13 @@ bench: $(STAMP)
 	bash scripts/system-deps.sh
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
+## Soak the gateway for SOAK_S seconds (default 3600) under a realistic mix: short and long drives
+## at real-time pace, cancels, preempts, bad configs, vendor faults. Prints the slope per hour of
+## its RSS, fds, asyncio tasks and set-up latency; writes bench/results/soak.{json,csv,png}.
+.PHONY: soak
+SOAK_S ?= 3600
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds $(SOAK_S)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

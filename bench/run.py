@@ -32,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import IO, Any
 from urllib.request import urlopen
 
 from bench.metrics import CpuSample, StepResult, part_name, summarise
@@ -214,6 +214,21 @@ def gateway(secret: str, api_url: str, **env: str) -> Iterator[tuple[subprocess.
     As shipped: metrics served (on a free port) and counted, admission by load on; only the
     limits that would cap the ladder itself (drives, the vendor's API rate) are raised.
     """
+    with gateway_via((), secret, api_url, env) as started:
+        yield started
+
+
+@contextmanager
+def gateway_via(
+    command: Sequence[str],
+    secret: str,
+    api_url: str,
+    env: Mapping[str, str],
+    stderr: IO[str] | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """:func:`gateway`, its command line run through ``command`` (none: the ``dh-gateway``
+    script; the soak's ``python -m bench.gateway_probe --tasks-file F``, from the checkout's
+    root), its log to ``stderr`` (None: the caller's)."""
     environ = dict(
         os.environ,
         DHGW_ZEGO_APP_ID=str(APP_ID),
@@ -225,8 +240,9 @@ def gateway(secret: str, api_url: str, **env: str) -> Iterator[tuple[subprocess.
         DHGW_UPSTREAM_REQUESTS_PER_SECOND="1000",
     )
     environ.update(env)
-    args = [str(BIN / "dh-gateway"), "--log-level", "WARNING", "serve"]
-    with _server(args, r"listening on (\S+)", env=environ) as started:
+    args = [*(command or [str(BIN / "dh-gateway")]), "--log-level", "WARNING", "serve"]
+    popen: dict[str, Any] = {"cwd": ROOT} if command else {}
+    with _server(args, r"listening on (\S+)", env=environ, stderr=stderr, **popen) as started:
         yield started
 
 
