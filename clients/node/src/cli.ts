@@ -5,7 +5,9 @@
  * Every client language ships a `dh-drive` with the same flags and, with `--json`, the same
  * output (one JSON object per line), so one test suite proves them all:
  *
- * - `{"event": "queued" | "started" | "progress" | "completed", "drive_id": ..., <fields>}`;
+ * - `{"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
+ *   "playback_finished" | "completed", "drive_id": ..., <fields>}`: the event's fields by their
+ *   proto names, int64 as strings and enums by name (the proto3 JSON form);
  * - `{"event": "cancelled", "at_unix_ms": ...}` after `--cancel-after-ms` (exit 0);
  * - `{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
  *   "metadata": {...}}` when the drive fails (exit 1).
@@ -18,8 +20,9 @@ import { parseArgs } from "node:util";
 
 import { GatewayClient } from "./client";
 import { DriveError } from "./errors";
-import { type DriveEvent, queued_ReasonToJSON } from "./gen/dhgateway/v1/gateway";
-import { chunkBytes, ENCODINGS, type EncodingName, POLICIES, type PolicyName } from "./options";
+import type { AudioItem } from "./drive";
+import { type DriveEvent, playbackSourceToJSON, queued_ReasonToJSON } from "./gen/dhgateway/v1/gateway";
+import { chunkBytes, ENCODINGS, type EncodingName, POLICIES, type PolicyName, sampleWidth } from "./options";
 
 /** The parsed flags (the same as every language's dh-drive). */
 export interface CliArgs {
@@ -33,6 +36,8 @@ export interface CliArgs {
   chunkMs: number;
   realtime: boolean;
   cancelAfterMs: number | undefined;
+  /** A mark named `m<offset_ms>` every this many ms of audio; 0: none. */
+  markEveryMs: number;
   apiKey: string | undefined;
   json: boolean;
 }
@@ -45,7 +50,8 @@ export const USAGE =
   `                [--encoding {${ENCODINGS.join(",")}}] [--rate RATE]\n` +
   `                [--channels CHANNELS] [--policy {${POLICIES.join(",")}}]\n` +
   "                [--chunk-ms CHUNK_MS] [--realtime]\n" +
-  "                [--cancel-after-ms CANCEL_AFTER_MS] [--api-key API_KEY] [--json]";
+  "                [--cancel-after-ms CANCEL_AFTER_MS]\n" +
+  "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]";
 
 const HELP = `${USAGE}
 
@@ -66,6 +72,9 @@ options:
   --realtime            send at 1x, like a live TTS
   --cancel-after-ms CANCEL_AFTER_MS
                         cancel the drive after this long
+  --mark-every-ms MARK_EVERY_MS
+                        put a mark named m<offset_ms> every this many ms of
+                        audio (0: none)
   --api-key API_KEY     sent as authorization: Bearer <key>
   --json                one JSON object per line`;
 
@@ -107,6 +116,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
         "chunk-ms": { type: "string" },
         realtime: { type: "boolean", default: false },
         "cancel-after-ms": { type: "string" },
+        "mark-every-ms": { type: "string" },
         "api-key": { type: "string" },
         json: { type: "boolean", default: false },
       },
@@ -132,6 +142,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
     chunkMs: integer("chunk-ms", values["chunk-ms"]) ?? 20,
     realtime: values.realtime ?? false,
     cancelAfterMs: integer("cancel-after-ms", values["cancel-after-ms"]),
+    markEveryMs: integer("mark-every-ms", values["mark-every-ms"]) ?? 0,
     apiKey: values["api-key"],
     json: values.json ?? false,
   };
@@ -164,22 +175,170 @@ export async function* audioChunks(
   }
 }
 
+/** Where the audio samples are in a file's bytes, and their frame layout. */
+export interface AudioLayout {
+  /** The first byte of audio (after a WAV header). */
+  start: number;
+  /** One past the last byte of audio. */
+  end: number;
+  rateHz: number;
+  /** Bytes per frame: one sample of every channel. */
+  frameBytes: number;
+}
+
+/**
+ * Where a WAV file's samples are (its `fmt ` and `data` chunks); `undefined` when `data` is not
+ * a RIFF/WAVE file with both. A `data` size of 0 or past the end (a streamed WAV) means "to the
+ * end of the file".
+ */
+export function wavLayout(data: Uint8Array): AudioLayout | undefined {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const tag = (at: number): string => String.fromCharCode(...data.subarray(at, at + 4));
+  if (data.length < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") {
+    return undefined;
+  }
+  let format: { rateHz: number; frameBytes: number } | undefined;
+  for (let at = 12; at + 8 <= data.length; ) {
+    const id = tag(at);
+    const size = view.getUint32(at + 4, true);
+    const body = at + 8;
+    if (id === "fmt " && body + 16 <= data.length) {
+      format = { rateHz: view.getUint32(body + 4, true), frameBytes: view.getUint16(body + 12, true) };
+    } else if (id === "data") {
+      if (format === undefined || format.rateHz === 0 || format.frameBytes === 0) {
+        return undefined;
+      }
+      const end = size === 0 || body + size > data.length ? data.length : body + size;
+      return { start: body, end, ...format };
+    }
+    at = body + size + (size % 2); // chunks are padded to an even size
+  }
+  return undefined;
+}
+
+/** The audio layout of a file sent as `encoding` (WAV: from its header; else the flags'). */
+export function audioLayout(data: Uint8Array, encoding: EncodingName, rateHz: number, channels: number): AudioLayout {
+  const wav = encoding === "WAV" ? wavLayout(data) : undefined;
+  const width = encoding === "WAV" ? 2 : sampleWidth(encoding);
+  return wav ?? { start: 0, end: data.length, rateHz: rateHz || 16000, frameBytes: Math.max(channels, 1) * width };
+}
+
+/** A mark to put after the byte `at` of the file. */
+export interface MarkPoint {
+  at: number;
+  name: string;
+}
+
+/**
+ * A mark named `m<t>` at every `everyMs` ms t of the audio (t = everyMs, 2 x everyMs, ...,
+ * strictly inside the audio: none at its start or end), placed after the last whole frame
+ * before t; none when `everyMs` <= 0.
+ */
+export function markPoints(layout: AudioLayout, everyMs: number): MarkPoint[] {
+  const points: MarkPoint[] = [];
+  for (let t = everyMs; everyMs > 0; t += everyMs) {
+    const at = layout.start + Math.floor((t * layout.rateHz) / 1000) * layout.frameBytes;
+    if (at >= layout.end) {
+      break;
+    }
+    points.push({ at, name: `m${t}` });
+  }
+  return points;
+}
+
+/**
+ * `chunks` with `marks` (byte offsets into their concatenation, ascending) in between: a chunk
+ * that a mark falls inside is split there, its two parts sent back to back.
+ */
+export async function* withMarks(
+  chunks: AsyncIterable<Uint8Array>,
+  marks: readonly MarkPoint[],
+): AsyncGenerator<AudioItem, void, undefined> {
+  let offset = 0;
+  let next = 0;
+  for await (const chunk of chunks) {
+    let cut = 0;
+    for (let mark = marks[next]; mark !== undefined && mark.at <= offset + chunk.length; mark = marks[++next]) {
+      const at = Math.max(mark.at - offset, cut);
+      if (at > cut) {
+        yield chunk.subarray(cut, at);
+        cut = at;
+      }
+      yield { name: mark.name };
+    }
+    if (cut < chunk.length) {
+      yield chunk.subarray(cut);
+    }
+    offset += chunk.length;
+  }
+}
+
 function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-/** An event as dh-drive prints it: its kind, drive_id and fields (proto names, enums by name). */
+type EventCase = NonNullable<DriveEvent["event"]>["$case"];
+
+/**
+ * The int64 fields of each event: the proto3 JSON form prints them as strings (ts-proto gives
+ * them as numbers), as every language's dh-drive does. A unit test holds this to the proto.
+ */
+export const INT64_FIELDS: Readonly<Partial<Record<EventCase, readonly string[]>>> = {
+  started: ["setupMs"],
+  progress: ["receivedMs", "sentMs", "leadMs", "playedMs"],
+  completed: ["receivedMs", "sentMs", "bytesSent", "framesSent", "stopLagMs"],
+  playbackFinished: ["playedMs"],
+  markPlayed: ["atMs"],
+};
+
+/**
+ * An event as dh-drive prints it: its kind, drive_id and fields, in the proto3 JSON form with
+ * proto names (int64 as strings, enums by name).
+ */
 export function eventJson(event: DriveEvent): Record<string, unknown> {
-  const line: Record<string, unknown> = { event: event.event?.$case ?? "unknown", drive_id: event.driveId };
+  const kind = event.event === undefined ? "unknown" : snakeCase(event.event.$case);
+  const line: Record<string, unknown> = { event: kind, drive_id: event.driveId };
   if (event.event !== undefined) {
+    const int64 = INT64_FIELDS[event.event.$case] ?? [];
     for (const [key, value] of Object.entries(event.event.value)) {
-      line[snakeCase(key)] = value;
+      line[snakeCase(key)] = int64.includes(key) ? String(value) : value;
     }
-    if (event.event.$case === "queued") {
-      line.reason = queued_ReasonToJSON(event.event.value.reason);
+    switch (event.event.$case) {
+      case "queued":
+        line.reason = queued_ReasonToJSON(event.event.value.reason);
+        break;
+      case "playbackStarted":
+      case "playbackFinished":
+      case "markPlayed":
+        line.source = playbackSourceToJSON(event.event.value.source);
+        break;
+      default:
+        break;
     }
   }
   return line;
+}
+
+/** What the human-readable lines call the playback events: what the avatar is doing. */
+const HUMAN_LABELS: Record<string, string> = {
+  playback_started: "speaking",
+  mark_played: "mark",
+  playback_finished: "finished",
+};
+
+/** A line as dh-drive prints it without `--json`: `<label> key=value ...`. */
+export function humanLine(line: Record<string, unknown>): string {
+  const label = HUMAN_LABELS[String(line.event)] ?? String(line.event);
+  const rest = Object.entries(line)
+    .filter(([key]) => key !== "event")
+    .map(([key, value]) => {
+      if (key === "source" && typeof value === "string") {
+        return `${key}=${value.replace(/^PLAYBACK_SOURCE_/, "").toLowerCase()}`;
+      }
+      return `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`;
+    })
+    .join(" ");
+  return `${label.padEnd(10)} ${rest}`;
 }
 
 /** JSON as Python's `json.dumps` writes it (", " and ": " separators, ASCII only). */
@@ -198,15 +357,7 @@ export function pythonJson(value: unknown): string {
 }
 
 function show(line: Record<string, unknown>, asJson: boolean): void {
-  if (asJson) {
-    process.stdout.write(`${pythonJson(line)}\n`);
-    return;
-  }
-  const rest = Object.entries(line)
-    .filter(([key]) => key !== "event")
-    .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
-    .join(" ");
-  process.stdout.write(`${String(line.event).padEnd(10)} ${rest}\n`);
+  process.stdout.write(`${asJson ? pythonJson(line) : humanLine(line)}\n`);
 }
 
 /** Drives once with `data` (the file's bytes); resolves with the exit status. */
@@ -222,7 +373,9 @@ export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSign
   const cancelAtMs = Date.now() + (args.cancelAfterMs ?? 0);
   const timer = args.cancelAfterMs ? setTimeout(stop, args.cancelAfterMs) : undefined;
   try {
-    const audio = audioChunks(data, size, args.chunkMs, args.realtime, cancel.signal);
+    const chunks = audioChunks(data, size, args.chunkMs, args.realtime, cancel.signal);
+    const marks = markPoints(audioLayout(data, encoding, args.rate, args.channels), args.markEveryMs);
+    const audio = marks.length > 0 ? withMarks(chunks, marks) : chunks;
     for await (const event of gateway.drive(args.task, audio, options, { signal: cancel.signal })) {
       show(eventJson(event), args.json);
     }

@@ -9,7 +9,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 
-import { Drive, type DriveCallOptions, drive } from "./drive";
+import { type AudioItem, Drive, type DriveCallOptions, drive } from "./drive";
 import { DriveError } from "./errors";
 import {
   type Capabilities,
@@ -73,10 +73,10 @@ export class GatewayClient {
     return new Drive(this.stub, taskId, options, this.#withMetadata(callOptions));
   }
 
-  /** Drives `taskId` with `audio`, yielding the events; see {@link drive}. */
+  /** Drives `taskId` with `audio` (chunks, and marks between them), yielding the events; see {@link drive}. */
   drive(
     taskId: string,
-    audio: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    audio: AsyncIterable<AudioItem> | Iterable<AudioItem>,
     options?: DriveOptions,
     callOptions: DriveCallOptions = {},
   ): AsyncGenerator<DriveEvent, void, undefined> {

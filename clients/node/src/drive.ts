@@ -12,8 +12,15 @@ import {
 } from "@grpc/grpc-js";
 
 import { DriveError } from "./errors";
-import type { DriveEvent, DriveGatewayClient, DriveRequest } from "./gen/dhgateway/v1/gateway";
+import type { DriveEvent, DriveGatewayClient, DriveRequest, Mark } from "./gen/dhgateway/v1/gateway";
 import { type DriveOptions, toDriveConfig } from "./options";
+
+/**
+ * What an audio source of {@link drive} yields: a chunk of audio, or a {@link Mark}
+ * (`{ name: "w3" }`) between chunks. The gateway answers a mark with a `markPlayed` event once
+ * the avatar has played the audio sent before it.
+ */
+export type AudioItem = Uint8Array | Mark;
 
 /** Per-call settings of a drive. */
 export interface DriveCallOptions {
@@ -35,10 +42,11 @@ function asBuffer(chunk: Uint8Array): Buffer {
 
 /**
  * A live drive. Write audio with {@link Drive.write} (it waits for `'drain'` when the stream's
- * buffer is full, so a fast producer follows the gateway's pace), half-close with
- * {@link Drive.end}, and read the events with `for await (const event of drive)`: the loop ends
- * after `completed`, or throws {@link DriveError} with the gateway's `ErrorInfo` reason, or the
- * abort reason after a cancel. Leaving the loop early cancels the drive.
+ * buffer is full, so a fast producer follows the gateway's pace), put marks between chunks with
+ * {@link Drive.mark}, half-close with {@link Drive.end}, and read the events with
+ * `for await (const event of drive)`: the loop ends after `completed`, or throws
+ * {@link DriveError} with the gateway's `ErrorInfo` reason, or the abort reason after a cancel.
+ * Leaving the loop early cancels the drive.
  */
 export class Drive implements AsyncIterable<DriveEvent> {
   /** The underlying grpc-js stream. */
@@ -111,16 +119,23 @@ export class Drive implements AsyncIterable<DriveEvent> {
    * events then say why): a producer loop stops on it.
    */
   async write(chunk: Uint8Array): Promise<boolean> {
-    if (!this.#writable()) {
-      return false;
-    }
-    if (!this.call.write({ request: { $case: "audio", value: asBuffer(chunk) } })) {
-      await this.#drained();
-    }
-    return this.#writable();
+    return this.#send({ request: { $case: "audio", value: asBuffer(chunk) } });
   }
 
-  /** Half-closes: no more audio; the gateway finishes the utterance and sends `completed`. */
+  /**
+   * Puts a mark after the audio written so far: the gateway answers with a `markPlayed` event
+   * (`name`, `atMs`, `source`) once the avatar has played that audio. `name` is 1 to 256 bytes
+   * of UTF-8 (the gateway fails the drive with INVALID_ARGUMENT otherwise). Resolves like
+   * {@link Drive.write}.
+   */
+  async mark(name: string): Promise<boolean> {
+    return this.#send({ request: { $case: "mark", value: { name } } });
+  }
+
+  /**
+   * Half-closes: no more audio. The gateway finishes the utterance, waits until the avatar has
+   * played it (`playbackFinished`), then sends `completed`.
+   */
   end(): void {
     if (this.#writable()) {
       this.call.end();
@@ -180,6 +195,16 @@ export class Drive implements AsyncIterable<DriveEvent> {
     return this.events();
   }
 
+  async #send(request: DriveRequest): Promise<boolean> {
+    if (!this.#writable()) {
+      return false;
+    }
+    if (!this.call.write(request)) {
+      await this.#drained();
+    }
+    return this.#writable();
+  }
+
   #writable(): boolean {
     return this.#final === undefined && !this.#cancelled && !this.call.writableEnded;
   }
@@ -223,8 +248,11 @@ export function openDrive(
  * Drives the avatar of `taskId` with `audio`, yielding the gateway's events.
  *
  * The audio is sent as it comes, with backpressure (HTTP/2 flow control holds the writer back
- * when the gateway paces); the stream half-closes when `audio` ends. The last event of a
- * successful drive is `completed`. Leaving the loop, or aborting `callOptions.signal`, cancels
+ * when the gateway paces); the stream half-closes when `audio` ends. `audio` may yield marks
+ * (`{ name }`) between chunks: each comes back as a `markPlayed` event when the avatar has
+ * played the audio before it. A drive that sent audio reports `playbackStarted`, the marks,
+ * `playbackFinished` (`playedMs`, `interrupted`), then `completed`: the last event of a
+ * successful drive, once the avatar is silent. Leaving the loop, or aborting `callOptions.signal`, cancels
  * the drive: the gateway sends the avatar its Stop at once.
  *
  * @throws DriveError the drive failed; `reason` is the gateway's `ErrorInfo` reason.
@@ -232,14 +260,14 @@ export function openDrive(
 export async function* drive(
   client: DriveGatewayClient,
   taskId: string,
-  audio: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  audio: AsyncIterable<AudioItem> | Iterable<AudioItem>,
   options?: DriveOptions,
   callOptions?: DriveCallOptions,
 ): AsyncGenerator<DriveEvent, void, undefined> {
   const live = new Drive(client, taskId, options, callOptions);
   const pump = async (): Promise<void> => {
-    for await (const chunk of audio) {
-      if (!(await live.write(chunk))) {
+    for await (const item of audio) {
+      if (!(await (item instanceof Uint8Array ? live.write(item) : live.mark(item.name)))) {
         return;
       }
     }

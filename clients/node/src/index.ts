@@ -7,7 +7,7 @@
  */
 
 export { GatewayClient, type GatewayClientOptions, type UnaryCallOptions } from "./client";
-export { Drive, type DriveCallOptions, drive, openDrive } from "./drive";
+export { type AudioItem, Drive, type DriveCallOptions, drive, openDrive } from "./drive";
 export { codeName, DriveError, type ErrorDetails, errorDetails, STATUS_DETAILS_KEY } from "./errors";
 export {
   chunkBytes,
@@ -31,6 +31,12 @@ export {
   type DriveInfo,
   DriveState,
   Encoding,
+  type Mark,
+  type MarkPlayed,
+  type PlaybackFinished,
+  PlaybackSource,
+  type PlaybackStarted,
+  playbackSourceToJSON,
   type Progress,
   type Queued,
   Queued_Reason,

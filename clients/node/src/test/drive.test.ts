@@ -8,7 +8,7 @@ import { GatewayClient } from "../client";
 import { drive, openDrive } from "../drive";
 import { DriveError } from "../errors";
 import type { DriveEvent, DriveRequest, StopDriveRequest, StopDriveResponse } from "../gen/dhgateway/v1/gateway";
-import { Encoding } from "../gen/dhgateway/v1/gateway";
+import { Encoding, PlaybackSource } from "../gen/dhgateway/v1/gateway";
 import { errorInfo, serve, trailers } from "./helpers";
 
 type Stream = ServerDuplexStream<DriveRequest, DriveEvent>;
@@ -17,6 +17,8 @@ type Stream = ServerDuplexStream<DriveRequest, DriveEvent>;
 interface Seen {
   config?: DriveRequest["request"];
   audio: Buffer[];
+  /** Every audio chunk ("audio:<bytes>") and mark ("mark:<name>"), in order. */
+  sequence: string[];
   authorization: unknown[];
   cancelledAt?: number;
 }
@@ -31,7 +33,7 @@ function started(driveId: string): DriveEvent {
 
 /** The fake gateway: the task id picks the behaviour. */
 function handleDrive(call: Stream): void {
-  const record: Seen = { audio: [], authorization: call.metadata.get("authorization") };
+  const record: Seen = { audio: [], sequence: [], authorization: call.metadata.get("authorization") };
   call.on("cancelled", () => {
     record.cancelledAt = performance.now();
   });
@@ -60,10 +62,30 @@ function handleDrive(call: Stream): void {
     call.on("data", (request: DriveRequest) => {
       if (request.request?.$case === "audio") {
         record.audio.push(request.request.value);
+        record.sequence.push(`audio:${request.request.value.length}`);
+      } else if (request.request?.$case === "mark") {
+        record.sequence.push(`mark:${request.request.value.name}`);
       }
     });
     call.on("end", () => {
       const bytes = record.audio.reduce((n, b) => n + b.length, 0);
+      if (task.startsWith("speak")) {
+        // As the gateway does: what the avatar played comes before the final accounting.
+        const driveId = `d-${task}`;
+        const source = PlaybackSource.PLAYBACK_SOURCE_ESTIMATED;
+        call.write({ driveId, time: new Date(), event: { $case: "playbackStarted", value: { source } } });
+        let atMs = 0;
+        for (const item of record.sequence) {
+          const [kind, value = ""] = item.split(":");
+          if (kind === "audio") {
+            atMs += Number(value) / 32; // 16 kHz s16le: 32 bytes a millisecond
+          } else {
+            call.write({ driveId, time: new Date(), event: { $case: "markPlayed", value: { name: value, atMs, source } } });
+          }
+        }
+        const finished = { playedMs: bytes / 32, interrupted: false, source: PlaybackSource.PLAYBACK_SOURCE_VENDOR };
+        call.write({ driveId, time: new Date(), event: { $case: "playbackFinished", value: finished } });
+      }
       call.write({
         driveId: `d-${task}`,
         time: new Date(),
@@ -230,6 +252,58 @@ test("GatewayClient sends the API key and turns unary failures into DriveError",
     assert.equal(error.codeName, "NOT_FOUND");
     assert.equal(error.reason, "NO_ACTIVE_DRIVE");
     assert.equal(error.metadata.task_id, "nobody");
+  } finally {
+    gateway.close();
+  }
+});
+
+test("marks go out between the chunks, and the playback events come back typed", async () => {
+  const audio = [Buffer.alloc(320), { name: "first" }, Buffer.alloc(640), Buffer.alloc(320), { name: "second" }];
+  const events = await collect(drive(server.client, "speak-items", audio));
+  assert.deepEqual(seen.get("speak-items")?.sequence, ["audio:320", "mark:first", "audio:640", "audio:320", "mark:second"]);
+  assert.deepEqual(
+    events.map((e) => e.event?.$case),
+    ["started", "playbackStarted", "markPlayed", "markPlayed", "playbackFinished", "completed"],
+  );
+  const marks = events.flatMap((e) => (e.event?.$case === "markPlayed" ? [e.event.value] : []));
+  assert.deepEqual(marks, [
+    { name: "first", atMs: 10, source: PlaybackSource.PLAYBACK_SOURCE_ESTIMATED },
+    { name: "second", atMs: 40, source: PlaybackSource.PLAYBACK_SOURCE_ESTIMATED },
+  ]);
+  const finished = events.find((e) => e.event?.$case === "playbackFinished")?.event;
+  assert.ok(finished?.$case === "playbackFinished");
+  assert.equal(finished.value.playedMs, 40);
+  assert.equal(finished.value.interrupted, false);
+  assert.equal(finished.value.source, PlaybackSource.PLAYBACK_SOURCE_VENDOR);
+});
+
+test("Drive.mark() puts a mark after what was written, and resolves false once the call ended", async () => {
+  const live = openDrive(server.client, "speak-live");
+  assert.equal(await live.mark("at-0"), true);
+  assert.equal(await live.write(Buffer.alloc(3200)), true);
+  assert.equal(await live.mark("at-100"), true);
+  live.end();
+  const events = await collect(live);
+  const marks = events.flatMap((e) => (e.event?.$case === "markPlayed" ? [[e.event.value.name, e.event.value.atMs]] : []));
+  assert.deepEqual(marks, [["at-0", 0], ["at-100", 100]]);
+  assert.equal(events.at(-1)?.event?.$case, "completed");
+  assert.equal(await live.mark("late"), false);
+});
+
+test("an async audio source may yield marks too", async () => {
+  async function* tts(): AsyncGenerator<Uint8Array | { name: string }> {
+    for (let word = 0; word < 3; word++) {
+      yield Buffer.alloc(640);
+      await sleep(1);
+      yield { name: `w${word}` };
+    }
+  }
+  const gateway = new GatewayClient(server.address);
+  try {
+    const events = await collect(gateway.drive("speak-async", tts()));
+    const names = events.flatMap((e) => (e.event?.$case === "markPlayed" ? [e.event.value.name] : []));
+    assert.deepEqual(names, ["w0", "w1", "w2"]);
+    assert.deepEqual(seen.get("speak-async")?.sequence, ["audio:640", "mark:w0", "audio:640", "mark:w1", "audio:640", "mark:w2"]);
   } finally {
     gateway.close();
   }
