@@ -49,9 +49,10 @@ public final class AudioChunks {
   /**
    * The chunks at 1x: chunk k is handed out at start + k x chunkMs, the start being the first
    * call to {@code next()} (an absolute schedule: no drift). An interrupt ends the iteration early,
-   * leaving the interrupt flag set.
+   * leaving the interrupt flag set. Any item type: e.g. the {@link DriveInput}s of one chunk's
+   * slot.
    */
-  public static Iterable<byte[]> realtime(List<byte[]> chunks, int chunkMs) {
+  public static <T> Iterable<T> realtime(List<T> chunks, int chunkMs) {
     return () ->
         new Iterator<>() {
           private int index;
@@ -64,7 +65,7 @@ public final class AudioChunks {
           }
 
           @Override
-          public byte[] next() {
+          public T next() {
             if (!hasNext()) {
               throw new NoSuchElementException();
             }

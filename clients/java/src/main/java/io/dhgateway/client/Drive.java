@@ -6,12 +6,16 @@ import io.dhgateway.v1.DriveConfig;
 import io.dhgateway.v1.DriveEvent;
 import io.dhgateway.v1.DriveGatewayGrpc;
 import io.dhgateway.v1.DriveRequest;
+import io.dhgateway.v1.Mark;
+import io.dhgateway.v1.PlaybackFinished;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -21,10 +25,17 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One open {@code Drive} stream: one utterance. Push audio with {@link #send(byte[])} (it waits
- * while the gateway holds the stream back: HTTP/2 flow control is how the gateway paces), {@link
- * #end()} it, and read the gateway's events with {@link #next()} or a for-each loop. The last event
- * of a successful drive is {@code completed}; a failed drive throws {@link DriveException} from
- * the reading methods.
+ * while the gateway holds the stream back: HTTP/2 flow control is how the gateway paces), put
+ * marks between chunks with {@link #mark(String)}, {@link #end()} it, and read the gateway's
+ * events with {@link #next()} or a for-each loop. The last event of a successful drive is {@code
+ * completed}; a failed drive throws {@link DriveException} from the reading methods.
+ *
+ * <p>A drive that sent audio also reports what the avatar played, as typed {@link DriveEvent}
+ * cases: {@code playback_started} ({@code PlaybackStarted}: the avatar began to speak), {@code
+ * mark_played} ({@code MarkPlayed}: the audio before a mark has played, in order), and {@code
+ * playback_finished} ({@code PlaybackFinished}: how much it played, whether it was cut short),
+ * which comes before {@code completed}: once {@code completed} arrives the avatar is silent.
+ * {@link #playbackFinished()} keeps the last for after the loop.
  *
  * <p>{@link #cancel()} (or {@link #close()} before the drive ended) resets the stream at once: the
  * gateway sends the avatar its Stop. Sending and reading may happen on different threads; events
@@ -55,6 +66,8 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
 
   // Written before END is queued; read by the reader after taking END.
   private volatile Throwable failure;
+  // The gateway's PlaybackFinished, once it came.
+  private volatile PlaybackFinished playbackFinished;
   // The reader's own state.
   private boolean endSeen;
 
@@ -84,11 +97,37 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
    * @throws InterruptedException the wait was interrupted; nothing was sent.
    */
   public boolean send(ByteString chunk) throws InterruptedException {
-    DriveRequest request = DriveRequest.newBuilder().setAudio(chunk).build();
+    return write(DriveRequest.newBuilder().setAudio(chunk).build(), "send()");
+  }
+
+  /**
+   * Puts a mark after the audio sent so far, first waiting until the stream can take it like
+   * {@link #send(ByteString)}. The gateway answers with a {@code mark_played} event of this name
+   * once the avatar has played that audio. {@code name} is 1 to 256 bytes of UTF-8; the gateway
+   * fails the drive with {@code INVALID_ARGUMENT} otherwise (or after too many marks).
+   *
+   * @return {@code false} when the drive already ended or was cancelled.
+   * @throws IllegalStateException after {@link #end()}.
+   * @throws InterruptedException the wait was interrupted; nothing was sent.
+   */
+  public boolean mark(String name) throws InterruptedException {
+    Mark mark = Mark.newBuilder().setName(Objects.requireNonNull(name, "name")).build();
+    return write(DriveRequest.newBuilder().setMark(mark).build(), "mark()");
+  }
+
+  /** Sends one input: {@link #send(ByteString)} for audio, {@link #mark(String)} for a mark. */
+  public boolean send(DriveInput input) throws InterruptedException {
+    if (input instanceof DriveInput.Mark mark) {
+      return mark(mark.name());
+    }
+    return send(((DriveInput.Audio) input).chunk());
+  }
+
+  private boolean write(DriveRequest request, String what) throws InterruptedException {
     lock.lockInterruptibly();
     try {
       if (halfClosed) {
-        throw new IllegalStateException("send() after end()");
+        throw new IllegalStateException(what + " after end()");
       }
       while (!finished && !cancelled && !requests.isReady()) {
         changed.await();
@@ -134,11 +173,30 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
    * @return whether every chunk was sent and the stream half-closed.
    */
   public boolean sendAll(Iterable<byte[]> chunks) throws InterruptedException {
-    for (byte[] chunk : chunks) {
+    return sendEach(chunks, this::send);
+  }
+
+  /**
+   * Sends every input, audio and marks in order (with backpressure), then half-closes; like
+   * {@link #sendAll}.
+   *
+   * @return whether every input was sent and the stream half-closed.
+   */
+  public boolean sendInputs(Iterable<? extends DriveInput> inputs) throws InterruptedException {
+    return sendEach(inputs, this::send);
+  }
+
+  private interface Sender<T> {
+    boolean send(T item) throws InterruptedException;
+  }
+
+  private <T> boolean sendEach(Iterable<? extends T> items, Sender<T> sender)
+      throws InterruptedException {
+    for (T item : items) {
       if (Thread.interrupted()) {
         throw new InterruptedException();
       }
-      if (!send(chunk)) {
+      if (!sender.send(item)) {
         return false;
       }
     }
@@ -157,11 +215,28 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
    * @return this drive.
    */
   public Drive sendAllInBackground(Iterable<byte[]> chunks) {
+    return inBackground(() -> sendAll(chunks));
+  }
+
+  /**
+   * {@link #sendInputs} on a daemon thread, like {@link #sendAllInBackground}: audio and marks.
+   *
+   * @return this drive.
+   */
+  public Drive sendInputsInBackground(Iterable<? extends DriveInput> inputs) {
+    return inBackground(() -> sendInputs(inputs));
+  }
+
+  private interface Job {
+    void run() throws InterruptedException;
+  }
+
+  private Drive inBackground(Job job) {
     Thread thread =
         new Thread(
             () -> {
               try {
-                sendAll(chunks);
+                job.run();
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               } catch (RuntimeException e) {
@@ -259,6 +334,16 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
           Status.Code.INTERNAL, "the stream ended without a completed event", "", "", null, null);
     }
     return completed;
+  }
+
+  /**
+   * The gateway's {@code playback_finished} of this drive once it came (before {@code completed},
+   * or before the error of a drive cut short): how much of the audio the avatar played ({@code
+   * played_ms}), and whether it was {@code interrupted}. Empty before, and for a drive that never
+   * played.
+   */
+  public Optional<PlaybackFinished> playbackFinished() {
+    return Optional.ofNullable(playbackFinished);
   }
 
   /** Whether the gateway ended the stream (successfully or not) or it was cancelled. */
@@ -361,6 +446,9 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
 
     @Override
     public void onNext(DriveEvent event) {
+      if (event.hasPlaybackFinished()) {
+        playbackFinished = event.getPlaybackFinished();
+      }
       events.add(event);
     }
 

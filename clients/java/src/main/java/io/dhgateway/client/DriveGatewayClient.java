@@ -84,6 +84,17 @@ public final class DriveGatewayClient {
   }
 
   /**
+   * Opens a drive and sends {@code inputs}, audio chunks and marks between them, on a background
+   * thread (with backpressure, then the half-close); read the events on the returned {@link
+   * Drive}: each mark comes back as a {@code mark_played} event once the avatar played the audio
+   * before it.
+   */
+  public Drive driveInputs(
+      String taskId, DriveOptions options, Iterable<? extends DriveInput> inputs) {
+    return open(taskId, options).sendInputsInBackground(inputs);
+  }
+
+  /**
    * Ends the active drive of a task (barge-in); its stream ends ABORTED / STOPPED_BY_REQUEST.
    *
    * @return the DriveId of the stopped drive ("" if it had none yet).

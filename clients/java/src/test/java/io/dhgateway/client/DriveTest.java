@@ -15,6 +15,10 @@ import io.dhgateway.v1.DriveEvent;
 import io.dhgateway.v1.DriveGatewayGrpc;
 import io.dhgateway.v1.DriveRequest;
 import io.dhgateway.v1.Encoding;
+import io.dhgateway.v1.MarkPlayed;
+import io.dhgateway.v1.PlaybackFinished;
+import io.dhgateway.v1.PlaybackSource;
+import io.dhgateway.v1.PlaybackStarted;
 import io.dhgateway.v1.Started;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -30,6 +34,7 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -46,6 +51,8 @@ import org.junit.jupiter.api.Timeout;
 class DriveTest {
   private final CompletableFuture<DriveConfig> config = new CompletableFuture<>();
   private final AtomicLong audioBytes = new AtomicLong();
+  /** Every audio chunk ("audio:<bytes>") and mark ("mark:<name>") the gateway read, in order. */
+  private final List<String> sequence = Collections.synchronizedList(new ArrayList<>());
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private final CompletableFuture<String> authorization = new CompletableFuture<>();
@@ -95,8 +102,11 @@ class DriveTest {
                     .setDriveId("d-1")
                     .setStarted(Started.newBuilder().setOutputSampleRateHz(16000))
                     .build());
+          } else if (request.hasMark()) {
+            sequence.add("mark:" + request.getMark().getName());
           } else {
             audioBytes.addAndGet(request.getAudio().size());
+            sequence.add("audio:" + request.getAudio().size());
           }
         }
 
@@ -105,6 +115,9 @@ class DriveTest {
 
         @Override
         public void onCompleted() {
+          if (config.join().getTaskId().startsWith("speak")) {
+            speak(events);
+          }
           events.onNext(
               DriveEvent.newBuilder()
                   .setDriveId("d-1")
@@ -114,6 +127,38 @@ class DriveTest {
         }
       };
     }
+  }
+
+  /** As the gateway does: what the avatar played (16 kHz s16le: 32 bytes a ms), then completed. */
+  private void speak(StreamObserver<DriveEvent> events) {
+    PlaybackSource estimated = PlaybackSource.PLAYBACK_SOURCE_ESTIMATED;
+    events.onNext(
+        DriveEvent.newBuilder()
+            .setDriveId("d-1")
+            .setPlaybackStarted(PlaybackStarted.newBuilder().setSource(estimated))
+            .build());
+    long atMs = 0;
+    for (String item : List.copyOf(sequence)) {
+      String[] parts = item.split(":", 2);
+      if (parts[0].equals("audio")) {
+        atMs += Long.parseLong(parts[1]) / 32;
+      } else {
+        events.onNext(
+            DriveEvent.newBuilder()
+                .setDriveId("d-1")
+                .setMarkPlayed(
+                    MarkPlayed.newBuilder().setName(parts[1]).setAtMs(atMs).setSource(estimated))
+                .build());
+      }
+    }
+    events.onNext(
+        DriveEvent.newBuilder()
+            .setDriveId("d-1")
+            .setPlaybackFinished(
+                PlaybackFinished.newBuilder()
+                    .setPlayedMs(audioBytes.get() / 32)
+                    .setSource(PlaybackSource.PLAYBACK_SOURCE_VENDOR))
+            .build());
   }
 
   @BeforeEach
@@ -248,5 +293,70 @@ class DriveTest {
       assertTrue(drive.next().hasStarted());
     }
     assertTrue(serverCancelled.await(2, TimeUnit.SECONDS), "the server saw the cancel");
+  }
+
+  @Test
+  void inputsSendMarksBetweenTheChunksAndThePlaybackEventsComeBack() throws Exception {
+    List<DriveInput> inputs =
+        List.of(
+            DriveInput.audio(new byte[320]),
+            DriveInput.mark("first"),
+            DriveInput.audio(new byte[640]),
+            DriveInput.audio(new byte[320]),
+            DriveInput.mark("second"));
+    List<DriveEvent> events = new ArrayList<>();
+    try (Drive drive = client.driveInputs("speak-inputs", null, inputs)) {
+      drive.forEach(events::add);
+      assertEquals(40, drive.playbackFinished().orElseThrow().getPlayedMs());
+    }
+    assertEquals(
+        List.of("audio:320", "mark:first", "audio:640", "audio:320", "mark:second"), sequence);
+    List<DriveEvent.EventCase> cases = new ArrayList<>();
+    events.forEach(event -> cases.add(event.getEventCase()));
+    assertEquals(
+        List.of(
+            DriveEvent.EventCase.STARTED,
+            DriveEvent.EventCase.PLAYBACK_STARTED,
+            DriveEvent.EventCase.MARK_PLAYED,
+            DriveEvent.EventCase.MARK_PLAYED,
+            DriveEvent.EventCase.PLAYBACK_FINISHED,
+            DriveEvent.EventCase.COMPLETED),
+        cases);
+    assertEquals("first", events.get(2).getMarkPlayed().getName());
+    assertEquals(10, events.get(2).getMarkPlayed().getAtMs());
+    assertEquals(40, events.get(3).getMarkPlayed().getAtMs());
+    PlaybackFinished finished = events.get(4).getPlaybackFinished();
+    assertFalse(finished.getInterrupted());
+    assertEquals(PlaybackSource.PLAYBACK_SOURCE_VENDOR, finished.getSource());
+  }
+
+  @Test
+  void markPutsAMarkAfterWhatWasSent() throws Exception {
+    try (Drive drive = client.open("speak-live", null)) {
+      assertTrue(drive.playbackFinished().isEmpty());
+      assertTrue(drive.mark("at-0"));
+      assertTrue(drive.send(new byte[3200]));
+      assertTrue(drive.send(DriveInput.mark("at-100")));
+      drive.end();
+      assertThrows(IllegalStateException.class, () -> drive.mark("late"));
+      List<String> marks = new ArrayList<>();
+      for (DriveEvent event : drive) {
+        if (event.hasMarkPlayed()) {
+          marks.add(event.getMarkPlayed().getName() + "@" + event.getMarkPlayed().getAtMs());
+        }
+      }
+      assertEquals(List.of("at-0@0", "at-100@100"), marks);
+      assertEquals(100, drive.playbackFinished().orElseThrow().getPlayedMs());
+    }
+    assertEquals(List.of("mark:at-0", "audio:3200", "mark:at-100"), sequence);
+  }
+
+  @Test
+  void aMarkAfterTheDriveEndedSaysStop() throws Exception {
+    try (Drive drive = client.open("busy", null)) {
+      assertThrows(DriveException.class, drive::next);
+      assertFalse(drive.mark("m"));
+      assertTrue(drive.playbackFinished().isEmpty());
+    }
   }
 }

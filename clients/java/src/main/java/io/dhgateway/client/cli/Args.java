@@ -11,7 +11,8 @@ final class Args {
           + "                [--encoding {LINEAR16,FLOAT32,WAV,MULAW,ALAW}] [--rate RATE]\n"
           + "                [--channels CHANNELS] [--policy {REJECT,PREEMPT,QUEUE}]\n"
           + "                [--chunk-ms CHUNK_MS] [--realtime]\n"
-          + "                [--cancel-after-ms CANCEL_AFTER_MS] [--api-key API_KEY] [--json]\n";
+          + "                [--cancel-after-ms CANCEL_AFTER_MS]\n"
+          + "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]\n";
 
   static final String HELP =
       USAGE
@@ -32,6 +33,9 @@ final class Args {
           + "  --realtime            send at 1x, like a live TTS\n"
           + "  --cancel-after-ms CANCEL_AFTER_MS\n"
           + "                        cancel the drive after this long\n"
+          + "  --mark-every-ms MARK_EVERY_MS\n"
+          + "                        put a mark named m<offset_ms> every this many ms of\n"
+          + "                        audio (0: none)\n"
           + "  --api-key API_KEY     sent as authorization: Bearer <key>\n"
           + "  --json                one JSON object per line\n";
 
@@ -56,6 +60,7 @@ final class Args {
   int chunkMs = 20;
   boolean realtime;
   Integer cancelAfterMs;
+  int markEveryMs;
   String apiKey;
   boolean json;
 
@@ -129,6 +134,7 @@ final class Args {
       case "--policy":
       case "--chunk-ms":
       case "--cancel-after-ms":
+      case "--mark-every-ms":
       case "--api-key":
         return true;
       default:
@@ -169,6 +175,9 @@ final class Args {
         break;
       case "--cancel-after-ms":
         cancelAfterMs = integer(name, value);
+        break;
+      case "--mark-every-ms":
+        markEveryMs = integer(name, value);
         break;
       case "--api-key":
         apiKey = value;

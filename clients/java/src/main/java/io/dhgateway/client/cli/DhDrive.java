@@ -13,6 +13,7 @@ import io.dhgateway.client.AudioChunks;
 import io.dhgateway.client.Drive;
 import io.dhgateway.client.DriveException;
 import io.dhgateway.client.DriveGatewayClient;
+import io.dhgateway.client.DriveInput;
 import io.dhgateway.client.DriveOptions;
 import io.dhgateway.v1.DriveEvent;
 import io.grpc.ConnectivityState;
@@ -43,8 +44,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * the same output (one JSON object per line):
  *
  * <ul>
- *   <li>{@code {"event": "queued" | "started" | "progress" | "completed", "drive_id": ...,
- *       <fields>}};
+ *   <li>{@code {"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
+ *       "playback_finished" | "completed", "drive_id": ..., <fields>}} (protobuf's JSON: int64
+ *       fields as strings, enums by name);
  *   <li>{@code {"event": "cancelled", "at_unix_ms": ...}} after {@code --cancel-after-ms} (exit
  *       0);
  *   <li>{@code {"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
@@ -108,7 +110,12 @@ public final class DhDrive {
             .build();
     int chunkBytes = AudioChunks.chunkBytes(encoding, args.rate, args.channels, args.chunkMs);
     List<byte[]> chunks = AudioChunks.split(data, chunkBytes);
-    Iterable<byte[]> audio = args.realtime ? AudioChunks.realtime(chunks, args.chunkMs) : chunks;
+    // One slot per chunk: the chunk, split where a mark falls inside it (sent at the chunk's time).
+    List<Marks.Point> marks =
+        Marks.points(Marks.layout(data, encoding, args.rate, args.channels), args.markEveryMs);
+    List<List<DriveInput>> slots = Marks.slots(chunks, marks);
+    Iterable<DriveInput> inputs =
+        Marks.flatten(args.realtime ? AudioChunks.realtime(slots, args.chunkMs) : slots);
 
     ManagedChannel channel =
         Grpc.newChannelBuilder(args.addr, InsecureChannelCredentials.create()).build();
@@ -137,7 +144,7 @@ public final class DhDrive {
         long cancelAtMs = System.currentTimeMillis() + (cancels ? args.cancelAfterMs : 0);
         long deadline = System.nanoTime() + cancelAfterNanos;
         active.set(drive);
-        drive.sendAllInBackground(audio);
+        drive.sendInputsInBackground(inputs);
         while (true) {
           DriveEvent event;
           if (cancels) {
@@ -237,25 +244,35 @@ public final class DhDrive {
     return line;
   }
 
-  private void show(JsonObject line) {
-    if (json) {
-      out.println(GSON.toJson(line));
-    } else {
-      StringBuilder text = new StringBuilder();
-      text.append(String.format("%-10s", line.get("event").getAsString()));
-      for (Map.Entry<String, JsonElement> entry : line.entrySet()) {
-        if (entry.getKey().equals("event")) {
-          continue;
-        }
-        JsonElement value = entry.getValue();
-        text.append(' ').append(entry.getKey()).append('=');
-        text.append(
-            value.isJsonPrimitive() && value.getAsJsonPrimitive().isString()
-                ? value.getAsString()
-                : GSON.toJson(value));
+  /** What the human-readable lines call the playback events: what the avatar is doing. */
+  private static final Map<String, String> HUMAN_LABELS =
+      Map.of(
+          "playback_started", "speaking", "mark_played", "mark", "playback_finished", "finished");
+
+  /** A line as dh-drive prints it without {@code --json}: {@code <label> key=value ...}. */
+  static String humanLine(JsonObject line) {
+    String event = line.get("event").getAsString();
+    StringBuilder text = new StringBuilder();
+    text.append(String.format("%-10s", HUMAN_LABELS.getOrDefault(event, event)));
+    for (Map.Entry<String, JsonElement> entry : line.entrySet()) {
+      if (entry.getKey().equals("event")) {
+        continue;
       }
-      out.println(text);
+      JsonElement value = entry.getValue();
+      String shown =
+          value.isJsonPrimitive() && value.getAsJsonPrimitive().isString()
+              ? value.getAsString()
+              : GSON.toJson(value);
+      if (entry.getKey().equals("source")) {
+        shown = shown.replaceFirst("^PLAYBACK_SOURCE_", "").toLowerCase(Locale.ROOT);
+      }
+      text.append(' ').append(entry.getKey()).append('=').append(shown);
     }
+    return text.toString();
+  }
+
+  private void show(JsonObject line) {
+    out.println(json ? GSON.toJson(line) : humanLine(line));
     out.flush();
   }
 }

@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import io.dhgateway.client.DriveException;
 import io.dhgateway.v1.DriveEvent;
+import io.dhgateway.v1.MarkPlayed;
+import io.dhgateway.v1.PlaybackFinished;
+import io.dhgateway.v1.PlaybackSource;
+import io.dhgateway.v1.PlaybackStarted;
 import io.dhgateway.v1.Progress;
 import io.grpc.Status;
 import java.util.Map;
@@ -24,6 +28,7 @@ class ArgsTest {
     assertEquals(0, args.rate);
     assertNull(args.encoding);
     assertNull(args.cancelAfterMs);
+    assertEquals(0, args.markEveryMs);
     assertFalse(args.realtime);
     assertFalse(args.json);
   }
@@ -35,7 +40,8 @@ class ArgsTest {
             new String[] {
               "--addr=127.0.0.1:1", "--task", "t", "--file=f.raw", "--encoding", "MULAW",
               "--rate", "8000", "--channels=2", "--policy", "QUEUE", "--chunk-ms", "40",
-              "--realtime", "--cancel-after-ms", "1500", "--api-key", "k", "--json"
+              "--realtime", "--cancel-after-ms", "1500", "--mark-every-ms=250", "--api-key", "k",
+              "--json"
             });
     assertEquals("127.0.0.1:1", args.addr);
     assertEquals("f.raw", args.file);
@@ -46,6 +52,7 @@ class ArgsTest {
     assertEquals(40, args.chunkMs);
     assertTrue(args.realtime);
     assertEquals(1500, args.cancelAfterMs);
+    assertEquals(250, args.markEveryMs);
     assertEquals("k", args.apiKey);
     assertTrue(args.json);
   }
@@ -85,6 +92,93 @@ class ArgsTest {
     assertEquals(40, line.get("received_ms").getAsLong());
     assertEquals(0, line.get("underruns").getAsInt());
     assertTrue(line.has("lead_ms"));
+  }
+
+  @Test
+  void playbackEventLinesUseProtoNamesInt64StringsAndEnumNames() {
+    JsonObject started =
+        DhDrive.eventJson(
+            DriveEvent.newBuilder()
+                .setDriveId("d-1")
+                .setPlaybackStarted(
+                    PlaybackStarted.newBuilder()
+                        .setSource(PlaybackSource.PLAYBACK_SOURCE_ESTIMATED))
+                .build());
+    assertEquals("playback_started", started.get("event").getAsString());
+    assertEquals("PLAYBACK_SOURCE_ESTIMATED", started.get("source").getAsString());
+
+    JsonObject mark =
+        DhDrive.eventJson(
+            DriveEvent.newBuilder()
+                .setDriveId("d-1")
+                .setMarkPlayed(
+                    MarkPlayed.newBuilder()
+                        .setName("m500")
+                        .setAtMs(500)
+                        .setSource(PlaybackSource.PLAYBACK_SOURCE_ESTIMATED))
+                .build());
+    assertEquals("mark_played", mark.get("event").getAsString());
+    assertEquals("m500", mark.get("name").getAsString());
+    // Protobuf's JSON mapping: int64 as a string, as for every other int64 field.
+    assertTrue(mark.get("at_ms").getAsJsonPrimitive().isString());
+    assertEquals(500, mark.get("at_ms").getAsLong());
+
+    JsonObject finished =
+        DhDrive.eventJson(
+            DriveEvent.newBuilder()
+                .setDriveId("d-1")
+                .setPlaybackFinished(
+                    PlaybackFinished.newBuilder()
+                        .setPlayedMs(3858)
+                        .setSource(PlaybackSource.PLAYBACK_SOURCE_VENDOR))
+                .build());
+    assertEquals("playback_finished", finished.get("event").getAsString());
+    assertEquals("3858", finished.get("played_ms").getAsString());
+    assertFalse(finished.get("interrupted").getAsBoolean());
+    assertEquals("PLAYBACK_SOURCE_VENDOR", finished.get("source").getAsString());
+
+    JsonObject progress =
+        DhDrive.eventJson(
+            DriveEvent.newBuilder()
+                .setProgress(Progress.newBuilder().setReceivedMs(100).setPlayedMs(40))
+                .build());
+    assertEquals("40", progress.get("played_ms").getAsString());
+  }
+
+  @Test
+  void humanLinesSayWhatTheAvatarIsDoing() {
+    DriveEvent started =
+        DriveEvent.newBuilder()
+            .setDriveId("d-1")
+            .setPlaybackStarted(
+                PlaybackStarted.newBuilder().setSource(PlaybackSource.PLAYBACK_SOURCE_ESTIMATED))
+            .build();
+    assertEquals(
+        "speaking   drive_id=d-1 source=estimated", DhDrive.humanLine(DhDrive.eventJson(started)));
+    DriveEvent mark =
+        DriveEvent.newBuilder()
+            .setDriveId("d-1")
+            .setMarkPlayed(
+                MarkPlayed.newBuilder()
+                    .setName("m40")
+                    .setAtMs(40)
+                    .setSource(PlaybackSource.PLAYBACK_SOURCE_ESTIMATED))
+            .build();
+    assertEquals(
+        "mark       drive_id=d-1 name=m40 at_ms=40 source=estimated",
+        DhDrive.humanLine(DhDrive.eventJson(mark)));
+    DriveEvent finished =
+        DriveEvent.newBuilder()
+            .setDriveId("d-1")
+            .setPlaybackFinished(
+                PlaybackFinished.newBuilder()
+                    .setPlayedMs(1200)
+                    .setInterrupted(true)
+                    .setSource(PlaybackSource.PLAYBACK_SOURCE_VENDOR))
+            .build();
+    assertEquals(
+        "finished   drive_id=d-1 played_ms=1200 interrupted=true source=vendor",
+        DhDrive.humanLine(DhDrive.eventJson(finished)));
   }
 
   @Test
