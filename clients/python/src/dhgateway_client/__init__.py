@@ -4,13 +4,14 @@ Async::
 
     async with grpc.aio.insecure_channel("127.0.0.1:50051") as channel:
         async for event in drive(channel, "my-task", chunks, DriveOptions(sample_rate_hz=24000)):
-            print(event)
+            print(event.WhichOneof("event"))  # ... playback_started ... completed
 
 Blocking: :func:`dhgateway_client.sync.drive` with a ``grpc.Channel``.
 """
 
 from dhgateway_client.aio import DriveGatewayClient, drive
+from dhgateway_client.audio import AudioItem, Mark
 from dhgateway_client.config import DriveOptions
 from dhgateway_client.errors import DriveError
 
-__all__ = ["DriveError", "DriveGatewayClient", "DriveOptions", "drive"]
+__all__ = ["AudioItem", "DriveError", "DriveGatewayClient", "DriveOptions", "Mark", "drive"]

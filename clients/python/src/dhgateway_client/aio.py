@@ -10,6 +10,7 @@ import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 
 from dhgateway_client._status_fix import keep_server_status
+from dhgateway_client.audio import AudioItem, to_request
 from dhgateway_client.config import DriveOptions
 from dhgateway_client.errors import DriveError
 
@@ -19,7 +20,7 @@ Metadata = Sequence[tuple[str, str]]
 async def drive(
     channel: grpc.aio.Channel,
     task_id: str,
-    audio: AsyncIterable[bytes] | Iterable[bytes],
+    audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
     options: DriveOptions | None = None,
     *,
     metadata: Metadata | None = None,
@@ -27,10 +28,15 @@ async def drive(
 ) -> AsyncGenerator[pb.DriveEvent, None]:
     """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
 
-    The audio is sent as it comes (HTTP/2 flow control holds the writer back when the gateway
-    paces); the stream half-closes when ``audio`` ends. The last event of a successful drive is
-    ``completed``. Breaking out of the loop (or cancelling the task) cancels the drive: the
-    gateway sends the avatar its Stop at once.
+    ``audio`` yields chunks of audio (``bytes``) and, between them, marks
+    (:class:`~dhgateway_client.Mark`). It is sent as it comes (HTTP/2 flow control holds the
+    writer back when the gateway paces); the stream half-closes when ``audio`` ends. The events
+    of a successful drive come in this order (``event.WhichOneof("event")``): ``queued`` (a
+    QUEUE drive that waits), ``started``, ``progress``..., ``playback_started`` (the avatar
+    began to speak), ``mark_played`` (one per mark, in order, as the avatar reaches it),
+    ``playback_finished`` (``played_ms``, ``interrupted``), and last ``completed``: the avatar
+    is silent and the task free. Breaking out of the loop (or cancelling the task) cancels the
+    drive: the gateway sends the avatar its Stop at once.
 
     Raises:
         DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
@@ -57,9 +63,9 @@ async def drive(
 async def _write(
     call: grpc.aio.StreamStreamCall[pb.DriveRequest, pb.DriveEvent],
     config: pb.DriveConfig,
-    audio: AsyncIterable[bytes] | Iterable[bytes],
+    audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
 ) -> None:
-    """Send the config, the audio and the half-close; stop quietly once the call ended.
+    """Send the config, the audio and marks, the half-close; stop quietly once the call ended.
 
     A write that fails because the gateway already ended the stream is not an error here: the
     reader side reports the gateway's status.
@@ -67,15 +73,15 @@ async def _write(
     try:
         await call.write(pb.DriveRequest(config=config))
         if isinstance(audio, AsyncIterable):
-            async for chunk in audio:
+            async for item in audio:
                 if call.done():
                     return
-                await call.write(pb.DriveRequest(audio=chunk))
+                await call.write(to_request(item))
         else:
-            for chunk in audio:
+            for item in audio:
                 if call.done():
                     return
-                await call.write(pb.DriveRequest(audio=chunk))
+                await call.write(to_request(item))
         await call.done_writing()
     except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
         return
@@ -92,7 +98,7 @@ class DriveGatewayClient:
     def drive(
         self,
         task_id: str,
-        audio: AsyncIterable[bytes] | Iterable[bytes],
+        audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
         options: DriveOptions | None = None,
     ) -> AsyncGenerator[pb.DriveEvent, None]:
         """See :func:`drive`."""

@@ -3,10 +3,19 @@
 Every client language ships a ``dh-drive`` with these same flags and, with ``--json``, the same
 output (one JSON object per line), so one test suite proves them all:
 
-* ``{"event": "queued" | "started" | "progress" | "completed", "drive_id": ..., <fields>}``;
+* ``{"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
+  "playback_finished" | "completed", "drive_id": ..., <fields>}``: the event's fields by their
+  proto names, int64 as strings and enums by name (the proto3 JSON form); in that order, the
+  stream staying open until the avatar finished (``playback_finished`` before ``completed``);
 * ``{"event": "cancelled", "at_unix_ms": ...}`` after ``--cancel-after-ms`` (exit 0);
 * ``{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
   "metadata": {...}}`` when the drive fails (exit 1).
+
+``--mark-every-ms N`` puts a mark named ``m<offset_ms>`` after every N ms of audio (at N, 2N, ...
+ms, strictly before the audio's end; a WAV file's audio is found from its header), each echoed
+as a ``mark_played`` event once the avatar has played it. Without ``--json`` the events print
+as ``<name> key=value...`` lines, the avatar's playback as ``speaking`` / ``mark`` /
+``finished``.
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -26,6 +37,7 @@ from dhgateway.v1 import gateway_pb2 as pb
 from google.protobuf import json_format
 
 from dhgateway_client.aio import drive
+from dhgateway_client.audio import AudioItem, Mark
 from dhgateway_client.config import DriveOptions, EncodingName, PolicyName
 from dhgateway_client.errors import DriveError
 
@@ -43,22 +55,111 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-ms", type=int, default=20, help="audio per message")
     parser.add_argument("--realtime", action="store_true", help="send at 1x, like a live TTS")
     parser.add_argument("--cancel-after-ms", type=int, help="cancel the drive after this long")
+    parser.add_argument(
+        "--mark-every-ms", type=int, default=0, help="a mark m<offset_ms> every N ms of audio"
+    )
     parser.add_argument("--api-key", help="sent as authorization: Bearer <key>")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
 
-async def _chunks(
-    data: bytes, chunk_bytes: int, chunk_ms: int, realtime: bool
-) -> AsyncIterator[bytes]:
+@dataclass(frozen=True)
+class AudioLayout:
+    """Where a file's audio is, and its frames: to put marks at offsets of the audio.
+
+    Attributes:
+        start: the first byte of audio (after a WAV header).
+        end: the byte after the last one of audio.
+        frame_bytes: bytes per frame (all channels of one sample).
+        rate_hz: frames per second.
+    """
+
+    start: int
+    end: int
+    frame_bytes: int
+    rate_hz: int
+
+    def marks(self, every_ms: int) -> Iterator[tuple[int, int]]:
+        """``(byte position, offset_ms)`` of a mark every ``every_ms`` of audio.
+
+        At ``every_ms``, twice that, ...: strictly inside the audio (none at its start or end).
+        """
+        if every_ms <= 0:
+            return
+        offset_ms = every_ms
+        while True:
+            position = self.start + offset_ms * self.rate_hz // 1000 * self.frame_bytes
+            if position >= self.end:
+                return
+            yield position, offset_ms
+            offset_ms += every_ms
+
+
+def wav_layout(data: bytes) -> AudioLayout | None:
+    """The layout of a RIFF/WAVE file's ``data`` chunk, from its ``fmt `` chunk; None if unread."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    position, frame_bytes, rate_hz = 12, 0, 0
+    while position + 8 <= len(data):
+        chunk_id = data[position : position + 4]
+        size = int.from_bytes(data[position + 4 : position + 8], "little")
+        body = position + 8
+        if chunk_id == b"fmt " and size >= 16 and body + 16 <= len(data):
+            rate_hz = int.from_bytes(data[body + 4 : body + 8], "little")
+            frame_bytes = int.from_bytes(data[body + 12 : body + 14], "little")
+        elif chunk_id == b"data":
+            if frame_bytes <= 0 or rate_hz <= 0:
+                return None
+            # A streamed WAV may leave the size at 0 or 0xFFFFFFFF: then to the end of the file.
+            end = len(data) if size in (0, 0xFFFFFFFF) else min(len(data), body + size)
+            return AudioLayout(body, end, frame_bytes, rate_hz)
+        position = body + size + (size & 1)
+    return None
+
+
+def sample_width(encoding: EncodingName) -> int:
+    """Bytes per sample of one channel: 4 for FLOAT32, 1 for MULAW and ALAW, else 2."""
+    return {"FLOAT32": 4, "MULAW": 1, "ALAW": 1}.get(encoding, 2)
+
+
+def audio_layout(data: bytes, encoding: EncodingName, rate: int, channels: int) -> AudioLayout:
+    """The layout of ``data``: a WAV's from its header, else from the flags' format."""
+    if encoding == "WAV":
+        layout = wav_layout(data)
+        if layout is not None:
+            return layout
+    return AudioLayout(0, len(data), max(channels, 1) * sample_width(encoding), rate or 16000)
+
+
+def pieces(data: bytes, chunk_bytes: int, marks: Sequence[tuple[int, int]]) -> Iterator[AudioItem]:
+    """``data`` in chunks of ``chunk_bytes``, cut at each mark's position and the mark after it."""
+    pending = deque(marks)
+    offset = 0
+    while offset < len(data):
+        end = min(offset + chunk_bytes, len(data))
+        if pending and offset < pending[0][0] < end:
+            end = pending[0][0]
+        yield data[offset:end]
+        offset = end
+        while pending and pending[0][0] <= offset:
+            yield Mark(f"m{pending.popleft()[1]}")
+
+
+async def _paced(
+    data: bytes, chunk_bytes: int, chunk_ms: int, realtime: bool, marks: Sequence[tuple[int, int]]
+) -> AsyncIterator[AudioItem]:
+    """:func:`pieces`; with ``realtime``, each chunk when its audio is due (chunk k at k x ms)."""
     loop = asyncio.get_running_loop()
     began = loop.time()
-    for index, offset in enumerate(range(0, len(data), chunk_bytes)):
-        if realtime:
-            delay = began + index * chunk_ms / 1000 - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        yield data[offset : offset + chunk_bytes]
+    offset = 0
+    for item in pieces(data, chunk_bytes, marks):
+        if isinstance(item, bytes):
+            if realtime:
+                delay = began + offset / chunk_bytes * chunk_ms / 1000 - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            offset += len(item)
+        yield item
 
 
 def _event_json(event: pb.DriveEvent) -> dict[str, Any]:
@@ -71,12 +172,16 @@ def _event_json(event: pb.DriveEvent) -> dict[str, Any]:
     return {"event": kind, "drive_id": event.drive_id, **fields}
 
 
+#: The human names of the avatar's playback events (``--json`` keeps the proto's).
+_SAID = {"playback_started": "speaking", "mark_played": "mark", "playback_finished": "finished"}
+
+
 def _show(line: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(line), flush=True)
     else:
         rest = " ".join(f"{k}={v}" for k, v in line.items() if k != "event")
-        print(f"{line['event']:<10} {rest}", flush=True)
+        print(f"{_SAID.get(line['event'], line['event']):<10} {rest}", flush=True)
 
 
 async def run(args: argparse.Namespace, data: bytes) -> int:
@@ -89,12 +194,15 @@ async def run(args: argparse.Namespace, data: bytes) -> int:
         channels=args.channels,
         on_conflict=args.policy,
     )
-    width = {"FLOAT32": 4, "MULAW": 1, "ALAW": 1}.get(encoding, 2)
     rate = args.rate or 16000
-    chunk_bytes = max(1, rate * max(args.channels, 1) * width * args.chunk_ms // 1000)
+    chunk_bytes = max(
+        1, rate * max(args.channels, 1) * sample_width(encoding) * args.chunk_ms // 1000
+    )
+    layout = audio_layout(data, encoding, args.rate, args.channels)
+    marks = list(layout.marks(args.mark_every_ms))
     metadata = [("authorization", f"Bearer {args.api_key}")] if args.api_key else None
     async with grpc.aio.insecure_channel(args.addr) as channel:
-        audio = _chunks(data, chunk_bytes, args.chunk_ms, args.realtime)
+        audio = _paced(data, chunk_bytes, args.chunk_ms, args.realtime, marks)
         stream = drive(channel, args.task, audio, options, metadata=metadata)
         cancel_after_s = args.cancel_after_ms / 1000 if args.cancel_after_ms else None
         # When the cancel is asked for (the deadline), not when we got round to reporting it.

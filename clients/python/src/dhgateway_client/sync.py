@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 
+from dhgateway_client.audio import AudioItem, to_request
 from dhgateway_client.config import DriveOptions
 from dhgateway_client.errors import DriveError
 
@@ -14,7 +15,7 @@ from dhgateway_client.errors import DriveError
 def drive(
     channel: grpc.Channel,
     task_id: str,
-    audio: Iterable[bytes],
+    audio: Iterable[AudioItem],
     options: DriveOptions | None = None,
     *,
     metadata: Sequence[tuple[str, str]] | None = None,
@@ -22,8 +23,10 @@ def drive(
 ) -> Iterator[pb.DriveEvent]:
     """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
 
-    ``audio`` is consumed on gRPC's own thread as the gateway accepts it. Closing the generator
-    early cancels the drive (the gateway sends the avatar its Stop at once).
+    ``audio`` yields chunks of audio (``bytes``) and marks (:class:`~dhgateway_client.Mark`);
+    it is consumed on gRPC's own thread as the gateway accepts it. The events are those of
+    :func:`dhgateway_client.aio.drive`, in the same order. Closing the generator early cancels
+    the drive (the gateway sends the avatar its Stop at once).
 
     Raises:
         DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
@@ -32,8 +35,8 @@ def drive(
 
     def requests() -> Iterator[pb.DriveRequest]:
         yield pb.DriveRequest(config=config)
-        for chunk in audio:
-            yield pb.DriveRequest(audio=chunk)
+        for item in audio:
+            yield to_request(item)
 
     responses = pb_grpc.DriveGatewayStub(channel).Drive(
         requests(), metadata=tuple(metadata) if metadata else None, timeout=timeout_s

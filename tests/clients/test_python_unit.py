@@ -1,0 +1,132 @@
+"""The Python client's own pieces, without a gateway: the audio source with marks, and the
+``dh-drive`` helpers that place ``--mark-every-ms`` marks and print the playback events."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from dhgateway.v1 import gateway_pb2 as pb
+from dhgateway_client import Mark
+from dhgateway_client.audio import to_request
+from dhgateway_client.cli import (
+    AudioLayout,
+    _event_json,
+    _show,
+    audio_layout,
+    build_parser,
+    pieces,
+    wav_layout,
+)
+
+from tests.clients.conftest import CLIP
+
+
+def wav(*chunks: tuple[bytes, bytes]) -> bytes:
+    """A RIFF/WAVE file of ``(id, body)`` chunks (padded to even sizes, as RIFF says)."""
+    body = b"".join(
+        cid + struct.pack("<I", len(data)) + data + b"\0" * (len(data) & 1) for cid, data in chunks
+    )
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+
+
+def fmt(rate: int, channels: int, bits: int = 16) -> bytes:
+    align = channels * bits // 8
+    return struct.pack("<HHIIHH", 1, channels, rate, rate * align, align, bits)
+
+
+def test_a_mark_and_a_chunk_are_their_requests() -> None:
+    assert to_request(Mark("m500")) == pb.DriveRequest(mark=pb.Mark(name="m500"))
+    assert to_request(b"\1\2") == pb.DriveRequest(audio=b"\1\2")
+
+
+def test_the_clip_s_audio_starts_after_its_44_byte_header() -> None:
+    data = CLIP.read_bytes()
+    assert wav_layout(data) == AudioLayout(44, len(data), 2, 16000)
+
+
+def test_a_wav_layout_skips_other_chunks_and_reads_a_streamed_size() -> None:
+    audio = bytes(4 * 100)
+    data = wav((b"fmt ", fmt(24000, 2)), (b"LIST", b"odd"), (b"data", audio))
+    assert wav_layout(data) == AudioLayout(len(data) - len(audio), len(data), 4, 24000)
+    streamed = data[: -len(audio) - 4] + struct.pack("<I", 0xFFFFFFFF) + audio
+    assert wav_layout(streamed) == AudioLayout(len(data) - len(audio), len(data), 4, 24000)
+    assert wav_layout(b"not a wav file at all") is None
+    assert wav_layout(wav((b"data", audio))) is None  # no fmt chunk before the audio
+
+
+def test_raw_audio_is_laid_out_by_the_flags() -> None:
+    assert audio_layout(bytes(10), "MULAW", 8000, 2) == AudioLayout(0, 10, 2, 8000)
+    assert audio_layout(bytes(10), "FLOAT32", 0, 0) == AudioLayout(0, 10, 4, 16000)
+    # --encoding WAV on a file that is not one: read as the flags say.
+    assert audio_layout(bytes(10), "WAV", 0, 0) == AudioLayout(0, 10, 2, 16000)
+
+
+def test_marks_fall_on_whole_frames_strictly_inside_the_audio() -> None:
+    one_second = AudioLayout(44, 44 + 32000, 2, 16000)
+    assert list(one_second.marks(300)) == [(44 + 9600, 300), (44 + 19200, 600), (44 + 28800, 900)]
+    assert list(one_second.marks(500)) == [(44 + 16000, 500)]  # none at the end
+    assert list(one_second.marks(0)) == []
+    # 44.1 kHz stereo: 10 ms is 441 frames of 4 bytes.
+    assert next(AudioLayout(0, 4 * 44100, 4, 44100).marks(10)) == (441 * 4, 10)
+
+
+def test_pieces_cut_the_chunks_at_the_marks_and_keep_every_byte() -> None:
+    data = bytes(range(10))
+    items = list(pieces(data, 4, [(2, 100), (8, 400)]))
+    assert items == [
+        data[0:2],
+        Mark("m100"),
+        data[2:6],
+        data[6:8],
+        Mark("m400"),
+        data[8:10],
+    ]
+    assert b"".join(i for i in items if isinstance(i, bytes)) == data
+    # A mark on a chunk boundary cuts nothing.
+    assert list(pieces(data, 5, [(5, 7)])) == [data[:5], Mark("m7"), data[5:]]
+
+
+def test_mark_every_ms_is_a_flag_off_by_default() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--task", "t", "--file", "f"]).mark_every_ms == 0
+    args = parser.parse_args(["--task", "t", "--file", "f", "--mark-every-ms", "250"])
+    assert args.mark_every_ms == 250
+
+
+def test_playback_events_print_as_json_with_int64_strings() -> None:
+    finished = pb.DriveEvent(
+        drive_id="d-1",
+        playback_finished=pb.PlaybackFinished(
+            played_ms=3858, interrupted=True, source=pb.PLAYBACK_SOURCE_VENDOR
+        ),
+    )
+    assert _event_json(finished) == {
+        "event": "playback_finished",
+        "drive_id": "d-1",
+        "played_ms": "3858",
+        "interrupted": True,
+        "source": "PLAYBACK_SOURCE_VENDOR",
+    }
+    mark = pb.DriveEvent(drive_id="d-1", mark_played=pb.MarkPlayed(name="m500", at_ms=500))
+    assert _event_json(mark) == {
+        "event": "mark_played",
+        "drive_id": "d-1",
+        "name": "m500",
+        "at_ms": "500",
+        "source": "PLAYBACK_SOURCE_UNSPECIFIED",
+    }
+    progress = _event_json(pb.DriveEvent(progress=pb.Progress(played_ms=120)))
+    assert progress["played_ms"] == "120"
+
+
+def test_the_human_lines_say_speaking_and_finished(capsys: pytest.CaptureFixture[str]) -> None:
+    for event in (
+        pb.DriveEvent(drive_id="d", playback_started=pb.PlaybackStarted()),
+        pb.DriveEvent(drive_id="d", mark_played=pb.MarkPlayed(name="m1", at_ms=1)),
+        pb.DriveEvent(drive_id="d", playback_finished=pb.PlaybackFinished(played_ms=9)),
+        pb.DriveEvent(drive_id="d", completed=pb.Completed()),
+    ):
+        _show(_event_json(event), as_json=False)
+    words = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert words == ["speaking", "mark", "finished", "completed"]
