@@ -18,7 +18,10 @@ use crate::error::DriveError;
 use crate::options::DriveOptions;
 use crate::pb::{self, drive_gateway_client::DriveGatewayClient, drive_request};
 
-/// What happened in a drive: `Queued`, `Started`, `Progress` or `Completed`.
+/// What happened in a drive: `Queued`, `Started`, `Progress`, `PlaybackStarted` (the avatar
+/// began to speak), `MarkPlayed` (it played the audio before a [`AudioSender::mark`]),
+/// `PlaybackFinished` (it stopped: `played_ms`, `interrupted`) or `Completed` (the last event:
+/// the avatar is silent and the task free).
 pub use crate::pb::drive_event::Event as EventKind;
 
 /// How many audio chunks [`AudioSender::send`] may queue before it waits (per drive).
@@ -150,10 +153,11 @@ fn endpoint(addr: &str) -> Result<Endpoint, tonic::transport::Error> {
     }
 }
 
-/// The client's half of the stream: the config, then the audio pushed into the sender.
+/// The client's half of the stream: the config, then the audio and marks pushed into the
+/// sender.
 struct Requests {
     config: Option<pb::DriveRequest>,
-    audio: mpsc::Receiver<Bytes>,
+    audio: mpsc::Receiver<drive_request::Request>,
 }
 
 impl Stream for Requests {
@@ -163,19 +167,20 @@ impl Stream for Requests {
         if let Some(config) = self.config.take() {
             return Poll::Ready(Some(config));
         }
-        self.audio.poll_recv(cx).map(|chunk| {
-            chunk.map(|audio| pb::DriveRequest {
-                request: Some(drive_request::Request::Audio(audio)),
+        self.audio.poll_recv(cx).map(|request| {
+            request.map(|request| pb::DriveRequest {
+                request: Some(request),
             })
         })
     }
 }
 
-/// Pushes audio into a drive, with backpressure; drop it (or call [`finish`](Self::finish))
-/// to end the utterance. Clones push into the same drive; it ends when all are dropped.
+/// Pushes audio (and marks between chunks) into a drive, with backpressure; drop it (or call
+/// [`finish`](Self::finish)) to end the utterance. Clones push into the same drive; it ends
+/// when all are dropped.
 #[derive(Clone, Debug)]
 pub struct AudioSender {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<drive_request::Request>,
 }
 
 impl AudioSender {
@@ -183,7 +188,21 @@ impl AudioSender {
     /// maximum, split anywhere); waits while the queue is full. Fails once the drive has
     /// ended: its [`DriveEvents`] then yield the reason.
     pub async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), DriveClosed> {
-        self.tx.send(chunk.into()).await.map_err(|_| DriveClosed)
+        self.push(drive_request::Request::Audio(chunk.into())).await
+    }
+
+    /// Queues a mark named `name` after the audio sent so far; the gateway answers with an
+    /// [`EventKind::MarkPlayed`] of that name (and where the mark is in the audio, `at_ms`)
+    /// once the avatar has played the audio before it. The gateway refuses an empty name, one
+    /// above 256 bytes, or too many marks in a drive (`INVALID_ARGUMENT` / `BAD_MARK`). Waits
+    /// and fails like [`send`](Self::send).
+    pub async fn mark(&self, name: impl Into<String>) -> Result<(), DriveClosed> {
+        self.push(drive_request::Request::Mark(pb::Mark { name: name.into() }))
+            .await
+    }
+
+    async fn push(&self, request: drive_request::Request) -> Result<(), DriveClosed> {
+        self.tx.send(request).await.map_err(|_| DriveClosed)
     }
 
     /// Whether the drive has ended (further sends fail).
@@ -219,12 +238,16 @@ pub struct Event {
 }
 
 impl Event {
-    /// The event's name: `queued`, `started`, `progress` or `completed`.
+    /// The event's name, its field's in `DriveEvent`: `queued`, `started`, `progress`,
+    /// `playback_started`, `mark_played`, `playback_finished` or `completed`.
     pub fn name(&self) -> &'static str {
         match self.kind {
             EventKind::Queued(_) => "queued",
             EventKind::Started(_) => "started",
             EventKind::Progress(_) => "progress",
+            EventKind::PlaybackStarted(_) => "playback_started",
+            EventKind::MarkPlayed(_) => "mark_played",
+            EventKind::PlaybackFinished(_) => "playback_finished",
             EventKind::Completed(_) => "completed",
         }
     }
@@ -249,7 +272,9 @@ enum State {
 }
 
 /// The gateway's events of one drive: a [`Stream`] of [`Event`]s that ends after `Completed`,
-/// or with one [`DriveError`] when the drive fails.
+/// or with one [`DriveError`] when the drive fails. A drive that sent audio gets one
+/// `PlaybackStarted`, its `MarkPlayed`s in order, and one `PlaybackFinished` before
+/// `Completed`: the stream stays open until the avatar has played what was sent.
 ///
 /// Dropping it (or [`cancel`](Self::cancel)) before the end cancels the drive: the stream is
 /// reset (RST_STREAM CANCEL) at once and the gateway sends the avatar its Stop.
@@ -365,6 +390,7 @@ mod tests {
             };
             let sender = AudioSender { tx };
             sender.send(vec![1u8, 2]).await.expect("open");
+            sender.mark("m1").await.expect("open");
             sender.send(Bytes::from_static(&[3])).await.expect("open");
             sender.finish();
             let mut seen = Vec::new();
@@ -376,6 +402,7 @@ mod tests {
                 seen[1..],
                 [
                     drive_request::Request::Audio(Bytes::from_static(&[1, 2])),
+                    drive_request::Request::Mark(pb::Mark { name: "m1".into() }),
                     drive_request::Request::Audio(Bytes::from_static(&[3])),
                 ]
             );
@@ -390,6 +417,7 @@ mod tests {
             drop(rx);
             assert!(sender.is_closed());
             assert_eq!(sender.send(vec![0u8]).await, Err(DriveClosed));
+            assert_eq!(sender.mark("m").await, Err(DriveClosed));
         });
     }
 
@@ -403,6 +431,23 @@ mod tests {
         })
         .expect("known");
         assert_eq!((event.name(), event.drive_id.as_str()), ("completed", "d"));
+        let named = |kind| {
+            Event::from_proto(pb::DriveEvent {
+                drive_id: String::new(),
+                time: None,
+                event: Some(kind),
+            })
+            .expect("known")
+            .name()
+        };
+        assert_eq!(
+            [
+                named(EventKind::PlaybackStarted(pb::PlaybackStarted::default())),
+                named(EventKind::MarkPlayed(pb::MarkPlayed::default())),
+                named(EventKind::PlaybackFinished(pb::PlaybackFinished::default())),
+            ],
+            ["playback_started", "mark_played", "playback_finished"]
+        );
     }
 
     #[test]

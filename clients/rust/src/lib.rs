@@ -3,9 +3,12 @@
 //!
 //! [`Client::drive`] opens a drive for a task and returns two halves: an [`AudioSender`] to push
 //! audio chunks into (bounded: `send` waits while the gateway paces) and [`DriveEvents`], a
-//! [`Stream`](futures_core::Stream) of typed [`Event`]s (queued, started, progress, completed).
-//! Dropping the sender half-closes the stream (end of the utterance); dropping the events
-//! cancels the drive (the gateway sends the avatar its Stop at once). A failed drive yields a
+//! [`Stream`](futures_core::Stream) of typed [`Event`]s (queued, started, progress,
+//! playback started, mark played, playback finished, completed). [`AudioSender::mark`] puts a
+//! named mark between chunks, echoed as `MarkPlayed` when the avatar has played the audio
+//! before it. Dropping the sender half-closes the stream (end of the utterance); the events
+//! end with `Completed` once the avatar has played it all. Dropping the events cancels the
+//! drive (the gateway sends the avatar its Stop at once). A failed drive yields a
 //! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason and
 //! metadata.
 //!
@@ -16,15 +19,21 @@
 //! let client = Client::connect_lazy("127.0.0.1:50051")?;
 //! let (audio, mut events) = client.drive("my-task-id", &DriveOptions::default());
 //! tokio::spawn(async move {
-//!     for chunk in pcm {
-//!         if audio.send(chunk).await.is_err() {
+//!     for (i, chunk) in pcm.into_iter().enumerate() {
+//!         // A mark after each chunk: its MarkPlayed says the avatar has played that far.
+//!         let mark = format!("chunk-{i}");
+//!         if audio.send(chunk).await.is_err() || audio.mark(mark).await.is_err() {
 //!             break; // the drive ended; `events` says why
 //!         }
 //!     }
 //! }); // `audio` dropped: end of the utterance
 //! while let Some(event) = events.next().await {
-//!     if let EventKind::Completed(done) = event?.kind {
-//!         println!("sent {} ms", done.sent_ms);
+//!     match event?.kind {
+//!         EventKind::PlaybackStarted(_) => println!("speaking"),
+//!         EventKind::MarkPlayed(mark) => println!("heard up to {} ({} ms)", mark.name, mark.at_ms),
+//!         EventKind::PlaybackFinished(end) => println!("finished after {} ms", end.played_ms),
+//!         EventKind::Completed(done) => println!("sent {} ms", done.sent_ms),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())
@@ -46,6 +55,6 @@ pub use proto::dhgateway::v1 as pb;
 pub use client::{AudioSender, Client, DriveClosed, DriveEvents, Event, EventKind};
 pub use error::{code_name, DriveError};
 pub use options::{chunk_bytes, sample_width, DriveOptions};
-pub use pb::{ConflictPolicy, Encoding, VoiceChannel};
+pub use pb::{ConflictPolicy, Encoding, PlaybackSource, VoiceChannel};
 pub use tonic::transport::Channel;
 pub use tonic::Code;

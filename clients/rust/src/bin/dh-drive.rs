@@ -3,10 +3,16 @@
 //! The same flags and, with `--json`, the same output (one JSON object per line) as every
 //! client language's `dh-drive`:
 //!
-//! * `{"event": "queued" | "started" | "progress" | "completed", "drive_id": ..., <fields>}`;
+//! * `{"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
+//!   "playback_finished" | "completed", "drive_id": ..., <fields>}`: the proto's field names,
+//!   int64 as strings, enums by name;
 //! * `{"event": "cancelled", "at_unix_ms": ...}` after `--cancel-after-ms` (exit 0);
 //! * `{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
 //!   "metadata": {...}}` when the drive fails (exit 1).
+//!
+//! `--mark-every-ms N` puts a mark named `m<offset_ms>` after every N ms of audio (at N, 2N, ...
+//! ms, strictly before its end; a WAV file's audio is found from its header). Without `--json`,
+//! the avatar's playback prints as `speaking` / `mark` / `finished` lines.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dhgateway_client::{
-    chunk_bytes, AudioSender, Client, ConflictPolicy, DriveError, DriveOptions, Encoding, Event,
-    EventKind,
+    chunk_bytes, sample_width, AudioSender, Client, ConflictPolicy, DriveError, DriveOptions,
+    Encoding, Event, EventKind,
 };
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -23,7 +29,7 @@ use tokio::time::Instant;
 const USAGE: &str = "usage: dh-drive [-h] [--addr ADDR] --task TASK --file FILE \
 [--encoding {LINEAR16,FLOAT32,WAV,MULAW,ALAW}] [--rate RATE] [--channels CHANNELS] \
 [--policy {REJECT,PREEMPT,QUEUE}] [--chunk-ms CHUNK_MS] [--realtime] \
-[--cancel-after-ms CANCEL_AFTER_MS] [--api-key API_KEY] [--json]";
+[--cancel-after-ms CANCEL_AFTER_MS] [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]";
 
 const HELP: &str = "
 Stream a WAV or raw PCM file through dh-gateway and print its events.
@@ -42,6 +48,8 @@ options:
   --realtime            send at 1x, like a live TTS
   --cancel-after-ms CANCEL_AFTER_MS
                         cancel the drive after this long
+  --mark-every-ms MARK_EVERY_MS
+                        a mark m<offset_ms> every N ms of audio
   --api-key API_KEY     sent as authorization: Bearer <key>
   --json                one JSON object per line";
 
@@ -61,6 +69,7 @@ struct Args {
     chunk_ms: i64,
     realtime: bool,
     cancel_after_ms: Option<i64>,
+    mark_every_ms: i64,
     api_key: Option<String>,
     json: bool,
 }
@@ -84,6 +93,7 @@ fn parse(argv: &[String]) -> Result<Args, Stop> {
         chunk_ms: 20,
         realtime: false,
         cancel_after_ms: None,
+        mark_every_ms: 0,
         api_key: None,
         json: false,
     };
@@ -94,7 +104,7 @@ fn parse(argv: &[String]) -> Result<Args, Stop> {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
-        const VALUED: [&str; 10] = [
+        const VALUED: [&str; 11] = [
             "--addr",
             "--task",
             "--file",
@@ -104,6 +114,7 @@ fn parse(argv: &[String]) -> Result<Args, Stop> {
             "--policy",
             "--chunk-ms",
             "--cancel-after-ms",
+            "--mark-every-ms",
             "--api-key",
         ];
         let takes_value = VALUED.contains(&flag);
@@ -151,6 +162,7 @@ fn parse(argv: &[String]) -> Result<Args, Stop> {
             "--channels" => args.channels = int(flag, &value)?,
             "--chunk-ms" => args.chunk_ms = int(flag, &value)?,
             "--cancel-after-ms" => args.cancel_after_ms = Some(int(flag, &value)?),
+            "--mark-every-ms" => args.mark_every_ms = int(flag, &value)?,
             _ => unreachable!("every flag is matched above"),
         }
     }
@@ -211,6 +223,18 @@ fn event_json(event: &Event) -> Map<String, Value> {
             ("sent_ms", int64(p.sent_ms)),
             ("lead_ms", int64(p.lead_ms)),
             ("underruns", p.underruns.into()),
+            ("played_ms", int64(p.played_ms)),
+        ],
+        EventKind::PlaybackStarted(s) => vec![("source", s.source().as_str_name().into())],
+        EventKind::MarkPlayed(m) => vec![
+            ("name", m.name.clone().into()),
+            ("at_ms", int64(m.at_ms)),
+            ("source", m.source().as_str_name().into()),
+        ],
+        EventKind::PlaybackFinished(f) => vec![
+            ("played_ms", int64(f.played_ms)),
+            ("interrupted", f.interrupted.into()),
+            ("source", f.source().as_str_name().into()),
         ],
         EventKind::Completed(c) => vec![
             ("received_ms", int64(c.received_ms)),
@@ -257,20 +281,162 @@ fn show(line: &Map<String, Value>, as_json: bool) {
         })
         .collect();
     let event = line.get("event").and_then(Value::as_str).unwrap_or("");
-    println!("{event:<10} {}", rest.join(" "));
+    println!("{:<10} {}", said(event), rest.join(" "));
 }
 
-/// Pushes `data` in chunks; with `realtime`, chunk k at start + k x `chunk_ms` (no drift).
-async fn feed(audio: AudioSender, data: Bytes, chunk: usize, chunk_ms: i64, realtime: bool) {
+/// The human name of an event: the avatar's playback as `speaking` / `mark` / `finished`.
+fn said(event: &str) -> &str {
+    match event {
+        "playback_started" => "speaking",
+        "mark_played" => "mark",
+        "playback_finished" => "finished",
+        other => other,
+    }
+}
+
+/// Where a file's audio is and how long its frames are: to put marks at offsets of the audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    /// The first byte of audio (after a WAV header).
+    start: usize,
+    /// The byte after the last one of audio.
+    end: usize,
+    /// Bytes per frame (all channels of one sample).
+    frame_bytes: usize,
+    /// Frames per second.
+    rate_hz: usize,
+}
+
+impl Layout {
+    /// `(byte position, offset_ms)` of a mark every `every_ms` of audio: at `every_ms`, twice
+    /// that, ...: strictly inside the audio (none at its start or end).
+    fn marks(&self, every_ms: i64) -> Vec<(usize, i64)> {
+        let mut marks = Vec::new();
+        let Ok(every) = usize::try_from(every_ms) else {
+            return marks;
+        };
+        if every == 0 {
+            return marks;
+        }
+        for offset_ms in (every..).step_by(every) {
+            let frames = offset_ms.saturating_mul(self.rate_hz) / 1000;
+            let position = self
+                .start
+                .saturating_add(frames.saturating_mul(self.frame_bytes));
+            if position >= self.end {
+                break;
+            }
+            marks.push((position, offset_ms as i64));
+        }
+        marks
+    }
+}
+
+/// The layout of a RIFF/WAVE file's `data` chunk, from its `fmt ` chunk; `None` if unread.
+fn wav_layout(data: &[u8]) -> Option<Layout> {
+    let le = |at: usize, width: usize| -> Option<usize> {
+        let bytes = data.get(at..at.checked_add(width)?)?;
+        Some(bytes.iter().rev().fold(0, |n, b| n << 8 | usize::from(*b)))
+    };
+    if data.get(..4)? != b"RIFF" || data.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let (mut position, mut frame_bytes, mut rate_hz) = (12usize, 0, 0);
+    while let (Some(id), Some(size)) = (data.get(position..position + 4), le(position + 4, 4)) {
+        let body = position + 8;
+        if id == b"fmt " && size >= 16 {
+            rate_hz = le(body + 4, 4)?;
+            frame_bytes = le(body + 12, 2)?;
+        } else if id == b"data" {
+            if frame_bytes == 0 || rate_hz == 0 {
+                return None;
+            }
+            // A streamed WAV may leave the size at 0 or 0xFFFFFFFF: then to the end of the file.
+            let end = if size == 0 || size == 0xFFFF_FFFF {
+                data.len()
+            } else {
+                data.len().min(body.saturating_add(size))
+            };
+            return Some(Layout {
+                start: body,
+                end,
+                frame_bytes,
+                rate_hz,
+            });
+        }
+        position = body.checked_add(size)?.checked_add(size & 1)?;
+    }
+    None
+}
+
+/// The layout of `data`: a WAV's from its header, else from the flags' format.
+fn audio_layout(data: &[u8], encoding: Encoding, rate: i32, channels: i32) -> Layout {
+    if encoding == Encoding::Wav {
+        if let Some(layout) = wav_layout(data) {
+            return layout;
+        }
+    }
+    let positive = |n: i32, default: usize| {
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(default)
+    };
+    Layout {
+        start: 0,
+        end: data.len(),
+        frame_bytes: positive(channels, 1) * sample_width(encoding) as usize,
+        rate_hz: positive(rate, 16_000),
+    }
+}
+
+/// One message of the audio: a chunk, or a mark after the audio before it.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Audio(Bytes),
+    Mark(String),
+}
+
+/// `data` in chunks of `chunk` bytes, cut at each mark's position, with the mark after it.
+fn pieces(data: &Bytes, chunk: usize, marks: &[(usize, i64)]) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut pending = marks.iter().peekable();
+    let mut offset = 0;
+    while offset < data.len() {
+        let mut end = (offset + chunk.max(1)).min(data.len());
+        if let Some((position, _)) = pending.peek() {
+            if offset < *position && *position < end {
+                end = *position;
+            }
+        }
+        out.push(Piece::Audio(data.slice(offset..end)));
+        offset = end;
+        while let Some((_, offset_ms)) = pending.next_if(|(position, _)| *position <= offset) {
+            out.push(Piece::Mark(format!("m{offset_ms}")));
+        }
+    }
+    out
+}
+
+/// Pushes the pieces; with `realtime`, each chunk when its audio is due (chunk k at start +
+/// k x `chunk_ms`: no drift).
+async fn feed(audio: AudioSender, pieces: Vec<Piece>, chunk: usize, chunk_ms: i64, realtime: bool) {
     let began = Instant::now();
     let period = Duration::from_millis(chunk_ms.max(0).unsigned_abs());
-    for (index, offset) in (0..data.len()).step_by(chunk).enumerate() {
-        if realtime {
-            let index = u32::try_from(index).unwrap_or(u32::MAX);
-            tokio::time::sleep_until(began + period * index).await;
-        }
-        let end = (offset + chunk).min(data.len());
-        if audio.send(data.slice(offset..end)).await.is_err() {
+    let mut offset = 0;
+    for piece in pieces {
+        let sent = match piece {
+            Piece::Audio(bytes) => {
+                if realtime {
+                    let due = period.mul_f64(offset as f64 / chunk.max(1) as f64);
+                    tokio::time::sleep_until(began + due).await;
+                }
+                offset += bytes.len();
+                audio.send(bytes).await
+            }
+            Piece::Mark(name) => audio.mark(name).await,
+        };
+        if sent.is_err() {
             return; // the drive ended; the events say why
         }
     }
@@ -301,6 +467,8 @@ async fn run(args: Args, data: Vec<u8>) -> Result<ExitCode, String> {
         ..DriveOptions::default()
     };
     let chunk = chunk_bytes(encoding, args.rate, args.channels, args.chunk_ms);
+    let marks = audio_layout(&data, encoding, args.rate, args.channels).marks(args.mark_every_ms);
+    let pieces = pieces(&Bytes::from(data), chunk, &marks);
     let mut client = Client::connect_lazy(&args.addr).map_err(|e| format!("--addr: {e}"))?;
     if let Some(key) = &args.api_key {
         client = client
@@ -316,13 +484,7 @@ async fn run(args: Args, data: Vec<u8>) -> Result<ExitCode, String> {
     let cancel_at_ms = unix_ms_now() + cancel_after.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
 
     let (audio, mut events) = client.drive(&args.task, &options);
-    let feeder = tokio::spawn(feed(
-        audio,
-        Bytes::from(data),
-        chunk,
-        args.chunk_ms,
-        args.realtime,
-    ));
+    let feeder = tokio::spawn(feed(audio, pieces, chunk, args.chunk_ms, args.realtime));
     loop {
         let next = match deadline {
             None => events.next().await,
@@ -420,6 +582,7 @@ mod tests {
             "--realtime",
             "--cancel-after-ms",
             "1500",
+            "--mark-every-ms=500",
             "--api-key",
             "k",
             "--json",
@@ -432,6 +595,7 @@ mod tests {
         assert_eq!(args.policy, ConflictPolicy::Queue);
         assert!(args.realtime && args.json);
         assert_eq!(args.cancel_after_ms, Some(1500));
+        assert_eq!(args.mark_every_ms, 500);
         assert_eq!(args.api_key.as_deref(), Some("k"));
     }
 
@@ -444,6 +608,7 @@ mod tests {
         assert_eq!(args.policy, ConflictPolicy::Reject);
         assert!(!args.realtime && !args.json);
         assert_eq!((args.cancel_after_ms, args.api_key), (None, None));
+        assert_eq!(args.mark_every_ms, 0);
     }
 
     #[test]
@@ -492,6 +657,160 @@ mod tests {
         assert_eq!(
             Value::Object(event_json(&queued)).to_string(),
             r#"{"event":"queued","drive_id":"","reason":"REASON_TASK_BUSY","ahead":1}"#
+        );
+    }
+
+    fn line(kind: EventKind) -> String {
+        let event = Event::from_proto(pb::DriveEvent {
+            drive_id: "d-1".into(),
+            time: None,
+            event: Some(kind),
+        })
+        .expect("known");
+        Value::Object(event_json(&event)).to_string()
+    }
+
+    #[test]
+    fn playback_events_print_like_the_python_dh_drive() {
+        let estimated = pb::PlaybackSource::Estimated.into();
+        assert_eq!(
+            line(EventKind::PlaybackStarted(pb::PlaybackStarted {
+                source: estimated
+            })),
+            r#"{"event":"playback_started","drive_id":"d-1","source":"PLAYBACK_SOURCE_ESTIMATED"}"#
+        );
+        assert_eq!(
+            line(EventKind::MarkPlayed(pb::MarkPlayed {
+                name: "m500".into(),
+                at_ms: 500,
+                source: estimated,
+            })),
+            r#"{"event":"mark_played","drive_id":"d-1","name":"m500","at_ms":"500","source":"PLAYBACK_SOURCE_ESTIMATED"}"#
+        );
+        assert_eq!(
+            line(EventKind::PlaybackFinished(pb::PlaybackFinished {
+                played_ms: 3858,
+                interrupted: true,
+                source: pb::PlaybackSource::Vendor.into(),
+            })),
+            r#"{"event":"playback_finished","drive_id":"d-1","played_ms":"3858","interrupted":true,"source":"PLAYBACK_SOURCE_VENDOR"}"#
+        );
+        assert!(line(EventKind::Progress(pb::Progress {
+            played_ms: 120,
+            ..pb::Progress::default()
+        }))
+        .ends_with(r#""underruns":0,"played_ms":"120"}"#));
+        let said_as: Vec<&str> = [
+            "playback_started",
+            "mark_played",
+            "playback_finished",
+            "started",
+        ]
+        .into_iter()
+        .map(said)
+        .collect();
+        assert_eq!(said_as, ["speaking", "mark", "finished", "started"]);
+    }
+
+    /// A RIFF/WAVE file of `(id, body)` chunks, padded to even sizes.
+    fn wav(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+        let mut body = b"WAVE".to_vec();
+        for (id, data) in chunks {
+            body.extend_from_slice(*id);
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                body.push(0);
+            }
+        }
+        let mut file = b"RIFF".to_vec();
+        file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        file.extend(body);
+        file
+    }
+
+    fn fmt(rate: u32, channels: u16) -> Vec<u8> {
+        let align = channels * 2;
+        let mut fmt = Vec::new();
+        for field in [1u16, channels] {
+            fmt.extend_from_slice(&field.to_le_bytes());
+        }
+        fmt.extend_from_slice(&rate.to_le_bytes());
+        fmt.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+        fmt.extend_from_slice(&align.to_le_bytes());
+        fmt.extend_from_slice(&16u16.to_le_bytes());
+        fmt
+    }
+
+    #[test]
+    fn wav_audio_is_found_after_its_header_and_other_chunks() {
+        let audio = vec![0u8; 400];
+        let file = wav(&[
+            (b"fmt ", fmt(24_000, 2)),
+            (b"LIST", b"odd".to_vec()),
+            (b"data", audio.clone()),
+        ]);
+        let start = file.len() - audio.len();
+        let layout = Layout {
+            start,
+            end: file.len(),
+            frame_bytes: 4,
+            rate_hz: 24_000,
+        };
+        assert_eq!(wav_layout(&file), Some(layout));
+        let mut streamed = file.clone();
+        streamed[start - 4..start].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(wav_layout(&streamed), Some(layout));
+        assert_eq!(wav_layout(b"not a wav file at all"), None);
+        assert_eq!(wav_layout(&wav(&[(b"data", audio)])), None); // no fmt chunk first
+                                                                 // The raw audio, and --encoding WAV on a file that is not one: the flags' format.
+        let raw = |encoding, rate, channels| audio_layout(&[0; 10], encoding, rate, channels);
+        let flat = |frame_bytes, rate_hz| Layout {
+            start: 0,
+            end: 10,
+            frame_bytes,
+            rate_hz,
+        };
+        assert_eq!(raw(Encoding::Mulaw, 8000, 2), flat(2, 8000));
+        assert_eq!(raw(Encoding::Float32, 0, 0), flat(4, 16_000));
+        assert_eq!(raw(Encoding::Wav, 0, 0), flat(2, 16_000));
+    }
+
+    #[test]
+    fn the_clip_s_marks_fall_every_500_ms_of_its_audio() {
+        let clip = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../gateway/assets/speech-16k.wav"
+        ))
+        .expect("the clip");
+        let layout = audio_layout(&clip, Encoding::Wav, 0, 0);
+        assert_eq!((layout.start, layout.end), (44, clip.len()));
+        let marks = layout.marks(500);
+        assert_eq!(marks.len(), 7); // 3858 ms: 500 ... 3500, none at the end
+        assert_eq!(marks[0], (44 + 16_000, 500));
+        assert_eq!(marks[6], (44 + 7 * 16_000, 3500));
+        assert!(layout.marks(0).is_empty() && layout.marks(-5).is_empty());
+    }
+
+    #[test]
+    fn pieces_cut_the_chunks_at_the_marks_and_keep_every_byte() {
+        let data = Bytes::from_static(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        let audio = |range: std::ops::Range<usize>| Piece::Audio(data.slice(range));
+        let mark = |name: &str| Piece::Mark(name.to_owned());
+        assert_eq!(
+            pieces(&data, 4, &[(2, 100), (8, 400)]),
+            [
+                audio(0..2),
+                mark("m100"),
+                audio(2..6),
+                audio(6..8),
+                mark("m400"),
+                audio(8..10)
+            ]
+        );
+        assert_eq!(
+            pieces(&data, 5, &[(5, 7)]),
+            [audio(0..5), mark("m7"), audio(5..10)]
         );
     }
 
