@@ -1,9 +1,10 @@
 // Package dhgateway drives a cloud digital human through dh-gateway.
 //
 // One Drive is one utterance: a bidirectional gRPC stream that carries a DriveConfig, then
-// audio chunks, then a half-close, and receives the gateway's events (queued, started,
-// progress, completed). A failed drive ends with an *Error holding the gRPC status and the
-// gateway's ErrorInfo reason and metadata.
+// audio chunks (and marks between them), then a half-close, and receives the gateway's events:
+// queued, started, progress, then what the avatar played (playback started, a mark played for
+// each mark, playback finished) and last completed, once the avatar is silent. A failed drive
+// ends with an *Error holding the gRPC status and the gateway's ErrorInfo reason and metadata.
 //
 //	conn, err := grpc.NewClient("127.0.0.1:50051", grpc.WithTransportCredentials(insecure.NewCredentials()))
 //	client := dhgateway.NewClient(conn)
@@ -77,8 +78,17 @@ func (d *Drive) Send(audio []byte) error {
 	return asError(d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Audio{Audio: audio}}))
 }
 
-// CloseSend ends the audio (half-close); the gateway then finishes the drive, and Recv returns
-// Completed and then io.EOF.
+// SendMark sends a mark named name after the audio sent so far. The gateway answers with a
+// MarkPlayed event of that name (and where the mark is in the audio, AtMs) once the avatar has
+// played the audio before it; a TTS that knows its word timings so learns which words were
+// heard. The gateway refuses an empty name, one above 256 bytes, or too many marks in a drive
+// (INVALID_ARGUMENT / BAD_MARK, from Recv). It returns io.EOF like Send.
+func (d *Drive) SendMark(name string) error {
+	return asError(d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Mark{Mark: &pb.Mark{Name: name}}}))
+}
+
+// CloseSend ends the audio (half-close); the gateway then finishes the drive once the avatar
+// has played it (PlaybackFinished), and Recv returns Completed and then io.EOF.
 func (d *Drive) CloseSend() error {
 	return asError(d.stream.CloseSend())
 }
@@ -114,8 +124,11 @@ func (d *Drive) sendAll(r io.Reader, chunkBytes int) error {
 	}
 }
 
-// Recv is the next event of the drive. After the last event of a successful drive (Completed)
-// it returns io.EOF; when the drive failed or was cancelled it returns an *Error.
+// Recv is the next event of the drive: switch on event.Event's type (*pb.DriveEvent_Started,
+// _Progress, _PlaybackStarted, _MarkPlayed, _PlaybackFinished, _Completed, _Queued). A drive
+// that sent audio gets one PlaybackStarted, its MarkPlayed in order, and one PlaybackFinished
+// before Completed. After the last event of a successful drive (Completed) it returns io.EOF;
+// when the drive failed or was cancelled it returns an *Error.
 func (d *Drive) Recv() (*pb.DriveEvent, error) {
 	event, err := d.stream.Recv()
 	if err != nil {

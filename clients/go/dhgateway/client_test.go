@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,6 +53,19 @@ func dial(t *testing.T, drive func(grpc.BidiStreamingServer[pb.DriveRequest, pb.
 	return NewClient(conn)
 }
 
+// eachRequest calls fn with each request of the stream until the client half-closes it.
+func eachRequest(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent], fn func(*pb.DriveRequest)) error {
+	for {
+		request, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		fn(request)
+	}
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -71,14 +86,10 @@ func TestSpeakSendsConfigAudioAndHalfClose(t *testing.T) {
 		if err := stream.Send(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Started{Started: &pb.Started{}}}); err != nil {
 			return err
 		}
-		for {
-			request, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return err
-			}
+		if err := eachRequest(stream, func(request *pb.DriveRequest) {
 			received = append(received, request.GetAudio()...)
+		}); err != nil {
+			return err
 		}
 		done := &pb.Completed{BytesSent: int64(len(received))}
 		return stream.Send(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Completed{Completed: done}})
@@ -210,5 +221,83 @@ func TestSpeakReturnsTheReadErrorAndCancels(t *testing.T) {
 	case <-gatewayDone:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the drive was not cancelled")
+	}
+}
+
+func TestMarksGoBetweenTheChunksAndPlaybackEventsComeTyped(t *testing.T) {
+	var requests []string
+	client := dial(t, func(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
+		var marks []*pb.Mark
+		if err := eachRequest(stream, func(request *pb.DriveRequest) {
+			switch r := request.Request.(type) {
+			case *pb.DriveRequest_Config:
+				requests = append(requests, "config")
+			case *pb.DriveRequest_Audio:
+				requests = append(requests, fmt.Sprintf("audio %d", len(r.Audio)))
+			case *pb.DriveRequest_Mark:
+				requests = append(requests, "mark "+r.Mark.GetName())
+				marks = append(marks, r.Mark)
+			}
+		}); err != nil {
+			return err
+		}
+		estimated := pb.PlaybackSource_PLAYBACK_SOURCE_ESTIMATED
+		events := []*pb.DriveEvent{{Event: &pb.DriveEvent_PlaybackStarted{PlaybackStarted: &pb.PlaybackStarted{Source: estimated}}}}
+		for i, m := range marks {
+			played := &pb.MarkPlayed{Name: m.GetName(), AtMs: int64(500 * (i + 1)), Source: estimated}
+			events = append(events, &pb.DriveEvent{Event: &pb.DriveEvent_MarkPlayed{MarkPlayed: played}})
+		}
+		finished := &pb.PlaybackFinished{PlayedMs: 1000, Source: estimated}
+		events = append(events,
+			&pb.DriveEvent{Event: &pb.DriveEvent_PlaybackFinished{PlaybackFinished: finished}},
+			&pb.DriveEvent{Event: &pb.DriveEvent_Completed{Completed: &pb.Completed{}}})
+		for _, event := range events {
+			if err := stream.Send(event); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	d, err := client.Drive(testContext(t), "task-1", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, send := range []func() error{
+		func() error { return d.Send(make([]byte, 16000)) },
+		func() error { return d.SendMark("half") },
+		func() error { return d.Send(make([]byte, 16000)) },
+		func() error { return d.SendMark("end") },
+		d.CloseSend,
+	} {
+		if err := send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	for {
+		event, err := d.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch e := event.Event.(type) {
+		case *pb.DriveEvent_PlaybackStarted:
+			seen = append(seen, "speaking "+e.PlaybackStarted.GetSource().String())
+		case *pb.DriveEvent_MarkPlayed:
+			seen = append(seen, fmt.Sprintf("mark %s at %d", e.MarkPlayed.GetName(), e.MarkPlayed.GetAtMs()))
+		case *pb.DriveEvent_PlaybackFinished:
+			seen = append(seen, fmt.Sprintf("finished %d %v", e.PlaybackFinished.GetPlayedMs(), e.PlaybackFinished.GetInterrupted()))
+		case *pb.DriveEvent_Completed:
+			seen = append(seen, "completed")
+		}
+	}
+	wantRequests := []string{"config", "audio 16000", "mark half", "audio 16000", "mark end"}
+	if !slices.Equal(requests, wantRequests) {
+		t.Errorf("the gateway got %q, want %q", requests, wantRequests)
+	}
+	wantSeen := []string{"speaking PLAYBACK_SOURCE_ESTIMATED", "mark half at 500", "mark end at 1000", "finished 1000 false", "completed"}
+	if !slices.Equal(seen, wantSeen) {
+		t.Errorf("events %q, want %q", seen, wantSeen)
 	}
 }

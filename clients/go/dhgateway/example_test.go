@@ -3,6 +3,7 @@ package dhgateway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -43,8 +44,13 @@ func ExampleClient_Drive() {
 	}
 	tts := make(chan []byte) // s16le chunks from a TTS engine
 	go func() {
+		word := 0
 		for chunk := range tts {
 			if d.Send(chunk) != nil { // blocks while the gateway paces; io.EOF: the drive ended
+				return
+			}
+			word++ // a mark after each word: its MarkPlayed says the avatar has said it
+			if d.SendMark(fmt.Sprintf("word-%d", word)) != nil {
 				return
 			}
 		}
@@ -61,8 +67,14 @@ func ExampleClient_Drive() {
 		switch e := event.Event.(type) {
 		case *pb.DriveEvent_Started:
 			log.Printf("drive %s started at %d Hz", event.DriveId, e.Started.OutputSampleRateHz)
+		case *pb.DriveEvent_PlaybackStarted:
+			log.Print("speaking")
+		case *pb.DriveEvent_MarkPlayed:
+			log.Printf("heard up to %s (%d ms)", e.MarkPlayed.Name, e.MarkPlayed.AtMs)
+		case *pb.DriveEvent_PlaybackFinished:
+			log.Printf("finished: %d ms played, interrupted %v", e.PlaybackFinished.PlayedMs, e.PlaybackFinished.Interrupted)
 		case *pb.DriveEvent_Completed:
-			log.Printf("sent %d bytes", e.Completed.BytesSent)
+			log.Printf("sent %d bytes; the avatar is silent", e.Completed.BytesSent)
 		}
 	}
 }

@@ -3,15 +3,22 @@
 // Every client language ships a dh-drive with the same flags and, with --json, the same output
 // (one JSON object per line), so one test suite proves them all:
 //
-//	{"event": "queued" | "started" | "progress" | "completed", "drive_id": ..., <fields>}
+//	{"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
+//	          "playback_finished" | "completed", "drive_id": ..., <fields>}
 //	{"event": "cancelled", "at_unix_ms": ...}    after --cancel-after-ms (exit 0)
 //	{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ..., "metadata": {...}}
 //	                                             when the drive fails (exit 1)
+//
+// The fields are the proto's, by their names, int64 as strings and enums by name (protojson).
+// --mark-every-ms N puts a mark named m<offset_ms> after every N ms of audio (at N, 2N, ... ms,
+// strictly before its end; a WAV file's audio is found from its header). Without --json, the
+// avatar's playback prints as speaking / mark / finished lines.
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,9 +47,9 @@ var (
 )
 
 type args struct {
-	addr, task, file, encoding, policy, apiKey string
-	rate, channels, chunkMs, cancelAfterMs     int
-	realtime, json                             bool
+	addr, task, file, encoding, policy, apiKey          string
+	rate, channels, chunkMs, cancelAfterMs, markEveryMs int
+	realtime, json                                      bool
 }
 
 func main() {
@@ -64,6 +71,7 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 	fs.IntVar(&a.chunkMs, "chunk-ms", 20, "audio per message")
 	fs.BoolVar(&a.realtime, "realtime", false, "send at 1x, like a live TTS")
 	fs.IntVar(&a.cancelAfterMs, "cancel-after-ms", 0, "cancel the drive after this long")
+	fs.IntVar(&a.markEveryMs, "mark-every-ms", 0, "a mark m<offset_ms> every N ms of audio")
 	fs.StringVar(&a.apiKey, "api-key", "", "sent as authorization: Bearer <key>")
 	fs.BoolVar(&a.json, "json", false, "one JSON object per line")
 	if err := fs.Parse(argv); err != nil {
@@ -116,6 +124,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		OnConflict:   policy,
 	}
 	chunkBytes := dhgateway.ChunkBytes(encoding, a.rate, a.channels, a.chunkMs)
+	items := pieces(data, chunkBytes, audioLayout(data, encoding, a.rate, a.channels).marks(a.markEveryMs))
 
 	conn, err := grpc.NewClient(a.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -144,7 +153,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	client := dhgateway.NewClient(conn)
 	d, err := client.Drive(ctx, a.task, opts)
 	if err == nil {
-		go send(ctx, d, data, chunkBytes, a.chunkMs, a.realtime)
+		go send(ctx, d, items, chunkBytes, a.chunkMs, a.realtime)
 		for {
 			var event *pb.DriveEvent
 			if event, err = d.Recv(); err != nil {
@@ -170,14 +179,115 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// send pushes the audio in chunks, each at start + k x chunkMs with realtime (an absolute
+// layout is where a file's audio is and how long its frames are: to put marks at offsets of
+// the audio.
+type layout struct {
+	start, end         int // the first byte of audio (after a WAV header), the byte after the last
+	frameBytes, rateHz int // bytes per frame (all channels of one sample), frames per second
+}
+
+// mark is a mark's place: after the byte at position, offsetMs into the audio.
+type mark struct{ position, offsetMs int }
+
+// marks places a mark every everyMs of audio: at everyMs, twice that, ...: strictly inside the
+// audio (none at its start or end).
+func (l layout) marks(everyMs int) []mark {
+	if everyMs <= 0 {
+		return nil
+	}
+	var marks []mark
+	for offsetMs := everyMs; ; offsetMs += everyMs {
+		position := l.start + offsetMs*l.rateHz/1000*l.frameBytes
+		if position >= l.end {
+			return marks
+		}
+		marks = append(marks, mark{position, offsetMs})
+	}
+}
+
+// wavLayout reads a RIFF/WAVE file's data chunk, from its fmt chunk; false if it cannot.
+func wavLayout(data []byte) (layout, bool) {
+	if len(data) < 12 || string(data[:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
+		return layout{}, false
+	}
+	frameBytes, rateHz := 0, 0
+	for position := 12; position+8 <= len(data); {
+		id, body := string(data[position:position+4]), position+8
+		size := int(binary.LittleEndian.Uint32(data[position+4:]))
+		switch {
+		case id == "fmt " && size >= 16 && body+16 <= len(data):
+			rateHz = int(binary.LittleEndian.Uint32(data[body+4:]))
+			frameBytes = int(binary.LittleEndian.Uint16(data[body+12:]))
+		case id == "data":
+			if frameBytes <= 0 || rateHz <= 0 {
+				return layout{}, false
+			}
+			// A streamed WAV may leave the size at 0 or 0xFFFFFFFF: then to the end of the file.
+			end := len(data)
+			if size != 0 && size != 0xFFFFFFFF {
+				end = min(end, body+size)
+			}
+			return layout{body, end, frameBytes, rateHz}, true
+		}
+		position = body + size + size&1
+	}
+	return layout{}, false
+}
+
+// audioLayout is data's layout: a WAV's from its header, else from the flags' format.
+func audioLayout(data []byte, encoding pb.Encoding, rate, channels int) layout {
+	if encoding == pb.Encoding_ENCODING_WAV {
+		if l, ok := wavLayout(data); ok {
+			return l
+		}
+	}
+	if rate <= 0 {
+		rate = 16000
+	}
+	return layout{0, len(data), max(channels, 1) * dhgateway.SampleWidth(encoding), rate}
+}
+
+// piece is one message of the audio: a chunk, or (audio nil) a mark after the audio before it.
+type piece struct {
+	audio []byte
+	mark  string
+}
+
+// pieces cuts data in chunks of chunkBytes, and at each mark's position, with the mark after it.
+func pieces(data []byte, chunkBytes int, marks []mark) []piece {
+	var out []piece
+	for offset := 0; offset < len(data); {
+		end := min(offset+max(chunkBytes, 1), len(data))
+		if len(marks) > 0 && offset < marks[0].position && marks[0].position < end {
+			end = marks[0].position
+		}
+		out = append(out, piece{audio: data[offset:end]})
+		offset = end
+		for len(marks) > 0 && marks[0].position <= offset {
+			out = append(out, piece{mark: fmt.Sprintf("m%d", marks[0].offsetMs)})
+			marks = marks[1:]
+		}
+	}
+	return out
+}
+
+// send pushes the pieces, each chunk at start + k x chunkMs with realtime (chunk k; an absolute
 // schedule: no drift), then half-closes. It stops when the stream ends.
-func send(ctx context.Context, d *dhgateway.Drive, data []byte, chunkBytes, chunkMs int, realtime bool) {
+func send(ctx context.Context, d *dhgateway.Drive, items []piece, chunkBytes, chunkMs int, realtime bool) {
 	start := time.Now()
 	var timer *time.Timer
-	for k, offset := 0, 0; offset < len(data); k, offset = k+1, offset+chunkBytes {
+	offset := 0
+	for _, item := range items {
+		if item.audio == nil {
+			if d.SendMark(item.mark) != nil {
+				return
+			}
+			continue
+		}
 		if realtime {
-			if wait := time.Until(start.Add(time.Duration(k*chunkMs) * time.Millisecond)); wait > 0 {
+			chunks := float64(offset) / float64(max(chunkBytes, 1))
+			due := time.Duration(chunks * float64(chunkMs) * float64(time.Millisecond))
+			if wait := time.Until(start.Add(due)); wait > 0 {
 				if timer == nil {
 					timer = time.NewTimer(wait)
 				} else {
@@ -190,7 +300,8 @@ func send(ctx context.Context, d *dhgateway.Drive, data []byte, chunkBytes, chun
 				}
 			}
 		}
-		if d.Send(data[offset:min(offset+chunkBytes, len(data))]) != nil {
+		offset += len(item.audio)
+		if d.Send(item.audio) != nil {
 			return // the stream ended; Recv says why
 		}
 	}
@@ -257,13 +368,26 @@ func (p *printer) line(kind string, pairs [][2]any, rawJSON []byte) {
 		}
 		b.WriteString("}\n")
 	} else {
-		fmt.Fprintf(&b, "%-10s", kind)
+		fmt.Fprintf(&b, "%-10s", said(kind))
 		for _, pair := range pairs {
 			fmt.Fprintf(&b, " %s=%v", pair[0], pair[1])
 		}
 		b.WriteByte('\n')
 	}
 	io.WriteString(p.w, b.String())
+}
+
+// said is an event's human name: the avatar's playback as speaking / mark / finished.
+func said(kind string) string {
+	switch kind {
+	case "playback_started":
+		return "speaking"
+	case "mark_played":
+		return "mark"
+	case "playback_finished":
+		return "finished"
+	}
+	return kind
 }
 
 func writeJSON(b *strings.Builder, value any) {
