@@ -72,6 +72,14 @@ def wall_of(monotonic: float) -> float:
     return (time.time() - time.monotonic() + monotonic) * 1000
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "playback: the avatar's playback events and marks on the Drive stream (issue 17); a "
+        "dh-drive that predates them fails these scenarios, saying what it lacks",
+    )
+
+
 @pytest_asyncio.fixture
 async def harness() -> AsyncIterator[Harness]:
     async with running_gateway() as h:
