@@ -59,6 +59,11 @@ OTHER_VARIABLES = {
     "ZEGO_APP_ID": ("", "the default profile's AppId (`app_id` of its `[profiles.NAME]`)"),
     "ZEGO_SERVER_SECRET": ("", "its ServerSecret; never a flag: a command line is not secret"),
     "ZEGO_SERVER_SECRET_FILE": ("", "a file holding its ServerSecret (`server_secret_file`)"),
+    "ZEGO_CALLBACK_SECRET": (
+        "",
+        "the secret that signs its callbacks (`callback_secret`); with `server.callback_listen`",
+    ),
+    "ZEGO_CALLBACK_SECRET_FILE": ("", "a file holding it (`callback_secret_file`)"),
     API_KEYS_ENV: ("", "comma-separated SHA-256 digests of API keys; replaces `[[auth.api_keys]]`"),
 }
 #: The fields of an ``[[auth.api_keys]]`` table (``gateway.config.ApiKey``).

@@ -120,6 +120,8 @@ def _sample(setting: Setting, tmp_path: Path) -> tuple[str, Any]:
         "max_drives_per_key": 3,
         "redis_url": "redis://127.0.0.1:6005/0",
         "progress_interval_ms": 1000,
+        "callback_listen": "127.0.0.1:8085",
+        "format_timeout_s": 2.5,
     }
     if setting.section == "server.tls" or setting.key == "ca_file":
         path = write(tmp_path, "pem", f"{setting.key}.pem")
@@ -464,3 +466,16 @@ def test_admission_thresholds_may_be_off_but_not_negative() -> None:
     assert (off.limits.admit_max_cpu, off.limits.admit_max_loop_lag_ms) == (0, 0)
     with pytest.raises(ConfigError, match="admit_max_cpu"):
         load_config({**CREDS, "DHGW_ADMIT_MAX_CPU": "-1"})
+
+
+def test_the_callback_secret_comes_from_env_a_file_or_toml_and_is_masked(tmp_path: Path) -> None:
+    config = load_config({**CREDS, "DHGW_ZEGO_CALLBACK_SECRET": "cb-secret-1"})
+    assert config.profiles["default"].callback_secret == "cb-secret-1"
+    assert "cb-secret-1" not in to_toml(config) and "cb-secret-1" not in repr(config)
+    assert load_config({}, config_file=write(tmp_path, to_toml(config, mask=False))) == config
+    secret_file = write(tmp_path, "cb-secret-2\n", "callback.secret")
+    from_file = load_config({**CREDS, "DHGW_ZEGO_CALLBACK_SECRET_FILE": str(secret_file)})
+    assert from_file.profiles["default"].callback_secret == "cb-secret-2"
+    assert load_config(CREDS).profiles["default"].callback_secret == ""
+    with pytest.raises(ConfigProblems, match="callback_secret_file"):
+        load_config({**CREDS, "DHGW_ZEGO_CALLBACK_SECRET_FILE": str(tmp_path / "missing")})

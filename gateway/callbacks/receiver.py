@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from gateway.callbacks.verify import Callback, CallbackVerifier, Verdict
+from gateway.callbacks.verify import Callback, CallbackVerifier
 from gateway.web import Site
 
 __all__ = ["MAX_BODY_BYTES", "PATH", "CallbackReceiver"]
@@ -113,4 +113,3 @@ class CallbackReceiver:
         if status >= 400:
             log.info("vendor callback refused: %s", outcome, extra={"http_status": status})
         return web.json_response({"code": 0 if status == 200 else status}, status=status)
-

@@ -35,6 +35,11 @@ def effective(config: GatewayConfig, *, mask: bool = True) -> dict[str, Any]:
         name: {
             "app_id": credentials.app_id,
             "server_secret": MASK if mask else credentials.server_secret,
+            **(
+                {"callback_secret": MASK if mask else credentials.callback_secret}
+                if credentials.callback_secret
+                else {}
+            ),
         }
         for name, credentials in config.profiles.items()
     }

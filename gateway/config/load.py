@@ -41,7 +41,13 @@ from gateway.errors import ConfigError
 T = TypeVar("T")
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
-_PROFILE_KEYS = ("app_id", "server_secret", "server_secret_file")
+_PROFILE_KEYS = (
+    "app_id",
+    "server_secret",
+    "server_secret_file",
+    "callback_secret",
+    "callback_secret_file",
+)
 _API_KEY_FIELDS = ("name", "sha256", "profiles", "tasks", "max_drives")
 
 
@@ -256,7 +262,37 @@ class _Loader:
                 self.problems.append(f"{path}.server_secret_file ({source}) cannot be read: {exc}")
                 return None
         self.sources[f"{path}.server_secret"] = source
-        return self.build(path, lambda: Credentials(app_id=number, server_secret=str(value)))
+        callback_secret = self._callback_secret(path, stack)
+        if callback_secret is None:
+            return None
+        return self.build(
+            path,
+            lambda: Credentials(
+                app_id=number, server_secret=str(value), callback_secret=callback_secret
+            ),
+        )
+
+    def _callback_secret(self, path: str, stack: list[tuple[str, dict[str, Any]]]) -> str | None:
+        """The profile's callback secret ("" when none), from the first layer that has one;
+        None after a problem."""
+        found = next(
+            ((s, t) for s, t in stack if "callback_secret" in t or "callback_secret_file" in t),
+            None,
+        )
+        if found is None:
+            return ""
+        source, table = found
+        value = table.get("callback_secret")
+        if value is None:
+            try:
+                value = Path(str(table["callback_secret_file"])).read_text("utf-8").strip()
+            except OSError as exc:
+                self.problems.append(
+                    f"{path}.callback_secret_file ({source}) cannot be read: {exc}"
+                )
+                return None
+        self.sources[f"{path}.callback_secret"] = source
+        return str(value)
 
     def api_keys(self) -> tuple[ApiKey, ...]:
         hashes = self.env.get(f"DHGW_{API_KEYS_ENV}", "")

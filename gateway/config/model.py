@@ -33,10 +33,12 @@ _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """One vendor account: the AppId and its ServerSecret (never printed: ``repr=False``)."""
+    """One vendor account: the AppId, its ServerSecret and the secret that signs its
+    callbacks ("" when none is configured); secrets are never printed (``repr=False``)."""
 
     app_id: int
     server_secret: str = field(repr=False)
+    callback_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         checks = Checks()
@@ -167,6 +169,13 @@ class ServerConfig:
 
     #: host:port, or unix:/path for a sidecar.
     listen: str = "127.0.0.1:50051"
+    #: Where the vendor's callbacks are received (``POST /zego/callback``; the URL to give
+    #: ZEGO support), host:port; TLS as the gRPC listener's. "" = none: playback events are
+    #: the gateway's estimate alone.
+    callback_listen: str = ""
+    #: With callbacks, how long an estimated start or end of playback waits for the vendor's
+    #: word before it is reported as the estimate.
+    callback_grace_ms: int = 500
     tls: TlsConfig | None = None
     #: Serve a non-loopback address with neither TLS nor API keys (you were warned).
     allow_insecure: bool = False
@@ -204,6 +213,10 @@ class ServerConfig:
             checks.add("listen", problem)
         if self.health_listen and (problem := listen_problem(self.health_listen)) is not None:
             checks.add("health_listen", problem)
+        if self.callback_listen and (problem := listen_problem(self.callback_listen)) is not None:
+            checks.add("callback_listen", problem)
+        if self.callback_grace_ms < 0:
+            checks.add("callback_grace_ms", "must not be negative")
         checks.positive(
             self,
             "drain_timeout_s",

@@ -26,7 +26,13 @@ Kind = Literal["str", "int", "float", "bool"]
 
 #: The default profile's credentials from the environment (flags: the lower-case names,
 #: except the secret itself, which never goes on a command line).
-PROFILE_ENV = ("ZEGO_APP_ID", "ZEGO_SERVER_SECRET", "ZEGO_SERVER_SECRET_FILE")
+PROFILE_ENV = (
+    "ZEGO_APP_ID",
+    "ZEGO_SERVER_SECRET",
+    "ZEGO_SERVER_SECRET_FILE",
+    "ZEGO_CALLBACK_SECRET",
+    "ZEGO_CALLBACK_SECRET_FILE",
+)
 #: Comma-separated SHA-256 hex digests of API keys; replaces the file's ``[[auth.api_keys]]``.
 API_KEYS_ENV = "API_KEY_SHA256"
 #: The TOML file to read (``--config``).
@@ -102,6 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("", "default_profile", "DEFAULT_PROFILE", "str", "credentials profile of drives naming none"),
     # The listener.
     S("server", "listen", "LISTEN", "str", "host:port or unix:/path to listen on"),
+    S("server", "callback_listen", "CALLBACK_LISTEN", "str",
+      "host:port receiving the vendor's callbacks (empty: none)", empty_is_value=True),
+    S("server", "callback_grace_ms", "CALLBACK_GRACE_MS", "int",
+      "how long a playback estimate waits for the vendor's callback"),
     S("server", "allow_insecure", "ALLOW_INSECURE", "bool",
       "listen beyond loopback with neither TLS nor API keys", switch=True),
     S("server", "health_listen", "HEALTH_LISTEN", "str",

@@ -143,6 +143,8 @@ class SpeechTracker:
             self._marks.clear()  # past the end: never played
             sent_ms = playback.sent_ms if playback else 0.0
             interrupted = self._cut is not None and played_ms < sent_ms - 1e-6
+            if self._cut is None:
+                played_ms = sent_ms  # all of it (the playhead's float arithmetic aside)
             events.append(
                 PlaybackEvent(
                     Heard.FINISHED, finished, played_ms=round(played_ms), interrupted=interrupted

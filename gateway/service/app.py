@@ -25,6 +25,7 @@ from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry, shared_client
+from gateway.service.callbacks import CallbackRouter
 from gateway.service.drive import Drive
 from gateway.service.drive_services import DriveServices
 from gateway.service.shared_state import SharedStateProbe
@@ -80,6 +81,12 @@ class GatewayApp:
         self.upstream = UpstreamClient(
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
         )
+        #: The vendor's callbacks (None: not received; playback is the estimate alone).
+        self.callbacks: CallbackRouter | None = None
+        grace_s = 0.0
+        if config.server.callback_listen:
+            self.callbacks = CallbackRouter(config, lambda: self.drives)
+            grace_s = config.server.callback_grace_ms / 1000
         #: What each drive is handed: the shared parts it uses, not the app.
         self.drive_services = DriveServices(
             registry=self.registry,
@@ -88,6 +95,7 @@ class GatewayApp:
             observer=self.observer,
             limits=config.limits,
             pacing=config.pacing,
+            vendor_grace_s=grace_s,
         )
         self._started = False
 
@@ -113,6 +121,8 @@ class GatewayApp:
             await self._redis_registry.start()
         if self.shared_state is not None:
             self.shared_state.start()
+        if self.callbacks is not None and not self._started:
+            await self.callbacks.start()
         self._started = True
 
     @property
@@ -132,6 +142,8 @@ class GatewayApp:
     async def close(self) -> None:
         """Stop the metrics endpoint and close the vendor client; drives must have ended."""
         self._started = False
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         if self.shared_state is not None:
             await self.shared_state.stop()
         await self.admission.stop()
@@ -173,6 +185,8 @@ class GatewayApp:
             return await drive.run()
         finally:
             self.drives.discard(drive)
+            if self.callbacks is not None:
+                self.callbacks.drive_ended(drive.drive_id)
 
     @property
     def draining(self) -> bool:

@@ -95,6 +95,7 @@ class Drive:
             pacing=services.pacing,
             limits=services.limits,
             now=self._clock(),
+            vendor_grace_s=services.vendor_grace_s,
         )
         self._audio = audio
         self._listener = listener
@@ -122,6 +123,18 @@ class Drive:
         wins, and a drive already ending by itself ends as it would have."""
         if self.core.end(reason) and self._work is not None and not self._work.done():
             self._work.cancel()
+
+    def vendor_status(self, status: int) -> None:
+        """The vendor's callback said this drive is driving (2: the avatar speaks) or ended
+        (4: it finished); other statuses change nothing here."""
+        now = self._clock()
+        if status == 2:
+            self.core.speech.vendor_started(now)
+        elif status == 4:
+            self.core.speech.vendor_finished(now)
+        else:
+            return
+        self._wake.set()
 
     async def wait_finished(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) until the drive's clean-up is over: Stop sent, closed."""
@@ -381,10 +394,9 @@ class Drive:
             # Expected once the connection was lost (the drive reports that); else worth a look.
             lost = session.closed.done() and session.closed.result() is not None
             log.log(
-                logging.INFO if lost else logging.WARNING,
-                "drive %s: Stop could not be sent: %s",
-                self._drive_id,
-                exc.message,
+                logging.DEBUG if lost else logging.WARNING,
+                "drive Stop not sent",
+                extra=self._log_fields(error=exc.message),
             )
 
     async def _clean_up(self, reader: asyncio.Task[None], owes_stop: bool) -> None:

@@ -30,6 +30,8 @@ class DriveServices:
         limits: the drive's bounds, and how long it waits for a busy task.
         pacing: how audio is paced toward the avatar.
         clock: a monotonic clock in seconds; must be the event loop's (timeouts count in it).
+        vendor_grace_s: how long a playback estimate waits for the vendor's callback (0: the
+            gateway receives none).
     """
 
     registry: TaskRegistry
@@ -39,3 +41,4 @@ class DriveServices:
     limits: LimitsConfig
     pacing: PacingSettings
     clock: Callable[[], float] = loop_time
+    vendor_grace_s: float = 0.0
