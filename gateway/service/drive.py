@@ -11,10 +11,8 @@ audio into the core no faster than the core wants it. The child's ``finally`` is
 obligation is met, whatever happened: Stop if Start was sent, the WebSocket closed, the task
 released. It runs shielded, so a second cancellation cannot skip it.
 
-Reporting: one log line per lifecycle step (``drive queued``, ``drive started``, then
-``drive completed`` or ``drive failed``), and the same steps to the app's
-:class:`~gateway.observability.observer.Observer`. Nothing is reported per chunk: the final
-accounting comes from the core once the drive is over.
+Reporting (``drive_log.py``): one log line per lifecycle step, the same steps to the observer;
+nothing per chunk.
 """
 
 from __future__ import annotations
@@ -41,11 +39,10 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
-from gateway.observability.observer import DriveEnd
 from gateway.registry.base import Lease, task_key
+from gateway.service.drive_log import error_metadata, log_end, log_fields
 from gateway.service.drive_services import DriveServices
 from gateway.service.flag import Flag
-from gateway.service.status import outcome_of
 from gateway.upstream import DriveSession
 
 log = logging.getLogger("gateway.drive")
@@ -414,47 +411,11 @@ class Drive:
     # Reporting.
 
     def _error_metadata(self) -> dict[str, str]:
-        return {
-            "task_id": self.spec.task_id,
-            "drive_id": self._drive_id,
-            "sent_ms": str(round(self.core.sent_ms))
-            if self.core.state is not DriveState.IDLE
-            else "",
-            "played_ms": str(self.core.played_ms(self._clock()))
-            if self.core.started_at is not None
-            else "",
-        }
+        return error_metadata(self.spec, self._drive_id, self.core, self._clock())
 
     def _log_fields(self, **extra: object) -> dict[str, object]:
-        return {
-            "task_id": self.spec.task_id,
-            "drive_id": self._drive_id,
-            "labels": dict(self.spec.labels),
-            **extra,
-        }
+        return log_fields(self.spec, self._drive_id, **extra)
 
     def _log_end(self, error: BaseException | None) -> None:
         """The drive is over (clean-up done): one log line, one observer call."""
-        status, reason = outcome_of(error)
-        end = DriveEnd.of(
-            self.core,
-            status=status,
-            reason=reason,
-            stop_sent_at=self.core.stop_sent_at if error is None else None,
-            dropped=isinstance(error, UpstreamDisconnected),
-        )
-        self.services.observer.drive_finished(end)
-        fields = self._log_fields(**end.log_fields())
-        if self.core.setup_ms is not None:
-            fields["setup_ms"] = self.core.setup_ms
-        if error is None:
-            log.info("drive completed", extra=fields)
-            return
-        # The vendor's failures and our bugs are worth a look; the rest is the client's doing.
-        serious = isinstance(error, UpstreamError) or reason == "INTERNAL"
-        message = error.message if isinstance(error, GatewayError) else type(error).__name__
-        log.log(
-            logging.WARNING if serious else logging.INFO,
-            "drive failed",
-            extra={**fields, "reason": reason, "error": message},
-        )
+        log_end(self.spec, self._drive_id, self.core, self.services.observer, error)
