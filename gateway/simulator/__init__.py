@@ -1,9 +1,12 @@
 """A faithful stand-in for the vendor's digital-human cloud, for tests and demos.
 
 Built only from the vendor's documented protocol (``zego-api.md``): the signed HTTP API with
-``DriveByWsStream`` (§2-§7) and the WebSocket drive (§8-§9). It records everything it receives,
-models the avatar's playback to count stutters, and has fault switches. It must never import
-the gateway's own client code, so that a client bug cannot hide itself here.
+``DriveByWsStream``, ``StopDigitalHumanStreamTask`` and ``GetDigitalHumanStreamTaskStatus``
+(§2-§7, §11), the WebSocket drive (§8-§9), the tasks' lives (MaxIdleTime, TTL, §6) and the
+signed server callbacks (§12). It records everything it receives and sends, models the
+avatar's playback to count stutters and to say what it played (:class:`Playout`), and has
+fault switches. It must never import the gateway's own client code, so that a client bug
+cannot hide itself here.
 
 Typical use::
 
@@ -27,6 +30,8 @@ Where the vendor's documentation is silent (zego-api.md §17), the simulator cho
 - A second Start, or a Start after Stop, is an error: a DriveId drives once (§8).
 - A binary frame that is not whole samples is an error but its bytes are kept.
 - PCM is 16-bit (§9); durations derive from SampleRate and Channel.
+- Callbacks, task lives and playback follow :mod:`.callbacks`, :mod:`.tasks` and
+  :mod:`.playout`, whose docstrings list their own choices.
 - Two connections of one task overlap when the second is accepted while the kernel still
   sees the first as established (Linux ``TCP_INFO``; elsewhere, until the server reads EOF).
 """
@@ -35,8 +40,10 @@ from __future__ import annotations
 
 from .api import Codes, signature
 from .app import Simulator
-from .config import SimulatorConfig
+from .callbacks import CallbackAttempt, CallbackRecord, callback_signature
+from .config import CALLBACK_RETRY_DELAYS_S, SimulatorConfig
 from .faults import Fault
+from .playout import DriveStatus, Playout, PlayoutOutcome
 from .records import (
     ApiCall,
     CloseReason,
@@ -47,19 +54,30 @@ from .records import (
     PlaybackModel,
 )
 from .standalone import run_standalone
+from .tasks import TaskEnd, TaskRecord, TaskStatus
 
 __all__ = [
+    "CALLBACK_RETRY_DELAYS_S",
     "ApiCall",
+    "CallbackAttempt",
+    "CallbackRecord",
     "CloseReason",
     "Codes",
     "DriveErrorKind",
     "DriveRecord",
+    "DriveStatus",
     "Fault",
     "HandshakeRejection",
     "Overlap",
     "PlaybackModel",
+    "Playout",
+    "PlayoutOutcome",
     "Simulator",
     "SimulatorConfig",
+    "TaskEnd",
+    "TaskRecord",
+    "TaskStatus",
+    "callback_signature",
     "run_standalone",
     "signature",
 ]

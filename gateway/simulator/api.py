@@ -11,6 +11,8 @@ Checks run in this order; the first failure answers:
 3. The rate limit per AppId (§5).
 4. A forced ``Code`` (``Fault.force_code``).
 5. The Action (§14b 100000007) and its body (§7, §11; 400000001 and 400000005).
+6. The task's state (:mod:`.tasks`): 400000005 once it ended (400000007 to a second Stop),
+   400000006 to DriveByWsStream while it initializes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from aiohttp import web
 
 from .records import ApiCall
 from .state import SimState
+from .tasks import TaskEnd, TaskStatus
 
 __all__ = ["ApiHandler", "Codes"]
 
@@ -56,6 +59,7 @@ class Codes:
     SIGNATURE_VERSION_UNSUPPORTED = 100000014
     INVALID_PARAMS = 400000001
     TASK_NOT_FOUND = 400000005
+    STREAM_NOT_STARTED = 400000006
     TASK_ALREADY_STOPPED = 400000007
     RATE_LIMITED = 400010009
 
@@ -213,21 +217,26 @@ class ApiHandler:
         if not isinstance(task_id, str) or not task_id:
             return _Answer(Codes.INVALID_PARAMS, "TaskId is required, a non-empty string")
         state = self._state
-        if action == "StopDigitalHumanStreamTask" and state.task_was_stopped(task_id):
+        task = state.tasks.see(task_id, now)
+        if action == "StopDigitalHumanStreamTask" and task is not None and not task.alive:
             return _Answer(Codes.TASK_ALREADY_STOPPED, "the stream task is already stopped")
-        if not state.task_exists(task_id):
+        if task is None or not task.alive:
             return _Answer(Codes.TASK_NOT_FOUND, "task not found")
         if action == "StopDigitalHumanStreamTask":
-            state.stop_task(task_id)
+            state.tasks.end(task_id, TaskEnd.STOPPED, now)
             return _Answer(Codes.OK, "success")
         if action == "GetDigitalHumanStreamTaskStatus":
-            data = {
-                "RoomId": f"sim_room_{task_id}",
-                "StreamId": f"sim_stream_{task_id}",
-                "Status": 3,  # streaming (§11)
-                "CreateTime": state.task_created_at(task_id),
+            data: dict[str, Any] = {
+                "RoomId": task.room_id,
+                "StreamId": task.stream_id,
+                "Status": int(task.status),  # 1 initializing or 3 streaming (§11)
+                "CreateTime": task.create_time,
             }
             return _Answer(Codes.OK, "success", data)
+        if task.status is not TaskStatus.STREAMING:
+            return _Answer(
+                Codes.STREAM_NOT_STARTED, "video stream not started, wait until it starts"
+            )
         record, token = state.new_drive(task_id, now)
         data = {"DriveId": record.drive_id, "WssAddress": state.ws_address(token)}
         return _Answer(Codes.OK, "success", data, record.drive_id)

@@ -8,23 +8,28 @@ documented protocol (zego-api.md): it must never share code with the client it t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
 
 from .api import ApiHandler
+from .callbacks import CallbackRecord
 from .config import SimulatorConfig
 from .control import add_control_routes
 from .faults import Fault
+from .playout import Playout
 from .records import ApiCall, DriveRecord, HandshakeRejection, Overlap
 from .state import SimState
+from .tasks import TaskEnd, TaskRecord
 from .tls import TlsMaterial, client_ssl_context, make_tls
 from .ws import WsHandler
 
@@ -71,7 +76,7 @@ class Simulator:
         app.router.add_get("/", api.handle, allow_head=False)
         app.router.add_post("/", api.handle)
         app.router.add_get("/ws", WsHandler(self._state).handle, allow_head=False)
-        add_control_routes(app, self._state, self.ca_pem)
+        add_control_routes(app, self._state, self.ca_pem, self.set_callbacks)
         # No access log: request lines carry the Signature and the Token.
         runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
@@ -88,18 +93,27 @@ class Simulator:
             await runner.cleanup()
             sock.close()
             raise
+        try:
+            await self._state.open()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         log.info("simulator serving at %s (app_id=%d)", self.http_url, config.app_id)
+        if config.callback_origin is not None:
+            log.info("simulator callbacks to %s", config.callback_origin)
 
     async def stop(self) -> None:
         """Close open connections (1001, or abort), stop serving, delete the CA file."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        self._state.freeze()
         live = self._state.all_live()
         if live:
             await asyncio.gather(*(conn.shutdown() for conn in live), return_exceptions=True)
         await runner.cleanup()
+        await self._state.close()
         if self._ca_path is not None:
             os.unlink(self._ca_path)
             self._ca_path = None
@@ -150,6 +164,26 @@ class Simulator:
         """A client SSL context that trusts the simulator (TLS mode), else ``None``."""
         return None if self._tls is None else client_ssl_context(self._tls.ca_pem)
 
+    # Callbacks.
+
+    def set_callbacks(self, url: str | None, secret: str | None = None, **fields: Any) -> None:
+        """Point the callbacks at ``url`` from now on (``None``: make no more), e.g. once the
+        receiver's port is known. ``secret`` (kept when omitted) and the other ``callback_*``
+        settings (``callback_timestamp_unit``, ``callback_retry_scale``, ``callback_timeout_s``)
+        by keyword; raises ValueError as :class:`SimulatorConfig` does."""
+        unknown = [n for n in fields if not n.startswith("callback_") or n == "callback_cafile"]
+        if unknown:
+            raise ValueError(f"not a callback setting of a running simulator: {unknown}")
+        if secret is None:
+            secret = self.config.callback_secret
+        config = dataclasses.replace(
+            self.config, callback_url=url, callback_secret=secret, **fields
+        )
+        self.config = config
+        self._state.reconfigure(config)
+        if config.callback_origin is not None:
+            log.info("simulator callbacks to %s", config.callback_origin)
+
     # Faults.
 
     def set_fault(self, fault: Fault, task_id: str | None = None) -> None:
@@ -191,12 +225,53 @@ class Simulator:
     def handshake_rejections(self) -> list[HandshakeRejection]:
         return list(self._state.rejections)
 
+    @property
+    def callbacks(self) -> list[CallbackRecord]:
+        """Every callback made (with a callback URL configured), in the order made."""
+        return list(self._state.callbacks.records)
+
+    def callbacks_for(
+        self, *, task_id: str | None = None, drive_id: str | None = None
+    ) -> list[CallbackRecord]:
+        """The callbacks of one task and/or one drive, in the order made."""
+        return [
+            c
+            for c in self._state.callbacks.records
+            if (task_id is None or c.task_id == task_id)
+            and (drive_id is None or c.drive_id == drive_id)
+        ]
+
+    def playout(self, drive_id: str) -> Playout:
+        """What the avatar played of one drive; raises KeyError before its valid Start."""
+        playout = self._state.playouts.get(drive_id)
+        if playout is None:
+            raise KeyError(drive_id)
+        return playout
+
+    @property
+    def playouts(self) -> list[Playout]:
+        """Every drive's playback, in the order their Starts arrived."""
+        return list(self._state.playouts.playouts.values())
+
+    def task(self, task_id: str) -> TaskRecord | None:
+        """A task the simulator has seen (``None``: not yet)."""
+        return self._state.tasks.get(task_id)
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        return list(self._state.tasks.tasks.values())
+
+    def end_task(self, task_id: str) -> bool:
+        """End a live task now, as MaxIdleTime or TTL would (Status 5); whether it was live."""
+        return self._state.tasks.end(task_id, TaskEnd.ENDED_BY_TEST, time.monotonic())
+
     def state_json(self) -> dict[str, object]:
         """The same JSON as ``GET /_sim/state``."""
         return self._state.snapshot()
 
     def reset(self) -> None:
-        """Forget all records, tokens, faults, rate windows and stopped tasks.
+        """Forget all records, tokens, faults, rate windows, tasks, playouts and callbacks
+        (pending callback tries and retries are abandoned).
 
         Connections still open keep running, on records no longer listed; WebSocket
         addresses handed out before the reset are refused afterwards (401).
@@ -245,6 +320,30 @@ class Simulator:
         async with asyncio.timeout(timeout):
             while not predicate():
                 await self._state.changed()
+
+    async def wait_playout_ended(
+        self,
+        drive_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Playout:
+        """Wait until the drive's playback ended (Status 3 or 4); raises TimeoutError."""
+
+        def ended() -> bool:
+            playout = self._state.playouts.get(drive_id)
+            return playout is not None and playout.is_ended
+
+        await self.wait_for(ended, timeout)
+        return self.playout(drive_id)
+
+    async def wait_callbacks(
+        self,
+        predicate: Callable[[list[CallbackRecord]], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[CallbackRecord]:
+        """Wait until ``predicate(callbacks)`` holds (re-checked after each callback made,
+        tried or given up); returns the callbacks then."""
+        await self.wait_for(lambda: predicate(self.callbacks), timeout)
+        return self.callbacks
 
     async def wait_for_drive(
         self,

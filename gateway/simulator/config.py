@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
 __all__ = [
+    "CALLBACK_RETRY_DELAYS_S",
     "DEFAULT_SAMPLE_RATE",
     "SAMPLE_RATES",
     "SAMPLE_WIDTH_BYTES",
+    "VENDOR_MAX_IDLE_TIME_S",
+    "VENDOR_TTL_S",
     "SimulatorConfig",
 ]
 
@@ -24,6 +29,16 @@ DEFAULT_SAMPLE_RATE = 16000
 
 SAMPLE_WIDTH_BYTES = 2
 """16-bit PCM: the vendor's examples assume it; no API page states it (zego-api.md §9)."""
+
+CALLBACK_RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0)
+"""After a non-2xx answer the vendor retries up to 5 times, each this long after the previous
+try (zego-api.md §12); ``SimulatorConfig.callback_retry_scale`` scales them for tests."""
+
+VENDOR_MAX_IDLE_TIME_S = 900.0
+"""CreateDigitalHumanStreamTask's default ``MaxIdleTime`` (zego-api.md §6)."""
+
+VENDOR_TTL_S = 86400.0
+"""CreateDigitalHumanStreamTask's default ``TTL`` (zego-api.md §6)."""
 
 _UINT32_MAX = 2**32 - 1
 
@@ -48,7 +63,24 @@ class SimulatorConfig:
         timestamp_tolerance_s: the allowed clock deviation of ``Timestamp``; the vendor allows
             10 minutes (zego-api.md §2).
         websocket_close_timeout_s: how long a server-initiated close waits for the client's
-            close frame (simulator shutdown only; the vendor never closes first, §8).
+            close frame (simulator shutdown, or the end of the connection's task).
+        callback_url: where to POST the server callbacks (zego-api.md §12); ``None``: none
+            are sent (nor recorded). Needs ``callback_secret``.
+        callback_secret: the CallbackSecret that signs callbacks (§12). Never logged.
+        callback_timestamp_unit: the callbacks' ``Timestamp``: ``"ms"`` as the docs table
+            says, or ``"s"`` as their examples show (§16).
+        callback_retry_scale: multiplies the vendor's retry delays (2/4/8/16/32 s, §12).
+        callback_timeout_s: how long one callback POST may take before it counts as failed.
+        callback_cafile: a PEM CA bundle to verify an ``https`` callback URL with (else the
+            system's trust store).
+        render_latency_ms: from a drive's first audio to the avatar speaking it (Status 2);
+            its playback runs this much behind the audio's arrival.
+        task_init_s: how long a task stays Status 1 (initializing) after the simulator first
+            sees it; DriveByWsStream answers 400000006 meanwhile (§11, §14a).
+        task_max_idle_s: end a task (Status 5) not driven for this long (``MaxIdleTime``, §6;
+            the vendor's default is 900 s); ``None``: never.
+        task_ttl_s: end a task (Status 5) this long after it was first seen (``TTL``, §6; the
+            vendor's default is 86400 s); ``None``: never.
     """
 
     app_id: int
@@ -64,6 +96,16 @@ class SimulatorConfig:
     #: Keep every byte of audio (``DriveRecord.audio``); benchmarks turn it off and keep only
     #: the frames' arrival times and sizes.
     keep_audio: bool = True
+    callback_url: str | None = None
+    callback_secret: str | None = None
+    callback_timestamp_unit: Literal["ms", "s"] = "ms"
+    callback_retry_scale: float = 1.0
+    callback_timeout_s: float = 5.0
+    callback_cafile: str | None = None
+    render_latency_ms: float = 0.0
+    task_init_s: float = 0.0
+    task_max_idle_s: float | None = None
+    task_ttl_s: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.app_id, bool) or not 0 < self.app_id <= _UINT32_MAX:
@@ -80,6 +122,13 @@ class SimulatorConfig:
             raise ValueError("timestamp_tolerance_s must be >= 0")
         if self.websocket_close_timeout_s <= 0:
             raise ValueError("websocket_close_timeout_s must be > 0")
+        self._check_callbacks()
+        if self.render_latency_ms < 0 or self.task_init_s < 0:
+            raise ValueError("render_latency_ms and task_init_s must be >= 0")
+        for name in ("task_max_idle_s", "task_ttl_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 or None")
         if self.tasks is not None:
             if isinstance(self.tasks, str):
                 # A bare string is a Collection[str] of characters: almost surely a mistake.
@@ -87,14 +136,43 @@ class SimulatorConfig:
             # Freeze a caller's list so that later mutation cannot change the simulator.
             object.__setattr__(self, "tasks", frozenset(self.tasks))
 
+    def _check_callbacks(self) -> None:
+        if self.callback_url is not None:
+            url = urlsplit(self.callback_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError("callback_url must be an http:// or https:// URL")
+            if not self.callback_secret:
+                raise ValueError("callback_url needs a callback_secret")
+        if self.callback_timestamp_unit not in ("ms", "s"):
+            raise ValueError("callback_timestamp_unit must be 'ms' or 's'")
+        if self.callback_retry_scale < 0:
+            raise ValueError("callback_retry_scale must be >= 0")
+        if self.callback_timeout_s <= 0:
+            raise ValueError("callback_timeout_s must be > 0")
+
     def __repr__(self) -> str:
         # The secret must never reach a log line, and reprs end up in logs.
         return (
             f"SimulatorConfig(app_id={self.app_id}, server_secret='***', host={self.host!r}, "
             f"port={self.port}, tasks={self.tasks!r}, "
             f"requests_per_second={self.requests_per_second}, "
-            f"underrun_tolerance_ms={self.underrun_tolerance_ms}, tls={self.tls})"
+            f"underrun_tolerance_ms={self.underrun_tolerance_ms}, tls={self.tls}, "
+            f"callback_url={self.callback_origin!r}, callback_secret="
+            f"{None if self.callback_secret is None else '***'}, "
+            f"render_latency_ms={self.render_latency_ms}, "
+            f"task_max_idle_s={self.task_max_idle_s}, task_ttl_s={self.task_ttl_s})"
         )
+
+    @property
+    def callback_origin(self) -> str | None:
+        """The callback URL's scheme, host and port only: what a log line may show of it."""
+        if self.callback_url is None:
+            return None
+        url = urlsplit(self.callback_url)
+        host = url.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = "" if url.port is None else f":{url.port}"
+        return f"{url.scheme}://{host}{port}"
 
     @property
     def advertised_host(self) -> str:

@@ -1,14 +1,15 @@
 """Fault switches: make the simulated cloud misbehave on purpose.
 
 A :class:`Fault` is a frozen bundle of switches. :class:`FaultBook` holds at most one fault per
-scope: one per TaskId plus one global. The HTTP API side and the WebSocket side are looked up
-(and counted) apart: on each side, a task's fault shadows the global one while it has a live
-switch on that side, and the global one applies otherwise. So ``Fault(force_code=..., times=2)``
-is spent by two API calls and never by a connection.
+scope: one per TaskId plus one global. The HTTP API side, the WebSocket side and the callback
+side are looked up (and counted) apart: on each side, a task's fault shadows the global one
+while it has a live switch on that side, and the global one applies otherwise. So
+``Fault(force_code=..., times=2)`` is spent by two API calls and never by a connection.
 
 ``times`` counts applications on each side: the API switches apply to the next ``times``
 matching API calls, the WebSocket switches to the next ``times`` connections (handshake
-attempts). ``None`` means forever, until cleared.
+attempts), the callback switches to the next ``times`` matching callbacks. ``None`` means
+forever, until cleared.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ class Fault:
         send_text_after_start: send this text frame to the client right after a valid Start
             (the vendor documents no server message; a client must survive one, §8).
 
+    Callback switches (applied to each matching callback of zego-api.md §12, as it is made):
+
+    Args:
+        callback_drop: never send it (its record says ``dropped``).
+        callback_delay_s: send it this much later, without holding the callbacks behind it.
+        callback_duplicate: send it twice: the same body again right after the first try.
+        callback_reorder: hold it back until the next callback was sent (at most
+            ``callback_reorder_max_s``), then send it.
+        callback_bad_signature: sign it with a wrong secret (every try of it).
+        callback_timestamp_skew_s: shift its ``Timestamp`` by this much (stale or future).
+        callback_event_type: limit the callback switches to this ``EventType`` (3 or 4).
+        callback_status: limit the callback switches to this ``Detail.Status``.
+
     Scope:
 
     Args:
@@ -70,10 +84,19 @@ class Fault:
     silent_after_bytes: int | None = None
     silent_for_s: float | None = None
     send_text_after_start: str | None = None
+    callback_drop: bool = False
+    callback_delay_s: float = 0.0
+    callback_duplicate: bool = False
+    callback_reorder: bool = False
+    callback_reorder_max_s: float = 1.0
+    callback_bad_signature: bool = False
+    callback_timestamp_skew_s: float = 0.0
+    callback_event_type: int | None = None
+    callback_status: int | None = None
     times: int | None = None
 
     def __post_init__(self) -> None:
-        if self.api_delay_s < 0 or self.read_delay_s < 0:
+        if self.api_delay_s < 0 or self.read_delay_s < 0 or self.callback_delay_s < 0:
             raise ValueError("delays must be >= 0")
         if self.http_status is not None and not 400 <= self.http_status <= 599:
             raise ValueError(f"http_status must be a 4xx or 5xx status, got {self.http_status}")
@@ -87,6 +110,10 @@ class Fault:
                 raise ValueError(f"{name} must be >= 0")
         if self.silent_for_s is not None and self.silent_for_s < 0:
             raise ValueError("silent_for_s must be >= 0")
+        if self.callback_reorder_max_s <= 0:
+            raise ValueError("callback_reorder_max_s must be > 0")
+        if self.callback_event_type not in (None, 3, 4):
+            raise ValueError("callback_event_type must be 3, 4 or None")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be >= 1 or None")
 
@@ -105,6 +132,24 @@ class Fault:
             or self.silent_after_bytes is not None
             or self.send_text_after_start is not None
         )
+
+    @property
+    def affects_callbacks(self) -> bool:
+        """Whether any callback switch is on."""
+        return (
+            self.callback_drop
+            or self.callback_delay_s > 0
+            or self.callback_duplicate
+            or self.callback_reorder
+            or self.callback_bad_signature
+            or self.callback_timestamp_skew_s != 0
+        )
+
+    def matches_callback(self, event_type: int, status: int) -> bool:
+        """Whether the callback filters let this callback through to the switches."""
+        if self.callback_event_type is not None and self.callback_event_type != event_type:
+            return False
+        return self.callback_status is None or self.callback_status == status
 
     def to_json(self) -> dict[str, Any]:
         """The switches as a JSON object (the body of ``POST /_sim/faults``)."""
@@ -130,6 +175,7 @@ class _Armed:
     fault: Fault
     api_left: int | None
     ws_left: int | None
+    callbacks_left: int | None
 
 
 class FaultBook:
@@ -140,7 +186,7 @@ class FaultBook:
 
     def set(self, fault: Fault, task_id: str | None = None) -> None:
         """Arm ``fault`` for ``task_id`` (``None``: every task), replacing that scope's fault."""
-        self._armed[task_id] = _Armed(fault, fault.times, fault.times)
+        self._armed[task_id] = _Armed(fault, fault.times, fault.times, fault.times)
 
     def clear(self) -> None:
         """Disarm every fault."""
@@ -157,6 +203,7 @@ class FaultBook:
                 "fault": armed.fault.to_json(),
                 "api_left": armed.api_left,
                 "ws_left": armed.ws_left,
+                "callbacks_left": armed.callbacks_left,
             }
             for scope, armed in self._armed.items()
         }
@@ -182,6 +229,19 @@ class FaultBook:
                 continue
             if armed.ws_left is not None:
                 armed.ws_left -= 1
+            return armed.fault
+        return None
+
+    def take_callback(self, task_id: str, event_type: int, status: int) -> Fault | None:
+        """The fault for one callback, spending one use; ``None`` when none applies."""
+        for scope in self._scopes(task_id):
+            armed = self._armed.get(scope)
+            if armed is None or not armed.fault.affects_callbacks or armed.callbacks_left == 0:
+                continue
+            if not armed.fault.matches_callback(event_type, status):
+                continue
+            if armed.callbacks_left is not None:
+                armed.callbacks_left -= 1
             return armed.fault
         return None
 

@@ -108,6 +108,7 @@ class DriveErrorKind(enum.StrEnum):
     COMMAND_AS_BINARY = "command_as_binary"
     TOKEN_REUSED = "token_reused"
     HANDSHAKE_REFUSED = "handshake_refused"
+    TASK_ENDED = "task_ended"
     PROTOCOL_ERROR = "protocol_error"
 
 
@@ -126,6 +127,8 @@ class CloseReason(enum.StrEnum):
     """``Fault.refuse_handshake`` refused the upgrade; there never was a connection."""
     SHUTDOWN = "shutdown"
     """The simulator stopped while the connection was open."""
+    TASK_ENDED = "task_ended"
+    """The drive's task ended (closed with 1000), or had ended before the handshake."""
 
 
 ABNORMAL_CLOSURE = 1006

@@ -23,6 +23,7 @@ __all__ = ["build_parser", "run_standalone"]
 log = logging.getLogger("gateway.simulator")
 
 SECRET_ENV = "DH_SIMULATOR_SERVER_SECRET"
+CALLBACK_SECRET_ENV = "DH_SIMULATOR_CALLBACK_SECRET"
 
 
 def build_parser(prog: str = "python -m gateway.simulator") -> argparse.ArgumentParser:
@@ -48,11 +49,35 @@ def build_parser(prog: str = "python -m gateway.simulator") -> argparse.Argument
     parser.add_argument(
         "--no-keep-audio", action="store_true", help="record frame times and sizes only"
     )
+    _add_callback_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="stderr log level (INFO)")
     parser.add_argument(
         "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="(uvloop)"
     )
     return parser
+
+
+def _add_callback_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("server callbacks and task lives (zego-api.md §6, §12)")
+    group.add_argument("--callback-url", help="POST the signed callbacks here (default: none)")
+    group.add_argument(
+        "--callback-secret",
+        default=os.environ.get(CALLBACK_SECRET_ENV),
+        help=f"the CallbackSecret that signs them (default: ${CALLBACK_SECRET_ENV})",
+    )
+    group.add_argument(
+        "--callback-timestamp-unit", choices=("ms", "s"), default="ms", help="Timestamp (ms)"
+    )
+    group.add_argument(
+        "--callback-retry-scale", type=float, default=1.0, help="x the 2..32 s retries (1)"
+    )
+    group.add_argument("--callback-ca-file", help="CA bundle for an https callback URL")
+    group.add_argument(
+        "--render-latency-ms", type=float, default=0.0, help="audio in to speaking (0)"
+    )
+    group.add_argument("--task-init-s", type=float, default=0.0, help="Status 1 for this long")
+    group.add_argument("--task-max-idle-s", type=float, help="MaxIdleTime (default: off)")
+    group.add_argument("--task-ttl-s", type=float, help="TTL (default: off)")
 
 
 def _config(args: argparse.Namespace) -> SimulatorConfig:
@@ -69,6 +94,15 @@ def _config(args: argparse.Namespace) -> SimulatorConfig:
         underrun_tolerance_ms=args.underrun_tolerance_ms,
         tls=args.tls,
         keep_audio=not args.no_keep_audio,
+        callback_url=args.callback_url,
+        callback_secret=args.callback_secret if args.callback_url else None,
+        callback_timestamp_unit=args.callback_timestamp_unit,
+        callback_retry_scale=args.callback_retry_scale,
+        callback_cafile=args.callback_ca_file,
+        render_latency_ms=args.render_latency_ms,
+        task_init_s=args.task_init_s,
+        task_max_idle_s=args.task_max_idle_s,
+        task_ttl_s=args.task_ttl_s,
     )
 
 

@@ -2,20 +2,24 @@
 
 One :class:`SimState` per simulator, shared by the HTTP API, the WebSocket server and the
 inspection endpoints. It lives on one event loop and is never touched from another thread.
+It wires the task lives (:mod:`.tasks`) and the playback account (:mod:`.playout`) to the
+callbacks (:mod:`.callbacks`): each status change of either becomes one callback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 import uuid
 from collections import deque
 from typing import Any, Protocol
 
+from .callbacks import CallbackSender
 from .config import SimulatorConfig
 from .faults import FaultBook
+from .playout import DriveStatus, Playout, PlayoutBook
 from .records import ApiCall, DriveRecord, HandshakeRejection, Overlap
+from .tasks import TaskBook, TaskRecord, TaskStatus
 
 __all__ = ["LiveConnection", "SimState"]
 
@@ -34,6 +38,10 @@ class LiveConnection(Protocol):
         """End the connection because the simulator stops; must return within seconds."""
         ...
 
+    async def end_for_task(self) -> None:
+        """Close the connection because its task ended; must return within seconds."""
+        ...
+
 
 class SimState:
     """Everything the simulated cloud knows. Callers mutate it from the event loop only."""
@@ -50,8 +58,12 @@ class SimState:
         self._tokens: dict[str, str] = {}
         self._spent_tokens: dict[str, str] = {}
         self._windows: dict[int, deque[float]] = {}
-        self._stopped_tasks: set[str] = set()
-        self._task_created: dict[str, float] = {}
+        self.callbacks = CallbackSender(config, self.faults, self.notify)
+        self.tasks = TaskBook(config, self._task_status, self._task_ended)
+        self.playouts = PlayoutBook(
+            config.render_latency_ms, self._drive_status, self.tasks.drive_active
+        )
+        self._closers: set[asyncio.Task[None]] = set()
         self._closed_events: dict[str, asyncio.Event] = {}
         self._stopped_events: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Event()
@@ -68,7 +80,7 @@ class SimState:
         await self._changed.wait()
 
     def reset(self) -> None:
-        """Forget every record, token, fault, rate window and stopped task.
+        """Forget every record, token, fault, rate window, task, playout and callback.
 
         Open connections keep running on their (now unlisted) records; addresses handed out
         before the reset stop working.
@@ -81,29 +93,61 @@ class SimState:
         self._tokens.clear()
         self._spent_tokens.clear()
         self._windows.clear()
-        self._stopped_tasks.clear()
-        self._task_created.clear()
+        self.callbacks.reset()
+        self.playouts.reset()
+        self.tasks.reset()
         self._closed_events.clear()
         self._stopped_events.clear()
         self.notify()
 
-    # Tasks (zego-api.md §11, §14a).
+    # Tasks (zego-api.md §6, §11, §12, §14a) and their callbacks.
 
-    def task_exists(self, task_id: str) -> bool:
-        """Whether a TaskId names a live stream task (configured, and not stopped)."""
-        if task_id in self._stopped_tasks:
-            return False
-        return self.config.tasks is None or task_id in self.config.tasks
+    def _task_status(self, task: TaskRecord, status: TaskStatus, at: float) -> None:
+        detail = {
+            "Status": int(status),
+            "RoomId": task.room_id,
+            "StreamId": task.stream_id,
+            "FailReason": "",
+        }
+        self.callbacks.emit(3, task.task_id, detail, at)
+        self.notify()
 
-    def task_was_stopped(self, task_id: str) -> bool:
-        return task_id in self._stopped_tasks
+    def _task_ended(self, task: TaskRecord, at: float) -> None:
+        """A task ended: its drive fails, its connections close, its tokens stop working."""
+        self.playouts.fail_task(task.task_id, at)
+        for conn in self.live.get(task.task_id, []):
+            closer = asyncio.create_task(conn.end_for_task())
+            self._closers.add(closer)
+            closer.add_done_callback(self._closers.discard)
+        self.notify()
 
-    def stop_task(self, task_id: str) -> None:
-        self._stopped_tasks.add(task_id)
+    def _drive_status(self, playout: Playout, status: DriveStatus, at: float) -> None:
+        detail = {"DriveId": playout.drive_id, "Status": int(status)}
+        self.callbacks.emit(4, playout.task_id, detail, at)
+        self.notify()
 
-    def task_created_at(self, task_id: str) -> int:
-        """A stable Unix ``CreateTime`` for a task: the first time the simulator saw it."""
-        return int(self._task_created.setdefault(task_id, time.time()))
+    async def open(self) -> None:
+        """Start the timers and the callbacks (the simulator is starting)."""
+        self.playouts.open()
+        self.tasks.open()
+        self.callbacks.start()
+
+    def reconfigure(self, config: SimulatorConfig) -> None:
+        """Change the callback settings of a running simulator (see ``Simulator.set_callbacks``)."""
+        self.config = config
+        self.callbacks.reconfigure(config)
+
+    def freeze(self) -> None:
+        """No more status changes (the simulator is stopping); the records stay."""
+        self.playouts.close()
+        self.tasks.close()
+
+    async def close(self) -> None:
+        """Stop the callbacks and the task-end closers (after :meth:`freeze`)."""
+        self.freeze()
+        await self.callbacks.close()
+        if self._closers:
+            await asyncio.gather(*self._closers, return_exceptions=True)
 
     # Rate limit (zego-api.md §5).
 
@@ -205,13 +249,16 @@ class SimState:
         return [c for conns in self.live.values() for c in conns]
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON (``GET /_sim/state``). Tokens are left out: they are secrets."""
+        """The whole state as JSON (``GET /_sim/state``). Tokens and signatures are left out."""
         return {
             "api_calls": [c.to_json() for c in self.api_calls],
             "drives": [d.to_json() for d in self.drives.values()],
             "overlaps": [o._asdict() for o in self.overlaps],
             "handshake_rejections": [r.to_json() for r in self.rejections],
             "faults": self.faults.snapshot(),
+            "tasks": [t.to_json() for t in self.tasks.tasks.values()],
+            "playouts": [p.to_json() for p in self.playouts.playouts.values()],
+            "callbacks": [c.to_json() for c in self.callbacks.records],
             "open_connections": {
                 task: [c.record.drive_id for c in conns] for task, conns in self.live.items()
             },

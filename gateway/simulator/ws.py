@@ -105,6 +105,12 @@ class WsHandler:
         if spent:
             record.add_error(DriveErrorKind.TOKEN_REUSED, "a second connection with one Token")
             return self._reject(403, "Token already used", record)
+        task = state.tasks.get(record.task_id)
+        if task is not None and not task.alive:
+            record.add_error(DriveErrorKind.TASK_ENDED, "a connection for a task that ended")
+            record.mark_closed(time.monotonic(), CloseReason.TASK_ENDED, None)
+            state.drive_ended(record.drive_id)
+            return self._reject(403, "the task has ended", record)
         fault = state.faults.take_ws(record.task_id)
         if fault is not None and fault.refuse_handshake:
             record.add_error(DriveErrorKind.HANDSHAKE_REFUSED, "refused by a fault switch")
@@ -149,6 +155,7 @@ class _Connection:
         self._silence_spent = False
         self._finished = False
         self._shutting_down = asyncio.Event()
+        self._task_ended = False
 
     @property
     def record(self) -> DriveRecord:
@@ -161,6 +168,15 @@ class _Connection:
 
     async def shutdown(self) -> None:
         """Close with 1001 (going away); abort when the client does not answer in time."""
+        await self._close_first(WSCloseCode.GOING_AWAY, b"simulator stopping")
+
+    async def end_for_task(self) -> None:
+        """Close with 1000 because the task ended (the vendor documents no code, §17)."""
+        self._task_ended = True
+        await self._close_first(WSCloseCode.OK, b"task ended")
+
+    async def _close_first(self, code: WSCloseCode, message: bytes) -> None:
+        """A server-initiated close; an abort when the client does not answer in time."""
         self._shutting_down.set()
         transport = self._request.transport
         if self._silenced or transport is None:
@@ -168,7 +184,7 @@ class _Connection:
                 transport.abort()
             return
         try:
-            await self._ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator stopping")
+            await self._ws.close(code=code, message=message)
         except (TimeoutError, ConnectionError, RuntimeError):
             transport.abort()
 
@@ -188,7 +204,10 @@ class _Connection:
             reason, code = await self._serve()
         finally:
             self._finished = True
+            if self._task_ended:
+                reason = CloseReason.TASK_ENDED
             record.mark_closed(time.monotonic(), reason, code)
+            self._state.playouts.on_closed(record, time.monotonic(), f"connection ended: {reason}")
             if opened:
                 self._state.connection_closed(self)
             else:  # the client left during the handshake
@@ -216,11 +235,15 @@ class _Connection:
             if msg.type is WSMsgType.TEXT:
                 outcome = receive_text(record, msg.data, now)
                 if outcome is TextOutcome.STOPPED:
+                    self._state.playouts.on_stop(record, now)
                     self._state.drive_stopped(record.drive_id)
-                elif outcome is TextOutcome.STARTED and fault.send_text_after_start is not None:
-                    await self._send_text(fault.send_text_after_start)
+                elif outcome is TextOutcome.STARTED:
+                    self._state.playouts.on_start(record, now)
+                    if fault.send_text_after_start is not None:
+                        await self._send_text(fault.send_text_after_start)
             elif msg.type is WSMsgType.BINARY:
-                receive_binary(record, msg.data, now)
+                if receive_binary(record, msg.data, now):
+                    self._state.playouts.on_audio(record, now, len(msg.data))
                 self._binary_bytes += len(msg.data)
             elif msg.type is WSMsgType.PING:
                 record.pings += 1

@@ -8,6 +8,7 @@ import pytest_asyncio
 from gateway.simulator import Simulator, SimulatorConfig
 
 from .helpers import APP_ID, SECRET
+from .receiver import CallbackReceiver, callback_config
 
 
 @pytest_asyncio.fixture
@@ -22,3 +23,17 @@ async def sim() -> AsyncIterator[Simulator]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
+
+
+@pytest_asyncio.fixture
+async def rx() -> AsyncIterator[CallbackReceiver]:
+    async with CallbackReceiver() as receiver:
+        yield receiver
+
+
+@pytest_asyncio.fixture
+async def csim(rx: CallbackReceiver) -> AsyncIterator[Simulator]:
+    """A simulator calling ``rx`` back; retries 100x faster than the vendor's."""
+    config = SimulatorConfig(**callback_config(rx.url, callback_retry_scale=0.01))
+    async with Simulator(config) as simulator:
+        yield simulator

@@ -145,3 +145,30 @@ async def send_paced(
             await asyncio.sleep(delay)
         await ws.send(frame)
         sent_ms += FRAME_MS
+
+
+async def call(
+    session: aiohttp.ClientSession, base_url: str, action: str, task_id: str
+) -> dict[str, Any]:
+    """One API call naming ``task_id`` (§11); returns its envelope, asserting HTTP 200."""
+    status, env = await post(session, base_url, common_params(action), {"TaskId": task_id})
+    assert status == 200 and isinstance(env, dict), env
+    return env
+
+
+async def status_of(session: aiohttp.ClientSession, base_url: str, task_id: str) -> dict[str, Any]:
+    """GetDigitalHumanStreamTaskStatus (§11); returns its envelope."""
+    return await call(session, base_url, "GetDigitalHumanStreamTaskStatus", task_id)
+
+
+async def speak(
+    session: aiohttp.ClientSession, base_url: str, task_id: str, ms: int, *, stop: bool = True
+) -> str:
+    """One whole drive: Start, ``ms`` of silence paced at 1x, Stop (optional), close."""
+    drive_id, address = await drive_by_ws_stream(session, base_url, task_id)
+    async with ws_connect(address) as ws:
+        await ws.send(start_frame(drive_id))
+        await send_paced(ws, bytes(BYTES_PER_MS * ms))
+        if stop:
+            await ws.send(stop_frame(drive_id))
+    return drive_id

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from gateway.simulator.standalone import _config, build_parser
 from tests.served import runs_uvloop
 
 from .helpers import (
@@ -23,6 +24,7 @@ from .helpers import (
     start_frame,
     ws_connect,
 )
+from .receiver import CALLBACK_SECRET, CallbackReceiver, verify
 
 
 async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
@@ -119,3 +121,52 @@ async def test_standalone_tls_writes_its_ca(tmp_path: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_standalone_callback_flags_map_to_the_config() -> None:
+    args = build_parser().parse_args(
+        ["--app-id", "7", "--server-secret", "s", "--callback-url", "http://127.0.0.1:9/cb",
+         "--callback-secret", "cs", "--callback-timestamp-unit", "s",
+         "--callback-retry-scale", "0.5", "--render-latency-ms", "120", "--task-init-s", "1",
+         "--task-max-idle-s", "900", "--task-ttl-s", "86400"]
+    )  # fmt: skip
+    config = _config(args)
+    assert (config.callback_url, config.callback_secret) == ("http://127.0.0.1:9/cb", "cs")
+    assert (config.callback_timestamp_unit, config.callback_retry_scale) == ("s", 0.5)
+    assert (config.render_latency_ms, config.task_init_s) == (120.0, 1.0)
+    assert (config.task_max_idle_s, config.task_ttl_s) == (900.0, 86400.0)
+    plain = _config(build_parser().parse_args(["--app-id", "7", "--server-secret", "s"]))
+    assert plain.callback_url is None and plain.task_max_idle_s is None
+    assert plain.callback_timestamp_unit == "ms" and plain.render_latency_ms == 0.0
+
+
+@pytest.mark.asyncio
+async def test_standalone_sends_signed_callbacks() -> None:
+    async with CallbackReceiver() as rx:
+        proc = await _spawn(
+            "--app-id", str(APP_ID), "--server-secret", SECRET, "--callback-url", rx.url,
+            "--task-max-idle-s", "0.3", "--event-loop", "asyncio",
+            env={"DH_SIMULATOR_CALLBACK_SECRET": CALLBACK_SECRET},
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            async with asyncio.timeout(15):
+                url = (await proc.stdout.readline()).decode().strip()
+            async with aiohttp.ClientSession() as session:
+                params = common_params("GetDigitalHumanStreamTaskStatus")
+                _, env = await post(session, url, params, {"TaskId": "t1"})
+                assert isinstance(env, dict) and env["Code"] == 0
+            await rx.wait_count(3, timeout=5)
+            proc.terminate()
+            async with asyncio.timeout(10):
+                assert await proc.wait() == 0
+            stderr = (await proc.stderr.read()).decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert rx.keys() == [(3, None, 1), (3, None, 3), (3, None, 5)]
+    assert all(verify(r.body) for r in rx.received)
+    assert CALLBACK_SECRET not in stderr and SECRET not in stderr
+    assert "callbacks to http://127.0.0.1:" in stderr
+    assert all(r.body["Signature"] not in stderr for r in rx.received)
