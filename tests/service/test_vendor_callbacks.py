@@ -101,3 +101,21 @@ async def test_without_the_vendors_word_the_estimate_is_reported_after_the_grace
     assert started.playback_started.source == pb.PLAYBACK_SOURCE_ESTIMATED
     assert finished.playback_finished.source == pb.PLAYBACK_SOURCE_ESTIMATED
     assert finished.playback_finished.played_ms == 300
+
+
+@pytest.mark.asyncio
+async def test_the_simulators_own_callbacks_confirm_a_drive_end_to_end(harness: Harness) -> None:
+    """The simulated vendor signs and sends EventType 4 from its own playback model: both
+    events are VENDOR and played_ms matches its record within 20 ms."""
+    assert harness.app.callbacks is not None
+    url = f"http://{harness.app.callbacks.address}{PATH}"
+    harness.sim.set_callbacks(url, CALLBACK_SECRET)
+    events = [e async for e in harness.client.drive("cb-sim", [pcm(1000)])]
+    started = next(e for e in events if e.WhichOneof("event") == "playback_started")
+    finished = next(e for e in events if e.WhichOneof("event") == "playback_finished")
+    assert started.playback_started.source == pb.PLAYBACK_SOURCE_VENDOR
+    assert finished.playback_finished.source == pb.PLAYBACK_SOURCE_VENDOR
+    playout = await harness.sim.wait_playout_ended(events[0].drive_id)
+    assert playout.played_ms is not None
+    assert abs(playout.played_ms - finished.playback_finished.played_ms) <= 20
+    await harness.sim.wait_callbacks(lambda records: all(r.done for r in records), 10)
