@@ -201,8 +201,9 @@ def series(
 
 
 def describe(points: Sequence[tuple[float, float]], warmup_s: float) -> dict[str, Any]:
-    """One series' summary: its points, first and last values, range, median, and slopes per
-    hour (whole run, and after ``warmup_s``)."""
+    """One series' summary: its points, first and last values, range, median, the medians of
+    its first and last fifths (by count: robust to the odd slow set-up), and slopes per hour
+    (whole run, and after ``warmup_s``)."""
     if not points:
         return {
             "points": 0,
@@ -211,20 +212,29 @@ def describe(points: Sequence[tuple[float, float]], warmup_s: float) -> dict[str
             "min": None,
             "max": None,
             "median": None,
+            "median_first_fifth": None,
+            "median_last_fifth": None,
             "slope_per_h": None,
             "slope_per_h_after_warmup": None,
         }
-    values = sorted(y for _, y in points)
+    fifth = max(1, len(points) // 5)
     return {
         "points": len(points),
         "first": round(points[0][1], 3),
         "last": round(points[-1][1], 3),
-        "min": round(values[0], 3),
-        "max": round(values[-1], 3),
-        "median": round(values[len(values) // 2], 3),
+        "min": round(min(y for _, y in points), 3),
+        "max": round(max(y for _, y in points), 3),
+        "median": _median(points),
+        "median_first_fifth": _median(points[:fifth]),
+        "median_last_fifth": _median(points[-fifth:]),
         "slope_per_h": _round(slope_per_hour(points)),
         "slope_per_h_after_warmup": _round(slope_per_hour([p for p in points if p[0] >= warmup_s])),
     }
+
+
+def _median(points: Sequence[tuple[float, float]]) -> float:
+    values = sorted(y for _, y in points)
+    return round(values[len(values) // 2], 3)
 
 
 def _round(value: float | None) -> float | None:
@@ -544,14 +554,16 @@ async def lane(run: Run, address: str, index: int, lanes: int, seed: int) -> Non
 
 
 async def sampler(run: Run, probe: Probe, every_s: float, samples: list[Sample]) -> None:
-    """A sample every ``every_s`` until the deadline (bounded by the count that fits)."""
-    for k in range(1, math.ceil(run.seconds / every_s) + 2):
-        delay = run.t0 + k * every_s - time.monotonic()
+    """A sample every ``every_s`` before the deadline (bounded by the count that fits): none as
+    the load winds down, which :func:`quiesce` samples apart."""
+    for k in range(1, math.ceil(run.seconds / every_s) + 1):
+        due = run.t0 + k * every_s
+        if due >= run.deadline:
+            return
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         samples.append(await asyncio.to_thread(probe.sample, run.now()))
-        if time.monotonic() >= run.deadline:
-            return
 
 
 async def quiesce(run: Run, probe: Probe, wait_s: float = 15.0) -> Sample:
@@ -708,12 +720,13 @@ def report(summary: Mapping[str, Any]) -> str:
         f"soak: {summary['seconds']:g} s, {summary['lanes']} lanes, {summary['drives']} drives "
         f"({summary['drives_per_min']:g} a minute), {sum(summary['unexpected'].values())} "
         f"unexpected outcomes; the gateway's CPU {summary['gateway_cpu_pct']} % of a core",
-        f"{'series':>10} {'points':>6} {'first':>9} {'last':>9} {'slope/h':>10} "
-        f"{'after warm-up':>14}",
+        f"{'series':>10} {'points':>6} {'first':>9} {'last':>9} {'p50 1st 5th':>12} "
+        f"{'p50 last 5th':>12} {'slope/h':>10} {'after warm-up':>14}",
     ]
     for name, row in summary["series"].items():
         lines.append(
             f"{name:>10} {row['points']:6d} {_text(row['first']):>9} {_text(row['last']):>9} "
+            f"{_text(row['median_first_fifth']):>12} {_text(row['median_last_fifth']):>12} "
             f"{_text(row['slope_per_h']):>10} {_text(row['slope_per_h_after_warmup']):>14}"
         )
     for kind, row in summary["by_kind"].items():

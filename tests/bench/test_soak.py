@@ -24,6 +24,7 @@ from bench.soak import (
 
 SERIES = {"rss_mib", "fds", "sockets", "threads", "tasks", "setup_ms"}
 STATS = {"points", "first", "last", "min", "max", "median", "slope_per_h"}
+STATS |= {"median_first_fifth", "median_last_fifth", "slope_per_h_after_warmup"}
 
 
 def test_the_slope_is_per_hour_and_needs_three_points() -> None:
@@ -77,6 +78,8 @@ def test_the_summary_counts_by_kind_and_flags_the_unexpected() -> None:
     assert summary["faults"] == {"ws_drop": {"INTERNAL": 1}}
     assert summary["series"]["rss_mib"]["slope_per_h"] == pytest.approx(60.0)
     assert summary["series"]["fds"]["slope_per_h"] == 0.0
+    assert summary["series"]["rss_mib"]["median_first_fifth"] == 50.0
+    assert summary["series"]["rss_mib"]["median_last_fifth"] == 52.0
     assert summary["series"]["setup_ms"]["points"] == 1
     assert summary["series"]["setup_ms"]["slope_per_h"] is None
 
