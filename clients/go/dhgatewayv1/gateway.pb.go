@@ -334,6 +334,129 @@ func (DriveState) EnumDescriptor() ([]byte, []int) {
 	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
+// TaskStatus is the vendor's stream task status (GetDigitalHumanStreamTaskStatus, and the
+// EventType 3 callback, which alone reports STOPPED).
+type TaskStatus int32
+
+const (
+	// Not known.
+	TaskStatus_TASK_STATUS_UNSPECIFIED TaskStatus = 0
+	// The task's stream is being set up.
+	TaskStatus_TASK_STATUS_INITIALIZING TaskStatus = 1
+	// The task failed to start (`fail_reason` says why).
+	TaskStatus_TASK_STATUS_INIT_FAILED TaskStatus = 2
+	// The avatar's stream is up: the task can be driven.
+	TaskStatus_TASK_STATUS_STREAMING TaskStatus = 3
+	// The task is being stopped.
+	TaskStatus_TASK_STATUS_STOPPING TaskStatus = 4
+	// The task has ended (stopped, MaxIdleTime, TTL); it cannot be driven again.
+	TaskStatus_TASK_STATUS_STOPPED TaskStatus = 5
+)
+
+// Enum value maps for TaskStatus.
+var (
+	TaskStatus_name = map[int32]string{
+		0: "TASK_STATUS_UNSPECIFIED",
+		1: "TASK_STATUS_INITIALIZING",
+		2: "TASK_STATUS_INIT_FAILED",
+		3: "TASK_STATUS_STREAMING",
+		4: "TASK_STATUS_STOPPING",
+		5: "TASK_STATUS_STOPPED",
+	}
+	TaskStatus_value = map[string]int32{
+		"TASK_STATUS_UNSPECIFIED":  0,
+		"TASK_STATUS_INITIALIZING": 1,
+		"TASK_STATUS_INIT_FAILED":  2,
+		"TASK_STATUS_STREAMING":    3,
+		"TASK_STATUS_STOPPING":     4,
+		"TASK_STATUS_STOPPED":      5,
+	}
+)
+
+func (x TaskStatus) Enum() *TaskStatus {
+	p := new(TaskStatus)
+	*p = x
+	return p
+}
+
+func (x TaskStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_dhgateway_v1_gateway_proto_enumTypes[5].Descriptor()
+}
+
+func (TaskStatus) Type() protoreflect.EnumType {
+	return &file_dhgateway_v1_gateway_proto_enumTypes[5]
+}
+
+func (x TaskStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskStatus.Descriptor instead.
+func (TaskStatus) EnumDescriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+}
+
+// TaskStatusSource says how the gateway learned a task's status.
+type TaskStatusSource int32
+
+const (
+	// Not set.
+	TaskStatusSource_TASK_STATUS_SOURCE_UNSPECIFIED TaskStatusSource = 0
+	// The vendor's GetDigitalHumanStreamTaskStatus answered.
+	TaskStatusSource_TASK_STATUS_SOURCE_QUERY TaskStatusSource = 1
+	// The vendor's EventType 3 callback said it.
+	TaskStatusSource_TASK_STATUS_SOURCE_CALLBACK TaskStatusSource = 2
+	// The vendor's answer to a drive said it (e.g. 400000005 for a task seen alive).
+	TaskStatusSource_TASK_STATUS_SOURCE_DRIVE TaskStatusSource = 3
+)
+
+// Enum value maps for TaskStatusSource.
+var (
+	TaskStatusSource_name = map[int32]string{
+		0: "TASK_STATUS_SOURCE_UNSPECIFIED",
+		1: "TASK_STATUS_SOURCE_QUERY",
+		2: "TASK_STATUS_SOURCE_CALLBACK",
+		3: "TASK_STATUS_SOURCE_DRIVE",
+	}
+	TaskStatusSource_value = map[string]int32{
+		"TASK_STATUS_SOURCE_UNSPECIFIED": 0,
+		"TASK_STATUS_SOURCE_QUERY":       1,
+		"TASK_STATUS_SOURCE_CALLBACK":    2,
+		"TASK_STATUS_SOURCE_DRIVE":       3,
+	}
+)
+
+func (x TaskStatusSource) Enum() *TaskStatusSource {
+	p := new(TaskStatusSource)
+	*p = x
+	return p
+}
+
+func (x TaskStatusSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskStatusSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_dhgateway_v1_gateway_proto_enumTypes[6].Descriptor()
+}
+
+func (TaskStatusSource) Type() protoreflect.EnumType {
+	return &file_dhgateway_v1_gateway_proto_enumTypes[6]
+}
+
+func (x TaskStatusSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskStatusSource.Descriptor instead.
+func (TaskStatusSource) EnumDescriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+}
+
 // Why a drive waits.
 type Queued_Reason int32
 
@@ -371,11 +494,11 @@ func (x Queued_Reason) String() string {
 }
 
 func (Queued_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[5].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[7].Descriptor()
 }
 
 func (Queued_Reason) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[5]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[7]
 }
 
 func (x Queued_Reason) Number() protoreflect.EnumNumber {
@@ -1858,6 +1981,300 @@ func (x *Capabilities) GetDefaultQueueTimeout() *durationpb.Duration {
 	return nil
 }
 
+// GetTaskRequest asks how a task is.
+type GetTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor's task id.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The credentials profile of the task; "" means the default profile.
+	Profile string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Ask the vendor now, even if the gateway knows the status from a recent answer or a
+	// callback (it still goes through the request limiter).
+	Refresh       bool `protobuf:"varint,3,opt,name=refresh,proto3" json:"refresh,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskRequest) Reset() {
+	*x = GetTaskRequest{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskRequest) ProtoMessage() {}
+
+func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
+func (*GetTaskRequest) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *GetTaskRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *GetTaskRequest) GetRefresh() bool {
+	if x != nil {
+		return x.Refresh
+	}
+	return false
+}
+
+// WatchTaskRequest asks for a task's changes.
+type WatchTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor's task id.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The credentials profile of the task; "" means the default profile.
+	Profile       string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTaskRequest) Reset() {
+	*x = WatchTaskRequest{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTaskRequest) ProtoMessage() {}
+
+func (x *WatchTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTaskRequest.ProtoReflect.Descriptor instead.
+func (*WatchTaskRequest) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *WatchTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *WatchTaskRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// TaskInfo is how a task is, as the gateway knows it.
+type TaskInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor's task id.
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The credentials profile of the task.
+	Profile string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The vendor's status of the task.
+	Status TaskStatus `protobuf:"varint,3,opt,name=status,proto3,enum=dhgateway.v1.TaskStatus" json:"status,omitempty"`
+	// How the gateway learned it.
+	StatusSource TaskStatusSource `protobuf:"varint,4,opt,name=status_source,json=statusSource,proto3,enum=dhgateway.v1.TaskStatusSource" json:"status_source,omitempty"`
+	// When the gateway learned it.
+	StatusTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=status_time,json=statusTime,proto3" json:"status_time,omitempty"`
+	// Why the task failed or ended, as the vendor said ("" if it did not).
+	FailReason string `protobuf:"bytes,6,opt,name=fail_reason,json=failReason,proto3" json:"fail_reason,omitempty"`
+	// The task's RTC room and stream (from the vendor's answer; "" until known).
+	RoomId   string `protobuf:"bytes,7,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	StreamId string `protobuf:"bytes,8,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// When the vendor created the task (unset until known).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Whether the avatar speaks now (PlaybackStarted and no PlaybackFinished yet), and in
+	// which drive.
+	Speaking        bool   `protobuf:"varint,10,opt,name=speaking,proto3" json:"speaking,omitempty"`
+	SpeakingDriveId string `protobuf:"bytes,11,opt,name=speaking_drive_id,json=speakingDriveId,proto3" json:"speaking_drive_id,omitempty"`
+	// The drive that holds the task (streaming, or playing out its tail), if any.
+	ActiveDrive *DriveInfo `protobuf:"bytes,12,opt,name=active_drive,json=activeDrive,proto3" json:"active_drive,omitempty"`
+	// How many drives wait for the task (QUEUE and PREEMPT policies).
+	QueuedDrives int32 `protobuf:"varint,13,opt,name=queued_drives,json=queuedDrives,proto3" json:"queued_drives,omitempty"`
+	// When a drive of this gateway last played audio of the task (the avatar's last word;
+	// unset if none did since the gateway started).
+	LastDrivenTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_driven_time,json=lastDrivenTime,proto3" json:"last_driven_time,omitempty"`
+	// When MaxIdleTime ends the task if nothing drives it before (from last_driven_time, or
+	// from create_time if never driven, and the profile's max_idle_time_s); unset if neither
+	// is known, or while a drive holds the task.
+	IdleDeadline  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=idle_deadline,json=idleDeadline,proto3" json:"idle_deadline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskInfo) Reset() {
+	*x = TaskInfo{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskInfo) ProtoMessage() {}
+
+func (x *TaskInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
+func (*TaskInfo) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TaskInfo) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetStatus() TaskStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TaskStatus_TASK_STATUS_UNSPECIFIED
+}
+
+func (x *TaskInfo) GetStatusSource() TaskStatusSource {
+	if x != nil {
+		return x.StatusSource
+	}
+	return TaskStatusSource_TASK_STATUS_SOURCE_UNSPECIFIED
+}
+
+func (x *TaskInfo) GetStatusTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StatusTime
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetFailReason() string {
+	if x != nil {
+		return x.FailReason
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetSpeaking() bool {
+	if x != nil {
+		return x.Speaking
+	}
+	return false
+}
+
+func (x *TaskInfo) GetSpeakingDriveId() string {
+	if x != nil {
+		return x.SpeakingDriveId
+	}
+	return ""
+}
+
+func (x *TaskInfo) GetActiveDrive() *DriveInfo {
+	if x != nil {
+		return x.ActiveDrive
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetQueuedDrives() int32 {
+	if x != nil {
+		return x.QueuedDrives
+	}
+	return 0
+}
+
+func (x *TaskInfo) GetLastDrivenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDrivenTime
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetIdleDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IdleDeadline
+	}
+	return nil
+}
+
 var File_dhgateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_dhgateway_v1_gateway_proto_rawDesc = "" +
@@ -1976,7 +2393,34 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x11conflict_policies\x18\n" +
 	" \x03(\x0e2\x1c.dhgateway.v1.ConflictPolicyR\x10conflictPolicies\x12A\n" +
 	"\x0evoice_channels\x18\v \x03(\x0e2\x1a.dhgateway.v1.VoiceChannelR\rvoiceChannels\x12M\n" +
-	"\x15default_queue_timeout\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13defaultQueueTimeout*\x8a\x01\n" +
+	"\x15default_queue_timeout\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13defaultQueueTimeout\"]\n" +
+	"\x0eGetTaskRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x18\n" +
+	"\arefresh\x18\x03 \x01(\bR\arefresh\"E\n" +
+	"\x10WatchTaskRequest\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"\xb5\x05\n" +
+	"\bTaskInfo\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x120\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x18.dhgateway.v1.TaskStatusR\x06status\x12C\n" +
+	"\rstatus_source\x18\x04 \x01(\x0e2\x1e.dhgateway.v1.TaskStatusSourceR\fstatusSource\x12;\n" +
+	"\vstatus_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"statusTime\x12\x1f\n" +
+	"\vfail_reason\x18\x06 \x01(\tR\n" +
+	"failReason\x12\x17\n" +
+	"\aroom_id\x18\a \x01(\tR\x06roomId\x12\x1b\n" +
+	"\tstream_id\x18\b \x01(\tR\bstreamId\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1a\n" +
+	"\bspeaking\x18\n" +
+	" \x01(\bR\bspeaking\x12*\n" +
+	"\x11speaking_drive_id\x18\v \x01(\tR\x0fspeakingDriveId\x12:\n" +
+	"\factive_drive\x18\f \x01(\v2\x17.dhgateway.v1.DriveInfoR\vactiveDrive\x12#\n" +
+	"\rqueued_drives\x18\r \x01(\x05R\fqueuedDrives\x12D\n" +
+	"\x10last_driven_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0elastDrivenTime\x12?\n" +
+	"\ridle_deadline\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fidleDeadline*\x8a\x01\n" +
 	"\bEncoding\x12\x18\n" +
 	"\x14ENCODING_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ENCODING_LINEAR16\x10\x01\x12\x14\n" +
@@ -2004,13 +2448,28 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x12DRIVE_STATE_QUEUED\x10\x01\x12\x1a\n" +
 	"\x16DRIVE_STATE_SETTING_UP\x10\x02\x12\x19\n" +
 	"\x15DRIVE_STATE_STREAMING\x10\x03\x12\x18\n" +
-	"\x14DRIVE_STATE_STOPPING\x10\x042\xc5\x02\n" +
+	"\x14DRIVE_STATE_STOPPING\x10\x04*\xb2\x01\n" +
+	"\n" +
+	"TaskStatus\x12\x1b\n" +
+	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TASK_STATUS_INITIALIZING\x10\x01\x12\x1b\n" +
+	"\x17TASK_STATUS_INIT_FAILED\x10\x02\x12\x19\n" +
+	"\x15TASK_STATUS_STREAMING\x10\x03\x12\x18\n" +
+	"\x14TASK_STATUS_STOPPING\x10\x04\x12\x17\n" +
+	"\x13TASK_STATUS_STOPPED\x10\x05*\x93\x01\n" +
+	"\x10TaskStatusSource\x12\"\n" +
+	"\x1eTASK_STATUS_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TASK_STATUS_SOURCE_QUERY\x10\x01\x12\x1f\n" +
+	"\x1bTASK_STATUS_SOURCE_CALLBACK\x10\x02\x12\x1c\n" +
+	"\x18TASK_STATUS_SOURCE_DRIVE\x10\x032\xcd\x03\n" +
 	"\fDriveGateway\x12A\n" +
 	"\x05Drive\x12\x1a.dhgateway.v1.DriveRequest\x1a\x18.dhgateway.v1.DriveEvent(\x010\x01\x12L\n" +
 	"\tStopDrive\x12\x1e.dhgateway.v1.StopDriveRequest\x1a\x1f.dhgateway.v1.StopDriveResponse\x12O\n" +
 	"\n" +
 	"ListDrives\x12\x1f.dhgateway.v1.ListDrivesRequest\x1a .dhgateway.v1.ListDrivesResponse\x12S\n" +
-	"\x0fGetCapabilities\x12$.dhgateway.v1.GetCapabilitiesRequest\x1a\x1a.dhgateway.v1.CapabilitiesBu\n" +
+	"\x0fGetCapabilities\x12$.dhgateway.v1.GetCapabilitiesRequest\x1a\x1a.dhgateway.v1.Capabilities\x12?\n" +
+	"\aGetTask\x12\x1c.dhgateway.v1.GetTaskRequest\x1a\x16.dhgateway.v1.TaskInfo\x12E\n" +
+	"\tWatchTask\x12\x1e.dhgateway.v1.WatchTaskRequest\x1a\x16.dhgateway.v1.TaskInfo0\x01Bu\n" +
 	"\x0fio.dhgateway.v1B\fGatewayProtoP\x01ZCgithub.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1;dhgatewayv1\xaa\x02\fDhGateway.V1b\x06proto3"
 
 var (
@@ -2025,81 +2484,97 @@ func file_dhgateway_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dhgateway_v1_gateway_proto_rawDescData
 }
 
-var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_dhgateway_v1_gateway_proto_goTypes = []any{
 	(Encoding)(0),                  // 0: dhgateway.v1.Encoding
 	(VoiceChannel)(0),              // 1: dhgateway.v1.VoiceChannel
 	(ConflictPolicy)(0),            // 2: dhgateway.v1.ConflictPolicy
 	(PlaybackSource)(0),            // 3: dhgateway.v1.PlaybackSource
 	(DriveState)(0),                // 4: dhgateway.v1.DriveState
-	(Queued_Reason)(0),             // 5: dhgateway.v1.Queued.Reason
-	(*DriveRequest)(nil),           // 6: dhgateway.v1.DriveRequest
-	(*Mark)(nil),                   // 7: dhgateway.v1.Mark
-	(*AudioFormat)(nil),            // 8: dhgateway.v1.AudioFormat
-	(*DriveConfig)(nil),            // 9: dhgateway.v1.DriveConfig
-	(*DriveEvent)(nil),             // 10: dhgateway.v1.DriveEvent
-	(*PlaybackStarted)(nil),        // 11: dhgateway.v1.PlaybackStarted
-	(*PlaybackFinished)(nil),       // 12: dhgateway.v1.PlaybackFinished
-	(*MarkPlayed)(nil),             // 13: dhgateway.v1.MarkPlayed
-	(*Queued)(nil),                 // 14: dhgateway.v1.Queued
-	(*Started)(nil),                // 15: dhgateway.v1.Started
-	(*Progress)(nil),               // 16: dhgateway.v1.Progress
-	(*Completed)(nil),              // 17: dhgateway.v1.Completed
-	(*StopDriveRequest)(nil),       // 18: dhgateway.v1.StopDriveRequest
-	(*StopDriveResponse)(nil),      // 19: dhgateway.v1.StopDriveResponse
-	(*ListDrivesRequest)(nil),      // 20: dhgateway.v1.ListDrivesRequest
-	(*ListDrivesResponse)(nil),     // 21: dhgateway.v1.ListDrivesResponse
-	(*DriveInfo)(nil),              // 22: dhgateway.v1.DriveInfo
-	(*GetCapabilitiesRequest)(nil), // 23: dhgateway.v1.GetCapabilitiesRequest
-	(*Capabilities)(nil),           // 24: dhgateway.v1.Capabilities
-	nil,                            // 25: dhgateway.v1.DriveConfig.LabelsEntry
-	nil,                            // 26: dhgateway.v1.DriveInfo.LabelsEntry
-	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 28: google.protobuf.Timestamp
+	(TaskStatus)(0),                // 5: dhgateway.v1.TaskStatus
+	(TaskStatusSource)(0),          // 6: dhgateway.v1.TaskStatusSource
+	(Queued_Reason)(0),             // 7: dhgateway.v1.Queued.Reason
+	(*DriveRequest)(nil),           // 8: dhgateway.v1.DriveRequest
+	(*Mark)(nil),                   // 9: dhgateway.v1.Mark
+	(*AudioFormat)(nil),            // 10: dhgateway.v1.AudioFormat
+	(*DriveConfig)(nil),            // 11: dhgateway.v1.DriveConfig
+	(*DriveEvent)(nil),             // 12: dhgateway.v1.DriveEvent
+	(*PlaybackStarted)(nil),        // 13: dhgateway.v1.PlaybackStarted
+	(*PlaybackFinished)(nil),       // 14: dhgateway.v1.PlaybackFinished
+	(*MarkPlayed)(nil),             // 15: dhgateway.v1.MarkPlayed
+	(*Queued)(nil),                 // 16: dhgateway.v1.Queued
+	(*Started)(nil),                // 17: dhgateway.v1.Started
+	(*Progress)(nil),               // 18: dhgateway.v1.Progress
+	(*Completed)(nil),              // 19: dhgateway.v1.Completed
+	(*StopDriveRequest)(nil),       // 20: dhgateway.v1.StopDriveRequest
+	(*StopDriveResponse)(nil),      // 21: dhgateway.v1.StopDriveResponse
+	(*ListDrivesRequest)(nil),      // 22: dhgateway.v1.ListDrivesRequest
+	(*ListDrivesResponse)(nil),     // 23: dhgateway.v1.ListDrivesResponse
+	(*DriveInfo)(nil),              // 24: dhgateway.v1.DriveInfo
+	(*GetCapabilitiesRequest)(nil), // 25: dhgateway.v1.GetCapabilitiesRequest
+	(*Capabilities)(nil),           // 26: dhgateway.v1.Capabilities
+	(*GetTaskRequest)(nil),         // 27: dhgateway.v1.GetTaskRequest
+	(*WatchTaskRequest)(nil),       // 28: dhgateway.v1.WatchTaskRequest
+	(*TaskInfo)(nil),               // 29: dhgateway.v1.TaskInfo
+	nil,                            // 30: dhgateway.v1.DriveConfig.LabelsEntry
+	nil,                            // 31: dhgateway.v1.DriveInfo.LabelsEntry
+	(*durationpb.Duration)(nil),    // 32: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
 }
 var file_dhgateway_v1_gateway_proto_depIdxs = []int32{
-	9,  // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
-	7,  // 1: dhgateway.v1.DriveRequest.mark:type_name -> dhgateway.v1.Mark
+	11, // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
+	9,  // 1: dhgateway.v1.DriveRequest.mark:type_name -> dhgateway.v1.Mark
 	0,  // 2: dhgateway.v1.AudioFormat.encoding:type_name -> dhgateway.v1.Encoding
 	1,  // 3: dhgateway.v1.AudioFormat.voice_channel:type_name -> dhgateway.v1.VoiceChannel
-	8,  // 4: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
+	10, // 4: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
 	2,  // 5: dhgateway.v1.DriveConfig.on_conflict:type_name -> dhgateway.v1.ConflictPolicy
-	27, // 6: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
-	25, // 7: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
-	28, // 8: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
-	14, // 9: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
-	15, // 10: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
-	16, // 11: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
-	17, // 12: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
-	11, // 13: dhgateway.v1.DriveEvent.playback_started:type_name -> dhgateway.v1.PlaybackStarted
-	12, // 14: dhgateway.v1.DriveEvent.playback_finished:type_name -> dhgateway.v1.PlaybackFinished
-	13, // 15: dhgateway.v1.DriveEvent.mark_played:type_name -> dhgateway.v1.MarkPlayed
+	32, // 6: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
+	30, // 7: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
+	33, // 8: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 9: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
+	17, // 10: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
+	18, // 11: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
+	19, // 12: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
+	13, // 13: dhgateway.v1.DriveEvent.playback_started:type_name -> dhgateway.v1.PlaybackStarted
+	14, // 14: dhgateway.v1.DriveEvent.playback_finished:type_name -> dhgateway.v1.PlaybackFinished
+	15, // 15: dhgateway.v1.DriveEvent.mark_played:type_name -> dhgateway.v1.MarkPlayed
 	3,  // 16: dhgateway.v1.PlaybackStarted.source:type_name -> dhgateway.v1.PlaybackSource
 	3,  // 17: dhgateway.v1.PlaybackFinished.source:type_name -> dhgateway.v1.PlaybackSource
 	3,  // 18: dhgateway.v1.MarkPlayed.source:type_name -> dhgateway.v1.PlaybackSource
-	5,  // 19: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
-	22, // 20: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
+	7,  // 19: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
+	24, // 20: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
 	4,  // 21: dhgateway.v1.DriveInfo.state:type_name -> dhgateway.v1.DriveState
-	28, // 22: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
-	26, // 23: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
+	33, // 22: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
+	31, // 23: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
 	0,  // 24: dhgateway.v1.Capabilities.encodings:type_name -> dhgateway.v1.Encoding
 	2,  // 25: dhgateway.v1.Capabilities.conflict_policies:type_name -> dhgateway.v1.ConflictPolicy
 	1,  // 26: dhgateway.v1.Capabilities.voice_channels:type_name -> dhgateway.v1.VoiceChannel
-	27, // 27: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
-	6,  // 28: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
-	18, // 29: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
-	20, // 30: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
-	23, // 31: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
-	10, // 32: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
-	19, // 33: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
-	21, // 34: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
-	24, // 35: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
-	32, // [32:36] is the sub-list for method output_type
-	28, // [28:32] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	32, // 27: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
+	5,  // 28: dhgateway.v1.TaskInfo.status:type_name -> dhgateway.v1.TaskStatus
+	6,  // 29: dhgateway.v1.TaskInfo.status_source:type_name -> dhgateway.v1.TaskStatusSource
+	33, // 30: dhgateway.v1.TaskInfo.status_time:type_name -> google.protobuf.Timestamp
+	33, // 31: dhgateway.v1.TaskInfo.create_time:type_name -> google.protobuf.Timestamp
+	24, // 32: dhgateway.v1.TaskInfo.active_drive:type_name -> dhgateway.v1.DriveInfo
+	33, // 33: dhgateway.v1.TaskInfo.last_driven_time:type_name -> google.protobuf.Timestamp
+	33, // 34: dhgateway.v1.TaskInfo.idle_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 35: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
+	20, // 36: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
+	22, // 37: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
+	25, // 38: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
+	27, // 39: dhgateway.v1.DriveGateway.GetTask:input_type -> dhgateway.v1.GetTaskRequest
+	28, // 40: dhgateway.v1.DriveGateway.WatchTask:input_type -> dhgateway.v1.WatchTaskRequest
+	12, // 41: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
+	21, // 42: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
+	23, // 43: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
+	26, // 44: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
+	29, // 45: dhgateway.v1.DriveGateway.GetTask:output_type -> dhgateway.v1.TaskInfo
+	29, // 46: dhgateway.v1.DriveGateway.WatchTask:output_type -> dhgateway.v1.TaskInfo
+	41, // [41:47] is the sub-list for method output_type
+	35, // [35:41] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_dhgateway_v1_gateway_proto_init() }
@@ -2126,8 +2601,8 @@ func file_dhgateway_v1_gateway_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dhgateway_v1_gateway_proto_rawDesc), len(file_dhgateway_v1_gateway_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   21,
+			NumEnums:      8,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

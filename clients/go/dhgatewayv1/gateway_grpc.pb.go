@@ -31,6 +31,8 @@ const (
 	DriveGateway_StopDrive_FullMethodName       = "/dhgateway.v1.DriveGateway/StopDrive"
 	DriveGateway_ListDrives_FullMethodName      = "/dhgateway.v1.DriveGateway/ListDrives"
 	DriveGateway_GetCapabilities_FullMethodName = "/dhgateway.v1.DriveGateway/GetCapabilities"
+	DriveGateway_GetTask_FullMethodName         = "/dhgateway.v1.DriveGateway/GetTask"
+	DriveGateway_WatchTask_FullMethodName       = "/dhgateway.v1.DriveGateway/WatchTask"
 )
 
 // DriveGatewayClient is the client API for DriveGateway service.
@@ -49,6 +51,19 @@ type DriveGatewayClient interface {
 	ListDrives(ctx context.Context, in *ListDrivesRequest, opts ...grpc.CallOption) (*ListDrivesResponse, error)
 	// GetCapabilities says which audio formats, rates and policies this gateway accepts.
 	GetCapabilities(ctx context.Context, in *GetCapabilitiesRequest, opts ...grpc.CallOption) (*Capabilities, error)
+	// GetTask says how a vendor task is: its status (asked of the vendor's
+	// GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+	// updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+	// how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+	// sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+	// does not know.
+	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*TaskInfo, error)
+	// WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+	// the active drive, the queue), until the task has ended (the last message says
+	// TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+	// cancels. The idle countdown is not a change: a client computes it from
+	// `idle_deadline`.
+	WatchTask(ctx context.Context, in *WatchTaskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TaskInfo], error)
 }
 
 type driveGatewayClient struct {
@@ -102,6 +117,35 @@ func (c *driveGatewayClient) GetCapabilities(ctx context.Context, in *GetCapabil
 	return out, nil
 }
 
+func (c *driveGatewayClient) GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*TaskInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskInfo)
+	err := c.cc.Invoke(ctx, DriveGateway_GetTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *driveGatewayClient) WatchTask(ctx context.Context, in *WatchTaskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TaskInfo], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DriveGateway_ServiceDesc.Streams[1], DriveGateway_WatchTask_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTaskRequest, TaskInfo]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveGateway_WatchTaskClient = grpc.ServerStreamingClient[TaskInfo]
+
 // DriveGatewayServer is the server API for DriveGateway service.
 // All implementations must embed UnimplementedDriveGatewayServer
 // for forward compatibility.
@@ -118,6 +162,19 @@ type DriveGatewayServer interface {
 	ListDrives(context.Context, *ListDrivesRequest) (*ListDrivesResponse, error)
 	// GetCapabilities says which audio formats, rates and policies this gateway accepts.
 	GetCapabilities(context.Context, *GetCapabilitiesRequest) (*Capabilities, error)
+	// GetTask says how a vendor task is: its status (asked of the vendor's
+	// GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+	// updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+	// how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+	// sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+	// does not know.
+	GetTask(context.Context, *GetTaskRequest) (*TaskInfo, error)
+	// WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+	// the active drive, the queue), until the task has ended (the last message says
+	// TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+	// cancels. The idle countdown is not a change: a client computes it from
+	// `idle_deadline`.
+	WatchTask(*WatchTaskRequest, grpc.ServerStreamingServer[TaskInfo]) error
 	mustEmbedUnimplementedDriveGatewayServer()
 }
 
@@ -139,6 +196,12 @@ func (UnimplementedDriveGatewayServer) ListDrives(context.Context, *ListDrivesRe
 }
 func (UnimplementedDriveGatewayServer) GetCapabilities(context.Context, *GetCapabilitiesRequest) (*Capabilities, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCapabilities not implemented")
+}
+func (UnimplementedDriveGatewayServer) GetTask(context.Context, *GetTaskRequest) (*TaskInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTask not implemented")
+}
+func (UnimplementedDriveGatewayServer) WatchTask(*WatchTaskRequest, grpc.ServerStreamingServer[TaskInfo]) error {
+	return status.Error(codes.Unimplemented, "method WatchTask not implemented")
 }
 func (UnimplementedDriveGatewayServer) mustEmbedUnimplementedDriveGatewayServer() {}
 func (UnimplementedDriveGatewayServer) testEmbeddedByValue()                      {}
@@ -222,6 +285,35 @@ func _DriveGateway_GetCapabilities_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DriveGateway_GetTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DriveGatewayServer).GetTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DriveGateway_GetTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DriveGatewayServer).GetTask(ctx, req.(*GetTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DriveGateway_WatchTask_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTaskRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DriveGatewayServer).WatchTask(m, &grpc.GenericServerStream[WatchTaskRequest, TaskInfo]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DriveGateway_WatchTaskServer = grpc.ServerStreamingServer[TaskInfo]
+
 // DriveGateway_ServiceDesc is the grpc.ServiceDesc for DriveGateway service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -241,6 +333,10 @@ var DriveGateway_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetCapabilities",
 			Handler:    _DriveGateway_GetCapabilities_Handler,
 		},
+		{
+			MethodName: "GetTask",
+			Handler:    _DriveGateway_GetTask_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -248,6 +344,11 @@ var DriveGateway_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _DriveGateway_Drive_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchTask",
+			Handler:       _DriveGateway_WatchTask_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "dhgateway/v1/gateway.proto",

@@ -356,6 +356,81 @@ pub struct Capabilities {
     #[prost(message, optional, tag="12")]
     pub default_queue_timeout: ::core::option::Option<::prost_types::Duration>,
 }
+/// GetTaskRequest asks how a task is.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetTaskRequest {
+    /// The vendor's task id.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// The credentials profile of the task; "" means the default profile.
+    #[prost(string, tag="2")]
+    pub profile: ::prost::alloc::string::String,
+    /// Ask the vendor now, even if the gateway knows the status from a recent answer or a
+    /// callback (it still goes through the request limiter).
+    #[prost(bool, tag="3")]
+    pub refresh: bool,
+}
+/// WatchTaskRequest asks for a task's changes.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WatchTaskRequest {
+    /// The vendor's task id.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// The credentials profile of the task; "" means the default profile.
+    #[prost(string, tag="2")]
+    pub profile: ::prost::alloc::string::String,
+}
+/// TaskInfo is how a task is, as the gateway knows it.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct TaskInfo {
+    /// The vendor's task id.
+    #[prost(string, tag="1")]
+    pub task_id: ::prost::alloc::string::String,
+    /// The credentials profile of the task.
+    #[prost(string, tag="2")]
+    pub profile: ::prost::alloc::string::String,
+    /// The vendor's status of the task.
+    #[prost(enumeration="TaskStatus", tag="3")]
+    pub status: i32,
+    /// How the gateway learned it.
+    #[prost(enumeration="TaskStatusSource", tag="4")]
+    pub status_source: i32,
+    /// When the gateway learned it.
+    #[prost(message, optional, tag="5")]
+    pub status_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Why the task failed or ended, as the vendor said ("" if it did not).
+    #[prost(string, tag="6")]
+    pub fail_reason: ::prost::alloc::string::String,
+    /// The task's RTC room and stream (from the vendor's answer; "" until known).
+    #[prost(string, tag="7")]
+    pub room_id: ::prost::alloc::string::String,
+    #[prost(string, tag="8")]
+    pub stream_id: ::prost::alloc::string::String,
+    /// When the vendor created the task (unset until known).
+    #[prost(message, optional, tag="9")]
+    pub create_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Whether the avatar speaks now (PlaybackStarted and no PlaybackFinished yet), and in
+    /// which drive.
+    #[prost(bool, tag="10")]
+    pub speaking: bool,
+    #[prost(string, tag="11")]
+    pub speaking_drive_id: ::prost::alloc::string::String,
+    /// The drive that holds the task (streaming, or playing out its tail), if any.
+    #[prost(message, optional, tag="12")]
+    pub active_drive: ::core::option::Option<DriveInfo>,
+    /// How many drives wait for the task (QUEUE and PREEMPT policies).
+    #[prost(int32, tag="13")]
+    pub queued_drives: i32,
+    /// When a drive of this gateway last played audio of the task (the avatar's last word;
+    /// unset if none did since the gateway started).
+    #[prost(message, optional, tag="14")]
+    pub last_driven_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// When MaxIdleTime ends the task if nothing drives it before (from last_driven_time, or
+    /// from create_time if never driven, and the profile's max_idle_time_s); unset if neither
+    /// is known, or while a drive holds the task.
+    #[prost(message, optional, tag="15")]
+    pub idle_deadline: ::core::option::Option<::prost_types::Timestamp>,
+}
 /// Encoding is how the client's audio bytes represent samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -555,6 +630,89 @@ impl DriveState {
             "DRIVE_STATE_SETTING_UP" => Some(Self::SettingUp),
             "DRIVE_STATE_STREAMING" => Some(Self::Streaming),
             "DRIVE_STATE_STOPPING" => Some(Self::Stopping),
+            _ => None,
+        }
+    }
+}
+/// TaskStatus is the vendor's stream task status (GetDigitalHumanStreamTaskStatus, and the
+/// EventType 3 callback, which alone reports STOPPED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum TaskStatus {
+    /// Not known.
+    Unspecified = 0,
+    /// The task's stream is being set up.
+    Initializing = 1,
+    /// The task failed to start (`fail_reason` says why).
+    InitFailed = 2,
+    /// The avatar's stream is up: the task can be driven.
+    Streaming = 3,
+    /// The task is being stopped.
+    Stopping = 4,
+    /// The task has ended (stopped, MaxIdleTime, TTL); it cannot be driven again.
+    Stopped = 5,
+}
+impl TaskStatus {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "TASK_STATUS_UNSPECIFIED",
+            Self::Initializing => "TASK_STATUS_INITIALIZING",
+            Self::InitFailed => "TASK_STATUS_INIT_FAILED",
+            Self::Streaming => "TASK_STATUS_STREAMING",
+            Self::Stopping => "TASK_STATUS_STOPPING",
+            Self::Stopped => "TASK_STATUS_STOPPED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "TASK_STATUS_UNSPECIFIED" => Some(Self::Unspecified),
+            "TASK_STATUS_INITIALIZING" => Some(Self::Initializing),
+            "TASK_STATUS_INIT_FAILED" => Some(Self::InitFailed),
+            "TASK_STATUS_STREAMING" => Some(Self::Streaming),
+            "TASK_STATUS_STOPPING" => Some(Self::Stopping),
+            "TASK_STATUS_STOPPED" => Some(Self::Stopped),
+            _ => None,
+        }
+    }
+}
+/// TaskStatusSource says how the gateway learned a task's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum TaskStatusSource {
+    /// Not set.
+    Unspecified = 0,
+    /// The vendor's GetDigitalHumanStreamTaskStatus answered.
+    Query = 1,
+    /// The vendor's EventType 3 callback said it.
+    Callback = 2,
+    /// The vendor's answer to a drive said it (e.g. 400000005 for a task seen alive).
+    Drive = 3,
+}
+impl TaskStatusSource {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "TASK_STATUS_SOURCE_UNSPECIFIED",
+            Self::Query => "TASK_STATUS_SOURCE_QUERY",
+            Self::Callback => "TASK_STATUS_SOURCE_CALLBACK",
+            Self::Drive => "TASK_STATUS_SOURCE_DRIVE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "TASK_STATUS_SOURCE_UNSPECIFIED" => Some(Self::Unspecified),
+            "TASK_STATUS_SOURCE_QUERY" => Some(Self::Query),
+            "TASK_STATUS_SOURCE_CALLBACK" => Some(Self::Callback),
+            "TASK_STATUS_SOURCE_DRIVE" => Some(Self::Drive),
             _ => None,
         }
     }

@@ -183,5 +183,50 @@ pub mod drive_gateway_client {
                 .insert(GrpcMethod::new("dhgateway.v1.DriveGateway", "GetCapabilities"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn get_task(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetTaskRequest>,
+        ) -> std::result::Result<tonic::Response<super::TaskInfo>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dhgateway.v1.DriveGateway/GetTask",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dhgateway.v1.DriveGateway", "GetTask"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn watch_task(
+            &mut self,
+            request: impl tonic::IntoRequest<super::WatchTaskRequest>,
+        ) -> std::result::Result<
+            tonic::Response<tonic::codec::Streaming<super::TaskInfo>>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dhgateway.v1.DriveGateway/WatchTask",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dhgateway.v1.DriveGateway", "WatchTask"));
+            self.inner.server_streaming(req, path, codec).await
+        }
     }
 }

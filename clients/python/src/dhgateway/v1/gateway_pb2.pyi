@@ -187,6 +187,72 @@ DRIVE_STATE_STOPPING: DriveState.ValueType  # 4
 """Stop being sent and the connection closing."""
 Global___DriveState: _TypeAlias = DriveState  # noqa: Y015
 
+class _TaskStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_STATUS_UNSPECIFIED: _TaskStatus.ValueType  # 0
+    """Not known."""
+    TASK_STATUS_INITIALIZING: _TaskStatus.ValueType  # 1
+    """The task's stream is being set up."""
+    TASK_STATUS_INIT_FAILED: _TaskStatus.ValueType  # 2
+    """The task failed to start (`fail_reason` says why)."""
+    TASK_STATUS_STREAMING: _TaskStatus.ValueType  # 3
+    """The avatar's stream is up: the task can be driven."""
+    TASK_STATUS_STOPPING: _TaskStatus.ValueType  # 4
+    """The task is being stopped."""
+    TASK_STATUS_STOPPED: _TaskStatus.ValueType  # 5
+    """The task has ended (stopped, MaxIdleTime, TTL); it cannot be driven again."""
+
+class TaskStatus(_TaskStatus, metaclass=_TaskStatusEnumTypeWrapper):
+    """TaskStatus is the vendor's stream task status (GetDigitalHumanStreamTaskStatus, and the
+    EventType 3 callback, which alone reports STOPPED).
+    """
+
+TASK_STATUS_UNSPECIFIED: TaskStatus.ValueType  # 0
+"""Not known."""
+TASK_STATUS_INITIALIZING: TaskStatus.ValueType  # 1
+"""The task's stream is being set up."""
+TASK_STATUS_INIT_FAILED: TaskStatus.ValueType  # 2
+"""The task failed to start (`fail_reason` says why)."""
+TASK_STATUS_STREAMING: TaskStatus.ValueType  # 3
+"""The avatar's stream is up: the task can be driven."""
+TASK_STATUS_STOPPING: TaskStatus.ValueType  # 4
+"""The task is being stopped."""
+TASK_STATUS_STOPPED: TaskStatus.ValueType  # 5
+"""The task has ended (stopped, MaxIdleTime, TTL); it cannot be driven again."""
+Global___TaskStatus: _TypeAlias = TaskStatus  # noqa: Y015
+
+class _TaskStatusSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskStatusSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskStatusSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_STATUS_SOURCE_UNSPECIFIED: _TaskStatusSource.ValueType  # 0
+    """Not set."""
+    TASK_STATUS_SOURCE_QUERY: _TaskStatusSource.ValueType  # 1
+    """The vendor's GetDigitalHumanStreamTaskStatus answered."""
+    TASK_STATUS_SOURCE_CALLBACK: _TaskStatusSource.ValueType  # 2
+    """The vendor's EventType 3 callback said it."""
+    TASK_STATUS_SOURCE_DRIVE: _TaskStatusSource.ValueType  # 3
+    """The vendor's answer to a drive said it (e.g. 400000005 for a task seen alive)."""
+
+class TaskStatusSource(_TaskStatusSource, metaclass=_TaskStatusSourceEnumTypeWrapper):
+    """TaskStatusSource says how the gateway learned a task's status."""
+
+TASK_STATUS_SOURCE_UNSPECIFIED: TaskStatusSource.ValueType  # 0
+"""Not set."""
+TASK_STATUS_SOURCE_QUERY: TaskStatusSource.ValueType  # 1
+"""The vendor's GetDigitalHumanStreamTaskStatus answered."""
+TASK_STATUS_SOURCE_CALLBACK: TaskStatusSource.ValueType  # 2
+"""The vendor's EventType 3 callback said it."""
+TASK_STATUS_SOURCE_DRIVE: TaskStatusSource.ValueType  # 3
+"""The vendor's answer to a drive said it (e.g. 400000005 for a task seen alive)."""
+Global___TaskStatusSource: _TypeAlias = TaskStatusSource  # noqa: Y015
+
 @_typing.final
 class DriveRequest(_message.Message):
     """DriveRequest is one message of the client's half of a Drive stream."""
@@ -942,3 +1008,154 @@ class Capabilities(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Capabilities: _TypeAlias = Capabilities  # noqa: Y015
+
+@_typing.final
+class GetTaskRequest(_message.Message):
+    """GetTaskRequest asks how a task is."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    REFRESH_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The vendor's task id."""
+    profile: _builtins.str
+    """The credentials profile of the task; "" means the default profile."""
+    refresh: _builtins.bool
+    """Ask the vendor now, even if the gateway knows the status from a recent answer or a
+    callback (it still goes through the request limiter).
+    """
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        profile: _builtins.str = ...,
+        refresh: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "refresh", b"refresh", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskRequest: _TypeAlias = GetTaskRequest  # noqa: Y015
+
+@_typing.final
+class WatchTaskRequest(_message.Message):
+    """WatchTaskRequest asks for a task's changes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The vendor's task id."""
+    profile: _builtins.str
+    """The credentials profile of the task; "" means the default profile."""
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        profile: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchTaskRequest: _TypeAlias = WatchTaskRequest  # noqa: Y015
+
+@_typing.final
+class TaskInfo(_message.Message):
+    """TaskInfo is how a task is, as the gateway knows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_SOURCE_FIELD_NUMBER: _builtins.int
+    STATUS_TIME_FIELD_NUMBER: _builtins.int
+    FAIL_REASON_FIELD_NUMBER: _builtins.int
+    ROOM_ID_FIELD_NUMBER: _builtins.int
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    SPEAKING_FIELD_NUMBER: _builtins.int
+    SPEAKING_DRIVE_ID_FIELD_NUMBER: _builtins.int
+    ACTIVE_DRIVE_FIELD_NUMBER: _builtins.int
+    QUEUED_DRIVES_FIELD_NUMBER: _builtins.int
+    LAST_DRIVEN_TIME_FIELD_NUMBER: _builtins.int
+    IDLE_DEADLINE_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    """The vendor's task id."""
+    profile: _builtins.str
+    """The credentials profile of the task."""
+    status: Global___TaskStatus.ValueType
+    """The vendor's status of the task."""
+    status_source: Global___TaskStatusSource.ValueType
+    """How the gateway learned it."""
+    fail_reason: _builtins.str
+    """Why the task failed or ended, as the vendor said ("" if it did not)."""
+    room_id: _builtins.str
+    """The task's RTC room and stream (from the vendor's answer; "" until known)."""
+    stream_id: _builtins.str
+    speaking: _builtins.bool
+    """Whether the avatar speaks now (PlaybackStarted and no PlaybackFinished yet), and in
+    which drive.
+    """
+    speaking_drive_id: _builtins.str
+    queued_drives: _builtins.int
+    """How many drives wait for the task (QUEUE and PREEMPT policies)."""
+    @_builtins.property
+    def status_time(self) -> _timestamp_pb2.Timestamp:
+        """When the gateway learned it."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the vendor created the task (unset until known)."""
+
+    @_builtins.property
+    def active_drive(self) -> Global___DriveInfo:
+        """The drive that holds the task (streaming, or playing out its tail), if any."""
+
+    @_builtins.property
+    def last_driven_time(self) -> _timestamp_pb2.Timestamp:
+        """When a drive of this gateway last played audio of the task (the avatar's last word;
+        unset if none did since the gateway started).
+        """
+
+    @_builtins.property
+    def idle_deadline(self) -> _timestamp_pb2.Timestamp:
+        """When MaxIdleTime ends the task if nothing drives it before (from last_driven_time, or
+        from create_time if never driven, and the profile's max_idle_time_s); unset if neither
+        is known, or while a drive holds the task.
+        """
+
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        profile: _builtins.str = ...,
+        status: Global___TaskStatus.ValueType = ...,
+        status_source: Global___TaskStatusSource.ValueType = ...,
+        status_time: _timestamp_pb2.Timestamp | None = ...,
+        fail_reason: _builtins.str = ...,
+        room_id: _builtins.str = ...,
+        stream_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        speaking: _builtins.bool = ...,
+        speaking_drive_id: _builtins.str = ...,
+        active_drive: Global___DriveInfo | None = ...,
+        queued_drives: _builtins.int = ...,
+        last_driven_time: _timestamp_pb2.Timestamp | None = ...,
+        idle_deadline: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["active_drive", b"active_drive", "create_time", b"create_time", "idle_deadline", b"idle_deadline", "last_driven_time", b"last_driven_time", "status_time", b"status_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_drive", b"active_drive", "create_time", b"create_time", "fail_reason", b"fail_reason", "idle_deadline", b"idle_deadline", "last_driven_time", b"last_driven_time", "profile", b"profile", "queued_drives", b"queued_drives", "room_id", b"room_id", "speaking", b"speaking", "speaking_drive_id", b"speaking_drive_id", "status", b"status", "status_source", b"status_source", "status_time", b"status_time", "stream_id", b"stream_id", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskInfo: _TypeAlias = TaskInfo  # noqa: Y015

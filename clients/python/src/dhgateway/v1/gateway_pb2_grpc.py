@@ -55,6 +55,16 @@ class DriveGatewayStub:
                 request_serializer=dhgateway_dot_v1_dot_gateway__pb2.GetCapabilitiesRequest.SerializeToString,
                 response_deserializer=dhgateway_dot_v1_dot_gateway__pb2.Capabilities.FromString,
                 _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/dhgateway.v1.DriveGateway/GetTask',
+                request_serializer=dhgateway_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.FromString,
+                _registered_method=True)
+        self.WatchTask = channel.unary_stream(
+                '/dhgateway.v1.DriveGateway/WatchTask',
+                request_serializer=dhgateway_dot_v1_dot_gateway__pb2.WatchTaskRequest.SerializeToString,
+                response_deserializer=dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.FromString,
+                _registered_method=True)
 
 
 class DriveGatewayServicer:
@@ -91,6 +101,29 @@ class DriveGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTask(self, request, context):
+        """GetTask says how a vendor task is: its status (asked of the vendor's
+        GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+        updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+        how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+        sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+        does not know.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTask(self, request, context):
+        """WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+        the active drive, the queue), until the task has ended (the last message says
+        TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+        cancels. The idle countdown is not a change: a client computes it from
+        `idle_deadline`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DriveGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +146,16 @@ def add_DriveGatewayServicer_to_server(servicer, server):
                     servicer.GetCapabilities,
                     request_deserializer=dhgateway_dot_v1_dot_gateway__pb2.GetCapabilitiesRequest.FromString,
                     response_serializer=dhgateway_dot_v1_dot_gateway__pb2.Capabilities.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=dhgateway_dot_v1_dot_gateway__pb2.GetTaskRequest.FromString,
+                    response_serializer=dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.SerializeToString,
+            ),
+            'WatchTask': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTask,
+                    request_deserializer=dhgateway_dot_v1_dot_gateway__pb2.WatchTaskRequest.FromString,
+                    response_serializer=dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +267,60 @@ class DriveGateway:
             '/dhgateway.v1.DriveGateway/GetCapabilities',
             dhgateway_dot_v1_dot_gateway__pb2.GetCapabilitiesRequest.SerializeToString,
             dhgateway_dot_v1_dot_gateway__pb2.Capabilities.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dhgateway.v1.DriveGateway/GetTask',
+            dhgateway_dot_v1_dot_gateway__pb2.GetTaskRequest.SerializeToString,
+            dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dhgateway.v1.DriveGateway/WatchTask',
+            dhgateway_dot_v1_dot_gateway__pb2.WatchTaskRequest.SerializeToString,
+            dhgateway_dot_v1_dot_gateway__pb2.TaskInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,21 @@ class DriveGatewayStub:
     """ListDrives lists the active and queued drives of this gateway."""
     GetCapabilities: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetCapabilitiesRequest, _gateway_pb2.Capabilities]
     """GetCapabilities says which audio formats, rates and policies this gateway accepts."""
+    GetTask: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetTaskRequest, _gateway_pb2.TaskInfo]
+    """GetTask says how a vendor task is: its status (asked of the vendor's
+    GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+    updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+    how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+    sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+    does not know.
+    """
+    WatchTask: _grpc.UnaryStreamMultiCallable[_gateway_pb2.WatchTaskRequest, _gateway_pb2.TaskInfo]
+    """WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+    the active drive, the queue), until the task has ended (the last message says
+    TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+    cancels. The idle countdown is not a change: a client computes it from
+    `idle_deadline`.
+    """
 
 @_typing.type_check_only
 class DriveGatewayAsyncStub(DriveGatewayStub):
@@ -68,6 +83,21 @@ class DriveGatewayAsyncStub(DriveGatewayStub):
     """ListDrives lists the active and queued drives of this gateway."""
     GetCapabilities: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetCapabilitiesRequest, _gateway_pb2.Capabilities]  # type: ignore[assignment]
     """GetCapabilities says which audio formats, rates and policies this gateway accepts."""
+    GetTask: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetTaskRequest, _gateway_pb2.TaskInfo]  # type: ignore[assignment]
+    """GetTask says how a vendor task is: its status (asked of the vendor's
+    GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+    updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+    how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+    sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+    does not know.
+    """
+    WatchTask: _aio.UnaryStreamMultiCallable[_gateway_pb2.WatchTaskRequest, _gateway_pb2.TaskInfo]  # type: ignore[assignment]
+    """WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+    the active drive, the queue), until the task has ended (the last message says
+    TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+    cancels. The idle countdown is not a change: a client computes it from
+    `idle_deadline`.
+    """
 
 class DriveGatewayServicer(metaclass=_abc_1.ABCMeta):
     """DriveGateway drives cloud digital humans with streamed audio."""
@@ -106,5 +136,32 @@ class DriveGatewayServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.Capabilities, _abc.Awaitable[_gateway_pb2.Capabilities]]:
         """GetCapabilities says which audio formats, rates and policies this gateway accepts."""
+
+    @_abc_1.abstractmethod
+    def GetTask(
+        self,
+        request: _gateway_pb2.GetTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.TaskInfo, _abc.Awaitable[_gateway_pb2.TaskInfo]]:
+        """GetTask says how a vendor task is: its status (asked of the vendor's
+        GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+        updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+        how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+        sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+        does not know.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchTask(
+        self,
+        request: _gateway_pb2.WatchTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_pb2.TaskInfo], _abc.AsyncIterator[_gateway_pb2.TaskInfo]]:
+        """WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+        the active drive, the queue), until the task has ended (the last message says
+        TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+        cancels. The idle countdown is not a change: a client computes it from
+        `idle_deadline`.
+        """
 
 def add_DriveGatewayServicer_to_server(servicer: DriveGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -12,8 +12,10 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -308,6 +310,123 @@ export function driveStateToJSON(object: DriveState): string {
     case DriveState.DRIVE_STATE_STOPPING:
       return "DRIVE_STATE_STOPPING";
     case DriveState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * TaskStatus is the vendor's stream task status (GetDigitalHumanStreamTaskStatus, and the
+ * EventType 3 callback, which alone reports STOPPED).
+ */
+export enum TaskStatus {
+  /** TASK_STATUS_UNSPECIFIED - Not known. */
+  TASK_STATUS_UNSPECIFIED = 0,
+  /** TASK_STATUS_INITIALIZING - The task's stream is being set up. */
+  TASK_STATUS_INITIALIZING = 1,
+  /** TASK_STATUS_INIT_FAILED - The task failed to start (`fail_reason` says why). */
+  TASK_STATUS_INIT_FAILED = 2,
+  /** TASK_STATUS_STREAMING - The avatar's stream is up: the task can be driven. */
+  TASK_STATUS_STREAMING = 3,
+  /** TASK_STATUS_STOPPING - The task is being stopped. */
+  TASK_STATUS_STOPPING = 4,
+  /** TASK_STATUS_STOPPED - The task has ended (stopped, MaxIdleTime, TTL); it cannot be driven again. */
+  TASK_STATUS_STOPPED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function taskStatusFromJSON(object: any): TaskStatus {
+  switch (object) {
+    case 0:
+    case "TASK_STATUS_UNSPECIFIED":
+      return TaskStatus.TASK_STATUS_UNSPECIFIED;
+    case 1:
+    case "TASK_STATUS_INITIALIZING":
+      return TaskStatus.TASK_STATUS_INITIALIZING;
+    case 2:
+    case "TASK_STATUS_INIT_FAILED":
+      return TaskStatus.TASK_STATUS_INIT_FAILED;
+    case 3:
+    case "TASK_STATUS_STREAMING":
+      return TaskStatus.TASK_STATUS_STREAMING;
+    case 4:
+    case "TASK_STATUS_STOPPING":
+      return TaskStatus.TASK_STATUS_STOPPING;
+    case 5:
+    case "TASK_STATUS_STOPPED":
+      return TaskStatus.TASK_STATUS_STOPPED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskStatus.UNRECOGNIZED;
+  }
+}
+
+export function taskStatusToJSON(object: TaskStatus): string {
+  switch (object) {
+    case TaskStatus.TASK_STATUS_UNSPECIFIED:
+      return "TASK_STATUS_UNSPECIFIED";
+    case TaskStatus.TASK_STATUS_INITIALIZING:
+      return "TASK_STATUS_INITIALIZING";
+    case TaskStatus.TASK_STATUS_INIT_FAILED:
+      return "TASK_STATUS_INIT_FAILED";
+    case TaskStatus.TASK_STATUS_STREAMING:
+      return "TASK_STATUS_STREAMING";
+    case TaskStatus.TASK_STATUS_STOPPING:
+      return "TASK_STATUS_STOPPING";
+    case TaskStatus.TASK_STATUS_STOPPED:
+      return "TASK_STATUS_STOPPED";
+    case TaskStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** TaskStatusSource says how the gateway learned a task's status. */
+export enum TaskStatusSource {
+  /** TASK_STATUS_SOURCE_UNSPECIFIED - Not set. */
+  TASK_STATUS_SOURCE_UNSPECIFIED = 0,
+  /** TASK_STATUS_SOURCE_QUERY - The vendor's GetDigitalHumanStreamTaskStatus answered. */
+  TASK_STATUS_SOURCE_QUERY = 1,
+  /** TASK_STATUS_SOURCE_CALLBACK - The vendor's EventType 3 callback said it. */
+  TASK_STATUS_SOURCE_CALLBACK = 2,
+  /** TASK_STATUS_SOURCE_DRIVE - The vendor's answer to a drive said it (e.g. 400000005 for a task seen alive). */
+  TASK_STATUS_SOURCE_DRIVE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function taskStatusSourceFromJSON(object: any): TaskStatusSource {
+  switch (object) {
+    case 0:
+    case "TASK_STATUS_SOURCE_UNSPECIFIED":
+      return TaskStatusSource.TASK_STATUS_SOURCE_UNSPECIFIED;
+    case 1:
+    case "TASK_STATUS_SOURCE_QUERY":
+      return TaskStatusSource.TASK_STATUS_SOURCE_QUERY;
+    case 2:
+    case "TASK_STATUS_SOURCE_CALLBACK":
+      return TaskStatusSource.TASK_STATUS_SOURCE_CALLBACK;
+    case 3:
+    case "TASK_STATUS_SOURCE_DRIVE":
+      return TaskStatusSource.TASK_STATUS_SOURCE_DRIVE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskStatusSource.UNRECOGNIZED;
+  }
+}
+
+export function taskStatusSourceToJSON(object: TaskStatusSource): string {
+  switch (object) {
+    case TaskStatusSource.TASK_STATUS_SOURCE_UNSPECIFIED:
+      return "TASK_STATUS_SOURCE_UNSPECIFIED";
+    case TaskStatusSource.TASK_STATUS_SOURCE_QUERY:
+      return "TASK_STATUS_SOURCE_QUERY";
+    case TaskStatusSource.TASK_STATUS_SOURCE_CALLBACK:
+      return "TASK_STATUS_SOURCE_CALLBACK";
+    case TaskStatusSource.TASK_STATUS_SOURCE_DRIVE:
+      return "TASK_STATUS_SOURCE_DRIVE";
+    case TaskStatusSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -632,6 +751,77 @@ export interface Capabilities {
   voiceChannels: VoiceChannel[];
   /** Default queue timeout for the QUEUE policy. */
   defaultQueueTimeout: Duration | undefined;
+}
+
+/** GetTaskRequest asks how a task is. */
+export interface GetTaskRequest {
+  /** The vendor's task id. */
+  taskId: string;
+  /** The credentials profile of the task; "" means the default profile. */
+  profile: string;
+  /**
+   * Ask the vendor now, even if the gateway knows the status from a recent answer or a
+   * callback (it still goes through the request limiter).
+   */
+  refresh: boolean;
+}
+
+/** WatchTaskRequest asks for a task's changes. */
+export interface WatchTaskRequest {
+  /** The vendor's task id. */
+  taskId: string;
+  /** The credentials profile of the task; "" means the default profile. */
+  profile: string;
+}
+
+/** TaskInfo is how a task is, as the gateway knows it. */
+export interface TaskInfo {
+  /** The vendor's task id. */
+  taskId: string;
+  /** The credentials profile of the task. */
+  profile: string;
+  /** The vendor's status of the task. */
+  status: TaskStatus;
+  /** How the gateway learned it. */
+  statusSource: TaskStatusSource;
+  /** When the gateway learned it. */
+  statusTime:
+    | Date
+    | undefined;
+  /** Why the task failed or ended, as the vendor said ("" if it did not). */
+  failReason: string;
+  /** The task's RTC room and stream (from the vendor's answer; "" until known). */
+  roomId: string;
+  streamId: string;
+  /** When the vendor created the task (unset until known). */
+  createTime:
+    | Date
+    | undefined;
+  /**
+   * Whether the avatar speaks now (PlaybackStarted and no PlaybackFinished yet), and in
+   * which drive.
+   */
+  speaking: boolean;
+  speakingDriveId: string;
+  /** The drive that holds the task (streaming, or playing out its tail), if any. */
+  activeDrive:
+    | DriveInfo
+    | undefined;
+  /** How many drives wait for the task (QUEUE and PREEMPT policies). */
+  queuedDrives: number;
+  /**
+   * When a drive of this gateway last played audio of the task (the avatar's last word;
+   * unset if none did since the gateway started).
+   */
+  lastDrivenTime:
+    | Date
+    | undefined;
+  /**
+   * When MaxIdleTime ends the task if nothing drives it before (from last_driven_time, or
+   * from create_time if never driven, and the profile's max_idle_time_s); unset if neither
+   * is known, or while a drive holds the task.
+   */
+  idleDeadline: Date | undefined;
 }
 
 function createBaseDriveRequest(): DriveRequest {
@@ -3341,6 +3531,559 @@ export const Capabilities: MessageFns<Capabilities> = {
   },
 };
 
+function createBaseGetTaskRequest(): GetTaskRequest {
+  return { taskId: "", profile: "", refresh: false };
+}
+
+export const GetTaskRequest: MessageFns<GetTaskRequest> = {
+  encode(message: GetTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.profile !== "") {
+      writer.uint32(18).string(message.profile);
+    }
+    if (message.refresh !== false) {
+      writer.uint32(24).bool(message.refresh);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.refresh = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      refresh: isSet(object.refresh) ? globalThis.Boolean(object.refresh) : false,
+    };
+  },
+
+  toJSON(message: GetTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.refresh !== false) {
+      obj.refresh = message.refresh;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTaskRequest>, I>>(base?: I): GetTaskRequest {
+    return GetTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTaskRequest>, I>>(object: I): GetTaskRequest {
+    const message = createBaseGetTaskRequest();
+    message.taskId = object.taskId ?? "";
+    message.profile = object.profile ?? "";
+    message.refresh = object.refresh ?? false;
+    return message;
+  },
+};
+
+function createBaseWatchTaskRequest(): WatchTaskRequest {
+  return { taskId: "", profile: "" };
+}
+
+export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
+  encode(message: WatchTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.profile !== "") {
+      writer.uint32(18).string(message.profile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+    };
+  },
+
+  toJSON(message: WatchTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchTaskRequest>, I>>(base?: I): WatchTaskRequest {
+    return WatchTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchTaskRequest>, I>>(object: I): WatchTaskRequest {
+    const message = createBaseWatchTaskRequest();
+    message.taskId = object.taskId ?? "";
+    message.profile = object.profile ?? "";
+    return message;
+  },
+};
+
+function createBaseTaskInfo(): TaskInfo {
+  return {
+    taskId: "",
+    profile: "",
+    status: 0,
+    statusSource: 0,
+    statusTime: undefined,
+    failReason: "",
+    roomId: "",
+    streamId: "",
+    createTime: undefined,
+    speaking: false,
+    speakingDriveId: "",
+    activeDrive: undefined,
+    queuedDrives: 0,
+    lastDrivenTime: undefined,
+    idleDeadline: undefined,
+  };
+}
+
+export const TaskInfo: MessageFns<TaskInfo> = {
+  encode(message: TaskInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.profile !== "") {
+      writer.uint32(18).string(message.profile);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.statusSource !== 0) {
+      writer.uint32(32).int32(message.statusSource);
+    }
+    if (message.statusTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.statusTime), writer.uint32(42).fork()).join();
+    }
+    if (message.failReason !== "") {
+      writer.uint32(50).string(message.failReason);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(58).string(message.roomId);
+    }
+    if (message.streamId !== "") {
+      writer.uint32(66).string(message.streamId);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(74).fork()).join();
+    }
+    if (message.speaking !== false) {
+      writer.uint32(80).bool(message.speaking);
+    }
+    if (message.speakingDriveId !== "") {
+      writer.uint32(90).string(message.speakingDriveId);
+    }
+    if (message.activeDrive !== undefined) {
+      DriveInfo.encode(message.activeDrive, writer.uint32(98).fork()).join();
+    }
+    if (message.queuedDrives !== 0) {
+      writer.uint32(104).int32(message.queuedDrives);
+    }
+    if (message.lastDrivenTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastDrivenTime), writer.uint32(114).fork()).join();
+    }
+    if (message.idleDeadline !== undefined) {
+      Timestamp.encode(toTimestamp(message.idleDeadline), writer.uint32(122).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profile = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.statusSource = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.statusTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.failReason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.streamId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.speaking = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.speakingDriveId = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.activeDrive = DriveInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.queuedDrives = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.lastDrivenTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.idleDeadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskInfo {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      status: isSet(object.status) ? taskStatusFromJSON(object.status) : 0,
+      statusSource: isSet(object.statusSource)
+        ? taskStatusSourceFromJSON(object.statusSource)
+        : isSet(object.status_source)
+        ? taskStatusSourceFromJSON(object.status_source)
+        : 0,
+      statusTime: isSet(object.statusTime)
+        ? fromJsonTimestamp(object.statusTime)
+        : isSet(object.status_time)
+        ? fromJsonTimestamp(object.status_time)
+        : undefined,
+      failReason: isSet(object.failReason)
+        ? globalThis.String(object.failReason)
+        : isSet(object.fail_reason)
+        ? globalThis.String(object.fail_reason)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      streamId: isSet(object.streamId)
+        ? globalThis.String(object.streamId)
+        : isSet(object.stream_id)
+        ? globalThis.String(object.stream_id)
+        : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      speaking: isSet(object.speaking) ? globalThis.Boolean(object.speaking) : false,
+      speakingDriveId: isSet(object.speakingDriveId)
+        ? globalThis.String(object.speakingDriveId)
+        : isSet(object.speaking_drive_id)
+        ? globalThis.String(object.speaking_drive_id)
+        : "",
+      activeDrive: isSet(object.activeDrive)
+        ? DriveInfo.fromJSON(object.activeDrive)
+        : isSet(object.active_drive)
+        ? DriveInfo.fromJSON(object.active_drive)
+        : undefined,
+      queuedDrives: isSet(object.queuedDrives)
+        ? globalThis.Number(object.queuedDrives)
+        : isSet(object.queued_drives)
+        ? globalThis.Number(object.queued_drives)
+        : 0,
+      lastDrivenTime: isSet(object.lastDrivenTime)
+        ? fromJsonTimestamp(object.lastDrivenTime)
+        : isSet(object.last_driven_time)
+        ? fromJsonTimestamp(object.last_driven_time)
+        : undefined,
+      idleDeadline: isSet(object.idleDeadline)
+        ? fromJsonTimestamp(object.idleDeadline)
+        : isSet(object.idle_deadline)
+        ? fromJsonTimestamp(object.idle_deadline)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TaskInfo): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.profile !== "") {
+      obj.profile = message.profile;
+    }
+    if (message.status !== 0) {
+      obj.status = taskStatusToJSON(message.status);
+    }
+    if (message.statusSource !== 0) {
+      obj.statusSource = taskStatusSourceToJSON(message.statusSource);
+    }
+    if (message.statusTime !== undefined) {
+      obj.statusTime = message.statusTime.toISOString();
+    }
+    if (message.failReason !== "") {
+      obj.failReason = message.failReason;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.streamId !== "") {
+      obj.streamId = message.streamId;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.speaking !== false) {
+      obj.speaking = message.speaking;
+    }
+    if (message.speakingDriveId !== "") {
+      obj.speakingDriveId = message.speakingDriveId;
+    }
+    if (message.activeDrive !== undefined) {
+      obj.activeDrive = DriveInfo.toJSON(message.activeDrive);
+    }
+    if (message.queuedDrives !== 0) {
+      obj.queuedDrives = Math.round(message.queuedDrives);
+    }
+    if (message.lastDrivenTime !== undefined) {
+      obj.lastDrivenTime = message.lastDrivenTime.toISOString();
+    }
+    if (message.idleDeadline !== undefined) {
+      obj.idleDeadline = message.idleDeadline.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskInfo>, I>>(base?: I): TaskInfo {
+    return TaskInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskInfo>, I>>(object: I): TaskInfo {
+    const message = createBaseTaskInfo();
+    message.taskId = object.taskId ?? "";
+    message.profile = object.profile ?? "";
+    message.status = object.status ?? 0;
+    message.statusSource = object.statusSource ?? 0;
+    message.statusTime = object.statusTime ?? undefined;
+    message.failReason = object.failReason ?? "";
+    message.roomId = object.roomId ?? "";
+    message.streamId = object.streamId ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.speaking = object.speaking ?? false;
+    message.speakingDriveId = object.speakingDriveId ?? "";
+    message.activeDrive = (object.activeDrive !== undefined && object.activeDrive !== null)
+      ? DriveInfo.fromPartial(object.activeDrive)
+      : undefined;
+    message.queuedDrives = object.queuedDrives ?? 0;
+    message.lastDrivenTime = object.lastDrivenTime ?? undefined;
+    message.idleDeadline = object.idleDeadline ?? undefined;
+    return message;
+  },
+};
+
 /** DriveGateway drives cloud digital humans with streamed audio. */
 export type DriveGatewayService = typeof DriveGatewayService;
 export const DriveGatewayService = {
@@ -3389,6 +4132,39 @@ export const DriveGatewayService = {
     responseSerialize: (value: Capabilities): Buffer => Buffer.from(Capabilities.encode(value).finish()),
     responseDeserialize: (value: Buffer): Capabilities => Capabilities.decode(value),
   },
+  /**
+   * GetTask says how a vendor task is: its status (asked of the vendor's
+   * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+   * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+   * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+   * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+   * does not know.
+   */
+  getTask: {
+    path: "/dhgateway.v1.DriveGateway/GetTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskRequest): Buffer => Buffer.from(GetTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskRequest => GetTaskRequest.decode(value),
+    responseSerialize: (value: TaskInfo): Buffer => Buffer.from(TaskInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskInfo => TaskInfo.decode(value),
+  },
+  /**
+   * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+   * the active drive, the queue), until the task has ended (the last message says
+   * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+   * cancels. The idle countdown is not a change: a client computes it from
+   * `idle_deadline`.
+   */
+  watchTask: {
+    path: "/dhgateway.v1.DriveGateway/WatchTask" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchTaskRequest): Buffer => Buffer.from(WatchTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchTaskRequest => WatchTaskRequest.decode(value),
+    responseSerialize: (value: TaskInfo): Buffer => Buffer.from(TaskInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskInfo => TaskInfo.decode(value),
+  },
 } as const;
 
 export interface DriveGatewayServer extends UntypedServiceImplementation {
@@ -3404,6 +4180,23 @@ export interface DriveGatewayServer extends UntypedServiceImplementation {
   listDrives: handleUnaryCall<ListDrivesRequest, ListDrivesResponse>;
   /** GetCapabilities says which audio formats, rates and policies this gateway accepts. */
   getCapabilities: handleUnaryCall<GetCapabilitiesRequest, Capabilities>;
+  /**
+   * GetTask says how a vendor task is: its status (asked of the vendor's
+   * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+   * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+   * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+   * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+   * does not know.
+   */
+  getTask: handleUnaryCall<GetTaskRequest, TaskInfo>;
+  /**
+   * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+   * the active drive, the queue), until the task has ended (the last message says
+   * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+   * cancels. The idle countdown is not a change: a client computes it from
+   * `idle_deadline`.
+   */
+  watchTask: handleServerStreamingCall<WatchTaskRequest, TaskInfo>;
 }
 
 export interface DriveGatewayClient extends Client {
@@ -3463,6 +4256,39 @@ export interface DriveGatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Capabilities) => void,
   ): ClientUnaryCall;
+  /**
+   * GetTask says how a vendor task is: its status (asked of the vendor's
+   * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+   * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+   * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+   * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+   * does not know.
+   */
+  getTask(request: GetTaskRequest, callback: (error: ServiceError | null, response: TaskInfo) => void): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TaskInfo) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TaskInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+   * the active drive, the queue), until the task has ended (the last message says
+   * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+   * cancels. The idle countdown is not a change: a client computes it from
+   * `idle_deadline`.
+   */
+  watchTask(request: WatchTaskRequest, options?: Partial<CallOptions>): ClientReadableStream<TaskInfo>;
+  watchTask(
+    request: WatchTaskRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TaskInfo>;
 }
 
 export const DriveGatewayClient = makeGenericClientConstructor(

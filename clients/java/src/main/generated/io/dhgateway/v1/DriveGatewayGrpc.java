@@ -139,6 +139,68 @@ public final class DriveGatewayGrpc {
     return getGetCapabilitiesMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<io.dhgateway.v1.GetTaskRequest,
+      io.dhgateway.v1.TaskInfo> getGetTaskMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "GetTask",
+      requestType = io.dhgateway.v1.GetTaskRequest.class,
+      responseType = io.dhgateway.v1.TaskInfo.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<io.dhgateway.v1.GetTaskRequest,
+      io.dhgateway.v1.TaskInfo> getGetTaskMethod() {
+    io.grpc.MethodDescriptor<io.dhgateway.v1.GetTaskRequest, io.dhgateway.v1.TaskInfo> getGetTaskMethod;
+    if ((getGetTaskMethod = DriveGatewayGrpc.getGetTaskMethod) == null) {
+      synchronized (DriveGatewayGrpc.class) {
+        if ((getGetTaskMethod = DriveGatewayGrpc.getGetTaskMethod) == null) {
+          DriveGatewayGrpc.getGetTaskMethod = getGetTaskMethod =
+              io.grpc.MethodDescriptor.<io.dhgateway.v1.GetTaskRequest, io.dhgateway.v1.TaskInfo>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "GetTask"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.dhgateway.v1.GetTaskRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.dhgateway.v1.TaskInfo.getDefaultInstance()))
+              .setSchemaDescriptor(new DriveGatewayMethodDescriptorSupplier("GetTask"))
+              .build();
+        }
+      }
+    }
+    return getGetTaskMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<io.dhgateway.v1.WatchTaskRequest,
+      io.dhgateway.v1.TaskInfo> getWatchTaskMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "WatchTask",
+      requestType = io.dhgateway.v1.WatchTaskRequest.class,
+      responseType = io.dhgateway.v1.TaskInfo.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<io.dhgateway.v1.WatchTaskRequest,
+      io.dhgateway.v1.TaskInfo> getWatchTaskMethod() {
+    io.grpc.MethodDescriptor<io.dhgateway.v1.WatchTaskRequest, io.dhgateway.v1.TaskInfo> getWatchTaskMethod;
+    if ((getWatchTaskMethod = DriveGatewayGrpc.getWatchTaskMethod) == null) {
+      synchronized (DriveGatewayGrpc.class) {
+        if ((getWatchTaskMethod = DriveGatewayGrpc.getWatchTaskMethod) == null) {
+          DriveGatewayGrpc.getWatchTaskMethod = getWatchTaskMethod =
+              io.grpc.MethodDescriptor.<io.dhgateway.v1.WatchTaskRequest, io.dhgateway.v1.TaskInfo>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "WatchTask"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.dhgateway.v1.WatchTaskRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  io.dhgateway.v1.TaskInfo.getDefaultInstance()))
+              .setSchemaDescriptor(new DriveGatewayMethodDescriptorSupplier("WatchTask"))
+              .build();
+        }
+      }
+    }
+    return getWatchTaskMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -246,6 +308,35 @@ public final class DriveGatewayGrpc {
         io.grpc.stub.StreamObserver<io.dhgateway.v1.Capabilities> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getGetCapabilitiesMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * GetTask says how a vendor task is: its status (asked of the vendor's
+     * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+     * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+     * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+     * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+     * does not know.
+     * </pre>
+     */
+    default void getTask(io.dhgateway.v1.GetTaskRequest request,
+        io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getGetTaskMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+     * the active drive, the queue), until the task has ended (the last message says
+     * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+     * cancels. The idle countdown is not a change: a client computes it from
+     * `idle_deadline`.
+     * </pre>
+     */
+    default void watchTask(io.dhgateway.v1.WatchTaskRequest request,
+        io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getWatchTaskMethod(), responseObserver);
+    }
   }
 
   /**
@@ -326,6 +417,37 @@ public final class DriveGatewayGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getGetCapabilitiesMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * GetTask says how a vendor task is: its status (asked of the vendor's
+     * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+     * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+     * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+     * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+     * does not know.
+     * </pre>
+     */
+    public void getTask(io.dhgateway.v1.GetTaskRequest request,
+        io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getGetTaskMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+     * the active drive, the queue), until the task has ended (the last message says
+     * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+     * cancels. The idle countdown is not a change: a client computes it from
+     * `idle_deadline`.
+     * </pre>
+     */
+    public void watchTask(io.dhgateway.v1.WatchTaskRequest request,
+        io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getWatchTaskMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -390,6 +512,37 @@ public final class DriveGatewayGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getGetCapabilitiesMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * GetTask says how a vendor task is: its status (asked of the vendor's
+     * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+     * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+     * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+     * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+     * does not know.
+     * </pre>
+     */
+    public io.dhgateway.v1.TaskInfo getTask(io.dhgateway.v1.GetTaskRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getGetTaskMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+     * the active drive, the queue), until the task has ended (the last message says
+     * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+     * cancels. The idle countdown is not a change: a client computes it from
+     * `idle_deadline`.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, io.dhgateway.v1.TaskInfo>
+        watchTask(io.dhgateway.v1.WatchTaskRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getWatchTaskMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -441,6 +594,36 @@ public final class DriveGatewayGrpc {
     public io.dhgateway.v1.Capabilities getCapabilities(io.dhgateway.v1.GetCapabilitiesRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getGetCapabilitiesMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * GetTask says how a vendor task is: its status (asked of the vendor's
+     * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+     * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+     * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+     * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+     * does not know.
+     * </pre>
+     */
+    public io.dhgateway.v1.TaskInfo getTask(io.dhgateway.v1.GetTaskRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getGetTaskMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * WatchTask sends the task's TaskInfo at once and again at each change (status, speaking,
+     * the active drive, the queue), until the task has ended (the last message says
+     * TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED; the stream then ends OK) or the client
+     * cancels. The idle countdown is not a change: a client computes it from
+     * `idle_deadline`.
+     * </pre>
+     */
+    public java.util.Iterator<io.dhgateway.v1.TaskInfo> watchTask(
+        io.dhgateway.v1.WatchTaskRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getWatchTaskMethod(), getCallOptions(), request);
     }
   }
 
@@ -497,12 +680,30 @@ public final class DriveGatewayGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getGetCapabilitiesMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * GetTask says how a vendor task is: its status (asked of the vendor's
+     * GetDigitalHumanStreamTaskStatus through the gateway's request limiter, cached, and
+     * updated by the vendor's callbacks), whether the avatar speaks now and in which drive, and
+     * how long until MaxIdleTime ends the task if nothing drives it. Answers for every replica
+     * sharing the gateway's Redis. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor
+     * does not know.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<io.dhgateway.v1.TaskInfo> getTask(
+        io.dhgateway.v1.GetTaskRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getGetTaskMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_STOP_DRIVE = 0;
   private static final int METHODID_LIST_DRIVES = 1;
   private static final int METHODID_GET_CAPABILITIES = 2;
-  private static final int METHODID_DRIVE = 3;
+  private static final int METHODID_GET_TASK = 3;
+  private static final int METHODID_WATCH_TASK = 4;
+  private static final int METHODID_DRIVE = 5;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -532,6 +733,14 @@ public final class DriveGatewayGrpc {
         case METHODID_GET_CAPABILITIES:
           serviceImpl.getCapabilities((io.dhgateway.v1.GetCapabilitiesRequest) request,
               (io.grpc.stub.StreamObserver<io.dhgateway.v1.Capabilities>) responseObserver);
+          break;
+        case METHODID_GET_TASK:
+          serviceImpl.getTask((io.dhgateway.v1.GetTaskRequest) request,
+              (io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo>) responseObserver);
+          break;
+        case METHODID_WATCH_TASK:
+          serviceImpl.watchTask((io.dhgateway.v1.WatchTaskRequest) request,
+              (io.grpc.stub.StreamObserver<io.dhgateway.v1.TaskInfo>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -582,6 +791,20 @@ public final class DriveGatewayGrpc {
               io.dhgateway.v1.GetCapabilitiesRequest,
               io.dhgateway.v1.Capabilities>(
                 service, METHODID_GET_CAPABILITIES)))
+        .addMethod(
+          getGetTaskMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              io.dhgateway.v1.GetTaskRequest,
+              io.dhgateway.v1.TaskInfo>(
+                service, METHODID_GET_TASK)))
+        .addMethod(
+          getWatchTaskMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              io.dhgateway.v1.WatchTaskRequest,
+              io.dhgateway.v1.TaskInfo>(
+                service, METHODID_WATCH_TASK)))
         .build();
   }
 
@@ -634,6 +857,8 @@ public final class DriveGatewayGrpc {
               .addMethod(getStopDriveMethod())
               .addMethod(getListDrivesMethod())
               .addMethod(getGetCapabilitiesMethod())
+              .addMethod(getGetTaskMethod())
+              .addMethod(getWatchTaskMethod())
               .build();
         }
       }

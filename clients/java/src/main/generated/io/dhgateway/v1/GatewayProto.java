@@ -131,6 +131,21 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_dhgateway_v1_Capabilities_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_dhgateway_v1_GetTaskRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_dhgateway_v1_GetTaskRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_dhgateway_v1_WatchTaskRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_dhgateway_v1_WatchTaskRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_dhgateway_v1_TaskInfo_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_dhgateway_v1_TaskInfo_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -211,34 +226,62 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
       "1.ConflictPolicy\0222\n\016voice_channels\030\013 \003(\016" +
       "2\032.dhgateway.v1.VoiceChannel\0228\n\025default_" +
       "queue_timeout\030\014 \001(\0132\031.google.protobuf.Du" +
-      "ration*\212\001\n\010Encoding\022\030\n\024ENCODING_UNSPECIF" +
-      "IED\020\000\022\025\n\021ENCODING_LINEAR16\020\001\022\024\n\020ENCODING" +
-      "_FLOAT32\020\002\022\020\n\014ENCODING_WAV\020\003\022\022\n\016ENCODING" +
-      "_MULAW\020\004\022\021\n\rENCODING_ALAW\020\005*u\n\014VoiceChan" +
-      "nel\022\035\n\031VOICE_CHANNEL_UNSPECIFIED\020\000\022\025\n\021VO" +
-      "ICE_CHANNEL_MIX\020\001\022\026\n\022VOICE_CHANNEL_LEFT\020" +
-      "\002\022\027\n\023VOICE_CHANNEL_RIGHT\020\003*\205\001\n\016ConflictP" +
-      "olicy\022\037\n\033CONFLICT_POLICY_UNSPECIFIED\020\000\022\032" +
-      "\n\026CONFLICT_POLICY_REJECT\020\001\022\033\n\027CONFLICT_P" +
-      "OLICY_PREEMPT\020\002\022\031\n\025CONFLICT_POLICY_QUEUE" +
-      "\020\003*l\n\016PlaybackSource\022\037\n\033PLAYBACK_SOURCE_" +
-      "UNSPECIFIED\020\000\022\035\n\031PLAYBACK_SOURCE_ESTIMAT" +
-      "ED\020\001\022\032\n\026PLAYBACK_SOURCE_VENDOR\020\002*\222\001\n\nDri" +
-      "veState\022\033\n\027DRIVE_STATE_UNSPECIFIED\020\000\022\026\n\022" +
-      "DRIVE_STATE_QUEUED\020\001\022\032\n\026DRIVE_STATE_SETT" +
-      "ING_UP\020\002\022\031\n\025DRIVE_STATE_STREAMING\020\003\022\030\n\024D" +
-      "RIVE_STATE_STOPPING\020\0042\305\002\n\014DriveGateway\022A" +
-      "\n\005Drive\022\032.dhgateway.v1.DriveRequest\032\030.dh" +
-      "gateway.v1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036" +
-      ".dhgateway.v1.StopDriveRequest\032\037.dhgatew" +
-      "ay.v1.StopDriveResponse\022O\n\nListDrives\022\037." +
-      "dhgateway.v1.ListDrivesRequest\032 .dhgatew" +
-      "ay.v1.ListDrivesResponse\022S\n\017GetCapabilit" +
-      "ies\022$.dhgateway.v1.GetCapabilitiesReques" +
-      "t\032\032.dhgateway.v1.CapabilitiesBu\n\017io.dhga" +
-      "teway.v1B\014GatewayProtoP\001ZCgithub.com/dh-" +
-      "gateway/dh-gateway/clients/go/dhgatewayv" +
-      "1;dhgatewayv1\252\002\014DhGateway.V1b\006proto3"
+      "ration\"C\n\016GetTaskRequest\022\017\n\007task_id\030\001 \001(" +
+      "\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refresh\030\003 \001(\010\"4\n\020W" +
+      "atchTaskRequest\022\017\n\007task_id\030\001 \001(\t\022\017\n\007prof" +
+      "ile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007task_id\030\001 \001(\t\022" +
+      "\017\n\007profile\030\002 \001(\t\022(\n\006status\030\003 \001(\0162\030.dhgat" +
+      "eway.v1.TaskStatus\0225\n\rstatus_source\030\004 \001(" +
+      "\0162\036.dhgateway.v1.TaskStatusSource\022/\n\013sta" +
+      "tus_time\030\005 \001(\0132\032.google.protobuf.Timesta" +
+      "mp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n\007room_id\030\007 \001(\t" +
+      "\022\021\n\tstream_id\030\010 \001(\t\022/\n\013create_time\030\t \001(\013" +
+      "2\032.google.protobuf.Timestamp\022\020\n\010speaking" +
+      "\030\n \001(\010\022\031\n\021speaking_drive_id\030\013 \001(\t\022-\n\014act" +
+      "ive_drive\030\014 \001(\0132\027.dhgateway.v1.DriveInfo" +
+      "\022\025\n\rqueued_drives\030\r \001(\005\0224\n\020last_driven_t" +
+      "ime\030\016 \001(\0132\032.google.protobuf.Timestamp\0221\n" +
+      "\ridle_deadline\030\017 \001(\0132\032.google.protobuf.T" +
+      "imestamp*\212\001\n\010Encoding\022\030\n\024ENCODING_UNSPEC" +
+      "IFIED\020\000\022\025\n\021ENCODING_LINEAR16\020\001\022\024\n\020ENCODI" +
+      "NG_FLOAT32\020\002\022\020\n\014ENCODING_WAV\020\003\022\022\n\016ENCODI" +
+      "NG_MULAW\020\004\022\021\n\rENCODING_ALAW\020\005*u\n\014VoiceCh" +
+      "annel\022\035\n\031VOICE_CHANNEL_UNSPECIFIED\020\000\022\025\n\021" +
+      "VOICE_CHANNEL_MIX\020\001\022\026\n\022VOICE_CHANNEL_LEF" +
+      "T\020\002\022\027\n\023VOICE_CHANNEL_RIGHT\020\003*\205\001\n\016Conflic" +
+      "tPolicy\022\037\n\033CONFLICT_POLICY_UNSPECIFIED\020\000" +
+      "\022\032\n\026CONFLICT_POLICY_REJECT\020\001\022\033\n\027CONFLICT" +
+      "_POLICY_PREEMPT\020\002\022\031\n\025CONFLICT_POLICY_QUE" +
+      "UE\020\003*l\n\016PlaybackSource\022\037\n\033PLAYBACK_SOURC" +
+      "E_UNSPECIFIED\020\000\022\035\n\031PLAYBACK_SOURCE_ESTIM" +
+      "ATED\020\001\022\032\n\026PLAYBACK_SOURCE_VENDOR\020\002*\222\001\n\nD" +
+      "riveState\022\033\n\027DRIVE_STATE_UNSPECIFIED\020\000\022\026" +
+      "\n\022DRIVE_STATE_QUEUED\020\001\022\032\n\026DRIVE_STATE_SE" +
+      "TTING_UP\020\002\022\031\n\025DRIVE_STATE_STREAMING\020\003\022\030\n" +
+      "\024DRIVE_STATE_STOPPING\020\004*\262\001\n\nTaskStatus\022\033" +
+      "\n\027TASK_STATUS_UNSPECIFIED\020\000\022\034\n\030TASK_STAT" +
+      "US_INITIALIZING\020\001\022\033\n\027TASK_STATUS_INIT_FA" +
+      "ILED\020\002\022\031\n\025TASK_STATUS_STREAMING\020\003\022\030\n\024TAS" +
+      "K_STATUS_STOPPING\020\004\022\027\n\023TASK_STATUS_STOPP" +
+      "ED\020\005*\223\001\n\020TaskStatusSource\022\"\n\036TASK_STATUS" +
+      "_SOURCE_UNSPECIFIED\020\000\022\034\n\030TASK_STATUS_SOU" +
+      "RCE_QUERY\020\001\022\037\n\033TASK_STATUS_SOURCE_CALLBA" +
+      "CK\020\002\022\034\n\030TASK_STATUS_SOURCE_DRIVE\020\0032\315\003\n\014D" +
+      "riveGateway\022A\n\005Drive\022\032.dhgateway.v1.Driv" +
+      "eRequest\032\030.dhgateway.v1.DriveEvent(\0010\001\022L" +
+      "\n\tStopDrive\022\036.dhgateway.v1.StopDriveRequ" +
+      "est\032\037.dhgateway.v1.StopDriveResponse\022O\n\n" +
+      "ListDrives\022\037.dhgateway.v1.ListDrivesRequ" +
+      "est\032 .dhgateway.v1.ListDrivesResponse\022S\n" +
+      "\017GetCapabilities\022$.dhgateway.v1.GetCapab" +
+      "ilitiesRequest\032\032.dhgateway.v1.Capabiliti" +
+      "es\022?\n\007GetTask\022\034.dhgateway.v1.GetTaskRequ" +
+      "est\032\026.dhgateway.v1.TaskInfo\022E\n\tWatchTask" +
+      "\022\036.dhgateway.v1.WatchTaskRequest\032\026.dhgat" +
+      "eway.v1.TaskInfo0\001Bu\n\017io.dhgateway.v1B\014G" +
+      "atewayProtoP\001ZCgithub.com/dh-gateway/dh-" +
+      "gateway/clients/go/dhgatewayv1;dhgateway" +
+      "v1\252\002\014DhGateway.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -372,6 +415,24 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Capabilities_descriptor,
         new java.lang.String[] { "Encodings", "MinInputSampleRateHz", "MaxInputSampleRateHz", "Channels", "OutputSampleRatesHz", "MaxChunkBytes", "PacingEnabled", "PacingLeadMs", "MaxFrameMs", "ConflictPolicies", "VoiceChannels", "DefaultQueueTimeout", });
+    internal_static_dhgateway_v1_GetTaskRequest_descriptor =
+      getDescriptor().getMessageType(19);
+    internal_static_dhgateway_v1_GetTaskRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_dhgateway_v1_GetTaskRequest_descriptor,
+        new java.lang.String[] { "TaskId", "Profile", "Refresh", });
+    internal_static_dhgateway_v1_WatchTaskRequest_descriptor =
+      getDescriptor().getMessageType(20);
+    internal_static_dhgateway_v1_WatchTaskRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_dhgateway_v1_WatchTaskRequest_descriptor,
+        new java.lang.String[] { "TaskId", "Profile", });
+    internal_static_dhgateway_v1_TaskInfo_descriptor =
+      getDescriptor().getMessageType(21);
+    internal_static_dhgateway_v1_TaskInfo_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_dhgateway_v1_TaskInfo_descriptor,
+        new java.lang.String[] { "TaskId", "Profile", "Status", "StatusSource", "StatusTime", "FailReason", "RoomId", "StreamId", "CreateTime", "Speaking", "SpeakingDriveId", "ActiveDrive", "QueuedDrives", "LastDrivenTime", "IdleDeadline", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
