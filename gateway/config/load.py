@@ -384,7 +384,7 @@ def load_config(
     profiles = loader.profiles(default_profile)
     auth = loader.build("auth", lambda: AuthConfig(api_keys=loader.api_keys()))
     names = set(profiles) | loader.failed_profiles
-    for problem in cross_problems(names, default_profile, server, auth or AuthConfig()):
+    for problem in cross_problems(names, default_profile, server, auth or AuthConfig(), upstream):
         if problem.field:
             loader.problem(problem.field, problem.message)
         else:

@@ -24,6 +24,7 @@ from gateway.config.checks import (
 from gateway.config.security import ANY_PROFILE, AuthConfig, TlsConfig
 from gateway.drive.settings import DriveLimits, PacingSettings
 from gateway.loops import EVENT_LOOPS
+from gateway.registry.timing import LeaseTiming
 
 VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
 DEFAULT_PROFILE = "default"
@@ -93,6 +94,14 @@ class UpstreamConfig:
         )
         checks.file("ca_file", self.ca_file)
         checks.done()
+
+    @property
+    def ws_end_bound_s(self) -> float:
+        """The longest a drive told to end keeps its WebSocket open: a handshake under way
+        completes, or a Stop waits out the send bound (ping interval + timeout); then the close
+        (``ws_close_timeout_s``, plus ``DriveSession.close``'s 0.1 s) before it is aborted."""
+        stall_s = self.ws_ping_interval_s + self.ws_ping_timeout_s
+        return max(self.ws_handshake_timeout_s, stall_s) + self.ws_close_timeout_s + 0.1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +206,11 @@ class ServerConfig:
     #: ``redis://`` URL of what replicas share (the task registry, the vendor request rate);
     #: None: one process only.
     redis_url: str | None = None
+    #: A drive's lease on its task, renewed every ``lease_renew_s``, lives this long unrenewed;
+    #: a Redis call fails after ``redis_timeout_s``, retried once (docs/exclusivity.md).
+    lease_ttl_s: float = 15.0
+    lease_renew_s: float = 2.0
+    redis_timeout_s: float = 1.0
     #: Let several gateway processes listen on the same host:port (SO_REUSEPORT; the kernel
     #: spreads connections over them). Needs ``redis_url``: the processes must share the
     #: task registry, or one task could be driven twice.
@@ -224,6 +238,9 @@ class ServerConfig:
             "keepalive_timeout_s",
             "min_ping_interval_s",
             "max_concurrent_streams",
+            "lease_ttl_s",
+            "lease_renew_s",
+            "redis_timeout_s",
         )
         if self.max_ping_strikes < 0:
             checks.add("max_ping_strikes", "must not be negative")
@@ -261,18 +278,33 @@ class ObservabilityConfig:
         checks.done()
 
 
+def lease_timing(server: ServerConfig, upstream: UpstreamConfig) -> LeaseTiming:
+    """How the Redis registry keeps its leases under these settings."""
+    return LeaseTiming(
+        ttl_s=server.lease_ttl_s,
+        renew_s=server.lease_renew_s,
+        attempt_s=2 * server.redis_timeout_s,
+        end_s=upstream.ws_end_bound_s,
+    )
+
+
 def cross_problems(
     profiles: Collection[str],
     default_profile: str,
     server: ServerConfig | None,
     auth: AuthConfig,
+    upstream: UpstreamConfig | None = None,
 ) -> list[Problem]:
-    """Problems between sections: profiles named but missing, an open insecure listener.
+    """Problems between sections: profiles named but missing, an open insecure listener, a
+    Redis lease too short for a drive to end in time.
 
-    ``profiles`` are the names of the credential profiles; ``server`` is None when it had
-    problems of its own (the listener is then not checked).
+    ``profiles`` are the names of the credential profiles; ``server`` (``upstream``) is None
+    when it had problems of its own (what needs it is then not checked).
     """
     problems = []
+    if server is not None and upstream is not None and server.redis_url is not None:
+        if (problem := lease_timing(server, upstream).problem()) is not None:
+            problems.append(Problem("server.lease_ttl_s", problem))
     for name in profiles:
         if not _PROFILE_NAME.match(name):
             problems.append(
@@ -327,7 +359,9 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         checks = Checks()
         checks.problems.extend(
-            cross_problems(self.profiles, self.default_profile, self.server, self.auth)
+            cross_problems(
+                self.profiles, self.default_profile, self.server, self.auth, self.upstream
+            )
         )
         checks.done()
 

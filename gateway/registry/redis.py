@@ -5,9 +5,9 @@ Theory of operation
 For each task key (AppId:task id) Redis holds:
 
 * ``dhgw:holder:<key>``: ``<token>|<drive_id>`` of the drive that holds the task, with a TTL
-  (the lease). The holder's replica refreshes it every ``ttl/3`` and writes the DriveId once
-  known, so a REJECT on any replica can name the holder. A replica that dies stops refreshing:
-  its leases expire and the task frees itself.
+  (the lease). The holder's replica renews it (:class:`~gateway.registry.lease.LeaseKeeper`)
+  and writes the DriveId once known, so a REJECT on any replica can name the holder. A replica
+  that dies stops renewing: its leases expire and the task frees itself.
 * ``dhgw:queue:<key>``: the waiters' tokens in order. QUEUE appends; PREEMPT prepends (it goes
   ahead of every queued drive) and is remembered in ``dhgw:preempting:<key>`` so that a newer
   PREEMPT can supersede it.
@@ -27,7 +27,9 @@ When Redis does not answer, nothing may risk two drives on one task:
 
 * ``acquire``, ``stop`` and ``update`` fail with SharedStateUnavailable (UNAVAILABLE: retry);
 * a held drive whose lease could not be renewed ends (SHARED_STATE_UNAVAILABLE, its Stop sent)
-  before the lease could lapse and let another replica take the task;
+  before the lease could lapse and let another replica take the task: a timer set from the
+  last renewal that got through, which no Redis call can delay (:mod:`gateway.registry.lease`;
+  the argument and its numbers: ``docs/exclusivity.md``);
 * ``release`` only logs (the drive is over; its lease lapses by itself);
 * the event listener subscribes again once Redis is back.
 """
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -44,65 +47,21 @@ from types import TracebackType
 from typing import Any, Self
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable, draining
 from gateway.redis_calls import cancellable
 from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
+from gateway.registry.lease import LeaseKeeper
+from gateway.registry.redis_client import answering, end_tasks, text
 from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
+from gateway.registry.timing import LeaseTiming
 
 log = logging.getLogger("gateway.registry")
 
 PREFIX = "dhgw"
 WAITING = f"{PREFIX}:waiting:"
-
-#: A Redis that does not answer within this long, twice (one quick retry rides out a dropped
-#: connection), counts as down: a set-up fails UNAVAILABLE within about 2 s instead of
-#: hanging (redis-py's default is 10 retries), and a lease (10 s) gets its renewal tries in
-#: before it could lapse.
-REDIS_TIMEOUT_S = 1.0
-_RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
-
-
-def shared_client(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> aioredis.Redis:
-    """The client for the Redis that replicas share (registry, request rate), with the
-    timeouts above; whoever calls it closes it."""
-    return aioredis.Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=_RETRY
-    )
-
-
-@contextlib.contextmanager
-def _answering(doing: str) -> Iterator[None]:
-    """Redis's failures (connection, timeout) as the gateway's error, for the client."""
-    try:
-        yield
-    except RedisError as exc:
-        raise SharedStateUnavailable(doing) from exc
-
-
-async def _end(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait until they are done. The request is repeated (every 50 ms, for
-    at most 5 s): redis-py can swallow one (:mod:`gateway.redis_calls`), and a task left
-    pending would be destroyed with the loop, its connection unclosed."""
-    for _ in range(100):
-        pending = [task for task in tasks if not task.done()]
-        if not pending:
-            break
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=0.05)
-    for task in tasks:
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: a lease lost or Redis gone was logged already
-
-
-def _text(value: bytes | str) -> str:
-    """A Redis reply as text (the client returns bytes unless told to decode)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(eq=False)
@@ -123,8 +82,7 @@ class _Waiter:
 @dataclass(eq=False)
 class _Held:
     token: str
-    holder: Holder
-    refresher: asyncio.Task[None] | None = None
+    keeper: LeaseKeeper
 
 
 class RedisRegistry:
@@ -132,7 +90,8 @@ class RedisRegistry:
 
     Args:
         client: a ``redis.asyncio.Redis``; whoever made it closes it (after :meth:`close`).
-        lease_ttl_s: how long a lease outlives its replica.
+        timing: the leases' TTL (how long a lease outlives its replica), renewal interval and
+            bounds, and how long a holder takes to end (:class:`LeaseTiming`).
         poll_s: how often a waiter looks again without being told.
     """
 
@@ -140,11 +99,12 @@ class RedisRegistry:
         self,
         client: aioredis.Redis,
         *,
-        lease_ttl_s: float = 10.0,
+        timing: LeaseTiming | None = None,
         poll_s: float = 0.5,
     ) -> None:
         self._redis = client
-        self._ttl_ms = int(lease_ttl_s * 1000)
+        self._timing = timing or LeaseTiming()
+        self._ttl_ms = round(self._timing.ttl_s * 1000)
         self._poll_s = poll_s
         # A waiter renews its sign of life at least every poll; a few missed polls mean gone.
         self._waiting_ms = int(max(4 * poll_s, 2.0) * 1000)
@@ -153,7 +113,7 @@ class RedisRegistry:
         self._refresh = client.register_script(REFRESH)
         self._preempt = client.register_script(PREEMPT)
         self._held: dict[str, _Held] = {}  # key -> our lease
-        #: Every lease refresher still running, held or not (close() must end them all).
+        #: Every lease renewal task still running, held or not (close() must end them all).
         self._refreshers: set[asyncio.Task[None]] = set()
         self._closed = False
         self._waiters: dict[str, set[_Waiter]] = {}
@@ -174,20 +134,21 @@ class RedisRegistry:
         if self._listener is not None:
             return
         self._pubsub = self._redis.pubsub()
-        with _answering("subscribing to the task events"):
+        with answering("subscribing to the task events"):
             await cancellable(self._pubsub.psubscribe(f"{PREFIX}:events:*"))
         self._listener = asyncio.create_task(self._listen(), name="registry events")
 
     async def close(self) -> None:
-        """Stop listening and refreshing (leases then expire by themselves). Returns once no
+        """Stop listening and renewing (leases then expire by themselves). Returns once no
         task of the registry is left: the caller may close the Redis client and the loop.
-        A wait still in progress then gets no lease (DRAINING): nothing would refresh it."""
+        A wait still in progress then gets no lease (DRAINING): nothing would renew it; a drive
+        still holding one is ended at its lease's deadline, as in an outage."""
         self._closed = True
         tasks = list(self._refreshers)
         if self._listener is not None:
             tasks.append(self._listener)
             self._listener = None
-        await _end(tasks)
+        await end_tasks(tasks)
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
@@ -195,7 +156,7 @@ class RedisRegistry:
 
     def holder(self, key: str) -> Holder | None:
         held = self._held.get(key)
-        return held.holder if held else None
+        return held.keeper.holder if held else None
 
     async def acquire(
         self,
@@ -207,7 +168,7 @@ class RedisRegistry:
         on_queued: QueuedCallback | None = None,
     ) -> Lease:
         await self.start()
-        with _answering("taking the task"):
+        with answering("taking the task"):
             return await self._acquire(key, holder, policy, timeout_s, on_queued)
 
     async def _acquire(
@@ -220,9 +181,9 @@ class RedisRegistry:
     ) -> Lease:
         token = uuid.uuid4().hex
         keys = self._keys(key)
-        taken, current, queued = await self._try_take(keys, token, holder, head_only=False)
-        if taken:
-            return self._hold(key, token, holder)
+        taken_at, current, queued = await self._try_take(keys, token, holder, head_only=False)
+        if taken_at is not None:
+            return self._hold(key, token, holder, taken_at)
         if policy is ConflictPolicy.REJECT:
             raise DriveConflict(key.partition(":")[2], current.partition("|")[2])
         waiter = _Waiter(token)
@@ -235,11 +196,11 @@ class RedisRegistry:
                     while True:
                         if waiter.superseded:
                             raise preempted()
-                        taken, current, _ = await self._try_take(
+                        taken_at, current, _ = await self._try_take(
                             keys, token, holder, head_only=True
                         )
-                        if taken:
-                            return self._hold(key, token, holder)
+                        if taken_at is not None:
+                            return self._hold(key, token, holder, taken_at)
                         told = await waiter.nap(self._poll_s)
                         if policy is ConflictPolicy.PREEMPT and current and not told:
                             # Asked again at every silent poll: a message lost with a
@@ -257,7 +218,7 @@ class RedisRegistry:
 
     async def stop(self, key: str, timeout_s: float) -> str | None:
         await self.start()
-        with _answering("stopping the task's drive"):
+        with answering("stopping the task's drive"):
             return await self._stop(key, timeout_s)
 
     async def _stop(self, key: str, timeout_s: float) -> str | None:
@@ -265,7 +226,7 @@ class RedisRegistry:
         current = await cancellable(self._redis.get(keys["holder"]))
         if current is None:
             return None
-        token, _, drive_id = _text(current).partition("|")
+        token, _, drive_id = text(current).partition("|")
         watcher = _Waiter("")  # woken by the task's events, ``released`` among them
         with self._listening(key, watcher), contextlib.suppress(TimeoutError):
             # On timeout the drive outlived the wait: it keeps the task (see the protocol).
@@ -273,37 +234,41 @@ class RedisRegistry:
                 while True:
                     held = self._held.get(key)
                     if held is not None and held.token == token:
-                        held.holder.end(stopped())
+                        held.keeper.holder.end(stopped())
                     else:
                         # Asked again at every look: ending is idempotent, and a message lost
                         # with a subscriber's connection must not leave the drive playing.
                         await cancellable(self._redis.publish(keys["channel"], f"stop {token}"))
                     await watcher.nap(self._poll_s)
                     current = await cancellable(self._redis.get(keys["holder"]))
-                    if current is None or _text(current).partition("|")[0] != token:
+                    if current is None or text(current).partition("|")[0] != token:
                         break
-                    drive_id = _text(current).partition("|")[2]
+                    drive_id = text(current).partition("|")[2]
         return drive_id
 
     async def release(self, lease: Lease) -> None:
         held = self._held.get(lease.key)
-        if held is None or held.holder is not lease.holder:
+        if held is None or held.keeper.holder is not lease.holder:
             return
         del self._held[lease.key]
-        if held.refresher is not None:
-            held.refresher.cancel()
+        keeper = held.keeper
+        keeper.stop()
         keys = self._keys(lease.key)
+        loop = asyncio.get_running_loop()
+        # A release landing after the lease could lapse has nothing left to free.
+        give_up_at = min(keeper.lapses_at, loop.time() + self._timing.attempt_s)
         try:
-            await cancellable(
-                self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
-            )
-        except RedisError as exc:
+            async with asyncio.timeout_at(give_up_at):
+                await cancellable(
+                    self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
+                )
+        except (RedisError, TimeoutError) as exc:
             # The drive is over either way: its lease lapses by itself, which frees the task.
             log.warning(
-                "could not release the lease of %s (%s): it lapses within %.0f s",
+                "could not release the lease of %s (%s): it lapses within %.3g s",
                 lease.key,
                 type(exc).__name__,
-                self._ttl_ms / 1000,
+                max(0.0, keeper.renewed_at + self._timing.ttl_s - loop.time()),
             )
 
     # Internals.
@@ -353,74 +318,47 @@ class RedisRegistry:
 
     async def _try_take(
         self, keys: dict[str, str], token: str, holder: Holder, *, head_only: bool
-    ) -> tuple[bool, str, int]:
+    ) -> tuple[float | None, str, int]:
+        """Take the task if free (and, with ``head_only``, this waiter's turn). Returns when
+        the call that took it was sent (the lease lives ``ttl`` from then), or None, with the
+        holder's value and the queue's length."""
         args: list[str | int] = [token, f"{token}|{holder.drive_id}", self._ttl_ms]
         args += ["1" if head_only else "0", WAITING, self._waiting_ms]
+        sent_at = asyncio.get_running_loop().time()
         answer = await cancellable(self._take(keys=[keys["holder"], keys["queue"]], args=args))
         if int(answer[0]) == 1:
-            return True, "", 0
-        current = _text(answer[1])
-        return False, current, int(answer[2])
+            return sent_at, "", 0
+        current = text(answer[1])
+        return None, current, int(answer[2])
 
-    def _hold(self, key: str, token: str, holder: Holder) -> Lease:
+    def _hold(self, key: str, token: str, holder: Holder, taken_at: float) -> Lease:
         if self._closed:
-            # Taken in Redis, but unrefreshed after close(): it lapses within the lease's TTL.
+            # Taken in Redis, but unrenewed after close(): it lapses within the lease's TTL.
             raise draining()
-        held = _Held(token, holder)
-        self._held[key] = held
-        held.refresher = refresher = asyncio.create_task(
-            self._keep_alive(key, held), name=f"lease {key}"
-        )
-        self._refreshers.add(refresher)
-        refresher.add_done_callback(self._refreshers.discard)
+        if asyncio.get_running_loop().time() >= taken_at + self._timing.hold_s:
+            # Redis answered so late that the drive would have to end already: it is not
+            # started (the lease lapses within its TTL).
+            raise SharedStateUnavailable("taking the task (the answer came too late to hold it)")
+        renew = functools.partial(self._renew, key, token, holder)
+        keeper = LeaseKeeper(key, holder, renew, self._timing, taken_at=taken_at)
+        self._held[key] = _Held(token, keeper)
+        renewing = keeper.start()
+        self._refreshers.add(renewing)
+        renewing.add_done_callback(self._refreshers.discard)
         return Lease(key, holder)
 
     async def update(self, lease: Lease) -> None:
         held = self._held.get(lease.key)
-        if held is not None and held.holder is lease.holder:
-            with _answering("naming the task's drive"):
-                await self._renew(lease.key, held)
+        if held is not None and held.keeper.holder is lease.holder:
+            with answering("naming the task's drive"):
+                await held.keeper.renew()
 
-    async def _renew(self, key: str, held: _Held) -> bool:
+    async def _renew(self, key: str, token: str, holder: Holder) -> bool:
         """Extend the lease and rewrite the DriveId in it; False when it was lost."""
-        value = f"{held.token}|{held.holder.drive_id}"
+        value = f"{token}|{holder.drive_id}"
         holder_key = self._keys(key)["holder"]
-        ok = await cancellable(
-            self._refresh(keys=[holder_key], args=[held.token, value, self._ttl_ms])
-        )
+        ok = await cancellable(self._refresh(keys=[holder_key], args=[token, value, self._ttl_ms]))
         return bool(int(ok))
-
-    async def _keep_alive(self, key: str, held: _Held) -> None:
-        """Refresh the lease until released; a lost lease ends the drive.
-
-        When Redis does not answer, the drive ends before its lease could lapse unrenewed:
-        once it lapsed, another replica could take the task while this drive still plays.
-        """
-        loop = asyncio.get_running_loop()
-        ttl_s = self._ttl_ms / 1000
-        renewed_at = loop.time()
-        while True:
-            await asyncio.sleep(ttl_s / 3)
-            try:
-                kept = await self._renew(key, held)
-            except RedisError as exc:
-                if loop.time() + ttl_s / 3 < renewed_at + ttl_s:
-                    log.warning(
-                        "lease of %s not renewed (%s): trying again", key, type(exc).__name__
-                    )
-                    continue
-                log.warning(
-                    "lease of %s about to lapse (%s): ending its drive", key, type(exc).__name__
-                )
-                held.holder.end(SharedStateUnavailable("keeping the task's lease"))
-                return
-            if not kept:
-                log.warning("lease of %s lost: ending its drive", key)
-                held.holder.end(
-                    DriveEnded(Reason.PREEMPTED, "this drive lost its hold on the task")
-                )
-                return
-            renewed_at = loop.time()
 
     async def _forget_waiter(self, keys: dict[str, str], token: str) -> None:
         try:
@@ -454,7 +392,7 @@ class RedisRegistry:
             if verb in ("preempt", "stop"):
                 held = self._held.get(key)
                 if held is not None and held.token == token:
-                    held.holder.end(stopped() if verb == "stop" else preempted())
+                    held.keeper.holder.end(stopped() if verb == "stop" else preempted())
                 continue
             for waiter in self._waiters.get(key, ()):
                 if verb == "superseded" and waiter.token == token:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from gateway.admission.gate import AdmissionGate
 from gateway.admission.gauge import LoadGauge
 from gateway.config import Credentials, GatewayConfig
+from gateway.config.model import lease_timing
 from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
 from gateway.errors import DriveEnded, InvalidDrive, Reason
@@ -24,7 +25,8 @@ from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
-from gateway.registry.redis import RedisRegistry, shared_client
+from gateway.registry.redis import RedisRegistry
+from gateway.registry.redis_client import shared_client
 from gateway.service.callbacks import CallbackRouter
 from gateway.service.drive import Drive
 from gateway.service.drive_services import DriveServices
@@ -57,12 +59,14 @@ class GatewayApp:
         limiter: RequestLimiter | None = None  # None: each process keeps the rate alone
         #: Whether Redis answers (None: no Redis); health and readiness follow it.
         self.shared_state: SharedStateProbe | None = None
-        if config.server.redis_url:
-            self._redis = shared_client(config.server.redis_url)
+        server = config.server
+        if server.redis_url:
+            self._redis = shared_client(server.redis_url, timeout_s=server.redis_timeout_s)
             self.shared_state = SharedStateProbe(self._redis.ping)
             limiter = RedisRateLimiter(self._redis, config.upstream.requests_per_second)
             if registry is None:
-                registry = self._redis_registry = RedisRegistry(self._redis)
+                timing = lease_timing(server, config.upstream)
+                registry = self._redis_registry = RedisRegistry(self._redis, timing=timing)
         self.registry: TaskRegistry = registry or MemoryRegistry()
         self.drives: set[Drive] = set()
         limits = config.limits

@@ -16,6 +16,7 @@ from gateway.errors import DriveConflict, DriveEnded, GatewayError, Reason
 from gateway.registry.base import Lease, TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
+from gateway.registry.timing import LeaseTiming
 
 KEY = "1234567890:task"
 REJECT, QUEUE, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.QUEUE, ConflictPolicy.PREEMPT
@@ -41,6 +42,11 @@ class FakeDrive:
 Factory = Callable[[], TaskRegistry]
 
 
+def quick(ttl_s: float) -> LeaseTiming:
+    """A short lease for a holder that ends at once, renewed every quarter of its TTL."""
+    return LeaseTiming(ttl_s=ttl_s, renew_s=ttl_s / 4, attempt_s=ttl_s / 4)
+
+
 @pytest_asyncio.fixture(params=["memory", "redis"])
 async def make(
     request: pytest.FixtureRequest, redis_client: aioredis.Redis
@@ -53,7 +59,7 @@ async def make(
             return
 
         def new() -> TaskRegistry:
-            registry = RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.1)
+            registry = RedisRegistry(redis_client, timing=quick(1.0), poll_s=0.1)
             stack.push_async_callback(registry.close)
             return registry
 
@@ -205,10 +211,10 @@ async def test_a_newer_preempt_supersedes_a_waiting_one(make: Factory) -> None:
 
 @pytest.mark.asyncio
 async def test_redis_lease_expires_when_its_replica_dies(redis_client: aioredis.Redis) -> None:
-    dead = RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05)
+    dead = RedisRegistry(redis_client, timing=quick(0.3), poll_s=0.05)
     await acquire(dead, FakeDrive("a"), REJECT)
-    await dead.close()  # the replica is gone: no release, no refresh
-    async with RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05) as alive:
+    await dead.close()  # the replica is gone: no release, no renewal
+    async with RedisRegistry(redis_client, timing=quick(0.3), poll_s=0.05) as alive:
         lease = await acquire(alive, FakeDrive("b"), QUEUE, timeout_s=5)
         assert lease.holder.drive_id == "b"
         await alive.release(lease)
@@ -216,10 +222,10 @@ async def test_redis_lease_expires_when_its_replica_dies(redis_client: aioredis.
 
 @pytest.mark.asyncio
 async def test_a_closed_redis_registry_leaves_no_task_behind(redis_client: aioredis.Redis) -> None:
-    registry = RedisRegistry(redis_client, lease_ttl_s=0.3, poll_s=0.05)
+    registry = RedisRegistry(redis_client, timing=quick(0.3), poll_s=0.05)
     await registry.start()
     await acquire(registry, FakeDrive("a"), REJECT)  # held at close, never released
-    await asyncio.sleep(0.15)  # its refresher renews every 0.1 s: mid-cycle now
+    await asyncio.sleep(0.1)  # it renews every 0.075 s: mid-cycle now
     await registry.close()
     # Left pending, a refresher would be destroyed with the loop, its connection unclosed.
     names = ("lease ", "registry events")
@@ -229,9 +235,9 @@ async def test_a_closed_redis_registry_leaves_no_task_behind(redis_client: aiore
 
 @pytest.mark.asyncio
 async def test_a_wait_still_in_line_at_close_gets_no_lease(redis_client: aioredis.Redis) -> None:
-    async with RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica:
+    async with RedisRegistry(redis_client, timing=quick(1.0), poll_s=0.05) as holder_replica:
         lease = await acquire(holder_replica, FakeDrive("a"), REJECT)
-        closing = RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05)
+        closing = RedisRegistry(redis_client, timing=quick(1.0), poll_s=0.05)
         behind, in_line = waiting(closing, FakeDrive("b"))
         await asyncio.wait_for(in_line.wait(), 5)
         await closing.close()
@@ -247,8 +253,8 @@ async def test_a_waiter_whose_replica_died_does_not_block_the_task(
     redis_client: aioredis.Redis,
 ) -> None:
     async with (
-        RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as holder_replica,
-        RedisRegistry(redis_client, lease_ttl_s=1.0, poll_s=0.05) as other,
+        RedisRegistry(redis_client, timing=quick(1.0), poll_s=0.05) as holder_replica,
+        RedisRegistry(redis_client, timing=quick(1.0), poll_s=0.05) as other,
     ):
         lease = await acquire(holder_replica, FakeDrive("a"), REJECT)
         # A replica queued a drive and died: its token stays in line, its sign of life

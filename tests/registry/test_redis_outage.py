@@ -14,10 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.config import ServerConfig
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import Reason, SharedStateUnavailable
-from gateway.registry.redis import RedisRegistry, shared_client
+from gateway.registry.redis import RedisRegistry
+from gateway.registry.redis_client import shared_client
 from gateway.testing import running_gateway
 from tests.conftest import free_port, redis_server
-from tests.registry.test_contract import KEY, FakeDrive
+from tests.registry.test_contract import KEY, FakeDrive, quick
 
 REJECT, PREEMPT = ConflictPolicy.REJECT, ConflictPolicy.PREEMPT
 
@@ -33,8 +34,8 @@ async def test_an_outage_ends_held_drives_fails_new_ones_clearly_and_heals() -> 
     with contextlib.ExitStack() as server:
         url = server.enter_context(redis_server(port))
         ours, theirs = client(url), client(url)
-        registry = RedisRegistry(ours, lease_ttl_s=0.6, poll_s=0.05)
-        other = RedisRegistry(theirs, lease_ttl_s=0.6, poll_s=0.05)
+        registry = RedisRegistry(ours, timing=quick(0.6), poll_s=0.05)
+        other = RedisRegistry(theirs, timing=quick(0.6), poll_s=0.05)
         try:
             a = FakeDrive("a")
             lease = await registry.acquire(KEY, a, policy=REJECT, timeout_s=1)
