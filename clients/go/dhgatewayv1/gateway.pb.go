@@ -273,6 +273,61 @@ func (PlaybackSource) EnumDescriptor() ([]byte, []int) {
 	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
+// StopMode is how StopDrive ends a task's drive.
+type StopMode int32
+
+const (
+	// Not set: FINISH.
+	StopMode_STOP_MODE_UNSPECIFIED StopMode = 0
+	// Stop sending; the avatar plays what it was sent, then the drive ends.
+	StopMode_STOP_MODE_FINISH StopMode = 1
+	// Silent now: the vendor is asked to interrupt the task (InterruptDriveTask), the audio
+	// the gateway still holds is dropped. With no active drive but a speaking avatar (the
+	// tail of a finished drive), it still silences the avatar.
+	StopMode_STOP_MODE_INTERRUPT StopMode = 2
+)
+
+// Enum value maps for StopMode.
+var (
+	StopMode_name = map[int32]string{
+		0: "STOP_MODE_UNSPECIFIED",
+		1: "STOP_MODE_FINISH",
+		2: "STOP_MODE_INTERRUPT",
+	}
+	StopMode_value = map[string]int32{
+		"STOP_MODE_UNSPECIFIED": 0,
+		"STOP_MODE_FINISH":      1,
+		"STOP_MODE_INTERRUPT":   2,
+	}
+)
+
+func (x StopMode) Enum() *StopMode {
+	p := new(StopMode)
+	*p = x
+	return p
+}
+
+func (x StopMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StopMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_dhgateway_v1_gateway_proto_enumTypes[4].Descriptor()
+}
+
+func (StopMode) Type() protoreflect.EnumType {
+	return &file_dhgateway_v1_gateway_proto_enumTypes[4]
+}
+
+func (x StopMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StopMode.Descriptor instead.
+func (StopMode) EnumDescriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
+}
+
 // DriveState is where a drive is in its life.
 type DriveState int32
 
@@ -318,11 +373,11 @@ func (x DriveState) String() string {
 }
 
 func (DriveState) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[4].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[5].Descriptor()
 }
 
 func (DriveState) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[4]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[5]
 }
 
 func (x DriveState) Number() protoreflect.EnumNumber {
@@ -331,7 +386,7 @@ func (x DriveState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriveState.Descriptor instead.
 func (DriveState) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 // TaskStatus is the vendor's stream task status (GetDigitalHumanStreamTaskStatus, and the
@@ -384,11 +439,11 @@ func (x TaskStatus) String() string {
 }
 
 func (TaskStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[5].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[6].Descriptor()
 }
 
 func (TaskStatus) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[5]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[6]
 }
 
 func (x TaskStatus) Number() protoreflect.EnumNumber {
@@ -397,7 +452,7 @@ func (x TaskStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskStatus.Descriptor instead.
 func (TaskStatus) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 // TaskStatusSource says how the gateway learned a task's status.
@@ -441,11 +496,11 @@ func (x TaskStatusSource) String() string {
 }
 
 func (TaskStatusSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[6].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[7].Descriptor()
 }
 
 func (TaskStatusSource) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[6]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[7]
 }
 
 func (x TaskStatusSource) Number() protoreflect.EnumNumber {
@@ -454,7 +509,7 @@ func (x TaskStatusSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskStatusSource.Descriptor instead.
 func (TaskStatusSource) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 // Why a drive waits.
@@ -494,11 +549,11 @@ func (x Queued_Reason) String() string {
 }
 
 func (Queued_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_dhgateway_v1_gateway_proto_enumTypes[7].Descriptor()
+	return file_dhgateway_v1_gateway_proto_enumTypes[8].Descriptor()
 }
 
 func (Queued_Reason) Type() protoreflect.EnumType {
-	return &file_dhgateway_v1_gateway_proto_enumTypes[7]
+	return &file_dhgateway_v1_gateway_proto_enumTypes[8]
 }
 
 func (x Queued_Reason) Number() protoreflect.EnumNumber {
@@ -507,7 +562,7 @@ func (x Queued_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Queued_Reason.Descriptor instead.
 func (Queued_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8, 0}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{10, 0}
 }
 
 // DriveRequest is one message of the client's half of a Drive stream.
@@ -520,6 +575,7 @@ type DriveRequest struct {
 	//	*DriveRequest_Config
 	//	*DriveRequest_Audio
 	//	*DriveRequest_Mark
+	//	*DriveRequest_Interrupt
 	Request       isDriveRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -589,6 +645,15 @@ func (x *DriveRequest) GetMark() *Mark {
 	return nil
 }
 
+func (x *DriveRequest) GetInterrupt() *Interrupt {
+	if x != nil {
+		if x, ok := x.Request.(*DriveRequest_Interrupt); ok {
+			return x.Interrupt
+		}
+	}
+	return nil
+}
+
 type isDriveRequest_Request interface {
 	isDriveRequest_Request()
 }
@@ -610,11 +675,58 @@ type DriveRequest_Mark struct {
 	Mark *Mark `protobuf:"bytes,3,opt,name=mark,proto3,oneof"`
 }
 
+type DriveRequest_Interrupt struct {
+	// Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+	// interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+	// and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+	// (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+	Interrupt *Interrupt `protobuf:"bytes,4,opt,name=interrupt,proto3,oneof"`
+}
+
 func (*DriveRequest_Config) isDriveRequest_Request() {}
 
 func (*DriveRequest_Audio) isDriveRequest_Request() {}
 
 func (*DriveRequest_Mark) isDriveRequest_Request() {}
+
+func (*DriveRequest_Interrupt) isDriveRequest_Request() {}
+
+// Interrupt asks for silence now; it has no fields.
+type Interrupt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interrupt) Reset() {
+	*x = Interrupt{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interrupt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interrupt) ProtoMessage() {}
+
+func (x *Interrupt) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interrupt.ProtoReflect.Descriptor instead.
+func (*Interrupt) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+}
 
 // Mark names a point in the drive's audio (after everything sent before it).
 type Mark struct {
@@ -627,7 +739,7 @@ type Mark struct {
 
 func (x *Mark) Reset() {
 	*x = Mark{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +751,7 @@ func (x *Mark) String() string {
 func (*Mark) ProtoMessage() {}
 
 func (x *Mark) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +764,7 @@ func (x *Mark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mark.ProtoReflect.Descriptor instead.
 func (*Mark) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Mark) GetName() string {
@@ -682,7 +794,7 @@ type AudioFormat struct {
 
 func (x *AudioFormat) Reset() {
 	*x = AudioFormat{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +806,7 @@ func (x *AudioFormat) String() string {
 func (*AudioFormat) ProtoMessage() {}
 
 func (x *AudioFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +819,7 @@ func (x *AudioFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudioFormat.ProtoReflect.Descriptor instead.
 func (*AudioFormat) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AudioFormat) GetEncoding() Encoding {
@@ -762,14 +874,18 @@ type DriveConfig struct {
 	// Free-form labels, logged and listed with the drive.
 	Labels map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The credentials profile to drive with; "" means the gateway's default profile.
-	Profile       string `protobuf:"bytes,7,opt,name=profile,proto3" json:"profile,omitempty"`
+	Profile string `protobuf:"bytes,7,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+	// stream then carries no audio chunks (marks neither), only the config, an optional
+	// interrupt and the half-close. `input` must be unset.
+	Text          *TextInput `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DriveConfig) Reset() {
 	*x = DriveConfig{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +897,7 @@ func (x *DriveConfig) String() string {
 func (*DriveConfig) ProtoMessage() {}
 
 func (x *DriveConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +910,7 @@ func (x *DriveConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveConfig.ProtoReflect.Descriptor instead.
 func (*DriveConfig) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DriveConfig) GetTaskId() string {
@@ -846,6 +962,87 @@ func (x *DriveConfig) GetProfile() string {
 	return ""
 }
 
+func (x *DriveConfig) GetText() *TextInput {
+	if x != nil {
+		return x.Text
+	}
+	return nil
+}
+
+// TextInput is a text drive: the vendor's own TTS speaks it.
+type TextInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the avatar says: 1 to 1800 characters (the vendor's limit).
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The vendor's timbre (voice) id, from its GetTimbreList; "" means the profile's
+	// default timbre (the vendor requires one).
+	TimbreId string `protobuf:"bytes,2,opt,name=timbre_id,json=timbreId,proto3" json:"timbre_id,omitempty"`
+	// Faster above 0, slower below: -500 to 500 (the vendor's SpeechRate); 0 is normal.
+	SpeechRate int32 `protobuf:"varint,3,opt,name=speech_rate,json=speechRate,proto3" json:"speech_rate,omitempty"`
+	// Higher above 0, lower below: -500 to 500 (the vendor's PitchRate); 0 is normal.
+	PitchRate     int32 `protobuf:"varint,4,opt,name=pitch_rate,json=pitchRate,proto3" json:"pitch_rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextInput) Reset() {
+	*x = TextInput{}
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextInput) ProtoMessage() {}
+
+func (x *TextInput) ProtoReflect() protoreflect.Message {
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextInput.ProtoReflect.Descriptor instead.
+func (*TextInput) Descriptor() ([]byte, []int) {
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TextInput) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TextInput) GetTimbreId() string {
+	if x != nil {
+		return x.TimbreId
+	}
+	return ""
+}
+
+func (x *TextInput) GetSpeechRate() int32 {
+	if x != nil {
+		return x.SpeechRate
+	}
+	return 0
+}
+
+func (x *TextInput) GetPitchRate() int32 {
+	if x != nil {
+		return x.PitchRate
+	}
+	return 0
+}
+
 // DriveEvent is one message of the gateway's half of a Drive stream.
 type DriveEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -871,7 +1068,7 @@ type DriveEvent struct {
 
 func (x *DriveEvent) Reset() {
 	*x = DriveEvent{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1080,7 @@ func (x *DriveEvent) String() string {
 func (*DriveEvent) ProtoMessage() {}
 
 func (x *DriveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1093,7 @@ func (x *DriveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveEvent.ProtoReflect.Descriptor instead.
 func (*DriveEvent) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DriveEvent) GetDriveId() string {
@@ -1049,7 +1246,7 @@ type PlaybackStarted struct {
 
 func (x *PlaybackStarted) Reset() {
 	*x = PlaybackStarted{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1258,7 @@ func (x *PlaybackStarted) String() string {
 func (*PlaybackStarted) ProtoMessage() {}
 
 func (x *PlaybackStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1271,7 @@ func (x *PlaybackStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaybackStarted.ProtoReflect.Descriptor instead.
 func (*PlaybackStarted) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlaybackStarted) GetSource() PlaybackSource {
@@ -1100,7 +1297,7 @@ type PlaybackFinished struct {
 
 func (x *PlaybackFinished) Reset() {
 	*x = PlaybackFinished{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1309,7 @@ func (x *PlaybackFinished) String() string {
 func (*PlaybackFinished) ProtoMessage() {}
 
 func (x *PlaybackFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1322,7 @@ func (x *PlaybackFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaybackFinished.ProtoReflect.Descriptor instead.
 func (*PlaybackFinished) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PlaybackFinished) GetPlayedMs() int64 {
@@ -1164,7 +1361,7 @@ type MarkPlayed struct {
 
 func (x *MarkPlayed) Reset() {
 	*x = MarkPlayed{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1373,7 @@ func (x *MarkPlayed) String() string {
 func (*MarkPlayed) ProtoMessage() {}
 
 func (x *MarkPlayed) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1386,7 @@ func (x *MarkPlayed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkPlayed.ProtoReflect.Descriptor instead.
 func (*MarkPlayed) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MarkPlayed) GetName() string {
@@ -1226,7 +1423,7 @@ type Queued struct {
 
 func (x *Queued) Reset() {
 	*x = Queued{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1435,7 @@ func (x *Queued) String() string {
 func (*Queued) ProtoMessage() {}
 
 func (x *Queued) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1448,7 @@ func (x *Queued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queued.ProtoReflect.Descriptor instead.
 func (*Queued) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Queued) GetReason() Queued_Reason {
@@ -1283,7 +1480,7 @@ type Started struct {
 
 func (x *Started) Reset() {
 	*x = Started{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1492,7 @@ func (x *Started) String() string {
 func (*Started) ProtoMessage() {}
 
 func (x *Started) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1505,7 @@ func (x *Started) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Started.ProtoReflect.Descriptor instead.
 func (*Started) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Started) GetOutputSampleRateHz() int32 {
@@ -1352,7 +1549,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1561,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1574,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Progress) GetReceivedMs() int64 {
@@ -1429,14 +1626,25 @@ type Completed struct {
 	// How many times the avatar ran out of audio while the stream was open.
 	Underruns int32 `protobuf:"varint,5,opt,name=underruns,proto3" json:"underruns,omitempty"`
 	// Milliseconds from the last audio frame to the Stop.
-	StopLagMs     int64 `protobuf:"varint,6,opt,name=stop_lag_ms,json=stopLagMs,proto3" json:"stop_lag_ms,omitempty"`
+	StopLagMs int64 `protobuf:"varint,6,opt,name=stop_lag_ms,json=stopLagMs,proto3" json:"stop_lag_ms,omitempty"`
+	// Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+	DroppedMs int64 `protobuf:"varint,7,opt,name=dropped_ms,json=droppedMs,proto3" json:"dropped_ms,omitempty"`
+	// Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+	// if none was sent; a text drive: to the vendor's DriveByText answer).
+	TimeToFirstFrameMs int64 `protobuf:"varint,8,opt,name=time_to_first_frame_ms,json=timeToFirstFrameMs,proto3" json:"time_to_first_frame_ms,omitempty"`
+	// Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+	TimeToSpeakingMs int64 `protobuf:"varint,9,opt,name=time_to_speaking_ms,json=timeToSpeakingMs,proto3" json:"time_to_speaking_ms,omitempty"`
+	// Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+	PlayedMs int64 `protobuf:"varint,10,opt,name=played_ms,json=playedMs,proto3" json:"played_ms,omitempty"`
+	// Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+	Interrupted   bool `protobuf:"varint,11,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1656,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1669,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Completed) GetReceivedMs() int64 {
@@ -1506,20 +1714,57 @@ func (x *Completed) GetStopLagMs() int64 {
 	return 0
 }
 
+func (x *Completed) GetDroppedMs() int64 {
+	if x != nil {
+		return x.DroppedMs
+	}
+	return 0
+}
+
+func (x *Completed) GetTimeToFirstFrameMs() int64 {
+	if x != nil {
+		return x.TimeToFirstFrameMs
+	}
+	return 0
+}
+
+func (x *Completed) GetTimeToSpeakingMs() int64 {
+	if x != nil {
+		return x.TimeToSpeakingMs
+	}
+	return 0
+}
+
+func (x *Completed) GetPlayedMs() int64 {
+	if x != nil {
+		return x.PlayedMs
+	}
+	return 0
+}
+
+func (x *Completed) GetInterrupted() bool {
+	if x != nil {
+		return x.Interrupted
+	}
+	return false
+}
+
 // StopDriveRequest asks to end the active drive of a task.
 type StopDriveRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The task whose active drive ends.
 	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
 	// The credentials profile of the task; "" means the default profile.
-	Profile       string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	Profile string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	// How the drive ends; UNSPECIFIED means FINISH.
+	Mode          StopMode `protobuf:"varint,3,opt,name=mode,proto3,enum=dhgateway.v1.StopMode" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopDriveRequest) Reset() {
 	*x = StopDriveRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1776,7 @@ func (x *StopDriveRequest) String() string {
 func (*StopDriveRequest) ProtoMessage() {}
 
 func (x *StopDriveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1789,7 @@ func (x *StopDriveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopDriveRequest.ProtoReflect.Descriptor instead.
 func (*StopDriveRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopDriveRequest) GetTaskId() string {
@@ -1561,18 +1806,30 @@ func (x *StopDriveRequest) GetProfile() string {
 	return ""
 }
 
+func (x *StopDriveRequest) GetMode() StopMode {
+	if x != nil {
+		return x.Mode
+	}
+	return StopMode_STOP_MODE_UNSPECIFIED
+}
+
 // StopDriveResponse answers StopDrive.
 type StopDriveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The DriveId of the drive that was stopped ("" if it had none yet).
-	DriveId       string `protobuf:"bytes,1,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	DriveId string `protobuf:"bytes,1,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+	// silent; with FINISH: all it was sent, once played).
+	PlayedMs int64 `protobuf:"varint,2,opt,name=played_ms,json=playedMs,proto3" json:"played_ms,omitempty"`
+	// Whether the avatar was cut short.
+	Interrupted   bool `protobuf:"varint,3,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopDriveResponse) Reset() {
 	*x = StopDriveResponse{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1841,7 @@ func (x *StopDriveResponse) String() string {
 func (*StopDriveResponse) ProtoMessage() {}
 
 func (x *StopDriveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1854,7 @@ func (x *StopDriveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopDriveResponse.ProtoReflect.Descriptor instead.
 func (*StopDriveResponse) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopDriveResponse) GetDriveId() string {
@@ -1605,6 +1862,20 @@ func (x *StopDriveResponse) GetDriveId() string {
 		return x.DriveId
 	}
 	return ""
+}
+
+func (x *StopDriveResponse) GetPlayedMs() int64 {
+	if x != nil {
+		return x.PlayedMs
+	}
+	return 0
+}
+
+func (x *StopDriveResponse) GetInterrupted() bool {
+	if x != nil {
+		return x.Interrupted
+	}
+	return false
 }
 
 // ListDrivesRequest asks for this gateway's drives.
@@ -1618,7 +1889,7 @@ type ListDrivesRequest struct {
 
 func (x *ListDrivesRequest) Reset() {
 	*x = ListDrivesRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1901,7 @@ func (x *ListDrivesRequest) String() string {
 func (*ListDrivesRequest) ProtoMessage() {}
 
 func (x *ListDrivesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1914,7 @@ func (x *ListDrivesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDrivesRequest.ProtoReflect.Descriptor instead.
 func (*ListDrivesRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{14}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDrivesRequest) GetTaskId() string {
@@ -1664,7 +1935,7 @@ type ListDrivesResponse struct {
 
 func (x *ListDrivesResponse) Reset() {
 	*x = ListDrivesResponse{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1947,7 @@ func (x *ListDrivesResponse) String() string {
 func (*ListDrivesResponse) ProtoMessage() {}
 
 func (x *ListDrivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1960,7 @@ func (x *ListDrivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDrivesResponse.ProtoReflect.Descriptor instead.
 func (*ListDrivesResponse) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{15}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDrivesResponse) GetDrives() []*DriveInfo {
@@ -1722,7 +1993,7 @@ type DriveInfo struct {
 
 func (x *DriveInfo) Reset() {
 	*x = DriveInfo{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2005,7 @@ func (x *DriveInfo) String() string {
 func (*DriveInfo) ProtoMessage() {}
 
 func (x *DriveInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2018,7 @@ func (x *DriveInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriveInfo.ProtoReflect.Descriptor instead.
 func (*DriveInfo) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{16}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DriveInfo) GetTaskId() string {
@@ -1808,7 +2079,7 @@ type GetCapabilitiesRequest struct {
 
 func (x *GetCapabilitiesRequest) Reset() {
 	*x = GetCapabilitiesRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +2091,7 @@ func (x *GetCapabilitiesRequest) String() string {
 func (*GetCapabilitiesRequest) ProtoMessage() {}
 
 func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2104,7 @@ func (x *GetCapabilitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCapabilitiesRequest.ProtoReflect.Descriptor instead.
 func (*GetCapabilitiesRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{17}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{19}
 }
 
 // Capabilities lists what the gateway accepts.
@@ -1863,13 +2134,20 @@ type Capabilities struct {
 	VoiceChannels []VoiceChannel `protobuf:"varint,11,rep,packed,name=voice_channels,json=voiceChannels,proto3,enum=dhgateway.v1.VoiceChannel" json:"voice_channels,omitempty"`
 	// Default queue timeout for the QUEUE policy.
 	DefaultQueueTimeout *durationpb.Duration `protobuf:"bytes,12,opt,name=default_queue_timeout,json=defaultQueueTimeout,proto3" json:"default_queue_timeout,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+	TextDrives   bool  `protobuf:"varint,13,opt,name=text_drives,json=textDrives,proto3" json:"text_drives,omitempty"`
+	MaxTextChars int32 `protobuf:"varint,14,opt,name=max_text_chars,json=maxTextChars,proto3" json:"max_text_chars,omitempty"`
+	// Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+	Interrupt bool `protobuf:"varint,15,opt,name=interrupt,proto3" json:"interrupt,omitempty"`
+	// Stop modes StopDrive accepts.
+	StopModes     []StopMode `protobuf:"varint,16,rep,packed,name=stop_modes,json=stopModes,proto3,enum=dhgateway.v1.StopMode" json:"stop_modes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2159,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2172,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{18}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Capabilities) GetEncodings() []Encoding {
@@ -1981,6 +2259,34 @@ func (x *Capabilities) GetDefaultQueueTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *Capabilities) GetTextDrives() bool {
+	if x != nil {
+		return x.TextDrives
+	}
+	return false
+}
+
+func (x *Capabilities) GetMaxTextChars() int32 {
+	if x != nil {
+		return x.MaxTextChars
+	}
+	return 0
+}
+
+func (x *Capabilities) GetInterrupt() bool {
+	if x != nil {
+		return x.Interrupt
+	}
+	return false
+}
+
+func (x *Capabilities) GetStopModes() []StopMode {
+	if x != nil {
+		return x.StopModes
+	}
+	return nil
+}
+
 // GetTaskRequest asks how a task is.
 type GetTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1997,7 +2303,7 @@ type GetTaskRequest struct {
 
 func (x *GetTaskRequest) Reset() {
 	*x = GetTaskRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2315,7 @@ func (x *GetTaskRequest) String() string {
 func (*GetTaskRequest) ProtoMessage() {}
 
 func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2328,7 @@ func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{19}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetTaskRequest) GetTaskId() string {
@@ -2059,7 +2365,7 @@ type WatchTaskRequest struct {
 
 func (x *WatchTaskRequest) Reset() {
 	*x = WatchTaskRequest{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2377,7 @@ func (x *WatchTaskRequest) String() string {
 func (*WatchTaskRequest) ProtoMessage() {}
 
 func (x *WatchTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2390,7 @@ func (x *WatchTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTaskRequest.ProtoReflect.Descriptor instead.
 func (*WatchTaskRequest) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{20}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchTaskRequest) GetTaskId() string {
@@ -2142,7 +2448,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2460,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_dhgateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_dhgateway_v1_gateway_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2473,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{21}
+	return file_dhgateway_v1_gateway_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TaskInfo) GetTaskId() string {
@@ -2279,12 +2585,14 @@ var File_dhgateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x1adhgateway/v1/gateway.proto\x12\fdhgateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n" +
+	"\x1adhgateway/v1/gateway.proto\x12\fdhgateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n" +
 	"\fDriveRequest\x123\n" +
 	"\x06config\x18\x01 \x01(\v2\x19.dhgateway.v1.DriveConfigH\x00R\x06config\x12\x16\n" +
 	"\x05audio\x18\x02 \x01(\fH\x00R\x05audio\x12(\n" +
-	"\x04mark\x18\x03 \x01(\v2\x12.dhgateway.v1.MarkH\x00R\x04markB\t\n" +
-	"\arequest\"\x1a\n" +
+	"\x04mark\x18\x03 \x01(\v2\x12.dhgateway.v1.MarkH\x00R\x04mark\x127\n" +
+	"\tinterrupt\x18\x04 \x01(\v2\x17.dhgateway.v1.InterruptH\x00R\tinterruptB\t\n" +
+	"\arequest\"\v\n" +
+	"\tInterrupt\"\x1a\n" +
 	"\x04Mark\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xe5\x01\n" +
 	"\vAudioFormat\x122\n" +
@@ -2293,7 +2601,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\bchannels\x18\x03 \x01(\x05R\bchannels\x12?\n" +
 	"\rvoice_channel\x18\x04 \x01(\x0e2\x1a.dhgateway.v1.VoiceChannelR\fvoiceChannel\x12\x1f\n" +
 	"\vkeep_stereo\x18\x05 \x01(\bR\n" +
-	"keepStereo\"\x9d\x03\n" +
+	"keepStereo\"\xca\x03\n" +
 	"\vDriveConfig\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12/\n" +
 	"\x05input\x18\x02 \x01(\v2\x19.dhgateway.v1.AudioFormatR\x05input\x121\n" +
@@ -2302,10 +2610,18 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"onConflict\x12>\n" +
 	"\rqueue_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fqueueTimeout\x12=\n" +
 	"\x06labels\x18\x06 \x03(\v2%.dhgateway.v1.DriveConfig.LabelsEntryR\x06labels\x12\x18\n" +
-	"\aprofile\x18\a \x01(\tR\aprofile\x1a9\n" +
+	"\aprofile\x18\a \x01(\tR\aprofile\x12+\n" +
+	"\x04text\x18\b \x01(\v2\x17.dhgateway.v1.TextInputR\x04text\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"|\n" +
+	"\tTextInput\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1b\n" +
+	"\ttimbre_id\x18\x02 \x01(\tR\btimbreId\x12\x1f\n" +
+	"\vspeech_rate\x18\x03 \x01(\x05R\n" +
+	"speechRate\x12\x1d\n" +
+	"\n" +
+	"pitch_rate\x18\x04 \x01(\x05R\tpitchRate\"\x8a\x04\n" +
 	"\n" +
 	"DriveEvent\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12.\n" +
@@ -2347,7 +2663,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\asent_ms\x18\x02 \x01(\x03R\x06sentMs\x12\x17\n" +
 	"\alead_ms\x18\x03 \x01(\x03R\x06leadMs\x12\x1c\n" +
 	"\tunderruns\x18\x04 \x01(\x05R\tunderruns\x12\x1b\n" +
-	"\tplayed_ms\x18\x05 \x01(\x03R\bplayedMs\"\xc3\x01\n" +
+	"\tplayed_ms\x18\x05 \x01(\x03R\bplayedMs\"\x84\x03\n" +
 	"\tCompleted\x12\x1f\n" +
 	"\vreceived_ms\x18\x01 \x01(\x03R\n" +
 	"receivedMs\x12\x17\n" +
@@ -2357,12 +2673,22 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\vframes_sent\x18\x04 \x01(\x03R\n" +
 	"framesSent\x12\x1c\n" +
 	"\tunderruns\x18\x05 \x01(\x05R\tunderruns\x12\x1e\n" +
-	"\vstop_lag_ms\x18\x06 \x01(\x03R\tstopLagMs\"E\n" +
+	"\vstop_lag_ms\x18\x06 \x01(\x03R\tstopLagMs\x12\x1d\n" +
+	"\n" +
+	"dropped_ms\x18\a \x01(\x03R\tdroppedMs\x122\n" +
+	"\x16time_to_first_frame_ms\x18\b \x01(\x03R\x12timeToFirstFrameMs\x12-\n" +
+	"\x13time_to_speaking_ms\x18\t \x01(\x03R\x10timeToSpeakingMs\x12\x1b\n" +
+	"\tplayed_ms\x18\n" +
+	" \x01(\x03R\bplayedMs\x12 \n" +
+	"\vinterrupted\x18\v \x01(\bR\vinterrupted\"q\n" +
 	"\x10StopDriveRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
-	"\aprofile\x18\x02 \x01(\tR\aprofile\".\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x12*\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x16.dhgateway.v1.StopModeR\x04mode\"m\n" +
 	"\x11StopDriveResponse\x12\x19\n" +
-	"\bdrive_id\x18\x01 \x01(\tR\adriveId\",\n" +
+	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12\x1b\n" +
+	"\tplayed_ms\x18\x02 \x01(\x03R\bplayedMs\x12 \n" +
+	"\vinterrupted\x18\x03 \x01(\bR\vinterrupted\",\n" +
 	"\x11ListDrivesRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"E\n" +
 	"\x12ListDrivesResponse\x12/\n" +
@@ -2378,7 +2704,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x18\n" +
-	"\x16GetCapabilitiesRequest\"\xf9\x04\n" +
+	"\x16GetCapabilitiesRequest\"\x95\x06\n" +
 	"\fCapabilities\x124\n" +
 	"\tencodings\x18\x01 \x03(\x0e2\x16.dhgateway.v1.EncodingR\tencodings\x126\n" +
 	"\x18min_input_sample_rate_hz\x18\x02 \x01(\x05R\x14minInputSampleRateHz\x126\n" +
@@ -2393,7 +2719,13 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x11conflict_policies\x18\n" +
 	" \x03(\x0e2\x1c.dhgateway.v1.ConflictPolicyR\x10conflictPolicies\x12A\n" +
 	"\x0evoice_channels\x18\v \x03(\x0e2\x1a.dhgateway.v1.VoiceChannelR\rvoiceChannels\x12M\n" +
-	"\x15default_queue_timeout\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13defaultQueueTimeout\"]\n" +
+	"\x15default_queue_timeout\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13defaultQueueTimeout\x12\x1f\n" +
+	"\vtext_drives\x18\r \x01(\bR\n" +
+	"textDrives\x12$\n" +
+	"\x0emax_text_chars\x18\x0e \x01(\x05R\fmaxTextChars\x12\x1c\n" +
+	"\tinterrupt\x18\x0f \x01(\bR\tinterrupt\x125\n" +
+	"\n" +
+	"stop_modes\x18\x10 \x03(\x0e2\x16.dhgateway.v1.StopModeR\tstopModes\"]\n" +
 	"\x0eGetTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x18\n" +
@@ -2441,7 +2773,11 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x0ePlaybackSource\x12\x1f\n" +
 	"\x1bPLAYBACK_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PLAYBACK_SOURCE_ESTIMATED\x10\x01\x12\x1a\n" +
-	"\x16PLAYBACK_SOURCE_VENDOR\x10\x02*\x92\x01\n" +
+	"\x16PLAYBACK_SOURCE_VENDOR\x10\x02*T\n" +
+	"\bStopMode\x12\x19\n" +
+	"\x15STOP_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10STOP_MODE_FINISH\x10\x01\x12\x17\n" +
+	"\x13STOP_MODE_INTERRUPT\x10\x02*\x92\x01\n" +
 	"\n" +
 	"DriveState\x12\x1b\n" +
 	"\x17DRIVE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2484,97 +2820,104 @@ func file_dhgateway_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dhgateway_v1_gateway_proto_rawDescData
 }
 
-var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_dhgateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_dhgateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_dhgateway_v1_gateway_proto_goTypes = []any{
 	(Encoding)(0),                  // 0: dhgateway.v1.Encoding
 	(VoiceChannel)(0),              // 1: dhgateway.v1.VoiceChannel
 	(ConflictPolicy)(0),            // 2: dhgateway.v1.ConflictPolicy
 	(PlaybackSource)(0),            // 3: dhgateway.v1.PlaybackSource
-	(DriveState)(0),                // 4: dhgateway.v1.DriveState
-	(TaskStatus)(0),                // 5: dhgateway.v1.TaskStatus
-	(TaskStatusSource)(0),          // 6: dhgateway.v1.TaskStatusSource
-	(Queued_Reason)(0),             // 7: dhgateway.v1.Queued.Reason
-	(*DriveRequest)(nil),           // 8: dhgateway.v1.DriveRequest
-	(*Mark)(nil),                   // 9: dhgateway.v1.Mark
-	(*AudioFormat)(nil),            // 10: dhgateway.v1.AudioFormat
-	(*DriveConfig)(nil),            // 11: dhgateway.v1.DriveConfig
-	(*DriveEvent)(nil),             // 12: dhgateway.v1.DriveEvent
-	(*PlaybackStarted)(nil),        // 13: dhgateway.v1.PlaybackStarted
-	(*PlaybackFinished)(nil),       // 14: dhgateway.v1.PlaybackFinished
-	(*MarkPlayed)(nil),             // 15: dhgateway.v1.MarkPlayed
-	(*Queued)(nil),                 // 16: dhgateway.v1.Queued
-	(*Started)(nil),                // 17: dhgateway.v1.Started
-	(*Progress)(nil),               // 18: dhgateway.v1.Progress
-	(*Completed)(nil),              // 19: dhgateway.v1.Completed
-	(*StopDriveRequest)(nil),       // 20: dhgateway.v1.StopDriveRequest
-	(*StopDriveResponse)(nil),      // 21: dhgateway.v1.StopDriveResponse
-	(*ListDrivesRequest)(nil),      // 22: dhgateway.v1.ListDrivesRequest
-	(*ListDrivesResponse)(nil),     // 23: dhgateway.v1.ListDrivesResponse
-	(*DriveInfo)(nil),              // 24: dhgateway.v1.DriveInfo
-	(*GetCapabilitiesRequest)(nil), // 25: dhgateway.v1.GetCapabilitiesRequest
-	(*Capabilities)(nil),           // 26: dhgateway.v1.Capabilities
-	(*GetTaskRequest)(nil),         // 27: dhgateway.v1.GetTaskRequest
-	(*WatchTaskRequest)(nil),       // 28: dhgateway.v1.WatchTaskRequest
-	(*TaskInfo)(nil),               // 29: dhgateway.v1.TaskInfo
-	nil,                            // 30: dhgateway.v1.DriveConfig.LabelsEntry
-	nil,                            // 31: dhgateway.v1.DriveInfo.LabelsEntry
-	(*durationpb.Duration)(nil),    // 32: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
+	(StopMode)(0),                  // 4: dhgateway.v1.StopMode
+	(DriveState)(0),                // 5: dhgateway.v1.DriveState
+	(TaskStatus)(0),                // 6: dhgateway.v1.TaskStatus
+	(TaskStatusSource)(0),          // 7: dhgateway.v1.TaskStatusSource
+	(Queued_Reason)(0),             // 8: dhgateway.v1.Queued.Reason
+	(*DriveRequest)(nil),           // 9: dhgateway.v1.DriveRequest
+	(*Interrupt)(nil),              // 10: dhgateway.v1.Interrupt
+	(*Mark)(nil),                   // 11: dhgateway.v1.Mark
+	(*AudioFormat)(nil),            // 12: dhgateway.v1.AudioFormat
+	(*DriveConfig)(nil),            // 13: dhgateway.v1.DriveConfig
+	(*TextInput)(nil),              // 14: dhgateway.v1.TextInput
+	(*DriveEvent)(nil),             // 15: dhgateway.v1.DriveEvent
+	(*PlaybackStarted)(nil),        // 16: dhgateway.v1.PlaybackStarted
+	(*PlaybackFinished)(nil),       // 17: dhgateway.v1.PlaybackFinished
+	(*MarkPlayed)(nil),             // 18: dhgateway.v1.MarkPlayed
+	(*Queued)(nil),                 // 19: dhgateway.v1.Queued
+	(*Started)(nil),                // 20: dhgateway.v1.Started
+	(*Progress)(nil),               // 21: dhgateway.v1.Progress
+	(*Completed)(nil),              // 22: dhgateway.v1.Completed
+	(*StopDriveRequest)(nil),       // 23: dhgateway.v1.StopDriveRequest
+	(*StopDriveResponse)(nil),      // 24: dhgateway.v1.StopDriveResponse
+	(*ListDrivesRequest)(nil),      // 25: dhgateway.v1.ListDrivesRequest
+	(*ListDrivesResponse)(nil),     // 26: dhgateway.v1.ListDrivesResponse
+	(*DriveInfo)(nil),              // 27: dhgateway.v1.DriveInfo
+	(*GetCapabilitiesRequest)(nil), // 28: dhgateway.v1.GetCapabilitiesRequest
+	(*Capabilities)(nil),           // 29: dhgateway.v1.Capabilities
+	(*GetTaskRequest)(nil),         // 30: dhgateway.v1.GetTaskRequest
+	(*WatchTaskRequest)(nil),       // 31: dhgateway.v1.WatchTaskRequest
+	(*TaskInfo)(nil),               // 32: dhgateway.v1.TaskInfo
+	nil,                            // 33: dhgateway.v1.DriveConfig.LabelsEntry
+	nil,                            // 34: dhgateway.v1.DriveInfo.LabelsEntry
+	(*durationpb.Duration)(nil),    // 35: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 36: google.protobuf.Timestamp
 }
 var file_dhgateway_v1_gateway_proto_depIdxs = []int32{
-	11, // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
-	9,  // 1: dhgateway.v1.DriveRequest.mark:type_name -> dhgateway.v1.Mark
-	0,  // 2: dhgateway.v1.AudioFormat.encoding:type_name -> dhgateway.v1.Encoding
-	1,  // 3: dhgateway.v1.AudioFormat.voice_channel:type_name -> dhgateway.v1.VoiceChannel
-	10, // 4: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
-	2,  // 5: dhgateway.v1.DriveConfig.on_conflict:type_name -> dhgateway.v1.ConflictPolicy
-	32, // 6: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
-	30, // 7: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
-	33, // 8: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 9: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
-	17, // 10: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
-	18, // 11: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
-	19, // 12: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
-	13, // 13: dhgateway.v1.DriveEvent.playback_started:type_name -> dhgateway.v1.PlaybackStarted
-	14, // 14: dhgateway.v1.DriveEvent.playback_finished:type_name -> dhgateway.v1.PlaybackFinished
-	15, // 15: dhgateway.v1.DriveEvent.mark_played:type_name -> dhgateway.v1.MarkPlayed
-	3,  // 16: dhgateway.v1.PlaybackStarted.source:type_name -> dhgateway.v1.PlaybackSource
-	3,  // 17: dhgateway.v1.PlaybackFinished.source:type_name -> dhgateway.v1.PlaybackSource
-	3,  // 18: dhgateway.v1.MarkPlayed.source:type_name -> dhgateway.v1.PlaybackSource
-	7,  // 19: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
-	24, // 20: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
-	4,  // 21: dhgateway.v1.DriveInfo.state:type_name -> dhgateway.v1.DriveState
-	33, // 22: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
-	31, // 23: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
-	0,  // 24: dhgateway.v1.Capabilities.encodings:type_name -> dhgateway.v1.Encoding
-	2,  // 25: dhgateway.v1.Capabilities.conflict_policies:type_name -> dhgateway.v1.ConflictPolicy
-	1,  // 26: dhgateway.v1.Capabilities.voice_channels:type_name -> dhgateway.v1.VoiceChannel
-	32, // 27: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
-	5,  // 28: dhgateway.v1.TaskInfo.status:type_name -> dhgateway.v1.TaskStatus
-	6,  // 29: dhgateway.v1.TaskInfo.status_source:type_name -> dhgateway.v1.TaskStatusSource
-	33, // 30: dhgateway.v1.TaskInfo.status_time:type_name -> google.protobuf.Timestamp
-	33, // 31: dhgateway.v1.TaskInfo.create_time:type_name -> google.protobuf.Timestamp
-	24, // 32: dhgateway.v1.TaskInfo.active_drive:type_name -> dhgateway.v1.DriveInfo
-	33, // 33: dhgateway.v1.TaskInfo.last_driven_time:type_name -> google.protobuf.Timestamp
-	33, // 34: dhgateway.v1.TaskInfo.idle_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 35: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
-	20, // 36: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
-	22, // 37: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
-	25, // 38: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
-	27, // 39: dhgateway.v1.DriveGateway.GetTask:input_type -> dhgateway.v1.GetTaskRequest
-	28, // 40: dhgateway.v1.DriveGateway.WatchTask:input_type -> dhgateway.v1.WatchTaskRequest
-	12, // 41: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
-	21, // 42: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
-	23, // 43: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
-	26, // 44: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
-	29, // 45: dhgateway.v1.DriveGateway.GetTask:output_type -> dhgateway.v1.TaskInfo
-	29, // 46: dhgateway.v1.DriveGateway.WatchTask:output_type -> dhgateway.v1.TaskInfo
-	41, // [41:47] is the sub-list for method output_type
-	35, // [35:41] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	13, // 0: dhgateway.v1.DriveRequest.config:type_name -> dhgateway.v1.DriveConfig
+	11, // 1: dhgateway.v1.DriveRequest.mark:type_name -> dhgateway.v1.Mark
+	10, // 2: dhgateway.v1.DriveRequest.interrupt:type_name -> dhgateway.v1.Interrupt
+	0,  // 3: dhgateway.v1.AudioFormat.encoding:type_name -> dhgateway.v1.Encoding
+	1,  // 4: dhgateway.v1.AudioFormat.voice_channel:type_name -> dhgateway.v1.VoiceChannel
+	12, // 5: dhgateway.v1.DriveConfig.input:type_name -> dhgateway.v1.AudioFormat
+	2,  // 6: dhgateway.v1.DriveConfig.on_conflict:type_name -> dhgateway.v1.ConflictPolicy
+	35, // 7: dhgateway.v1.DriveConfig.queue_timeout:type_name -> google.protobuf.Duration
+	33, // 8: dhgateway.v1.DriveConfig.labels:type_name -> dhgateway.v1.DriveConfig.LabelsEntry
+	14, // 9: dhgateway.v1.DriveConfig.text:type_name -> dhgateway.v1.TextInput
+	36, // 10: dhgateway.v1.DriveEvent.time:type_name -> google.protobuf.Timestamp
+	19, // 11: dhgateway.v1.DriveEvent.queued:type_name -> dhgateway.v1.Queued
+	20, // 12: dhgateway.v1.DriveEvent.started:type_name -> dhgateway.v1.Started
+	21, // 13: dhgateway.v1.DriveEvent.progress:type_name -> dhgateway.v1.Progress
+	22, // 14: dhgateway.v1.DriveEvent.completed:type_name -> dhgateway.v1.Completed
+	16, // 15: dhgateway.v1.DriveEvent.playback_started:type_name -> dhgateway.v1.PlaybackStarted
+	17, // 16: dhgateway.v1.DriveEvent.playback_finished:type_name -> dhgateway.v1.PlaybackFinished
+	18, // 17: dhgateway.v1.DriveEvent.mark_played:type_name -> dhgateway.v1.MarkPlayed
+	3,  // 18: dhgateway.v1.PlaybackStarted.source:type_name -> dhgateway.v1.PlaybackSource
+	3,  // 19: dhgateway.v1.PlaybackFinished.source:type_name -> dhgateway.v1.PlaybackSource
+	3,  // 20: dhgateway.v1.MarkPlayed.source:type_name -> dhgateway.v1.PlaybackSource
+	8,  // 21: dhgateway.v1.Queued.reason:type_name -> dhgateway.v1.Queued.Reason
+	4,  // 22: dhgateway.v1.StopDriveRequest.mode:type_name -> dhgateway.v1.StopMode
+	27, // 23: dhgateway.v1.ListDrivesResponse.drives:type_name -> dhgateway.v1.DriveInfo
+	5,  // 24: dhgateway.v1.DriveInfo.state:type_name -> dhgateway.v1.DriveState
+	36, // 25: dhgateway.v1.DriveInfo.started_time:type_name -> google.protobuf.Timestamp
+	34, // 26: dhgateway.v1.DriveInfo.labels:type_name -> dhgateway.v1.DriveInfo.LabelsEntry
+	0,  // 27: dhgateway.v1.Capabilities.encodings:type_name -> dhgateway.v1.Encoding
+	2,  // 28: dhgateway.v1.Capabilities.conflict_policies:type_name -> dhgateway.v1.ConflictPolicy
+	1,  // 29: dhgateway.v1.Capabilities.voice_channels:type_name -> dhgateway.v1.VoiceChannel
+	35, // 30: dhgateway.v1.Capabilities.default_queue_timeout:type_name -> google.protobuf.Duration
+	4,  // 31: dhgateway.v1.Capabilities.stop_modes:type_name -> dhgateway.v1.StopMode
+	6,  // 32: dhgateway.v1.TaskInfo.status:type_name -> dhgateway.v1.TaskStatus
+	7,  // 33: dhgateway.v1.TaskInfo.status_source:type_name -> dhgateway.v1.TaskStatusSource
+	36, // 34: dhgateway.v1.TaskInfo.status_time:type_name -> google.protobuf.Timestamp
+	36, // 35: dhgateway.v1.TaskInfo.create_time:type_name -> google.protobuf.Timestamp
+	27, // 36: dhgateway.v1.TaskInfo.active_drive:type_name -> dhgateway.v1.DriveInfo
+	36, // 37: dhgateway.v1.TaskInfo.last_driven_time:type_name -> google.protobuf.Timestamp
+	36, // 38: dhgateway.v1.TaskInfo.idle_deadline:type_name -> google.protobuf.Timestamp
+	9,  // 39: dhgateway.v1.DriveGateway.Drive:input_type -> dhgateway.v1.DriveRequest
+	23, // 40: dhgateway.v1.DriveGateway.StopDrive:input_type -> dhgateway.v1.StopDriveRequest
+	25, // 41: dhgateway.v1.DriveGateway.ListDrives:input_type -> dhgateway.v1.ListDrivesRequest
+	28, // 42: dhgateway.v1.DriveGateway.GetCapabilities:input_type -> dhgateway.v1.GetCapabilitiesRequest
+	30, // 43: dhgateway.v1.DriveGateway.GetTask:input_type -> dhgateway.v1.GetTaskRequest
+	31, // 44: dhgateway.v1.DriveGateway.WatchTask:input_type -> dhgateway.v1.WatchTaskRequest
+	15, // 45: dhgateway.v1.DriveGateway.Drive:output_type -> dhgateway.v1.DriveEvent
+	24, // 46: dhgateway.v1.DriveGateway.StopDrive:output_type -> dhgateway.v1.StopDriveResponse
+	26, // 47: dhgateway.v1.DriveGateway.ListDrives:output_type -> dhgateway.v1.ListDrivesResponse
+	29, // 48: dhgateway.v1.DriveGateway.GetCapabilities:output_type -> dhgateway.v1.Capabilities
+	32, // 49: dhgateway.v1.DriveGateway.GetTask:output_type -> dhgateway.v1.TaskInfo
+	32, // 50: dhgateway.v1.DriveGateway.WatchTask:output_type -> dhgateway.v1.TaskInfo
+	45, // [45:51] is the sub-list for method output_type
+	39, // [39:45] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_dhgateway_v1_gateway_proto_init() }
@@ -2586,8 +2929,9 @@ func file_dhgateway_v1_gateway_proto_init() {
 		(*DriveRequest_Config)(nil),
 		(*DriveRequest_Audio)(nil),
 		(*DriveRequest_Mark)(nil),
+		(*DriveRequest_Interrupt)(nil),
 	}
-	file_dhgateway_v1_gateway_proto_msgTypes[4].OneofWrappers = []any{
+	file_dhgateway_v1_gateway_proto_msgTypes[6].OneofWrappers = []any{
 		(*DriveEvent_Queued)(nil),
 		(*DriveEvent_Started)(nil),
 		(*DriveEvent_Progress)(nil),
@@ -2601,8 +2945,8 @@ func file_dhgateway_v1_gateway_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dhgateway_v1_gateway_proto_rawDesc), len(file_dhgateway_v1_gateway_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   24,
+			NumEnums:      9,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,7 +45,8 @@ type DriveGatewayClient interface {
 	Drive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[DriveRequest, DriveEvent], error)
 	// StopDrive ends the active drive of a task (for barge-in), on whichever replica it
 	// runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-	// STOPPED_BY_REQUEST.
+	// STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+	// plays what it was sent (FINISH) or goes silent now (INTERRUPT).
 	StopDrive(ctx context.Context, in *StopDriveRequest, opts ...grpc.CallOption) (*StopDriveResponse, error)
 	// ListDrives lists the active and queued drives of this gateway.
 	ListDrives(ctx context.Context, in *ListDrivesRequest, opts ...grpc.CallOption) (*ListDrivesResponse, error)
@@ -156,7 +157,8 @@ type DriveGatewayServer interface {
 	Drive(grpc.BidiStreamingServer[DriveRequest, DriveEvent]) error
 	// StopDrive ends the active drive of a task (for barge-in), on whichever replica it
 	// runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-	// STOPPED_BY_REQUEST.
+	// STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+	// plays what it was sent (FINISH) or goes silent now (INTERRUPT).
 	StopDrive(context.Context, *StopDriveRequest) (*StopDriveResponse, error)
 	// ListDrives lists the active and queued drives of this gateway.
 	ListDrives(context.Context, *ListDrivesRequest) (*ListDrivesResponse, error)

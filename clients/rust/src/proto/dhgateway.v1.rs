@@ -4,7 +4,7 @@
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DriveRequest {
     /// The request: exactly one config first, then audio chunks.
-    #[prost(oneof="drive_request::Request", tags="1, 2, 3")]
+    #[prost(oneof="drive_request::Request", tags="1, 2, 3, 4")]
     pub request: ::core::option::Option<drive_request::Request>,
 }
 /// Nested message and enum types in `DriveRequest`.
@@ -23,7 +23,17 @@ pub mod drive_request {
         /// has played the audio before it.
         #[prost(message, tag="3")]
         Mark(super::Mark),
+        /// Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+        /// interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+        /// and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+        /// (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+        #[prost(message, tag="4")]
+        Interrupt(super::Interrupt),
     }
+}
+/// Interrupt asks for silence now; it has no fields.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Interrupt {
 }
 /// Mark names a point in the drive's audio (after everything sent before it).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -77,6 +87,28 @@ pub struct DriveConfig {
     /// The credentials profile to drive with; "" means the gateway's default profile.
     #[prost(string, tag="7")]
     pub profile: ::prost::alloc::string::String,
+    /// Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+    /// stream then carries no audio chunks (marks neither), only the config, an optional
+    /// interrupt and the half-close. `input` must be unset.
+    #[prost(message, optional, tag="8")]
+    pub text: ::core::option::Option<TextInput>,
+}
+/// TextInput is a text drive: the vendor's own TTS speaks it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TextInput {
+    /// What the avatar says: 1 to 1800 characters (the vendor's limit).
+    #[prost(string, tag="1")]
+    pub text: ::prost::alloc::string::String,
+    /// The vendor's timbre (voice) id, from its GetTimbreList; "" means the profile's
+    /// default timbre (the vendor requires one).
+    #[prost(string, tag="2")]
+    pub timbre_id: ::prost::alloc::string::String,
+    /// Faster above 0, slower below: -500 to 500 (the vendor's SpeechRate); 0 is normal.
+    #[prost(int32, tag="3")]
+    pub speech_rate: i32,
+    /// Higher above 0, lower below: -500 to 500 (the vendor's PitchRate); 0 is normal.
+    #[prost(int32, tag="4")]
+    pub pitch_rate: i32,
 }
 /// DriveEvent is one message of the gateway's half of a Drive stream.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -255,6 +287,22 @@ pub struct Completed {
     /// Milliseconds from the last audio frame to the Stop.
     #[prost(int64, tag="6")]
     pub stop_lag_ms: i64,
+    /// Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+    #[prost(int64, tag="7")]
+    pub dropped_ms: i64,
+    /// Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+    /// if none was sent; a text drive: to the vendor's DriveByText answer).
+    #[prost(int64, tag="8")]
+    pub time_to_first_frame_ms: i64,
+    /// Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+    #[prost(int64, tag="9")]
+    pub time_to_speaking_ms: i64,
+    /// Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+    #[prost(int64, tag="10")]
+    pub played_ms: i64,
+    /// Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+    #[prost(bool, tag="11")]
+    pub interrupted: bool,
 }
 /// StopDriveRequest asks to end the active drive of a task.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -265,6 +313,9 @@ pub struct StopDriveRequest {
     /// The credentials profile of the task; "" means the default profile.
     #[prost(string, tag="2")]
     pub profile: ::prost::alloc::string::String,
+    /// How the drive ends; UNSPECIFIED means FINISH.
+    #[prost(enumeration="StopMode", tag="3")]
+    pub mode: i32,
 }
 /// StopDriveResponse answers StopDrive.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -272,6 +323,13 @@ pub struct StopDriveResponse {
     /// The DriveId of the drive that was stopped ("" if it had none yet).
     #[prost(string, tag="1")]
     pub drive_id: ::prost::alloc::string::String,
+    /// Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+    /// silent; with FINISH: all it was sent, once played).
+    #[prost(int64, tag="2")]
+    pub played_ms: i64,
+    /// Whether the avatar was cut short.
+    #[prost(bool, tag="3")]
+    pub interrupted: bool,
 }
 /// ListDrivesRequest asks for this gateway's drives.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -355,6 +413,17 @@ pub struct Capabilities {
     /// Default queue timeout for the QUEUE policy.
     #[prost(message, optional, tag="12")]
     pub default_queue_timeout: ::core::option::Option<::prost_types::Duration>,
+    /// Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+    #[prost(bool, tag="13")]
+    pub text_drives: bool,
+    #[prost(int32, tag="14")]
+    pub max_text_chars: i32,
+    /// Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+    #[prost(bool, tag="15")]
+    pub interrupt: bool,
+    /// Stop modes StopDrive accepts.
+    #[prost(enumeration="StopMode", repeated, tag="16")]
+    pub stop_modes: ::prost::alloc::vec::Vec<i32>,
 }
 /// GetTaskRequest asks how a task is.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -589,6 +658,41 @@ impl PlaybackSource {
             "PLAYBACK_SOURCE_UNSPECIFIED" => Some(Self::Unspecified),
             "PLAYBACK_SOURCE_ESTIMATED" => Some(Self::Estimated),
             "PLAYBACK_SOURCE_VENDOR" => Some(Self::Vendor),
+            _ => None,
+        }
+    }
+}
+/// StopMode is how StopDrive ends a task's drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum StopMode {
+    /// Not set: FINISH.
+    Unspecified = 0,
+    /// Stop sending; the avatar plays what it was sent, then the drive ends.
+    Finish = 1,
+    /// Silent now: the vendor is asked to interrupt the task (InterruptDriveTask), the audio
+    /// the gateway still holds is dropped. With no active drive but a speaking avatar (the
+    /// tail of a finished drive), it still silences the avatar.
+    Interrupt = 2,
+}
+impl StopMode {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "STOP_MODE_UNSPECIFIED",
+            Self::Finish => "STOP_MODE_FINISH",
+            Self::Interrupt => "STOP_MODE_INTERRUPT",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "STOP_MODE_UNSPECIFIED" => Some(Self::Unspecified),
+            "STOP_MODE_FINISH" => Some(Self::Finish),
+            "STOP_MODE_INTERRUPT" => Some(Self::Interrupt),
             _ => None,
         }
     }

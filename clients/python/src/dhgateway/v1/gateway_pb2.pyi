@@ -155,6 +155,36 @@ PLAYBACK_SOURCE_VENDOR: PlaybackSource.ValueType  # 2
 """From the vendor's callback."""
 Global___PlaybackSource: _TypeAlias = PlaybackSource  # noqa: Y015
 
+class _StopMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StopModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StopMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STOP_MODE_UNSPECIFIED: _StopMode.ValueType  # 0
+    """Not set: FINISH."""
+    STOP_MODE_FINISH: _StopMode.ValueType  # 1
+    """Stop sending; the avatar plays what it was sent, then the drive ends."""
+    STOP_MODE_INTERRUPT: _StopMode.ValueType  # 2
+    """Silent now: the vendor is asked to interrupt the task (InterruptDriveTask), the audio
+    the gateway still holds is dropped. With no active drive but a speaking avatar (the
+    tail of a finished drive), it still silences the avatar.
+    """
+
+class StopMode(_StopMode, metaclass=_StopModeEnumTypeWrapper):
+    """StopMode is how StopDrive ends a task's drive."""
+
+STOP_MODE_UNSPECIFIED: StopMode.ValueType  # 0
+"""Not set: FINISH."""
+STOP_MODE_FINISH: StopMode.ValueType  # 1
+"""Stop sending; the avatar plays what it was sent, then the drive ends."""
+STOP_MODE_INTERRUPT: StopMode.ValueType  # 2
+"""Silent now: the vendor is asked to interrupt the task (InterruptDriveTask), the audio
+the gateway still holds is dropped. With no active drive but a speaking avatar (the
+tail of a finished drive), it still silences the avatar.
+"""
+Global___StopMode: _TypeAlias = StopMode  # noqa: Y015
+
 class _DriveState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -262,6 +292,7 @@ class DriveRequest(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     AUDIO_FIELD_NUMBER: _builtins.int
     MARK_FIELD_NUMBER: _builtins.int
+    INTERRUPT_FIELD_NUMBER: _builtins.int
     audio: _builtins.bytes
     """A chunk of audio in the configured format; any size up to the gateway's maximum,
     split anywhere (even mid-sample).
@@ -276,22 +307,48 @@ class DriveRequest(_message.Message):
         has played the audio before it.
         """
 
+    @_builtins.property
+    def interrupt(self) -> Global___Interrupt:
+        """Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+        interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+        and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+        (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+        """
+
     def __init__(
         self,
         *,
         config: Global___DriveConfig | None = ...,
         audio: _builtins.bytes = ...,
         mark: Global___Mark | None = ...,
+        interrupt: Global___Interrupt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "mark", b"mark", "request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "interrupt", b"interrupt", "mark", b"mark", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "mark", b"mark", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "config", b"config", "interrupt", b"interrupt", "mark", b"mark", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["config", "audio", "mark"]  # noqa: Y015
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["config", "audio", "mark", "interrupt"]  # noqa: Y015
     _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
 
 Global___DriveRequest: _TypeAlias = DriveRequest  # noqa: Y015
+
+@_typing.final
+class Interrupt(_message.Message):
+    """Interrupt asks for silence now; it has no fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Interrupt: _TypeAlias = Interrupt  # noqa: Y015
 
 @_typing.final
 class Mark(_message.Message):
@@ -388,6 +445,7 @@ class DriveConfig(_message.Message):
     QUEUE_TIMEOUT_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The vendor's digital-human stream task id (from CreateDigitalHumanStreamTask); required."""
     output_sample_rate_hz: _builtins.int
@@ -410,6 +468,13 @@ class DriveConfig(_message.Message):
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Free-form labels, logged and listed with the drive."""
 
+    @_builtins.property
+    def text(self) -> Global___TextInput:
+        """Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+        stream then carries no audio chunks (marks neither), only the config, an optional
+        interrupt and the half-close. `input` must be unset.
+        """
+
     def __init__(
         self,
         *,
@@ -420,14 +485,51 @@ class DriveConfig(_message.Message):
         queue_timeout: _duration_pb2.Duration | None = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         profile: _builtins.str = ...,
+        text: Global___TextInput | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "queue_timeout", b"queue_timeout"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "queue_timeout", b"queue_timeout", "text", b"text"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "labels", b"labels", "on_conflict", b"on_conflict", "output_sample_rate_hz", b"output_sample_rate_hz", "profile", b"profile", "queue_timeout", b"queue_timeout", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "labels", b"labels", "on_conflict", b"on_conflict", "output_sample_rate_hz", b"output_sample_rate_hz", "profile", b"profile", "queue_timeout", b"queue_timeout", "task_id", b"task_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DriveConfig: _TypeAlias = DriveConfig  # noqa: Y015
+
+@_typing.final
+class TextInput(_message.Message):
+    """TextInput is a text drive: the vendor's own TTS speaks it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    TIMBRE_ID_FIELD_NUMBER: _builtins.int
+    SPEECH_RATE_FIELD_NUMBER: _builtins.int
+    PITCH_RATE_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """What the avatar says: 1 to 1800 characters (the vendor's limit)."""
+    timbre_id: _builtins.str
+    """The vendor's timbre (voice) id, from its GetTimbreList; "" means the profile's
+    default timbre (the vendor requires one).
+    """
+    speech_rate: _builtins.int
+    """Faster above 0, slower below: -500 to 500 (the vendor's SpeechRate); 0 is normal."""
+    pitch_rate: _builtins.int
+    """Higher above 0, lower below: -500 to 500 (the vendor's PitchRate); 0 is normal."""
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        timbre_id: _builtins.str = ...,
+        speech_rate: _builtins.int = ...,
+        pitch_rate: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pitch_rate", b"pitch_rate", "speech_rate", b"speech_rate", "text", b"text", "timbre_id", b"timbre_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TextInput: _TypeAlias = TextInput  # noqa: Y015
 
 @_typing.final
 class DriveEvent(_message.Message):
@@ -720,6 +822,11 @@ class Completed(_message.Message):
     FRAMES_SENT_FIELD_NUMBER: _builtins.int
     UNDERRUNS_FIELD_NUMBER: _builtins.int
     STOP_LAG_MS_FIELD_NUMBER: _builtins.int
+    DROPPED_MS_FIELD_NUMBER: _builtins.int
+    TIME_TO_FIRST_FRAME_MS_FIELD_NUMBER: _builtins.int
+    TIME_TO_SPEAKING_MS_FIELD_NUMBER: _builtins.int
+    PLAYED_MS_FIELD_NUMBER: _builtins.int
+    INTERRUPTED_FIELD_NUMBER: _builtins.int
     received_ms: _builtins.int
     """Milliseconds of audio received from the client."""
     sent_ms: _builtins.int
@@ -732,6 +839,18 @@ class Completed(_message.Message):
     """How many times the avatar ran out of audio while the stream was open."""
     stop_lag_ms: _builtins.int
     """Milliseconds from the last audio frame to the Stop."""
+    dropped_ms: _builtins.int
+    """Milliseconds of audio received but never sent to the avatar, dropped by an interrupt."""
+    time_to_first_frame_ms: _builtins.int
+    """Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+    if none was sent; a text drive: to the vendor's DriveByText answer).
+    """
+    time_to_speaking_ms: _builtins.int
+    """Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke)."""
+    played_ms: _builtins.int
+    """Milliseconds of the drive's audio the avatar played (as in PlaybackFinished)."""
+    interrupted: _builtins.bool
+    """Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT)."""
     def __init__(
         self,
         *,
@@ -741,10 +860,15 @@ class Completed(_message.Message):
         frames_sent: _builtins.int = ...,
         underruns: _builtins.int = ...,
         stop_lag_ms: _builtins.int = ...,
+        dropped_ms: _builtins.int = ...,
+        time_to_first_frame_ms: _builtins.int = ...,
+        time_to_speaking_ms: _builtins.int = ...,
+        played_ms: _builtins.int = ...,
+        interrupted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_sent", b"bytes_sent", "frames_sent", b"frames_sent", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "stop_lag_ms", b"stop_lag_ms", "underruns", b"underruns"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_sent", b"bytes_sent", "dropped_ms", b"dropped_ms", "frames_sent", b"frames_sent", "interrupted", b"interrupted", "played_ms", b"played_ms", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "stop_lag_ms", b"stop_lag_ms", "time_to_first_frame_ms", b"time_to_first_frame_ms", "time_to_speaking_ms", b"time_to_speaking_ms", "underruns", b"underruns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -758,19 +882,23 @@ class StopDriveRequest(_message.Message):
 
     TASK_ID_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The task whose active drive ends."""
     profile: _builtins.str
     """The credentials profile of the task; "" means the default profile."""
+    mode: Global___StopMode.ValueType
+    """How the drive ends; UNSPECIFIED means FINISH."""
     def __init__(
         self,
         *,
         task_id: _builtins.str = ...,
         profile: _builtins.str = ...,
+        mode: Global___StopMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "profile", b"profile", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -783,16 +911,26 @@ class StopDriveResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DRIVE_ID_FIELD_NUMBER: _builtins.int
+    PLAYED_MS_FIELD_NUMBER: _builtins.int
+    INTERRUPTED_FIELD_NUMBER: _builtins.int
     drive_id: _builtins.str
     """The DriveId of the drive that was stopped ("" if it had none yet)."""
+    played_ms: _builtins.int
+    """Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+    silent; with FINISH: all it was sent, once played).
+    """
+    interrupted: _builtins.bool
+    """Whether the avatar was cut short."""
     def __init__(
         self,
         *,
         drive_id: _builtins.str = ...,
+        played_ms: _builtins.int = ...,
+        interrupted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drive_id", b"drive_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drive_id", b"drive_id", "interrupted", b"interrupted", "played_ms", b"played_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -949,6 +1087,10 @@ class Capabilities(_message.Message):
     CONFLICT_POLICIES_FIELD_NUMBER: _builtins.int
     VOICE_CHANNELS_FIELD_NUMBER: _builtins.int
     DEFAULT_QUEUE_TIMEOUT_FIELD_NUMBER: _builtins.int
+    TEXT_DRIVES_FIELD_NUMBER: _builtins.int
+    MAX_TEXT_CHARS_FIELD_NUMBER: _builtins.int
+    INTERRUPT_FIELD_NUMBER: _builtins.int
+    STOP_MODES_FIELD_NUMBER: _builtins.int
     min_input_sample_rate_hz: _builtins.int
     """Lowest accepted input sample rate (Hz)."""
     max_input_sample_rate_hz: _builtins.int
@@ -961,6 +1103,11 @@ class Capabilities(_message.Message):
     """How far ahead of the avatar's playhead audio may be sent (ms)."""
     max_frame_ms: _builtins.int
     """Largest frame sent to the avatar (ms of audio)."""
+    text_drives: _builtins.bool
+    """Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text."""
+    max_text_chars: _builtins.int
+    interrupt: _builtins.bool
+    """Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted."""
     @_builtins.property
     def encodings(self) -> _containers.RepeatedScalarFieldContainer[Global___Encoding.ValueType]:
         """Accepted input encodings."""
@@ -985,6 +1132,10 @@ class Capabilities(_message.Message):
     def default_queue_timeout(self) -> _duration_pb2.Duration:
         """Default queue timeout for the QUEUE policy."""
 
+    @_builtins.property
+    def stop_modes(self) -> _containers.RepeatedScalarFieldContainer[Global___StopMode.ValueType]:
+        """Stop modes StopDrive accepts."""
+
     def __init__(
         self,
         *,
@@ -1000,10 +1151,14 @@ class Capabilities(_message.Message):
         conflict_policies: _abc.Iterable[Global___ConflictPolicy.ValueType] | None = ...,
         voice_channels: _abc.Iterable[Global___VoiceChannel.ValueType] | None = ...,
         default_queue_timeout: _duration_pb2.Duration | None = ...,
+        text_drives: _builtins.bool = ...,
+        max_text_chars: _builtins.int = ...,
+        interrupt: _builtins.bool = ...,
+        stop_modes: _abc.Iterable[Global___StopMode.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["default_queue_timeout", b"default_queue_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "conflict_policies", b"conflict_policies", "default_queue_timeout", b"default_queue_timeout", "encodings", b"encodings", "max_chunk_bytes", b"max_chunk_bytes", "max_frame_ms", b"max_frame_ms", "max_input_sample_rate_hz", b"max_input_sample_rate_hz", "min_input_sample_rate_hz", b"min_input_sample_rate_hz", "output_sample_rates_hz", b"output_sample_rates_hz", "pacing_enabled", b"pacing_enabled", "pacing_lead_ms", b"pacing_lead_ms", "voice_channels", b"voice_channels"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "conflict_policies", b"conflict_policies", "default_queue_timeout", b"default_queue_timeout", "encodings", b"encodings", "interrupt", b"interrupt", "max_chunk_bytes", b"max_chunk_bytes", "max_frame_ms", b"max_frame_ms", "max_input_sample_rate_hz", b"max_input_sample_rate_hz", "max_text_chars", b"max_text_chars", "min_input_sample_rate_hz", b"min_input_sample_rate_hz", "output_sample_rates_hz", b"output_sample_rates_hz", "pacing_enabled", b"pacing_enabled", "pacing_lead_ms", b"pacing_lead_ms", "stop_modes", b"stop_modes", "text_drives", b"text_drives", "voice_channels", b"voice_channels"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

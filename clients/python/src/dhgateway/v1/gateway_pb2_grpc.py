@@ -81,7 +81,8 @@ class DriveGatewayServicer:
     def StopDrive(self, request, context):
         """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
         runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-        STOPPED_BY_REQUEST.
+        STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+        plays what it was sent (FINISH) or goes silent now (INTERRUPT).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

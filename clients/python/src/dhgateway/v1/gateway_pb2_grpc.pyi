@@ -45,7 +45,8 @@ class DriveGatewayStub:
     StopDrive: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.StopDriveRequest, _gateway_pb2.StopDriveResponse]
     """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
     runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-    STOPPED_BY_REQUEST.
+    STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+    plays what it was sent (FINISH) or goes silent now (INTERRUPT).
     """
     ListDrives: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]
     """ListDrives lists the active and queued drives of this gateway."""
@@ -77,7 +78,8 @@ class DriveGatewayAsyncStub(DriveGatewayStub):
     StopDrive: _aio.UnaryUnaryMultiCallable[_gateway_pb2.StopDriveRequest, _gateway_pb2.StopDriveResponse]  # type: ignore[assignment]
     """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
     runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-    STOPPED_BY_REQUEST.
+    STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+    plays what it was sent (FINISH) or goes silent now (INTERRUPT).
     """
     ListDrives: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]  # type: ignore[assignment]
     """ListDrives lists the active and queued drives of this gateway."""
@@ -118,7 +120,8 @@ class DriveGatewayServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gateway_pb2.StopDriveResponse, _abc.Awaitable[_gateway_pb2.StopDriveResponse]]:
         """StopDrive ends the active drive of a task (for barge-in), on whichever replica it
         runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-        STOPPED_BY_REQUEST.
+        STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+        plays what it was sent (FINISH) or goes silent now (INTERRUPT).
         """
 
     @_abc_1.abstractmethod

@@ -258,6 +258,53 @@ export function playbackSourceToJSON(object: PlaybackSource): string {
   }
 }
 
+/** StopMode is how StopDrive ends a task's drive. */
+export enum StopMode {
+  /** STOP_MODE_UNSPECIFIED - Not set: FINISH. */
+  STOP_MODE_UNSPECIFIED = 0,
+  /** STOP_MODE_FINISH - Stop sending; the avatar plays what it was sent, then the drive ends. */
+  STOP_MODE_FINISH = 1,
+  /**
+   * STOP_MODE_INTERRUPT - Silent now: the vendor is asked to interrupt the task (InterruptDriveTask), the audio
+   * the gateway still holds is dropped. With no active drive but a speaking avatar (the
+   * tail of a finished drive), it still silences the avatar.
+   */
+  STOP_MODE_INTERRUPT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function stopModeFromJSON(object: any): StopMode {
+  switch (object) {
+    case 0:
+    case "STOP_MODE_UNSPECIFIED":
+      return StopMode.STOP_MODE_UNSPECIFIED;
+    case 1:
+    case "STOP_MODE_FINISH":
+      return StopMode.STOP_MODE_FINISH;
+    case 2:
+    case "STOP_MODE_INTERRUPT":
+      return StopMode.STOP_MODE_INTERRUPT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StopMode.UNRECOGNIZED;
+  }
+}
+
+export function stopModeToJSON(object: StopMode): string {
+  switch (object) {
+    case StopMode.STOP_MODE_UNSPECIFIED:
+      return "STOP_MODE_UNSPECIFIED";
+    case StopMode.STOP_MODE_FINISH:
+      return "STOP_MODE_FINISH";
+    case StopMode.STOP_MODE_INTERRUPT:
+      return "STOP_MODE_INTERRUPT";
+    case StopMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** DriveState is where a drive is in its life. */
 export enum DriveState {
   /** DRIVE_STATE_UNSPECIFIED - Not set. */
@@ -451,7 +498,19 @@ export interface DriveRequest {
      * has played the audio before it.
      */
     { $case: "mark"; value: Mark }
+    | //
+    /**
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     */
+    { $case: "interrupt"; value: Interrupt }
     | undefined;
+}
+
+/** Interrupt asks for silence now; it has no fields. */
+export interface Interrupt {
 }
 
 /** Mark names a point in the drive's audio (after everything sent before it). */
@@ -500,11 +559,32 @@ export interface DriveConfig {
   labels: { [key: string]: string };
   /** The credentials profile to drive with; "" means the gateway's default profile. */
   profile: string;
+  /**
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   */
+  text: TextInput | undefined;
 }
 
 export interface DriveConfig_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** TextInput is a text drive: the vendor's own TTS speaks it. */
+export interface TextInput {
+  /** What the avatar says: 1 to 1800 characters (the vendor's limit). */
+  text: string;
+  /**
+   * The vendor's timbre (voice) id, from its GetTimbreList; "" means the profile's
+   * default timbre (the vendor requires one).
+   */
+  timbreId: string;
+  /** Faster above 0, slower below: -500 to 500 (the vendor's SpeechRate); 0 is normal. */
+  speechRate: number;
+  /** Higher above 0, lower below: -500 to 500 (the vendor's PitchRate); 0 is normal. */
+  pitchRate: number;
 }
 
 /** DriveEvent is one message of the gateway's half of a Drive stream. */
@@ -668,6 +748,19 @@ export interface Completed {
   underruns: number;
   /** Milliseconds from the last audio frame to the Stop. */
   stopLagMs: number;
+  /** Milliseconds of audio received but never sent to the avatar, dropped by an interrupt. */
+  droppedMs: number;
+  /**
+   * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+   * if none was sent; a text drive: to the vendor's DriveByText answer).
+   */
+  timeToFirstFrameMs: number;
+  /** Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke). */
+  timeToSpeakingMs: number;
+  /** Milliseconds of the drive's audio the avatar played (as in PlaybackFinished). */
+  playedMs: number;
+  /** Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT). */
+  interrupted: boolean;
 }
 
 /** StopDriveRequest asks to end the active drive of a task. */
@@ -676,12 +769,21 @@ export interface StopDriveRequest {
   taskId: string;
   /** The credentials profile of the task; "" means the default profile. */
   profile: string;
+  /** How the drive ends; UNSPECIFIED means FINISH. */
+  mode: StopMode;
 }
 
 /** StopDriveResponse answers StopDrive. */
 export interface StopDriveResponse {
   /** The DriveId of the drive that was stopped ("" if it had none yet). */
   driveId: string;
+  /**
+   * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+   * silent; with FINISH: all it was sent, once played).
+   */
+  playedMs: number;
+  /** Whether the avatar was cut short. */
+  interrupted: boolean;
 }
 
 /** ListDrivesRequest asks for this gateway's drives. */
@@ -750,7 +852,16 @@ export interface Capabilities {
   /** Accepted voice channels for stereo input. */
   voiceChannels: VoiceChannel[];
   /** Default queue timeout for the QUEUE policy. */
-  defaultQueueTimeout: Duration | undefined;
+  defaultQueueTimeout:
+    | Duration
+    | undefined;
+  /** Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text. */
+  textDrives: boolean;
+  maxTextChars: number;
+  /** Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted. */
+  interrupt: boolean;
+  /** Stop modes StopDrive accepts. */
+  stopModes: StopMode[];
 }
 
 /** GetTaskRequest asks how a task is. */
@@ -840,6 +951,9 @@ export const DriveRequest: MessageFns<DriveRequest> = {
       case "mark":
         Mark.encode(message.request.value, writer.uint32(26).fork()).join();
         break;
+      case "interrupt":
+        Interrupt.encode(message.request.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -881,6 +995,14 @@ export const DriveRequest: MessageFns<DriveRequest> = {
             message.request = { $case: "mark", value: Mark.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.request = { $case: "interrupt", value: Interrupt.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -901,6 +1023,8 @@ export const DriveRequest: MessageFns<DriveRequest> = {
         ? { $case: "audio", value: Buffer.from(bytesFromBase64(object.audio)) }
         : isSet(object.mark)
         ? { $case: "mark", value: Mark.fromJSON(object.mark) }
+        : isSet(object.interrupt)
+        ? { $case: "interrupt", value: Interrupt.fromJSON(object.interrupt) }
         : undefined,
     };
   },
@@ -913,6 +1037,8 @@ export const DriveRequest: MessageFns<DriveRequest> = {
       obj.audio = base64FromBytes(message.request.value);
     } else if (message.request?.$case === "mark") {
       obj.mark = Mark.toJSON(message.request.value);
+    } else if (message.request?.$case === "interrupt") {
+      obj.interrupt = Interrupt.toJSON(message.request.value);
     }
     return obj;
   },
@@ -941,7 +1067,65 @@ export const DriveRequest: MessageFns<DriveRequest> = {
         }
         break;
       }
+      case "interrupt": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "interrupt", value: Interrupt.fromPartial(object.request.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseInterrupt(): Interrupt {
+  return {};
+}
+
+export const Interrupt: MessageFns<Interrupt> = {
+  encode(_: Interrupt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Interrupt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterrupt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Interrupt {
+    return {};
+  },
+
+  toJSON(_: Interrupt): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Interrupt>, I>>(base?: I): Interrupt {
+    return Interrupt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Interrupt>, I>>(_: I): Interrupt {
+    const message = createBaseInterrupt();
     return message;
   },
 };
@@ -1167,6 +1351,7 @@ function createBaseDriveConfig(): DriveConfig {
     queueTimeout: undefined,
     labels: {},
     profile: "",
+    text: undefined,
   };
 }
 
@@ -1192,6 +1377,9 @@ export const DriveConfig: MessageFns<DriveConfig> = {
     });
     if (message.profile !== "") {
       writer.uint32(58).string(message.profile);
+    }
+    if (message.text !== undefined) {
+      TextInput.encode(message.text, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1268,6 +1456,14 @@ export const DriveConfig: MessageFns<DriveConfig> = {
             message.profile = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.text = TextInput.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1318,6 +1514,7 @@ export const DriveConfig: MessageFns<DriveConfig> = {
         )
         : {},
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      text: isSet(object.text) ? TextInput.fromJSON(object.text) : undefined,
     };
   },
 
@@ -1350,6 +1547,9 @@ export const DriveConfig: MessageFns<DriveConfig> = {
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
+    if (message.text !== undefined) {
+      obj.text = TextInput.toJSON(message.text);
+    }
     return obj;
   },
 
@@ -1377,6 +1577,7 @@ export const DriveConfig: MessageFns<DriveConfig> = {
       {},
     );
     message.profile = object.profile ?? "";
+    message.text = (object.text !== undefined && object.text !== null) ? TextInput.fromPartial(object.text) : undefined;
     return message;
   },
 };
@@ -1462,6 +1663,135 @@ export const DriveConfig_LabelsEntry: MessageFns<DriveConfig_LabelsEntry> = {
     const message = createBaseDriveConfig_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseTextInput(): TextInput {
+  return { text: "", timbreId: "", speechRate: 0, pitchRate: 0 };
+}
+
+export const TextInput: MessageFns<TextInput> = {
+  encode(message: TextInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.timbreId !== "") {
+      writer.uint32(18).string(message.timbreId);
+    }
+    if (message.speechRate !== 0) {
+      writer.uint32(24).int32(message.speechRate);
+    }
+    if (message.pitchRate !== 0) {
+      writer.uint32(32).int32(message.pitchRate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TextInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTextInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timbreId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.speechRate = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pitchRate = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TextInput {
+    return {
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      timbreId: isSet(object.timbreId)
+        ? globalThis.String(object.timbreId)
+        : isSet(object.timbre_id)
+        ? globalThis.String(object.timbre_id)
+        : "",
+      speechRate: isSet(object.speechRate)
+        ? globalThis.Number(object.speechRate)
+        : isSet(object.speech_rate)
+        ? globalThis.Number(object.speech_rate)
+        : 0,
+      pitchRate: isSet(object.pitchRate)
+        ? globalThis.Number(object.pitchRate)
+        : isSet(object.pitch_rate)
+        ? globalThis.Number(object.pitch_rate)
+        : 0,
+    };
+  },
+
+  toJSON(message: TextInput): unknown {
+    const obj: any = {};
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.timbreId !== "") {
+      obj.timbreId = message.timbreId;
+    }
+    if (message.speechRate !== 0) {
+      obj.speechRate = Math.round(message.speechRate);
+    }
+    if (message.pitchRate !== 0) {
+      obj.pitchRate = Math.round(message.pitchRate);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TextInput>, I>>(base?: I): TextInput {
+    return TextInput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TextInput>, I>>(object: I): TextInput {
+    const message = createBaseTextInput();
+    message.text = object.text ?? "";
+    message.timbreId = object.timbreId ?? "";
+    message.speechRate = object.speechRate ?? 0;
+    message.pitchRate = object.pitchRate ?? 0;
     return message;
   },
 };
@@ -2339,7 +2669,19 @@ export const Progress: MessageFns<Progress> = {
 };
 
 function createBaseCompleted(): Completed {
-  return { receivedMs: 0, sentMs: 0, bytesSent: 0, framesSent: 0, underruns: 0, stopLagMs: 0 };
+  return {
+    receivedMs: 0,
+    sentMs: 0,
+    bytesSent: 0,
+    framesSent: 0,
+    underruns: 0,
+    stopLagMs: 0,
+    droppedMs: 0,
+    timeToFirstFrameMs: 0,
+    timeToSpeakingMs: 0,
+    playedMs: 0,
+    interrupted: false,
+  };
 }
 
 export const Completed: MessageFns<Completed> = {
@@ -2361,6 +2703,21 @@ export const Completed: MessageFns<Completed> = {
     }
     if (message.stopLagMs !== 0) {
       writer.uint32(48).int64(message.stopLagMs);
+    }
+    if (message.droppedMs !== 0) {
+      writer.uint32(56).int64(message.droppedMs);
+    }
+    if (message.timeToFirstFrameMs !== 0) {
+      writer.uint32(64).int64(message.timeToFirstFrameMs);
+    }
+    if (message.timeToSpeakingMs !== 0) {
+      writer.uint32(72).int64(message.timeToSpeakingMs);
+    }
+    if (message.playedMs !== 0) {
+      writer.uint32(80).int64(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(88).bool(message.interrupted);
     }
     return writer;
   },
@@ -2426,6 +2783,46 @@ export const Completed: MessageFns<Completed> = {
             message.stopLagMs = longToNumber(reader.int64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.droppedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.timeToFirstFrameMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.timeToSpeakingMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.playedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2466,6 +2863,27 @@ export const Completed: MessageFns<Completed> = {
         : isSet(object.stop_lag_ms)
         ? globalThis.Number(object.stop_lag_ms)
         : 0,
+      droppedMs: isSet(object.droppedMs)
+        ? globalThis.Number(object.droppedMs)
+        : isSet(object.dropped_ms)
+        ? globalThis.Number(object.dropped_ms)
+        : 0,
+      timeToFirstFrameMs: isSet(object.timeToFirstFrameMs)
+        ? globalThis.Number(object.timeToFirstFrameMs)
+        : isSet(object.time_to_first_frame_ms)
+        ? globalThis.Number(object.time_to_first_frame_ms)
+        : 0,
+      timeToSpeakingMs: isSet(object.timeToSpeakingMs)
+        ? globalThis.Number(object.timeToSpeakingMs)
+        : isSet(object.time_to_speaking_ms)
+        ? globalThis.Number(object.time_to_speaking_ms)
+        : 0,
+      playedMs: isSet(object.playedMs)
+        ? globalThis.Number(object.playedMs)
+        : isSet(object.played_ms)
+        ? globalThis.Number(object.played_ms)
+        : 0,
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
     };
   },
 
@@ -2489,6 +2907,21 @@ export const Completed: MessageFns<Completed> = {
     if (message.stopLagMs !== 0) {
       obj.stopLagMs = Math.round(message.stopLagMs);
     }
+    if (message.droppedMs !== 0) {
+      obj.droppedMs = Math.round(message.droppedMs);
+    }
+    if (message.timeToFirstFrameMs !== 0) {
+      obj.timeToFirstFrameMs = Math.round(message.timeToFirstFrameMs);
+    }
+    if (message.timeToSpeakingMs !== 0) {
+      obj.timeToSpeakingMs = Math.round(message.timeToSpeakingMs);
+    }
+    if (message.playedMs !== 0) {
+      obj.playedMs = Math.round(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
+    }
     return obj;
   },
 
@@ -2503,12 +2936,17 @@ export const Completed: MessageFns<Completed> = {
     message.framesSent = object.framesSent ?? 0;
     message.underruns = object.underruns ?? 0;
     message.stopLagMs = object.stopLagMs ?? 0;
+    message.droppedMs = object.droppedMs ?? 0;
+    message.timeToFirstFrameMs = object.timeToFirstFrameMs ?? 0;
+    message.timeToSpeakingMs = object.timeToSpeakingMs ?? 0;
+    message.playedMs = object.playedMs ?? 0;
+    message.interrupted = object.interrupted ?? false;
     return message;
   },
 };
 
 function createBaseStopDriveRequest(): StopDriveRequest {
-  return { taskId: "", profile: "" };
+  return { taskId: "", profile: "", mode: 0 };
 }
 
 export const StopDriveRequest: MessageFns<StopDriveRequest> = {
@@ -2518,6 +2956,9 @@ export const StopDriveRequest: MessageFns<StopDriveRequest> = {
     }
     if (message.profile !== "") {
       writer.uint32(18).string(message.profile);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(24).int32(message.mode);
     }
     return writer;
   },
@@ -2551,6 +2992,14 @@ export const StopDriveRequest: MessageFns<StopDriveRequest> = {
             message.profile = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2571,6 +3020,7 @@ export const StopDriveRequest: MessageFns<StopDriveRequest> = {
         ? globalThis.String(object.task_id)
         : "",
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      mode: isSet(object.mode) ? stopModeFromJSON(object.mode) : 0,
     };
   },
 
@@ -2582,6 +3032,9 @@ export const StopDriveRequest: MessageFns<StopDriveRequest> = {
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
+    if (message.mode !== 0) {
+      obj.mode = stopModeToJSON(message.mode);
+    }
     return obj;
   },
 
@@ -2592,18 +3045,25 @@ export const StopDriveRequest: MessageFns<StopDriveRequest> = {
     const message = createBaseStopDriveRequest();
     message.taskId = object.taskId ?? "";
     message.profile = object.profile ?? "";
+    message.mode = object.mode ?? 0;
     return message;
   },
 };
 
 function createBaseStopDriveResponse(): StopDriveResponse {
-  return { driveId: "" };
+  return { driveId: "", playedMs: 0, interrupted: false };
 }
 
 export const StopDriveResponse: MessageFns<StopDriveResponse> = {
   encode(message: StopDriveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.driveId !== "") {
       writer.uint32(10).string(message.driveId);
+    }
+    if (message.playedMs !== 0) {
+      writer.uint32(16).int64(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      writer.uint32(24).bool(message.interrupted);
     }
     return writer;
   },
@@ -2629,6 +3089,22 @@ export const StopDriveResponse: MessageFns<StopDriveResponse> = {
             message.driveId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.playedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.interrupted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2648,6 +3124,12 @@ export const StopDriveResponse: MessageFns<StopDriveResponse> = {
         : isSet(object.drive_id)
         ? globalThis.String(object.drive_id)
         : "",
+      playedMs: isSet(object.playedMs)
+        ? globalThis.Number(object.playedMs)
+        : isSet(object.played_ms)
+        ? globalThis.Number(object.played_ms)
+        : 0,
+      interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
     };
   },
 
@@ -2655,6 +3137,12 @@ export const StopDriveResponse: MessageFns<StopDriveResponse> = {
     const obj: any = {};
     if (message.driveId !== "") {
       obj.driveId = message.driveId;
+    }
+    if (message.playedMs !== 0) {
+      obj.playedMs = Math.round(message.playedMs);
+    }
+    if (message.interrupted !== false) {
+      obj.interrupted = message.interrupted;
     }
     return obj;
   },
@@ -2665,6 +3153,8 @@ export const StopDriveResponse: MessageFns<StopDriveResponse> = {
   fromPartial<I extends Exact<DeepPartial<StopDriveResponse>, I>>(object: I): StopDriveResponse {
     const message = createBaseStopDriveResponse();
     message.driveId = object.driveId ?? "";
+    message.playedMs = object.playedMs ?? 0;
+    message.interrupted = object.interrupted ?? false;
     return message;
   },
 };
@@ -3173,6 +3663,10 @@ function createBaseCapabilities(): Capabilities {
     conflictPolicies: [],
     voiceChannels: [],
     defaultQueueTimeout: undefined,
+    textDrives: false,
+    maxTextChars: 0,
+    interrupt: false,
+    stopModes: [],
   };
 }
 
@@ -3233,6 +3727,22 @@ export const Capabilities: MessageFns<Capabilities> = {
     }
     if (message.defaultQueueTimeout !== undefined) {
       Duration.encode(message.defaultQueueTimeout, writer.uint32(98).fork()).join();
+    }
+    if (message.textDrives !== false) {
+      writer.uint32(104).bool(message.textDrives);
+    }
+    if (message.maxTextChars !== 0) {
+      writer.uint32(112).int32(message.maxTextChars);
+    }
+    if (message.interrupt !== false) {
+      writer.uint32(120).bool(message.interrupt);
+    }
+    if (message.stopModes.length !== 0) {
+      writer.uint32(130).fork();
+      for (const v of message.stopModes) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -3396,6 +3906,48 @@ export const Capabilities: MessageFns<Capabilities> = {
             message.defaultQueueTimeout = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.textDrives = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxTextChars = reader.int32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.interrupt = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag === 128) {
+              message.stopModes.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 130) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stopModes.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3464,6 +4016,22 @@ export const Capabilities: MessageFns<Capabilities> = {
         : isSet(object.default_queue_timeout)
         ? Duration.fromJSON(object.default_queue_timeout)
         : undefined,
+      textDrives: isSet(object.textDrives)
+        ? globalThis.Boolean(object.textDrives)
+        : isSet(object.text_drives)
+        ? globalThis.Boolean(object.text_drives)
+        : false,
+      maxTextChars: isSet(object.maxTextChars)
+        ? globalThis.Number(object.maxTextChars)
+        : isSet(object.max_text_chars)
+        ? globalThis.Number(object.max_text_chars)
+        : 0,
+      interrupt: isSet(object.interrupt) ? globalThis.Boolean(object.interrupt) : false,
+      stopModes: globalThis.Array.isArray(object?.stopModes)
+        ? object.stopModes.map((e: any) => stopModeFromJSON(e))
+        : globalThis.Array.isArray(object?.stop_modes)
+        ? object.stop_modes.map((e: any) => stopModeFromJSON(e))
+        : [],
     };
   },
 
@@ -3505,6 +4073,18 @@ export const Capabilities: MessageFns<Capabilities> = {
     if (message.defaultQueueTimeout !== undefined) {
       obj.defaultQueueTimeout = Duration.toJSON(message.defaultQueueTimeout);
     }
+    if (message.textDrives !== false) {
+      obj.textDrives = message.textDrives;
+    }
+    if (message.maxTextChars !== 0) {
+      obj.maxTextChars = Math.round(message.maxTextChars);
+    }
+    if (message.interrupt !== false) {
+      obj.interrupt = message.interrupt;
+    }
+    if (message.stopModes?.length) {
+      obj.stopModes = message.stopModes.map((e) => stopModeToJSON(e));
+    }
     return obj;
   },
 
@@ -3527,6 +4107,10 @@ export const Capabilities: MessageFns<Capabilities> = {
     message.defaultQueueTimeout = (object.defaultQueueTimeout !== undefined && object.defaultQueueTimeout !== null)
       ? Duration.fromPartial(object.defaultQueueTimeout)
       : undefined;
+    message.textDrives = object.textDrives ?? false;
+    message.maxTextChars = object.maxTextChars ?? 0;
+    message.interrupt = object.interrupt ?? false;
+    message.stopModes = object.stopModes?.map((e) => e) || [];
     return message;
   },
 };
@@ -4100,7 +4684,8 @@ export const DriveGatewayService = {
   /**
    * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
    * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-   * STOPPED_BY_REQUEST.
+   * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+   * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
    */
   stopDrive: {
     path: "/dhgateway.v1.DriveGateway/StopDrive" as const,
@@ -4173,7 +4758,8 @@ export interface DriveGatewayServer extends UntypedServiceImplementation {
   /**
    * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
    * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-   * STOPPED_BY_REQUEST.
+   * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+   * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
    */
   stopDrive: handleUnaryCall<StopDriveRequest, StopDriveResponse>;
   /** ListDrives lists the active and queued drives of this gateway. */
@@ -4207,7 +4793,8 @@ export interface DriveGatewayClient extends Client {
   /**
    * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
    * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-   * STOPPED_BY_REQUEST.
+   * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+   * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
    */
   stopDrive(
     request: StopDriveRequest,

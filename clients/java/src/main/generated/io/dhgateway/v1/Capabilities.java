@@ -37,6 +37,7 @@ private static final long serialVersionUID = 0L;
     outputSampleRatesHz_ = emptyIntList();
     conflictPolicies_ = emptyIntList();
     voiceChannels_ = emptyIntList();
+    stopModes_ = emptyIntList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -507,6 +508,126 @@ private static final long serialVersionUID = 0L;
     return defaultQueueTimeout_ == null ? com.google.protobuf.Duration.getDefaultInstance() : defaultQueueTimeout_;
   }
 
+  public static final int TEXT_DRIVES_FIELD_NUMBER = 13;
+  private boolean textDrives_ = false;
+  /**
+   * <pre>
+   * Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+   * </pre>
+   *
+   * <code>bool text_drives = 13;</code>
+   * @return The textDrives.
+   */
+  @java.lang.Override
+  public boolean getTextDrives() {
+    return textDrives_;
+  }
+
+  public static final int MAX_TEXT_CHARS_FIELD_NUMBER = 14;
+  private int maxTextChars_ = 0;
+  /**
+   * <code>int32 max_text_chars = 14;</code>
+   * @return The maxTextChars.
+   */
+  @java.lang.Override
+  public int getMaxTextChars() {
+    return maxTextChars_;
+  }
+
+  public static final int INTERRUPT_FIELD_NUMBER = 15;
+  private boolean interrupt_ = false;
+  /**
+   * <pre>
+   * Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+   * </pre>
+   *
+   * <code>bool interrupt = 15;</code>
+   * @return The interrupt.
+   */
+  @java.lang.Override
+  public boolean getInterrupt() {
+    return interrupt_;
+  }
+
+  public static final int STOP_MODES_FIELD_NUMBER = 16;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.Internal.IntList stopModes_ =
+      emptyIntList();
+  private static final     com.google.protobuf.Internal.IntListAdapter.IntConverter<
+      io.dhgateway.v1.StopMode> stopModes_converter_ =
+          new com.google.protobuf.Internal.IntListAdapter.IntConverter<
+              io.dhgateway.v1.StopMode>() {
+            public io.dhgateway.v1.StopMode convert(int from) {
+              io.dhgateway.v1.StopMode result = io.dhgateway.v1.StopMode.forNumber(from);
+              return result == null ? io.dhgateway.v1.StopMode.UNRECOGNIZED : result;
+            }
+          };
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return A list containing the stopModes.
+   */
+  @java.lang.Override
+  public java.util.List<io.dhgateway.v1.StopMode> getStopModesList() {
+    return new com.google.protobuf.Internal.IntListAdapter<
+        io.dhgateway.v1.StopMode>(stopModes_, stopModes_converter_);
+  }
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return The count of stopModes.
+   */
+  @java.lang.Override
+  public int getStopModesCount() {
+    return stopModes_.size();
+  }
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @param index The index of the element to return.
+   * @return The stopModes at the given index.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.StopMode getStopModes(int index) {
+    return stopModes_converter_.convert(stopModes_.getInt(index));
+  }
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return A list containing the enum numeric values on the wire for stopModes.
+   */
+  @java.lang.Override
+  public java.util.List<java.lang.Integer>
+  getStopModesValueList() {
+    return stopModes_;
+  }
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @param index The index of the value to return.
+   * @return The enum numeric value on the wire of stopModes at the given index.
+   */
+  @java.lang.Override
+  public int getStopModesValue(int index) {
+    return stopModes_.getInt(index);
+  }
+  private int stopModesMemoizedSerializedSize;
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -577,6 +698,22 @@ private static final long serialVersionUID = 0L;
     }
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(12, getDefaultQueueTimeout());
+    }
+    if (textDrives_ != false) {
+      output.writeBool(13, textDrives_);
+    }
+    if (maxTextChars_ != 0) {
+      output.writeInt32(14, maxTextChars_);
+    }
+    if (interrupt_ != false) {
+      output.writeBool(15, interrupt_);
+    }
+    if (getStopModesList().size() > 0) {
+      output.writeUInt32NoTag(130);
+      output.writeUInt32NoTag(stopModesMemoizedSerializedSize);
+    }
+    for (int i = 0; i < stopModes_.size(); i++) {
+      output.writeEnumNoTag(stopModes_.getInt(i));
     }
     getUnknownFields().writeTo(output);
   }
@@ -674,6 +811,30 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(12, getDefaultQueueTimeout());
     }
+    if (textDrives_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(13, textDrives_);
+    }
+    if (maxTextChars_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(14, maxTextChars_);
+    }
+    if (interrupt_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(15, interrupt_);
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < stopModes_.size(); i++) {
+        dataSize += com.google.protobuf.CodedOutputStream
+          .computeEnumSizeNoTag(stopModes_.getInt(i));
+      }
+      size += dataSize;
+      if (!getStopModesList().isEmpty()) {  size += 2;
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32SizeNoTag(dataSize);
+      }stopModesMemoizedSerializedSize = dataSize;
+    }
     return size;
   }
   @java.lang.Override
@@ -722,6 +883,13 @@ private static final long serialVersionUID = 0L;
       if (!getDefaultQueueTimeout()
           .equals(other.getDefaultQueueTimeout())) return false;
     }
+    if (getTextDrives()
+        != other.getTextDrives()) return false;
+    if (getMaxTextChars()
+        != other.getMaxTextChars()) return false;
+    if (getInterrupt()
+        != other.getInterrupt()) return false;
+    if (!stopModes_.equals(other.stopModes_)) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -769,6 +937,18 @@ private static final long serialVersionUID = 0L;
     if (hasDefaultQueueTimeout()) {
       hash = (37 * hash) + DEFAULT_QUEUE_TIMEOUT_FIELD_NUMBER;
       hash = (53 * hash) + getDefaultQueueTimeout().hashCode();
+    }
+    hash = (37 * hash) + TEXT_DRIVES_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getTextDrives());
+    hash = (37 * hash) + MAX_TEXT_CHARS_FIELD_NUMBER;
+    hash = (53 * hash) + getMaxTextChars();
+    hash = (37 * hash) + INTERRUPT_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getInterrupt());
+    if (getStopModesCount() > 0) {
+      hash = (37 * hash) + STOP_MODES_FIELD_NUMBER;
+      hash = (53 * hash) + stopModes_.hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -927,6 +1107,10 @@ private static final long serialVersionUID = 0L;
         defaultQueueTimeoutBuilder_.dispose();
         defaultQueueTimeoutBuilder_ = null;
       }
+      textDrives_ = false;
+      maxTextChars_ = 0;
+      interrupt_ = false;
+      stopModes_ = emptyIntList();
       return this;
     }
 
@@ -1004,6 +1188,19 @@ private static final long serialVersionUID = 0L;
             ? defaultQueueTimeout_
             : defaultQueueTimeoutBuilder_.build();
         to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.textDrives_ = textDrives_;
+      }
+      if (((from_bitField0_ & 0x00002000) != 0)) {
+        result.maxTextChars_ = maxTextChars_;
+      }
+      if (((from_bitField0_ & 0x00004000) != 0)) {
+        result.interrupt_ = interrupt_;
+      }
+      if (((from_bitField0_ & 0x00008000) != 0)) {
+        stopModes_.makeImmutable();
+        result.stopModes_ = stopModes_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1095,6 +1292,26 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasDefaultQueueTimeout()) {
         mergeDefaultQueueTimeout(other.getDefaultQueueTimeout());
+      }
+      if (other.getTextDrives() != false) {
+        setTextDrives(other.getTextDrives());
+      }
+      if (other.getMaxTextChars() != 0) {
+        setMaxTextChars(other.getMaxTextChars());
+      }
+      if (other.getInterrupt() != false) {
+        setInterrupt(other.getInterrupt());
+      }
+      if (!other.stopModes_.isEmpty()) {
+        if (stopModes_.isEmpty()) {
+          stopModes_ = other.stopModes_;
+          stopModes_.makeImmutable();
+          bitField0_ |= 0x00008000;
+        } else {
+          ensureStopModesIsMutable();
+          stopModes_.addAll(other.stopModes_);
+        }
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1237,6 +1454,37 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000800;
               break;
             } // case 98
+            case 104: {
+              textDrives_ = input.readBool();
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 104
+            case 112: {
+              maxTextChars_ = input.readInt32();
+              bitField0_ |= 0x00002000;
+              break;
+            } // case 112
+            case 120: {
+              interrupt_ = input.readBool();
+              bitField0_ |= 0x00004000;
+              break;
+            } // case 120
+            case 128: {
+              int tmpRaw = input.readEnum();
+              ensureStopModesIsMutable();
+              stopModes_.addInt(tmpRaw);
+              break;
+            } // case 128
+            case 130: {
+              int length = input.readRawVarint32();
+              int limit = input.pushLimit(length);
+              ensureStopModesIsMutable();
+              while (input.getBytesUntilLimit() > 0) {
+                stopModes_.addInt(input.readEnum());
+              }
+              input.popLimit(limit);
+              break;
+            } // case 130
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2453,6 +2701,312 @@ private static final long serialVersionUID = 0L;
         defaultQueueTimeout_ = null;
       }
       return defaultQueueTimeoutBuilder_;
+    }
+
+    private boolean textDrives_ ;
+    /**
+     * <pre>
+     * Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+     * </pre>
+     *
+     * <code>bool text_drives = 13;</code>
+     * @return The textDrives.
+     */
+    @java.lang.Override
+    public boolean getTextDrives() {
+      return textDrives_;
+    }
+    /**
+     * <pre>
+     * Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+     * </pre>
+     *
+     * <code>bool text_drives = 13;</code>
+     * @param value The textDrives to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTextDrives(boolean value) {
+
+      textDrives_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+     * </pre>
+     *
+     * <code>bool text_drives = 13;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTextDrives() {
+      bitField0_ = (bitField0_ & ~0x00001000);
+      textDrives_ = false;
+      onChanged();
+      return this;
+    }
+
+    private int maxTextChars_ ;
+    /**
+     * <code>int32 max_text_chars = 14;</code>
+     * @return The maxTextChars.
+     */
+    @java.lang.Override
+    public int getMaxTextChars() {
+      return maxTextChars_;
+    }
+    /**
+     * <code>int32 max_text_chars = 14;</code>
+     * @param value The maxTextChars to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxTextChars(int value) {
+
+      maxTextChars_ = value;
+      bitField0_ |= 0x00002000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>int32 max_text_chars = 14;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxTextChars() {
+      bitField0_ = (bitField0_ & ~0x00002000);
+      maxTextChars_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private boolean interrupt_ ;
+    /**
+     * <pre>
+     * Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+     * </pre>
+     *
+     * <code>bool interrupt = 15;</code>
+     * @return The interrupt.
+     */
+    @java.lang.Override
+    public boolean getInterrupt() {
+      return interrupt_;
+    }
+    /**
+     * <pre>
+     * Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+     * </pre>
+     *
+     * <code>bool interrupt = 15;</code>
+     * @param value The interrupt to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInterrupt(boolean value) {
+
+      interrupt_ = value;
+      bitField0_ |= 0x00004000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+     * </pre>
+     *
+     * <code>bool interrupt = 15;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearInterrupt() {
+      bitField0_ = (bitField0_ & ~0x00004000);
+      interrupt_ = false;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Internal.IntList stopModes_ = emptyIntList();
+    private void ensureStopModesIsMutable() {
+      if (!stopModes_.isModifiable()) {
+        stopModes_ = makeMutableCopy(stopModes_);
+      }
+      bitField0_ |= 0x00008000;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @return A list containing the stopModes.
+     */
+    public java.util.List<io.dhgateway.v1.StopMode> getStopModesList() {
+      return new com.google.protobuf.Internal.IntListAdapter<
+          io.dhgateway.v1.StopMode>(stopModes_, stopModes_converter_);
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @return The count of stopModes.
+     */
+    public int getStopModesCount() {
+      return stopModes_.size();
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param index The index of the element to return.
+     * @return The stopModes at the given index.
+     */
+    public io.dhgateway.v1.StopMode getStopModes(int index) {
+      return stopModes_converter_.convert(stopModes_.getInt(index));
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param index The index to set the value at.
+     * @param value The stopModes to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setStopModes(
+        int index, io.dhgateway.v1.StopMode value) {
+      java.util.Objects.requireNonNull(value);
+      ensureStopModesIsMutable();
+      stopModes_.setInt(index, value.getNumber());
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param value The stopModes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addStopModes(io.dhgateway.v1.StopMode value) {
+      java.util.Objects.requireNonNull(value);
+      ensureStopModesIsMutable();
+      stopModes_.addInt(value.getNumber());
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param values The stopModes to add.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder addAllStopModes(
+        java.lang.Iterable<? extends io.dhgateway.v1.StopMode> values) {
+      ensureStopModesIsMutable();
+      for (io.dhgateway.v1.StopMode value : values) {
+        stopModes_.addInt(value.getNumber());
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearStopModes() {
+      stopModes_ = emptyIntList();
+      bitField0_ = (bitField0_ & ~0x00008000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @return A list containing the enum numeric values on the wire for stopModes.
+     */
+    public java.util.List<java.lang.Integer>
+    getStopModesValueList() {
+      stopModes_.makeImmutable();
+      return stopModes_;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param index The index of the value to return.
+     * @return The enum numeric value on the wire of stopModes at the given index.
+     */
+    public int getStopModesValue(int index) {
+      return stopModes_.getInt(index);
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param index The index to set the value at.
+     * @param value The enum numeric value on the wire for stopModes to set.
+     * @return This builder for chaining.
+     */
+    public Builder setStopModesValue(
+        int index, int value) {
+      ensureStopModesIsMutable();
+      stopModes_.setInt(index, value);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param value The enum numeric value on the wire for stopModes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addStopModesValue(int value) {
+      ensureStopModesIsMutable();
+      stopModes_.addInt(value);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Stop modes StopDrive accepts.
+     * </pre>
+     *
+     * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+     * @param values The enum numeric values on the wire for stopModes to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllStopModesValue(
+        java.lang.Iterable<java.lang.Integer> values) {
+      ensureStopModesIsMutable();
+      for (int value : values) {
+        stopModes_.addInt(value);
+      }
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:dhgateway.v1.Capabilities)

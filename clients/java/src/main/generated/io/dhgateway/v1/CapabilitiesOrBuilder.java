@@ -301,4 +301,79 @@ public interface CapabilitiesOrBuilder extends
    * <code>.google.protobuf.Duration default_queue_timeout = 12;</code>
    */
   com.google.protobuf.DurationOrBuilder getDefaultQueueTimeoutOrBuilder();
+
+  /**
+   * <pre>
+   * Whether DriveConfig.text (the vendor's TTS) is accepted, and its longest text.
+   * </pre>
+   *
+   * <code>bool text_drives = 13;</code>
+   * @return The textDrives.
+   */
+  boolean getTextDrives();
+
+  /**
+   * <code>int32 max_text_chars = 14;</code>
+   * @return The maxTextChars.
+   */
+  int getMaxTextChars();
+
+  /**
+   * <pre>
+   * Whether DriveRequest.interrupt and StopDrive's STOP_MODE_INTERRUPT are accepted.
+   * </pre>
+   *
+   * <code>bool interrupt = 15;</code>
+   * @return The interrupt.
+   */
+  boolean getInterrupt();
+
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return A list containing the stopModes.
+   */
+  java.util.List<io.dhgateway.v1.StopMode> getStopModesList();
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return The count of stopModes.
+   */
+  int getStopModesCount();
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @param index The index of the element to return.
+   * @return The stopModes at the given index.
+   */
+  io.dhgateway.v1.StopMode getStopModes(int index);
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @return A list containing the enum numeric values on the wire for stopModes.
+   */
+  java.util.List<java.lang.Integer>
+  getStopModesValueList();
+  /**
+   * <pre>
+   * Stop modes StopDrive accepts.
+   * </pre>
+   *
+   * <code>repeated .dhgateway.v1.StopMode stop_modes = 16;</code>
+   * @param index The index of the value to return.
+   * @return The enum numeric value on the wire of stopModes at the given index.
+   */
+  int getStopModesValue(int index);
 }

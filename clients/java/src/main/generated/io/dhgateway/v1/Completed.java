@@ -142,6 +142,82 @@ private static final long serialVersionUID = 0L;
     return stopLagMs_;
   }
 
+  public static final int DROPPED_MS_FIELD_NUMBER = 7;
+  private long droppedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+   * </pre>
+   *
+   * <code>int64 dropped_ms = 7;</code>
+   * @return The droppedMs.
+   */
+  @java.lang.Override
+  public long getDroppedMs() {
+    return droppedMs_;
+  }
+
+  public static final int TIME_TO_FIRST_FRAME_MS_FIELD_NUMBER = 8;
+  private long timeToFirstFrameMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+   * if none was sent; a text drive: to the vendor's DriveByText answer).
+   * </pre>
+   *
+   * <code>int64 time_to_first_frame_ms = 8;</code>
+   * @return The timeToFirstFrameMs.
+   */
+  @java.lang.Override
+  public long getTimeToFirstFrameMs() {
+    return timeToFirstFrameMs_;
+  }
+
+  public static final int TIME_TO_SPEAKING_MS_FIELD_NUMBER = 9;
+  private long timeToSpeakingMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+   * </pre>
+   *
+   * <code>int64 time_to_speaking_ms = 9;</code>
+   * @return The timeToSpeakingMs.
+   */
+  @java.lang.Override
+  public long getTimeToSpeakingMs() {
+    return timeToSpeakingMs_;
+  }
+
+  public static final int PLAYED_MS_FIELD_NUMBER = 10;
+  private long playedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+   * </pre>
+   *
+   * <code>int64 played_ms = 10;</code>
+   * @return The playedMs.
+   */
+  @java.lang.Override
+  public long getPlayedMs() {
+    return playedMs_;
+  }
+
+  public static final int INTERRUPTED_FIELD_NUMBER = 11;
+  private boolean interrupted_ = false;
+  /**
+   * <pre>
+   * Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+   * </pre>
+   *
+   * <code>bool interrupted = 11;</code>
+   * @return The interrupted.
+   */
+  @java.lang.Override
+  public boolean getInterrupted() {
+    return interrupted_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -174,6 +250,21 @@ private static final long serialVersionUID = 0L;
     if (stopLagMs_ != 0L) {
       output.writeInt64(6, stopLagMs_);
     }
+    if (droppedMs_ != 0L) {
+      output.writeInt64(7, droppedMs_);
+    }
+    if (timeToFirstFrameMs_ != 0L) {
+      output.writeInt64(8, timeToFirstFrameMs_);
+    }
+    if (timeToSpeakingMs_ != 0L) {
+      output.writeInt64(9, timeToSpeakingMs_);
+    }
+    if (playedMs_ != 0L) {
+      output.writeInt64(10, playedMs_);
+    }
+    if (interrupted_ != false) {
+      output.writeBool(11, interrupted_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -201,6 +292,26 @@ private static final long serialVersionUID = 0L;
     if (stopLagMs_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(6, stopLagMs_);
+    }
+    if (droppedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(7, droppedMs_);
+    }
+    if (timeToFirstFrameMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(8, timeToFirstFrameMs_);
+    }
+    if (timeToSpeakingMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(9, timeToSpeakingMs_);
+    }
+    if (playedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(10, playedMs_);
+    }
+    if (interrupted_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(11, interrupted_);
     }
     return size;
   }
@@ -238,6 +349,16 @@ private static final long serialVersionUID = 0L;
         != other.getUnderruns()) return false;
     if (getStopLagMs()
         != other.getStopLagMs()) return false;
+    if (getDroppedMs()
+        != other.getDroppedMs()) return false;
+    if (getTimeToFirstFrameMs()
+        != other.getTimeToFirstFrameMs()) return false;
+    if (getTimeToSpeakingMs()
+        != other.getTimeToSpeakingMs()) return false;
+    if (getPlayedMs()
+        != other.getPlayedMs()) return false;
+    if (getInterrupted()
+        != other.getInterrupted()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -266,6 +387,21 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + STOP_LAG_MS_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getStopLagMs());
+    hash = (37 * hash) + DROPPED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getDroppedMs());
+    hash = (37 * hash) + TIME_TO_FIRST_FRAME_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getTimeToFirstFrameMs());
+    hash = (37 * hash) + TIME_TO_SPEAKING_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getTimeToSpeakingMs());
+    hash = (37 * hash) + PLAYED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getPlayedMs());
+    hash = (37 * hash) + INTERRUPTED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getInterrupted());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -407,6 +543,11 @@ private static final long serialVersionUID = 0L;
       framesSent_ = 0L;
       underruns_ = 0;
       stopLagMs_ = 0L;
+      droppedMs_ = 0L;
+      timeToFirstFrameMs_ = 0L;
+      timeToSpeakingMs_ = 0L;
+      playedMs_ = 0L;
+      interrupted_ = false;
       return this;
     }
 
@@ -458,6 +599,21 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.stopLagMs_ = stopLagMs_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.droppedMs_ = droppedMs_;
+      }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.timeToFirstFrameMs_ = timeToFirstFrameMs_;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.timeToSpeakingMs_ = timeToSpeakingMs_;
+      }
+      if (((from_bitField0_ & 0x00000200) != 0)) {
+        result.playedMs_ = playedMs_;
+      }
+      if (((from_bitField0_ & 0x00000400) != 0)) {
+        result.interrupted_ = interrupted_;
+      }
     }
 
     @java.lang.Override
@@ -489,6 +645,21 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getStopLagMs() != 0L) {
         setStopLagMs(other.getStopLagMs());
+      }
+      if (other.getDroppedMs() != 0L) {
+        setDroppedMs(other.getDroppedMs());
+      }
+      if (other.getTimeToFirstFrameMs() != 0L) {
+        setTimeToFirstFrameMs(other.getTimeToFirstFrameMs());
+      }
+      if (other.getTimeToSpeakingMs() != 0L) {
+        setTimeToSpeakingMs(other.getTimeToSpeakingMs());
+      }
+      if (other.getPlayedMs() != 0L) {
+        setPlayedMs(other.getPlayedMs());
+      }
+      if (other.getInterrupted() != false) {
+        setInterrupted(other.getInterrupted());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -544,6 +715,31 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 56: {
+              droppedMs_ = input.readInt64();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 56
+            case 64: {
+              timeToFirstFrameMs_ = input.readInt64();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 64
+            case 72: {
+              timeToSpeakingMs_ = input.readInt64();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
+            case 80: {
+              playedMs_ = input.readInt64();
+              bitField0_ |= 0x00000200;
+              break;
+            } // case 80
+            case 88: {
+              interrupted_ = input.readBool();
+              bitField0_ |= 0x00000400;
+              break;
+            } // case 88
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -821,6 +1017,229 @@ private static final long serialVersionUID = 0L;
     public Builder clearStopLagMs() {
       bitField0_ = (bitField0_ & ~0x00000020);
       stopLagMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long droppedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+     * </pre>
+     *
+     * <code>int64 dropped_ms = 7;</code>
+     * @return The droppedMs.
+     */
+    @java.lang.Override
+    public long getDroppedMs() {
+      return droppedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+     * </pre>
+     *
+     * <code>int64 dropped_ms = 7;</code>
+     * @param value The droppedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setDroppedMs(long value) {
+
+      droppedMs_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+     * </pre>
+     *
+     * <code>int64 dropped_ms = 7;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearDroppedMs() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      droppedMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long timeToFirstFrameMs_ ;
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+     * if none was sent; a text drive: to the vendor's DriveByText answer).
+     * </pre>
+     *
+     * <code>int64 time_to_first_frame_ms = 8;</code>
+     * @return The timeToFirstFrameMs.
+     */
+    @java.lang.Override
+    public long getTimeToFirstFrameMs() {
+      return timeToFirstFrameMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+     * if none was sent; a text drive: to the vendor's DriveByText answer).
+     * </pre>
+     *
+     * <code>int64 time_to_first_frame_ms = 8;</code>
+     * @param value The timeToFirstFrameMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTimeToFirstFrameMs(long value) {
+
+      timeToFirstFrameMs_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+     * if none was sent; a text drive: to the vendor's DriveByText answer).
+     * </pre>
+     *
+     * <code>int64 time_to_first_frame_ms = 8;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTimeToFirstFrameMs() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      timeToFirstFrameMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long timeToSpeakingMs_ ;
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+     * </pre>
+     *
+     * <code>int64 time_to_speaking_ms = 9;</code>
+     * @return The timeToSpeakingMs.
+     */
+    @java.lang.Override
+    public long getTimeToSpeakingMs() {
+      return timeToSpeakingMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+     * </pre>
+     *
+     * <code>int64 time_to_speaking_ms = 9;</code>
+     * @param value The timeToSpeakingMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTimeToSpeakingMs(long value) {
+
+      timeToSpeakingMs_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+     * </pre>
+     *
+     * <code>int64 time_to_speaking_ms = 9;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTimeToSpeakingMs() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      timeToSpeakingMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private long playedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+     * </pre>
+     *
+     * <code>int64 played_ms = 10;</code>
+     * @return The playedMs.
+     */
+    @java.lang.Override
+    public long getPlayedMs() {
+      return playedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+     * </pre>
+     *
+     * <code>int64 played_ms = 10;</code>
+     * @param value The playedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPlayedMs(long value) {
+
+      playedMs_ = value;
+      bitField0_ |= 0x00000200;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+     * </pre>
+     *
+     * <code>int64 played_ms = 10;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPlayedMs() {
+      bitField0_ = (bitField0_ & ~0x00000200);
+      playedMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private boolean interrupted_ ;
+    /**
+     * <pre>
+     * Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+     * </pre>
+     *
+     * <code>bool interrupted = 11;</code>
+     * @return The interrupted.
+     */
+    @java.lang.Override
+    public boolean getInterrupted() {
+      return interrupted_;
+    }
+    /**
+     * <pre>
+     * Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+     * </pre>
+     *
+     * <code>bool interrupted = 11;</code>
+     * @param value The interrupted to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInterrupted(boolean value) {
+
+      interrupted_ = value;
+      bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+     * </pre>
+     *
+     * <code>bool interrupted = 11;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearInterrupted() {
+      bitField0_ = (bitField0_ & ~0x00000400);
+      interrupted_ = false;
       onChanged();
       return this;
     }

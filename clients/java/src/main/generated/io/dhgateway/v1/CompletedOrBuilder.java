@@ -69,4 +69,55 @@ public interface CompletedOrBuilder extends
    * @return The stopLagMs.
    */
   long getStopLagMs();
+
+  /**
+   * <pre>
+   * Milliseconds of audio received but never sent to the avatar, dropped by an interrupt.
+   * </pre>
+   *
+   * <code>int64 dropped_ms = 7;</code>
+   * @return The droppedMs.
+   */
+  long getDroppedMs();
+
+  /**
+   * <pre>
+   * Milliseconds from the config's arrival to the first audio frame sent to the avatar (0
+   * if none was sent; a text drive: to the vendor's DriveByText answer).
+   * </pre>
+   *
+   * <code>int64 time_to_first_frame_ms = 8;</code>
+   * @return The timeToFirstFrameMs.
+   */
+  long getTimeToFirstFrameMs();
+
+  /**
+   * <pre>
+   * Milliseconds from the config's arrival to PlaybackStarted (0 if the avatar never spoke).
+   * </pre>
+   *
+   * <code>int64 time_to_speaking_ms = 9;</code>
+   * @return The timeToSpeakingMs.
+   */
+  long getTimeToSpeakingMs();
+
+  /**
+   * <pre>
+   * Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
+   * </pre>
+   *
+   * <code>int64 played_ms = 10;</code>
+   * @return The playedMs.
+   */
+  long getPlayedMs();
+
+  /**
+   * <pre>
+   * Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
+   * </pre>
+   *
+   * <code>bool interrupted = 11;</code>
+   * @return The interrupted.
+   */
+  boolean getInterrupted();
 }

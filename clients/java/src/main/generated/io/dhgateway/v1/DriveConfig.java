@@ -375,6 +375,50 @@ java.lang.String defaultValue) {
     }
   }
 
+  public static final int TEXT_FIELD_NUMBER = 8;
+  private io.dhgateway.v1.TextInput text_;
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   * @return Whether the text field is set.
+   */
+  @java.lang.Override
+  public boolean hasText() {
+    return ((bitField0_ & 0x00000004) != 0);
+  }
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   * @return The text.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.TextInput getText() {
+    return text_ == null ? io.dhgateway.v1.TextInput.getDefaultInstance() : text_;
+  }
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.TextInputOrBuilder getTextOrBuilder() {
+    return text_ == null ? io.dhgateway.v1.TextInput.getDefaultInstance() : text_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -413,6 +457,9 @@ java.lang.String defaultValue) {
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 7, profile_);
     }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      output.writeMessage(8, getText());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -448,6 +495,10 @@ java.lang.String defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(7, profile_);
+    }
+    if (((bitField0_ & 0x00000004) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getText());
     }
     return size;
   }
@@ -492,6 +543,11 @@ java.lang.String defaultValue) {
         other.internalGetLabels())) return false;
     if (!getProfile()
         .equals(other.getProfile())) return false;
+    if (hasText() != other.hasText()) return false;
+    if (hasText()) {
+      if (!getText()
+          .equals(other.getText())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -523,6 +579,10 @@ java.lang.String defaultValue) {
     }
     hash = (37 * hash) + PROFILE_FIELD_NUMBER;
     hash = (53 * hash) + getProfile().hashCode();
+    if (hasText()) {
+      hash = (37 * hash) + TEXT_FIELD_NUMBER;
+      hash = (53 * hash) + getText().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -681,6 +741,7 @@ java.lang.String defaultValue) {
               .alwaysUseFieldBuilders) {
         internalGetInputFieldBuilder();
         internalGetQueueTimeoutFieldBuilder();
+        internalGetTextFieldBuilder();
       }
     }
     @java.lang.Override
@@ -702,6 +763,11 @@ java.lang.String defaultValue) {
       }
       internalGetMutableLabels().clear();
       profile_ = "";
+      text_ = null;
+      if (textBuilder_ != null) {
+        textBuilder_.dispose();
+        textBuilder_ = null;
+      }
       return this;
     }
 
@@ -764,6 +830,12 @@ java.lang.String defaultValue) {
       if (((from_bitField0_ & 0x00000040) != 0)) {
         result.profile_ = profile_;
       }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.text_ = textBuilder_ == null
+            ? text_
+            : textBuilder_.build();
+        to_bitField0_ |= 0x00000004;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -803,6 +875,9 @@ java.lang.String defaultValue) {
         profile_ = other.profile_;
         bitField0_ |= 0x00000040;
         onChanged();
+      }
+      if (other.hasText()) {
+        mergeText(other.getText());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -871,6 +946,13 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000040;
               break;
             } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetTextFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1654,6 +1736,179 @@ java.lang.String defaultValue) {
       bitField0_ |= 0x00000040;
       onChanged();
       return this;
+    }
+
+    private io.dhgateway.v1.TextInput text_;
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.TextInput, io.dhgateway.v1.TextInput.Builder, io.dhgateway.v1.TextInputOrBuilder> textBuilder_;
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     * @return Whether the text field is set.
+     */
+    public boolean hasText() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     * @return The text.
+     */
+    public io.dhgateway.v1.TextInput getText() {
+      if (textBuilder_ == null) {
+        return text_ == null ? io.dhgateway.v1.TextInput.getDefaultInstance() : text_;
+      } else {
+        return textBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public Builder setText(io.dhgateway.v1.TextInput value) {
+      if (textBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        text_ = value;
+      } else {
+        textBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public Builder setText(
+        io.dhgateway.v1.TextInput.Builder builderForValue) {
+      if (textBuilder_ == null) {
+        text_ = builderForValue.build();
+      } else {
+        textBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public Builder mergeText(io.dhgateway.v1.TextInput value) {
+      if (textBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          text_ != null &&
+          text_ != io.dhgateway.v1.TextInput.getDefaultInstance()) {
+          getTextBuilder().mergeFrom(value);
+        } else {
+          text_ = value;
+        }
+      } else {
+        textBuilder_.mergeFrom(value);
+      }
+      if (text_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public Builder clearText() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      text_ = null;
+      if (textBuilder_ != null) {
+        textBuilder_.dispose();
+        textBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public io.dhgateway.v1.TextInput.Builder getTextBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return internalGetTextFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    public io.dhgateway.v1.TextInputOrBuilder getTextOrBuilder() {
+      if (textBuilder_ != null) {
+        return textBuilder_.getMessageOrBuilder();
+      } else {
+        return text_ == null ?
+            io.dhgateway.v1.TextInput.getDefaultInstance() : text_;
+      }
+    }
+    /**
+     * <pre>
+     * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+     * stream then carries no audio chunks (marks neither), only the config, an optional
+     * interrupt and the half-close. `input` must be unset.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.TextInput text = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.TextInput, io.dhgateway.v1.TextInput.Builder, io.dhgateway.v1.TextInputOrBuilder> 
+        internalGetTextFieldBuilder() {
+      if (textBuilder_ == null) {
+        textBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.TextInput, io.dhgateway.v1.TextInput.Builder, io.dhgateway.v1.TextInputOrBuilder>(
+                getText(),
+                getParentForChildren(),
+                isClean());
+        text_ = null;
+      }
+      return textBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:dhgateway.v1.DriveConfig)

@@ -187,4 +187,37 @@ java.lang.String defaultValue);
    */
   com.google.protobuf.ByteString
       getProfileBytes();
+
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   * @return Whether the text field is set.
+   */
+  boolean hasText();
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   * @return The text.
+   */
+  io.dhgateway.v1.TextInput getText();
+  /**
+   * <pre>
+   * Speak this text with the vendor's TTS (DriveByText) instead of streamed audio: the
+   * stream then carries no audio chunks (marks neither), only the config, an optional
+   * interrupt and the half-close. `input` must be unset.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.TextInput text = 8;</code>
+   */
+  io.dhgateway.v1.TextInputOrBuilder getTextOrBuilder();
 }

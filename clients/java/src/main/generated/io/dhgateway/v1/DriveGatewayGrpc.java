@@ -281,7 +281,8 @@ public final class DriveGatewayGrpc {
      * <pre>
      * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
      * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-     * STOPPED_BY_REQUEST.
+     * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+     * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
      * </pre>
      */
     default void stopDrive(io.dhgateway.v1.StopDriveRequest request,
@@ -387,7 +388,8 @@ public final class DriveGatewayGrpc {
      * <pre>
      * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
      * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-     * STOPPED_BY_REQUEST.
+     * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+     * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
      * </pre>
      */
     public void stopDrive(io.dhgateway.v1.StopDriveRequest request,
@@ -485,7 +487,8 @@ public final class DriveGatewayGrpc {
      * <pre>
      * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
      * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-     * STOPPED_BY_REQUEST.
+     * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+     * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
      * </pre>
      */
     public io.dhgateway.v1.StopDriveResponse stopDrive(io.dhgateway.v1.StopDriveRequest request) throws io.grpc.StatusException {
@@ -568,7 +571,8 @@ public final class DriveGatewayGrpc {
      * <pre>
      * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
      * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-     * STOPPED_BY_REQUEST.
+     * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+     * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
      * </pre>
      */
     public io.dhgateway.v1.StopDriveResponse stopDrive(io.dhgateway.v1.StopDriveRequest request) {
@@ -650,7 +654,8 @@ public final class DriveGatewayGrpc {
      * <pre>
      * StopDrive ends the active drive of a task (for barge-in), on whichever replica it
      * runs, and answers once that drive's Stop went out; its stream ends ABORTED /
-     * STOPPED_BY_REQUEST.
+     * STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
+     * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<io.dhgateway.v1.StopDriveResponse> stopDrive(

@@ -61,6 +61,7 @@ private static final long serialVersionUID = 0L;
     CONFIG(1),
     AUDIO(2),
     MARK(3),
+    INTERRUPT(4),
     REQUEST_NOT_SET(0);
     private final int value;
     private RequestCase(int value) {
@@ -81,6 +82,7 @@ private static final long serialVersionUID = 0L;
         case 1: return CONFIG;
         case 2: return AUDIO;
         case 3: return MARK;
+        case 4: return INTERRUPT;
         case 0: return REQUEST_NOT_SET;
         default: return null;
       }
@@ -216,6 +218,58 @@ private static final long serialVersionUID = 0L;
     return io.dhgateway.v1.Mark.getDefaultInstance();
   }
 
+  public static final int INTERRUPT_FIELD_NUMBER = 4;
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   * @return Whether the interrupt field is set.
+   */
+  @java.lang.Override
+  public boolean hasInterrupt() {
+    return requestCase_ == 4;
+  }
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   * @return The interrupt.
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.Interrupt getInterrupt() {
+    if (requestCase_ == 4) {
+       return (io.dhgateway.v1.Interrupt) request_;
+    }
+    return io.dhgateway.v1.Interrupt.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   */
+  @java.lang.Override
+  public io.dhgateway.v1.InterruptOrBuilder getInterruptOrBuilder() {
+    if (requestCase_ == 4) {
+       return (io.dhgateway.v1.Interrupt) request_;
+    }
+    return io.dhgateway.v1.Interrupt.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -240,6 +294,9 @@ private static final long serialVersionUID = 0L;
     if (requestCase_ == 3) {
       output.writeMessage(3, (io.dhgateway.v1.Mark) request_);
     }
+    if (requestCase_ == 4) {
+      output.writeMessage(4, (io.dhgateway.v1.Interrupt) request_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -256,6 +313,10 @@ private static final long serialVersionUID = 0L;
     if (requestCase_ == 3) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, (io.dhgateway.v1.Mark) request_);
+    }
+    if (requestCase_ == 4) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(4, (io.dhgateway.v1.Interrupt) request_);
     }
     return size;
   }
@@ -295,6 +356,10 @@ private static final long serialVersionUID = 0L;
         if (!getMark()
             .equals(other.getMark())) return false;
         break;
+      case 4:
+        if (!getInterrupt()
+            .equals(other.getInterrupt())) return false;
+        break;
       case 0:
       default:
     }
@@ -321,6 +386,10 @@ private static final long serialVersionUID = 0L;
       case 3:
         hash = (37 * hash) + MARK_FIELD_NUMBER;
         hash = (53 * hash) + getMark().hashCode();
+        break;
+      case 4:
+        hash = (37 * hash) + INTERRUPT_FIELD_NUMBER;
+        hash = (53 * hash) + getInterrupt().hashCode();
         break;
       case 0:
       default:
@@ -466,6 +535,9 @@ private static final long serialVersionUID = 0L;
       if (markBuilder_ != null) {
         markBuilder_.clear();
       }
+      if (interruptBuilder_ != null) {
+        interruptBuilder_.clear();
+      }
       requestCase_ = 0;
       request_ = null;
       return this;
@@ -515,6 +587,10 @@ private static final long serialVersionUID = 0L;
           markBuilder_ != null) {
         result.request_ = markBuilder_.build();
       }
+      if (requestCase_ == 4 &&
+          interruptBuilder_ != null) {
+        result.request_ = interruptBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -540,6 +616,10 @@ private static final long serialVersionUID = 0L;
         }
         case MARK: {
           mergeMark(other.getMark());
+          break;
+        }
+        case INTERRUPT: {
+          mergeInterrupt(other.getInterrupt());
           break;
         }
         case REQUEST_NOT_SET: {
@@ -589,6 +669,13 @@ private static final long serialVersionUID = 0L;
               requestCase_ = 3;
               break;
             } // case 26
+            case 34: {
+              input.readMessage(
+                  internalGetInterruptFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              requestCase_ = 4;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1042,6 +1129,209 @@ private static final long serialVersionUID = 0L;
       requestCase_ = 3;
       onChanged();
       return markBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.Interrupt, io.dhgateway.v1.Interrupt.Builder, io.dhgateway.v1.InterruptOrBuilder> interruptBuilder_;
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     * @return Whether the interrupt field is set.
+     */
+    @java.lang.Override
+    public boolean hasInterrupt() {
+      return requestCase_ == 4;
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     * @return The interrupt.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.Interrupt getInterrupt() {
+      if (interruptBuilder_ == null) {
+        if (requestCase_ == 4) {
+          return (io.dhgateway.v1.Interrupt) request_;
+        }
+        return io.dhgateway.v1.Interrupt.getDefaultInstance();
+      } else {
+        if (requestCase_ == 4) {
+          return interruptBuilder_.getMessage();
+        }
+        return io.dhgateway.v1.Interrupt.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    public Builder setInterrupt(io.dhgateway.v1.Interrupt value) {
+      if (interruptBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        request_ = value;
+        onChanged();
+      } else {
+        interruptBuilder_.setMessage(value);
+      }
+      requestCase_ = 4;
+      return this;
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    public Builder setInterrupt(
+        io.dhgateway.v1.Interrupt.Builder builderForValue) {
+      if (interruptBuilder_ == null) {
+        request_ = builderForValue.build();
+        onChanged();
+      } else {
+        interruptBuilder_.setMessage(builderForValue.build());
+      }
+      requestCase_ = 4;
+      return this;
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    public Builder mergeInterrupt(io.dhgateway.v1.Interrupt value) {
+      if (interruptBuilder_ == null) {
+        if (requestCase_ == 4 &&
+            request_ != io.dhgateway.v1.Interrupt.getDefaultInstance()) {
+          request_ = io.dhgateway.v1.Interrupt.newBuilder((io.dhgateway.v1.Interrupt) request_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          request_ = value;
+        }
+        onChanged();
+      } else {
+        if (requestCase_ == 4) {
+          interruptBuilder_.mergeFrom(value);
+        } else {
+          interruptBuilder_.setMessage(value);
+        }
+      }
+      requestCase_ = 4;
+      return this;
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    public Builder clearInterrupt() {
+      if (interruptBuilder_ == null) {
+        if (requestCase_ == 4) {
+          requestCase_ = 0;
+          request_ = null;
+          onChanged();
+        }
+      } else {
+        if (requestCase_ == 4) {
+          requestCase_ = 0;
+          request_ = null;
+        }
+        interruptBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    public io.dhgateway.v1.Interrupt.Builder getInterruptBuilder() {
+      return internalGetInterruptFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.InterruptOrBuilder getInterruptOrBuilder() {
+      if ((requestCase_ == 4) && (interruptBuilder_ != null)) {
+        return interruptBuilder_.getMessageOrBuilder();
+      } else {
+        if (requestCase_ == 4) {
+          return (io.dhgateway.v1.Interrupt) request_;
+        }
+        return io.dhgateway.v1.Interrupt.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+     * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+     * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+     * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.dhgateway.v1.Interrupt, io.dhgateway.v1.Interrupt.Builder, io.dhgateway.v1.InterruptOrBuilder> 
+        internalGetInterruptFieldBuilder() {
+      if (interruptBuilder_ == null) {
+        if (!(requestCase_ == 4)) {
+          request_ = io.dhgateway.v1.Interrupt.getDefaultInstance();
+        }
+        interruptBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.dhgateway.v1.Interrupt, io.dhgateway.v1.Interrupt.Builder, io.dhgateway.v1.InterruptOrBuilder>(
+                (io.dhgateway.v1.Interrupt) request_,
+                getParentForChildren(),
+                isClean());
+        request_ = null;
+      }
+      requestCase_ = 4;
+      onChanged();
+      return interruptBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:dhgateway.v1.DriveRequest)

@@ -88,5 +88,41 @@ public interface DriveRequestOrBuilder extends
    */
   io.dhgateway.v1.MarkOrBuilder getMarkOrBuilder();
 
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   * @return Whether the interrupt field is set.
+   */
+  boolean hasInterrupt();
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   * @return The interrupt.
+   */
+  io.dhgateway.v1.Interrupt getInterrupt();
+  /**
+   * <pre>
+   * Make the avatar silent now (barge-in): the gateway stops sending, asks the vendor to
+   * interrupt the task (InterruptDriveTask), sends Stop, drops the audio it still holds,
+   * and ends the stream OK with PlaybackFinished { interrupted: true } and Completed
+   * (`dropped_ms`). At most once, after the config; nothing may follow it but half-close.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.Interrupt interrupt = 4;</code>
+   */
+  io.dhgateway.v1.InterruptOrBuilder getInterruptOrBuilder();
+
   io.dhgateway.v1.DriveRequest.RequestCase getRequestCase();
 }

@@ -168,7 +168,7 @@ public enum DriveState
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(4);
+    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(5);
   }
 
   private static final DriveState[] VALUES = values();

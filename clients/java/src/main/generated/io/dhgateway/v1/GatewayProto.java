@@ -32,6 +32,11 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_dhgateway_v1_DriveRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_dhgateway_v1_Interrupt_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_dhgateway_v1_Interrupt_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_dhgateway_v1_Mark_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -51,6 +56,11 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_dhgateway_v1_DriveConfig_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_dhgateway_v1_TextInput_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_dhgateway_v1_TextInput_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_dhgateway_v1_DriveEvent_descriptor;
   static final 
@@ -157,131 +167,146 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     java.lang.String[] descriptorData = {
       "\n\032dhgateway/v1/gateway.proto\022\014dhgateway." +
       "v1\032\036google/protobuf/duration.proto\032\037goog" +
-      "le/protobuf/timestamp.proto\"{\n\014DriveRequ" +
-      "est\022+\n\006config\030\001 \001(\0132\031.dhgateway.v1.Drive" +
-      "ConfigH\000\022\017\n\005audio\030\002 \001(\014H\000\022\"\n\004mark\030\003 \001(\0132" +
-      "\022.dhgateway.v1.MarkH\000B\t\n\007request\"\024\n\004Mark" +
-      "\022\014\n\004name\030\001 \001(\t\"\251\001\n\013AudioFormat\022(\n\010encodi" +
-      "ng\030\001 \001(\0162\026.dhgateway.v1.Encoding\022\026\n\016samp" +
-      "le_rate_hz\030\002 \001(\005\022\020\n\010channels\030\003 \001(\005\0221\n\rvo" +
-      "ice_channel\030\004 \001(\0162\032.dhgateway.v1.VoiceCh" +
-      "annel\022\023\n\013keep_stereo\030\005 \001(\010\"\303\002\n\013DriveConf" +
-      "ig\022\017\n\007task_id\030\001 \001(\t\022(\n\005input\030\002 \001(\0132\031.dhg" +
-      "ateway.v1.AudioFormat\022\035\n\025output_sample_r" +
-      "ate_hz\030\003 \001(\005\0221\n\013on_conflict\030\004 \001(\0162\034.dhga" +
-      "teway.v1.ConflictPolicy\0220\n\rqueue_timeout" +
-      "\030\005 \001(\0132\031.google.protobuf.Duration\0225\n\006lab" +
-      "els\030\006 \003(\0132%.dhgateway.v1.DriveConfig.Lab" +
-      "elsEntry\022\017\n\007profile\030\007 \001(\t\032-\n\013LabelsEntry" +
-      "\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\246\003\n\nDri" +
-      "veEvent\022\020\n\010drive_id\030\001 \001(\t\022(\n\004time\030\002 \001(\0132" +
-      "\032.google.protobuf.Timestamp\022&\n\006queued\030\003 " +
-      "\001(\0132\024.dhgateway.v1.QueuedH\000\022(\n\007started\030\004" +
-      " \001(\0132\025.dhgateway.v1.StartedH\000\022*\n\010progres" +
-      "s\030\005 \001(\0132\026.dhgateway.v1.ProgressH\000\022,\n\tcom" +
-      "pleted\030\006 \001(\0132\027.dhgateway.v1.CompletedH\000\022" +
-      "9\n\020playback_started\030\007 \001(\0132\035.dhgateway.v1" +
-      ".PlaybackStartedH\000\022;\n\021playback_finished\030" +
-      "\010 \001(\0132\036.dhgateway.v1.PlaybackFinishedH\000\022" +
-      "/\n\013mark_played\030\t \001(\0132\030.dhgateway.v1.Mark" +
-      "PlayedH\000B\007\n\005event\"?\n\017PlaybackStarted\022,\n\006" +
-      "source\030\001 \001(\0162\034.dhgateway.v1.PlaybackSour" +
-      "ce\"h\n\020PlaybackFinished\022\021\n\tplayed_ms\030\001 \001(" +
-      "\003\022\023\n\013interrupted\030\002 \001(\010\022,\n\006source\030\003 \001(\0162\034" +
-      ".dhgateway.v1.PlaybackSource\"W\n\nMarkPlay" +
-      "ed\022\014\n\004name\030\001 \001(\t\022\r\n\005at_ms\030\002 \001(\003\022,\n\006sourc" +
-      "e\030\003 \001(\0162\034.dhgateway.v1.PlaybackSource\"\225\001" +
-      "\n\006Queued\022+\n\006reason\030\001 \001(\0162\033.dhgateway.v1." +
-      "Queued.Reason\022\r\n\005ahead\030\002 \001(\005\"O\n\006Reason\022\026" +
-      "\n\022REASON_UNSPECIFIED\020\000\022\024\n\020REASON_TASK_BU" +
-      "SY\020\001\022\027\n\023REASON_RATE_LIMITED\020\002\"S\n\007Started" +
-      "\022\035\n\025output_sample_rate_hz\030\001 \001(\005\022\020\n\010setup" +
-      "_ms\030\002 \001(\003\022\027\n\017output_channels\030\003 \001(\005\"g\n\010Pr" +
-      "ogress\022\023\n\013received_ms\030\001 \001(\003\022\017\n\007sent_ms\030\002" +
-      " \001(\003\022\017\n\007lead_ms\030\003 \001(\003\022\021\n\tunderruns\030\004 \001(\005" +
-      "\022\021\n\tplayed_ms\030\005 \001(\003\"\202\001\n\tCompleted\022\023\n\013rec" +
-      "eived_ms\030\001 \001(\003\022\017\n\007sent_ms\030\002 \001(\003\022\022\n\nbytes" +
-      "_sent\030\003 \001(\003\022\023\n\013frames_sent\030\004 \001(\003\022\021\n\tunde" +
-      "rruns\030\005 \001(\005\022\023\n\013stop_lag_ms\030\006 \001(\003\"4\n\020Stop" +
-      "DriveRequest\022\017\n\007task_id\030\001 \001(\t\022\017\n\007profile" +
-      "\030\002 \001(\t\"%\n\021StopDriveResponse\022\020\n\010drive_id\030" +
-      "\001 \001(\t\"$\n\021ListDrivesRequest\022\017\n\007task_id\030\001 " +
-      "\001(\t\"=\n\022ListDrivesResponse\022\'\n\006drives\030\001 \003(" +
-      "\0132\027.dhgateway.v1.DriveInfo\"\217\002\n\tDriveInfo" +
-      "\022\017\n\007task_id\030\001 \001(\t\022\020\n\010drive_id\030\002 \001(\t\022\'\n\005s" +
-      "tate\030\003 \001(\0162\030.dhgateway.v1.DriveState\0220\n\014" +
-      "started_time\030\004 \001(\0132\032.google.protobuf.Tim" +
-      "estamp\022\017\n\007sent_ms\030\005 \001(\003\0223\n\006labels\030\006 \003(\0132" +
-      "#.dhgateway.v1.DriveInfo.LabelsEntry\022\017\n\007" +
-      "profile\030\007 \001(\t\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(" +
-      "\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\030\n\026GetCapabilitiesR" +
-      "equest\"\265\003\n\014Capabilities\022)\n\tencodings\030\001 \003" +
-      "(\0162\026.dhgateway.v1.Encoding\022 \n\030min_input_" +
-      "sample_rate_hz\030\002 \001(\005\022 \n\030max_input_sample" +
-      "_rate_hz\030\003 \001(\005\022\020\n\010channels\030\004 \003(\005\022\036\n\026outp" +
-      "ut_sample_rates_hz\030\005 \003(\005\022\027\n\017max_chunk_by" +
-      "tes\030\006 \001(\005\022\026\n\016pacing_enabled\030\007 \001(\010\022\026\n\016pac" +
-      "ing_lead_ms\030\010 \001(\005\022\024\n\014max_frame_ms\030\t \001(\005\022" +
-      "7\n\021conflict_policies\030\n \003(\0162\034.dhgateway.v" +
-      "1.ConflictPolicy\0222\n\016voice_channels\030\013 \003(\016" +
-      "2\032.dhgateway.v1.VoiceChannel\0228\n\025default_" +
-      "queue_timeout\030\014 \001(\0132\031.google.protobuf.Du" +
-      "ration\"C\n\016GetTaskRequest\022\017\n\007task_id\030\001 \001(" +
-      "\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refresh\030\003 \001(\010\"4\n\020W" +
-      "atchTaskRequest\022\017\n\007task_id\030\001 \001(\t\022\017\n\007prof" +
-      "ile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007task_id\030\001 \001(\t\022" +
-      "\017\n\007profile\030\002 \001(\t\022(\n\006status\030\003 \001(\0162\030.dhgat" +
-      "eway.v1.TaskStatus\0225\n\rstatus_source\030\004 \001(" +
-      "\0162\036.dhgateway.v1.TaskStatusSource\022/\n\013sta" +
-      "tus_time\030\005 \001(\0132\032.google.protobuf.Timesta" +
-      "mp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n\007room_id\030\007 \001(\t" +
-      "\022\021\n\tstream_id\030\010 \001(\t\022/\n\013create_time\030\t \001(\013" +
-      "2\032.google.protobuf.Timestamp\022\020\n\010speaking" +
-      "\030\n \001(\010\022\031\n\021speaking_drive_id\030\013 \001(\t\022-\n\014act" +
-      "ive_drive\030\014 \001(\0132\027.dhgateway.v1.DriveInfo" +
-      "\022\025\n\rqueued_drives\030\r \001(\005\0224\n\020last_driven_t" +
-      "ime\030\016 \001(\0132\032.google.protobuf.Timestamp\0221\n" +
-      "\ridle_deadline\030\017 \001(\0132\032.google.protobuf.T" +
-      "imestamp*\212\001\n\010Encoding\022\030\n\024ENCODING_UNSPEC" +
-      "IFIED\020\000\022\025\n\021ENCODING_LINEAR16\020\001\022\024\n\020ENCODI" +
-      "NG_FLOAT32\020\002\022\020\n\014ENCODING_WAV\020\003\022\022\n\016ENCODI" +
-      "NG_MULAW\020\004\022\021\n\rENCODING_ALAW\020\005*u\n\014VoiceCh" +
-      "annel\022\035\n\031VOICE_CHANNEL_UNSPECIFIED\020\000\022\025\n\021" +
-      "VOICE_CHANNEL_MIX\020\001\022\026\n\022VOICE_CHANNEL_LEF" +
-      "T\020\002\022\027\n\023VOICE_CHANNEL_RIGHT\020\003*\205\001\n\016Conflic" +
-      "tPolicy\022\037\n\033CONFLICT_POLICY_UNSPECIFIED\020\000" +
-      "\022\032\n\026CONFLICT_POLICY_REJECT\020\001\022\033\n\027CONFLICT" +
-      "_POLICY_PREEMPT\020\002\022\031\n\025CONFLICT_POLICY_QUE" +
-      "UE\020\003*l\n\016PlaybackSource\022\037\n\033PLAYBACK_SOURC" +
-      "E_UNSPECIFIED\020\000\022\035\n\031PLAYBACK_SOURCE_ESTIM" +
-      "ATED\020\001\022\032\n\026PLAYBACK_SOURCE_VENDOR\020\002*\222\001\n\nD" +
-      "riveState\022\033\n\027DRIVE_STATE_UNSPECIFIED\020\000\022\026" +
-      "\n\022DRIVE_STATE_QUEUED\020\001\022\032\n\026DRIVE_STATE_SE" +
-      "TTING_UP\020\002\022\031\n\025DRIVE_STATE_STREAMING\020\003\022\030\n" +
-      "\024DRIVE_STATE_STOPPING\020\004*\262\001\n\nTaskStatus\022\033" +
-      "\n\027TASK_STATUS_UNSPECIFIED\020\000\022\034\n\030TASK_STAT" +
-      "US_INITIALIZING\020\001\022\033\n\027TASK_STATUS_INIT_FA" +
-      "ILED\020\002\022\031\n\025TASK_STATUS_STREAMING\020\003\022\030\n\024TAS" +
-      "K_STATUS_STOPPING\020\004\022\027\n\023TASK_STATUS_STOPP" +
-      "ED\020\005*\223\001\n\020TaskStatusSource\022\"\n\036TASK_STATUS" +
-      "_SOURCE_UNSPECIFIED\020\000\022\034\n\030TASK_STATUS_SOU" +
-      "RCE_QUERY\020\001\022\037\n\033TASK_STATUS_SOURCE_CALLBA" +
-      "CK\020\002\022\034\n\030TASK_STATUS_SOURCE_DRIVE\020\0032\315\003\n\014D" +
-      "riveGateway\022A\n\005Drive\022\032.dhgateway.v1.Driv" +
-      "eRequest\032\030.dhgateway.v1.DriveEvent(\0010\001\022L" +
-      "\n\tStopDrive\022\036.dhgateway.v1.StopDriveRequ" +
-      "est\032\037.dhgateway.v1.StopDriveResponse\022O\n\n" +
-      "ListDrives\022\037.dhgateway.v1.ListDrivesRequ" +
-      "est\032 .dhgateway.v1.ListDrivesResponse\022S\n" +
-      "\017GetCapabilities\022$.dhgateway.v1.GetCapab" +
-      "ilitiesRequest\032\032.dhgateway.v1.Capabiliti" +
-      "es\022?\n\007GetTask\022\034.dhgateway.v1.GetTaskRequ" +
-      "est\032\026.dhgateway.v1.TaskInfo\022E\n\tWatchTask" +
-      "\022\036.dhgateway.v1.WatchTaskRequest\032\026.dhgat" +
-      "eway.v1.TaskInfo0\001Bu\n\017io.dhgateway.v1B\014G" +
-      "atewayProtoP\001ZCgithub.com/dh-gateway/dh-" +
-      "gateway/clients/go/dhgatewayv1;dhgateway" +
-      "v1\252\002\014DhGateway.V1b\006proto3"
+      "le/protobuf/timestamp.proto\"\251\001\n\014DriveReq" +
+      "uest\022+\n\006config\030\001 \001(\0132\031.dhgateway.v1.Driv" +
+      "eConfigH\000\022\017\n\005audio\030\002 \001(\014H\000\022\"\n\004mark\030\003 \001(\013" +
+      "2\022.dhgateway.v1.MarkH\000\022,\n\tinterrupt\030\004 \001(" +
+      "\0132\027.dhgateway.v1.InterruptH\000B\t\n\007request\"" +
+      "\013\n\tInterrupt\"\024\n\004Mark\022\014\n\004name\030\001 \001(\t\"\251\001\n\013A" +
+      "udioFormat\022(\n\010encoding\030\001 \001(\0162\026.dhgateway" +
+      ".v1.Encoding\022\026\n\016sample_rate_hz\030\002 \001(\005\022\020\n\010" +
+      "channels\030\003 \001(\005\0221\n\rvoice_channel\030\004 \001(\0162\032." +
+      "dhgateway.v1.VoiceChannel\022\023\n\013keep_stereo" +
+      "\030\005 \001(\010\"\352\002\n\013DriveConfig\022\017\n\007task_id\030\001 \001(\t\022" +
+      "(\n\005input\030\002 \001(\0132\031.dhgateway.v1.AudioForma" +
+      "t\022\035\n\025output_sample_rate_hz\030\003 \001(\005\0221\n\013on_c" +
+      "onflict\030\004 \001(\0162\034.dhgateway.v1.ConflictPol" +
+      "icy\0220\n\rqueue_timeout\030\005 \001(\0132\031.google.prot" +
+      "obuf.Duration\0225\n\006labels\030\006 \003(\0132%.dhgatewa" +
+      "y.v1.DriveConfig.LabelsEntry\022\017\n\007profile\030" +
+      "\007 \001(\t\022%\n\004text\030\010 \001(\0132\027.dhgateway.v1.TextI" +
+      "nput\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu" +
+      "e\030\002 \001(\t:\0028\001\"U\n\tTextInput\022\014\n\004text\030\001 \001(\t\022\021" +
+      "\n\ttimbre_id\030\002 \001(\t\022\023\n\013speech_rate\030\003 \001(\005\022\022" +
+      "\n\npitch_rate\030\004 \001(\005\"\246\003\n\nDriveEvent\022\020\n\010dri" +
+      "ve_id\030\001 \001(\t\022(\n\004time\030\002 \001(\0132\032.google.proto" +
+      "buf.Timestamp\022&\n\006queued\030\003 \001(\0132\024.dhgatewa" +
+      "y.v1.QueuedH\000\022(\n\007started\030\004 \001(\0132\025.dhgatew" +
+      "ay.v1.StartedH\000\022*\n\010progress\030\005 \001(\0132\026.dhga" +
+      "teway.v1.ProgressH\000\022,\n\tcompleted\030\006 \001(\0132\027" +
+      ".dhgateway.v1.CompletedH\000\0229\n\020playback_st" +
+      "arted\030\007 \001(\0132\035.dhgateway.v1.PlaybackStart" +
+      "edH\000\022;\n\021playback_finished\030\010 \001(\0132\036.dhgate" +
+      "way.v1.PlaybackFinishedH\000\022/\n\013mark_played" +
+      "\030\t \001(\0132\030.dhgateway.v1.MarkPlayedH\000B\007\n\005ev" +
+      "ent\"?\n\017PlaybackStarted\022,\n\006source\030\001 \001(\0162\034" +
+      ".dhgateway.v1.PlaybackSource\"h\n\020Playback" +
+      "Finished\022\021\n\tplayed_ms\030\001 \001(\003\022\023\n\013interrupt" +
+      "ed\030\002 \001(\010\022,\n\006source\030\003 \001(\0162\034.dhgateway.v1." +
+      "PlaybackSource\"W\n\nMarkPlayed\022\014\n\004name\030\001 \001" +
+      "(\t\022\r\n\005at_ms\030\002 \001(\003\022,\n\006source\030\003 \001(\0162\034.dhga" +
+      "teway.v1.PlaybackSource\"\225\001\n\006Queued\022+\n\006re" +
+      "ason\030\001 \001(\0162\033.dhgateway.v1.Queued.Reason\022" +
+      "\r\n\005ahead\030\002 \001(\005\"O\n\006Reason\022\026\n\022REASON_UNSPE" +
+      "CIFIED\020\000\022\024\n\020REASON_TASK_BUSY\020\001\022\027\n\023REASON" +
+      "_RATE_LIMITED\020\002\"S\n\007Started\022\035\n\025output_sam" +
+      "ple_rate_hz\030\001 \001(\005\022\020\n\010setup_ms\030\002 \001(\003\022\027\n\017o" +
+      "utput_channels\030\003 \001(\005\"g\n\010Progress\022\023\n\013rece" +
+      "ived_ms\030\001 \001(\003\022\017\n\007sent_ms\030\002 \001(\003\022\017\n\007lead_m" +
+      "s\030\003 \001(\003\022\021\n\tunderruns\030\004 \001(\005\022\021\n\tplayed_ms\030" +
+      "\005 \001(\003\"\373\001\n\tCompleted\022\023\n\013received_ms\030\001 \001(\003" +
+      "\022\017\n\007sent_ms\030\002 \001(\003\022\022\n\nbytes_sent\030\003 \001(\003\022\023\n" +
+      "\013frames_sent\030\004 \001(\003\022\021\n\tunderruns\030\005 \001(\005\022\023\n" +
+      "\013stop_lag_ms\030\006 \001(\003\022\022\n\ndropped_ms\030\007 \001(\003\022\036" +
+      "\n\026time_to_first_frame_ms\030\010 \001(\003\022\033\n\023time_t" +
+      "o_speaking_ms\030\t \001(\003\022\021\n\tplayed_ms\030\n \001(\003\022\023" +
+      "\n\013interrupted\030\013 \001(\010\"Z\n\020StopDriveRequest\022" +
+      "\017\n\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022$\n\004mod" +
+      "e\030\003 \001(\0162\026.dhgateway.v1.StopMode\"M\n\021StopD" +
+      "riveResponse\022\020\n\010drive_id\030\001 \001(\t\022\021\n\tplayed" +
+      "_ms\030\002 \001(\003\022\023\n\013interrupted\030\003 \001(\010\"$\n\021ListDr" +
+      "ivesRequest\022\017\n\007task_id\030\001 \001(\t\"=\n\022ListDriv" +
+      "esResponse\022\'\n\006drives\030\001 \003(\0132\027.dhgateway.v" +
+      "1.DriveInfo\"\217\002\n\tDriveInfo\022\017\n\007task_id\030\001 \001" +
+      "(\t\022\020\n\010drive_id\030\002 \001(\t\022\'\n\005state\030\003 \001(\0162\030.dh" +
+      "gateway.v1.DriveState\0220\n\014started_time\030\004 " +
+      "\001(\0132\032.google.protobuf.Timestamp\022\017\n\007sent_" +
+      "ms\030\005 \001(\003\0223\n\006labels\030\006 \003(\0132#.dhgateway.v1." +
+      "DriveInfo.LabelsEntry\022\017\n\007profile\030\007 \001(\t\032-" +
+      "\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(" +
+      "\t:\0028\001\"\030\n\026GetCapabilitiesRequest\"\241\004\n\014Capa" +
+      "bilities\022)\n\tencodings\030\001 \003(\0162\026.dhgateway." +
+      "v1.Encoding\022 \n\030min_input_sample_rate_hz\030" +
+      "\002 \001(\005\022 \n\030max_input_sample_rate_hz\030\003 \001(\005\022" +
+      "\020\n\010channels\030\004 \003(\005\022\036\n\026output_sample_rates" +
+      "_hz\030\005 \003(\005\022\027\n\017max_chunk_bytes\030\006 \001(\005\022\026\n\016pa" +
+      "cing_enabled\030\007 \001(\010\022\026\n\016pacing_lead_ms\030\010 \001" +
+      "(\005\022\024\n\014max_frame_ms\030\t \001(\005\0227\n\021conflict_pol" +
+      "icies\030\n \003(\0162\034.dhgateway.v1.ConflictPolic" +
+      "y\0222\n\016voice_channels\030\013 \003(\0162\032.dhgateway.v1" +
+      ".VoiceChannel\0228\n\025default_queue_timeout\030\014" +
+      " \001(\0132\031.google.protobuf.Duration\022\023\n\013text_" +
+      "drives\030\r \001(\010\022\026\n\016max_text_chars\030\016 \001(\005\022\021\n\t" +
+      "interrupt\030\017 \001(\010\022*\n\nstop_modes\030\020 \003(\0162\026.dh" +
+      "gateway.v1.StopMode\"C\n\016GetTaskRequest\022\017\n" +
+      "\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refre" +
+      "sh\030\003 \001(\010\"4\n\020WatchTaskRequest\022\017\n\007task_id\030" +
+      "\001 \001(\t\022\017\n\007profile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007t" +
+      "ask_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022(\n\006status\030" +
+      "\003 \001(\0162\030.dhgateway.v1.TaskStatus\0225\n\rstatu" +
+      "s_source\030\004 \001(\0162\036.dhgateway.v1.TaskStatus" +
+      "Source\022/\n\013status_time\030\005 \001(\0132\032.google.pro" +
+      "tobuf.Timestamp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n\007" +
+      "room_id\030\007 \001(\t\022\021\n\tstream_id\030\010 \001(\t\022/\n\013crea" +
+      "te_time\030\t \001(\0132\032.google.protobuf.Timestam" +
+      "p\022\020\n\010speaking\030\n \001(\010\022\031\n\021speaking_drive_id" +
+      "\030\013 \001(\t\022-\n\014active_drive\030\014 \001(\0132\027.dhgateway" +
+      ".v1.DriveInfo\022\025\n\rqueued_drives\030\r \001(\005\0224\n\020" +
+      "last_driven_time\030\016 \001(\0132\032.google.protobuf" +
+      ".Timestamp\0221\n\ridle_deadline\030\017 \001(\0132\032.goog" +
+      "le.protobuf.Timestamp*\212\001\n\010Encoding\022\030\n\024EN" +
+      "CODING_UNSPECIFIED\020\000\022\025\n\021ENCODING_LINEAR1" +
+      "6\020\001\022\024\n\020ENCODING_FLOAT32\020\002\022\020\n\014ENCODING_WA" +
+      "V\020\003\022\022\n\016ENCODING_MULAW\020\004\022\021\n\rENCODING_ALAW" +
+      "\020\005*u\n\014VoiceChannel\022\035\n\031VOICE_CHANNEL_UNSP" +
+      "ECIFIED\020\000\022\025\n\021VOICE_CHANNEL_MIX\020\001\022\026\n\022VOIC" +
+      "E_CHANNEL_LEFT\020\002\022\027\n\023VOICE_CHANNEL_RIGHT\020" +
+      "\003*\205\001\n\016ConflictPolicy\022\037\n\033CONFLICT_POLICY_" +
+      "UNSPECIFIED\020\000\022\032\n\026CONFLICT_POLICY_REJECT\020" +
+      "\001\022\033\n\027CONFLICT_POLICY_PREEMPT\020\002\022\031\n\025CONFLI" +
+      "CT_POLICY_QUEUE\020\003*l\n\016PlaybackSource\022\037\n\033P" +
+      "LAYBACK_SOURCE_UNSPECIFIED\020\000\022\035\n\031PLAYBACK" +
+      "_SOURCE_ESTIMATED\020\001\022\032\n\026PLAYBACK_SOURCE_V" +
+      "ENDOR\020\002*T\n\010StopMode\022\031\n\025STOP_MODE_UNSPECI" +
+      "FIED\020\000\022\024\n\020STOP_MODE_FINISH\020\001\022\027\n\023STOP_MOD" +
+      "E_INTERRUPT\020\002*\222\001\n\nDriveState\022\033\n\027DRIVE_ST" +
+      "ATE_UNSPECIFIED\020\000\022\026\n\022DRIVE_STATE_QUEUED\020" +
+      "\001\022\032\n\026DRIVE_STATE_SETTING_UP\020\002\022\031\n\025DRIVE_S" +
+      "TATE_STREAMING\020\003\022\030\n\024DRIVE_STATE_STOPPING" +
+      "\020\004*\262\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPECI" +
+      "FIED\020\000\022\034\n\030TASK_STATUS_INITIALIZING\020\001\022\033\n\027" +
+      "TASK_STATUS_INIT_FAILED\020\002\022\031\n\025TASK_STATUS" +
+      "_STREAMING\020\003\022\030\n\024TASK_STATUS_STOPPING\020\004\022\027" +
+      "\n\023TASK_STATUS_STOPPED\020\005*\223\001\n\020TaskStatusSo" +
+      "urce\022\"\n\036TASK_STATUS_SOURCE_UNSPECIFIED\020\000" +
+      "\022\034\n\030TASK_STATUS_SOURCE_QUERY\020\001\022\037\n\033TASK_S" +
+      "TATUS_SOURCE_CALLBACK\020\002\022\034\n\030TASK_STATUS_S" +
+      "OURCE_DRIVE\020\0032\315\003\n\014DriveGateway\022A\n\005Drive\022" +
+      "\032.dhgateway.v1.DriveRequest\032\030.dhgateway." +
+      "v1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036.dhgatew" +
+      "ay.v1.StopDriveRequest\032\037.dhgateway.v1.St" +
+      "opDriveResponse\022O\n\nListDrives\022\037.dhgatewa" +
+      "y.v1.ListDrivesRequest\032 .dhgateway.v1.Li" +
+      "stDrivesResponse\022S\n\017GetCapabilities\022$.dh" +
+      "gateway.v1.GetCapabilitiesRequest\032\032.dhga" +
+      "teway.v1.Capabilities\022?\n\007GetTask\022\034.dhgat" +
+      "eway.v1.GetTaskRequest\032\026.dhgateway.v1.Ta" +
+      "skInfo\022E\n\tWatchTask\022\036.dhgateway.v1.Watch" +
+      "TaskRequest\032\026.dhgateway.v1.TaskInfo0\001Bu\n" +
+      "\017io.dhgateway.v1B\014GatewayProtoP\001ZCgithub" +
+      ".com/dh-gateway/dh-gateway/clients/go/dh" +
+      "gatewayv1;dhgatewayv1\252\002\014DhGateway.V1b\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -294,105 +319,117 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     internal_static_dhgateway_v1_DriveRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveRequest_descriptor,
-        new java.lang.String[] { "Config", "Audio", "Mark", "Request", });
-    internal_static_dhgateway_v1_Mark_descriptor =
+        new java.lang.String[] { "Config", "Audio", "Mark", "Interrupt", "Request", });
+    internal_static_dhgateway_v1_Interrupt_descriptor =
       getDescriptor().getMessageType(1);
+    internal_static_dhgateway_v1_Interrupt_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_dhgateway_v1_Interrupt_descriptor,
+        new java.lang.String[] { });
+    internal_static_dhgateway_v1_Mark_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_dhgateway_v1_Mark_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Mark_descriptor,
         new java.lang.String[] { "Name", });
     internal_static_dhgateway_v1_AudioFormat_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(3);
     internal_static_dhgateway_v1_AudioFormat_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_AudioFormat_descriptor,
         new java.lang.String[] { "Encoding", "SampleRateHz", "Channels", "VoiceChannel", "KeepStereo", });
     internal_static_dhgateway_v1_DriveConfig_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(4);
     internal_static_dhgateway_v1_DriveConfig_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveConfig_descriptor,
-        new java.lang.String[] { "TaskId", "Input", "OutputSampleRateHz", "OnConflict", "QueueTimeout", "Labels", "Profile", });
+        new java.lang.String[] { "TaskId", "Input", "OutputSampleRateHz", "OnConflict", "QueueTimeout", "Labels", "Profile", "Text", });
     internal_static_dhgateway_v1_DriveConfig_LabelsEntry_descriptor =
       internal_static_dhgateway_v1_DriveConfig_descriptor.getNestedType(0);
     internal_static_dhgateway_v1_DriveConfig_LabelsEntry_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveConfig_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
+    internal_static_dhgateway_v1_TextInput_descriptor =
+      getDescriptor().getMessageType(5);
+    internal_static_dhgateway_v1_TextInput_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_dhgateway_v1_TextInput_descriptor,
+        new java.lang.String[] { "Text", "TimbreId", "SpeechRate", "PitchRate", });
     internal_static_dhgateway_v1_DriveEvent_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(6);
     internal_static_dhgateway_v1_DriveEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveEvent_descriptor,
         new java.lang.String[] { "DriveId", "Time", "Queued", "Started", "Progress", "Completed", "PlaybackStarted", "PlaybackFinished", "MarkPlayed", "Event", });
     internal_static_dhgateway_v1_PlaybackStarted_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(7);
     internal_static_dhgateway_v1_PlaybackStarted_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_PlaybackStarted_descriptor,
         new java.lang.String[] { "Source", });
     internal_static_dhgateway_v1_PlaybackFinished_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(8);
     internal_static_dhgateway_v1_PlaybackFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_PlaybackFinished_descriptor,
         new java.lang.String[] { "PlayedMs", "Interrupted", "Source", });
     internal_static_dhgateway_v1_MarkPlayed_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(9);
     internal_static_dhgateway_v1_MarkPlayed_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_MarkPlayed_descriptor,
         new java.lang.String[] { "Name", "AtMs", "Source", });
     internal_static_dhgateway_v1_Queued_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(10);
     internal_static_dhgateway_v1_Queued_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Queued_descriptor,
         new java.lang.String[] { "Reason", "Ahead", });
     internal_static_dhgateway_v1_Started_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(11);
     internal_static_dhgateway_v1_Started_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Started_descriptor,
         new java.lang.String[] { "OutputSampleRateHz", "SetupMs", "OutputChannels", });
     internal_static_dhgateway_v1_Progress_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(12);
     internal_static_dhgateway_v1_Progress_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Progress_descriptor,
         new java.lang.String[] { "ReceivedMs", "SentMs", "LeadMs", "Underruns", "PlayedMs", });
     internal_static_dhgateway_v1_Completed_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(13);
     internal_static_dhgateway_v1_Completed_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Completed_descriptor,
-        new java.lang.String[] { "ReceivedMs", "SentMs", "BytesSent", "FramesSent", "Underruns", "StopLagMs", });
+        new java.lang.String[] { "ReceivedMs", "SentMs", "BytesSent", "FramesSent", "Underruns", "StopLagMs", "DroppedMs", "TimeToFirstFrameMs", "TimeToSpeakingMs", "PlayedMs", "Interrupted", });
     internal_static_dhgateway_v1_StopDriveRequest_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(14);
     internal_static_dhgateway_v1_StopDriveRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_StopDriveRequest_descriptor,
-        new java.lang.String[] { "TaskId", "Profile", });
+        new java.lang.String[] { "TaskId", "Profile", "Mode", });
     internal_static_dhgateway_v1_StopDriveResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(15);
     internal_static_dhgateway_v1_StopDriveResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_StopDriveResponse_descriptor,
-        new java.lang.String[] { "DriveId", });
+        new java.lang.String[] { "DriveId", "PlayedMs", "Interrupted", });
     internal_static_dhgateway_v1_ListDrivesRequest_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(16);
     internal_static_dhgateway_v1_ListDrivesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_ListDrivesRequest_descriptor,
         new java.lang.String[] { "TaskId", });
     internal_static_dhgateway_v1_ListDrivesResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(17);
     internal_static_dhgateway_v1_ListDrivesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_ListDrivesResponse_descriptor,
         new java.lang.String[] { "Drives", });
     internal_static_dhgateway_v1_DriveInfo_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(18);
     internal_static_dhgateway_v1_DriveInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveInfo_descriptor,
@@ -404,31 +441,31 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
         internal_static_dhgateway_v1_DriveInfo_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_dhgateway_v1_GetCapabilitiesRequest_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(19);
     internal_static_dhgateway_v1_GetCapabilitiesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_GetCapabilitiesRequest_descriptor,
         new java.lang.String[] { });
     internal_static_dhgateway_v1_Capabilities_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(20);
     internal_static_dhgateway_v1_Capabilities_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Capabilities_descriptor,
-        new java.lang.String[] { "Encodings", "MinInputSampleRateHz", "MaxInputSampleRateHz", "Channels", "OutputSampleRatesHz", "MaxChunkBytes", "PacingEnabled", "PacingLeadMs", "MaxFrameMs", "ConflictPolicies", "VoiceChannels", "DefaultQueueTimeout", });
+        new java.lang.String[] { "Encodings", "MinInputSampleRateHz", "MaxInputSampleRateHz", "Channels", "OutputSampleRatesHz", "MaxChunkBytes", "PacingEnabled", "PacingLeadMs", "MaxFrameMs", "ConflictPolicies", "VoiceChannels", "DefaultQueueTimeout", "TextDrives", "MaxTextChars", "Interrupt", "StopModes", });
     internal_static_dhgateway_v1_GetTaskRequest_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(21);
     internal_static_dhgateway_v1_GetTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_GetTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", "Profile", "Refresh", });
     internal_static_dhgateway_v1_WatchTaskRequest_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(22);
     internal_static_dhgateway_v1_WatchTaskRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_WatchTaskRequest_descriptor,
         new java.lang.String[] { "TaskId", "Profile", });
     internal_static_dhgateway_v1_TaskInfo_descriptor =
-      getDescriptor().getMessageType(21);
+      getDescriptor().getMessageType(23);
     internal_static_dhgateway_v1_TaskInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_TaskInfo_descriptor,

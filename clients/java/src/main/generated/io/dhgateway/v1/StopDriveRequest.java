@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private StopDriveRequest() {
     taskId_ = "";
     profile_ = "";
+    mode_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -148,6 +149,32 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int MODE_FIELD_NUMBER = 3;
+  private int mode_ = 0;
+  /**
+   * <pre>
+   * How the drive ends; UNSPECIFIED means FINISH.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.StopMode mode = 3;</code>
+   * @return The enum numeric value on the wire for mode.
+   */
+  @java.lang.Override public int getModeValue() {
+    return mode_;
+  }
+  /**
+   * <pre>
+   * How the drive ends; UNSPECIFIED means FINISH.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.StopMode mode = 3;</code>
+   * @return The mode.
+   */
+  @java.lang.Override public io.dhgateway.v1.StopMode getMode() {
+    io.dhgateway.v1.StopMode result = io.dhgateway.v1.StopMode.forNumber(mode_);
+    return result == null ? io.dhgateway.v1.StopMode.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -168,6 +195,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, profile_);
     }
+    if (mode_ != io.dhgateway.v1.StopMode.STOP_MODE_UNSPECIFIED.getNumber()) {
+      output.writeEnum(3, mode_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -177,6 +207,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, profile_);
+    }
+    if (mode_ != io.dhgateway.v1.StopMode.STOP_MODE_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(3, mode_);
     }
     return size;
   }
@@ -206,6 +240,7 @@ private static final long serialVersionUID = 0L;
         .equals(other.getTaskId())) return false;
     if (!getProfile()
         .equals(other.getProfile())) return false;
+    if (mode_ != other.mode_) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -221,6 +256,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getTaskId().hashCode();
     hash = (37 * hash) + PROFILE_FIELD_NUMBER;
     hash = (53 * hash) + getProfile().hashCode();
+    hash = (37 * hash) + MODE_FIELD_NUMBER;
+    hash = (53 * hash) + mode_;
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -358,6 +395,7 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       taskId_ = "";
       profile_ = "";
+      mode_ = 0;
       return this;
     }
 
@@ -397,6 +435,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.profile_ = profile_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.mode_ = mode_;
+      }
     }
 
     @java.lang.Override
@@ -420,6 +461,9 @@ private static final long serialVersionUID = 0L;
         profile_ = other.profile_;
         bitField0_ |= 0x00000002;
         onChanged();
+      }
+      if (other.mode_ != 0) {
+        setModeValue(other.getModeValue());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -455,6 +499,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 24: {
+              mode_ = input.readEnum();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -652,6 +701,78 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       profile_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private int mode_ = 0;
+    /**
+     * <pre>
+     * How the drive ends; UNSPECIFIED means FINISH.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.StopMode mode = 3;</code>
+     * @return The enum numeric value on the wire for mode.
+     */
+    @java.lang.Override public int getModeValue() {
+      return mode_;
+    }
+    /**
+     * <pre>
+     * How the drive ends; UNSPECIFIED means FINISH.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.StopMode mode = 3;</code>
+     * @param value The enum numeric value on the wire for mode to set.
+     * @return This builder for chaining.
+     */
+    public Builder setModeValue(int value) {
+      mode_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How the drive ends; UNSPECIFIED means FINISH.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.StopMode mode = 3;</code>
+     * @return The mode.
+     */
+    @java.lang.Override
+    public io.dhgateway.v1.StopMode getMode() {
+      io.dhgateway.v1.StopMode result = io.dhgateway.v1.StopMode.forNumber(mode_);
+      return result == null ? io.dhgateway.v1.StopMode.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * How the drive ends; UNSPECIFIED means FINISH.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.StopMode mode = 3;</code>
+     * @param value The mode to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setMode(io.dhgateway.v1.StopMode value) {
+      java.util.Objects.requireNonNull(value);
+      bitField0_ |= 0x00000004;
+      mode_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How the drive ends; UNSPECIFIED means FINISH.
+     * </pre>
+     *
+     * <code>.dhgateway.v1.StopMode mode = 3;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMode() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      mode_ = 0;
       onChanged();
       return this;
     }

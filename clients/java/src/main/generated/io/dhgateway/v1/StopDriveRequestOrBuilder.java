@@ -49,4 +49,23 @@ public interface StopDriveRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getProfileBytes();
+
+  /**
+   * <pre>
+   * How the drive ends; UNSPECIFIED means FINISH.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.StopMode mode = 3;</code>
+   * @return The enum numeric value on the wire for mode.
+   */
+  int getModeValue();
+  /**
+   * <pre>
+   * How the drive ends; UNSPECIFIED means FINISH.
+   * </pre>
+   *
+   * <code>.dhgateway.v1.StopMode mode = 3;</code>
+   * @return The mode.
+   */
+  io.dhgateway.v1.StopMode getMode();
 }

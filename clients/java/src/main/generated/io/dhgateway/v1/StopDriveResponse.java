@@ -100,6 +100,37 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int PLAYED_MS_FIELD_NUMBER = 2;
+  private long playedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+   * silent; with FINISH: all it was sent, once played).
+   * </pre>
+   *
+   * <code>int64 played_ms = 2;</code>
+   * @return The playedMs.
+   */
+  @java.lang.Override
+  public long getPlayedMs() {
+    return playedMs_;
+  }
+
+  public static final int INTERRUPTED_FIELD_NUMBER = 3;
+  private boolean interrupted_ = false;
+  /**
+   * <pre>
+   * Whether the avatar was cut short.
+   * </pre>
+   *
+   * <code>bool interrupted = 3;</code>
+   * @return The interrupted.
+   */
+  @java.lang.Override
+  public boolean getInterrupted() {
+    return interrupted_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -117,12 +148,26 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(driveId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 1, driveId_);
     }
+    if (playedMs_ != 0L) {
+      output.writeInt64(2, playedMs_);
+    }
+    if (interrupted_ != false) {
+      output.writeBool(3, interrupted_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
     int size = 0;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(driveId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(1, driveId_);
+    }
+    if (playedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(2, playedMs_);
+    }
+    if (interrupted_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(3, interrupted_);
     }
     return size;
   }
@@ -150,6 +195,10 @@ private static final long serialVersionUID = 0L;
 
     if (!getDriveId()
         .equals(other.getDriveId())) return false;
+    if (getPlayedMs()
+        != other.getPlayedMs()) return false;
+    if (getInterrupted()
+        != other.getInterrupted()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -163,6 +212,12 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + DRIVE_ID_FIELD_NUMBER;
     hash = (53 * hash) + getDriveId().hashCode();
+    hash = (37 * hash) + PLAYED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getPlayedMs());
+    hash = (37 * hash) + INTERRUPTED_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getInterrupted());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -299,6 +354,8 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       driveId_ = "";
+      playedMs_ = 0L;
+      interrupted_ = false;
       return this;
     }
 
@@ -335,6 +392,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.driveId_ = driveId_;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.playedMs_ = playedMs_;
+      }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.interrupted_ = interrupted_;
+      }
     }
 
     @java.lang.Override
@@ -353,6 +416,12 @@ private static final long serialVersionUID = 0L;
         driveId_ = other.driveId_;
         bitField0_ |= 0x00000001;
         onChanged();
+      }
+      if (other.getPlayedMs() != 0L) {
+        setPlayedMs(other.getPlayedMs());
+      }
+      if (other.getInterrupted() != false) {
+        setInterrupted(other.getInterrupted());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -383,6 +452,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 16: {
+              playedMs_ = input.readInt64();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
+            case 24: {
+              interrupted_ = input.readBool();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -488,6 +567,97 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       driveId_ = value;
       bitField0_ |= 0x00000001;
+      onChanged();
+      return this;
+    }
+
+    private long playedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+     * silent; with FINISH: all it was sent, once played).
+     * </pre>
+     *
+     * <code>int64 played_ms = 2;</code>
+     * @return The playedMs.
+     */
+    @java.lang.Override
+    public long getPlayedMs() {
+      return playedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+     * silent; with FINISH: all it was sent, once played).
+     * </pre>
+     *
+     * <code>int64 played_ms = 2;</code>
+     * @param value The playedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPlayedMs(long value) {
+
+      playedMs_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+     * silent; with FINISH: all it was sent, once played).
+     * </pre>
+     *
+     * <code>int64 played_ms = 2;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPlayedMs() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      playedMs_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private boolean interrupted_ ;
+    /**
+     * <pre>
+     * Whether the avatar was cut short.
+     * </pre>
+     *
+     * <code>bool interrupted = 3;</code>
+     * @return The interrupted.
+     */
+    @java.lang.Override
+    public boolean getInterrupted() {
+      return interrupted_;
+    }
+    /**
+     * <pre>
+     * Whether the avatar was cut short.
+     * </pre>
+     *
+     * <code>bool interrupted = 3;</code>
+     * @param value The interrupted to set.
+     * @return This builder for chaining.
+     */
+    public Builder setInterrupted(boolean value) {
+
+      interrupted_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Whether the avatar was cut short.
+     * </pre>
+     *
+     * <code>bool interrupted = 3;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearInterrupted() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      interrupted_ = false;
       onChanged();
       return this;
     }

@@ -29,4 +29,25 @@ public interface StopDriveResponseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getDriveIdBytes();
+
+  /**
+   * <pre>
+   * Milliseconds of that drive's audio the avatar played (with INTERRUPT: when it went
+   * silent; with FINISH: all it was sent, once played).
+   * </pre>
+   *
+   * <code>int64 played_ms = 2;</code>
+   * @return The playedMs.
+   */
+  long getPlayedMs();
+
+  /**
+   * <pre>
+   * Whether the avatar was cut short.
+   * </pre>
+   *
+   * <code>bool interrupted = 3;</code>
+   * @return The interrupted.
+   */
+  boolean getInterrupted();
 }

@@ -186,7 +186,7 @@ public enum TaskStatus
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(5);
+    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(6);
   }
 
   private static final TaskStatus[] VALUES = values();

@@ -151,7 +151,7 @@ public enum TaskStatusSource
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(6);
+    return io.dhgateway.v1.GatewayProto.getDescriptor().getEnumType(7);
   }
 
   private static final TaskStatusSource[] VALUES = values();
