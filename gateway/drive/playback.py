@@ -27,6 +27,9 @@ class PlaybackModel:
         self.tolerance_ms = tolerance_ms
         #: When sample 0 would have played had playback never stalled; None before the first frame.
         self.anchor: float | None = None
+        #: When the first frame was sent: the estimated start of playback (a stall moves the
+        #: anchor, never this).
+        self.first_sent_at: float | None = None
         #: Milliseconds of audio sent.
         self.sent_ms = 0.0
         #: How many times the avatar ran out of audio while it was being fed.
@@ -51,7 +54,7 @@ class PlaybackModel:
     def on_send(self, now: float, duration_ms: float) -> None:
         """Record a frame of ``duration_ms`` sent at ``now``; counts an underrun if it came late."""
         if self.anchor is None:
-            self.anchor = now
+            self.anchor = self.first_sent_at = now
         elif self.late_ms(now) > self.tolerance_ms + EPSILON_MS:
             self.underruns += 1
             # Playback resumes with this frame: the silence is not "owed" to the avatar.

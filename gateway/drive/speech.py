@@ -19,7 +19,8 @@ ESTIMATED when it did not; with 0 it is reported ESTIMATED at once. A vendor's w
 comes first is reported at once. Marks are always estimated: the vendor says nothing of them.
 
 Pure code: time comes in as ``now``; the caller asks :meth:`SpeechTracker.due` after every
-input and at :meth:`SpeechTracker.next_at`.
+input and at :meth:`SpeechTracker.next_at`, and :meth:`SpeechTracker.timings` once the drive
+is over (how the estimate and the vendor's word compared: the metrics' skew).
 """
 
 from __future__ import annotations
@@ -66,6 +67,46 @@ class PlaybackEvent:
     at_ms: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackTimings:
+    """What one drive reported, and when the estimate and the vendor each said the avatar began
+    and stopped (the tracker's clock; None where one of them said nothing).
+
+    Attributes:
+        started, finished: how PlaybackStarted / PlaybackFinished were reported (None: not).
+        marks: MarkPlayed events reported.
+        estimated_start: the first frame went out.
+        vendor_start: the vendor's Status 2 arrived.
+        estimated_end: the playhead passed the last audio after the Stop; None for a drive cut
+            short (its end is the cut, not the playhead's).
+        vendor_end: the vendor's Status 4 arrived.
+        finished_at: when PlaybackFinished was reported.
+    """
+
+    started: Source | None = None
+    finished: Source | None = None
+    marks: int = 0
+    estimated_start: float | None = None
+    vendor_start: float | None = None
+    estimated_end: float | None = None
+    vendor_end: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def start_skew_s(self) -> float | None:
+        """The vendor's start minus the estimate's (> 0: the vendor said it later)."""
+        return _skew(self.estimated_start, self.vendor_start)
+
+    @property
+    def end_skew_s(self) -> float | None:
+        """The vendor's end minus the estimate's (> 0: the vendor said it later)."""
+        return _skew(self.estimated_end, self.vendor_end)
+
+
+def _skew(estimated: float | None, vendor: float | None) -> float | None:
+    return None if estimated is None or vendor is None else vendor - estimated
+
+
 class SpeechTracker:
     """The playback events of one drive, from its playhead.
 
@@ -83,6 +124,10 @@ class SpeechTracker:
         self._vendor_started_at: float | None = None
         self._vendor_finished_at: float | None = None
         self._cut: tuple[float, float] | None = None  # (when, played ms) of an interrupted end
+        self._reported: dict[Heard, Source] = {}  # how STARTED and FINISHED were reported
+        self._marks_played = 0
+        self._estimated_end: float | None = None  # the playhead's end, for a drive not cut
+        self._finished_at: float | None = None
 
     # Inputs.
 
@@ -130,10 +175,12 @@ class SpeechTracker:
             if source is None:
                 return events  # nothing played yet: no mark, no finish either
             self.started = True
+            self._reported[Heard.STARTED] = source
             events.append(PlaybackEvent(Heard.STARTED, source))
         played_ms = self._played_ms(now, playback)
         while self._marks and self._marks[0][1] <= played_ms + 1e-6:
             name, at_ms = self._marks.popleft()
+            self._marks_played += 1
             events.append(
                 PlaybackEvent(Heard.MARK, Source.ESTIMATED, name=name, at_ms=round(at_ms))
             )
@@ -145,6 +192,9 @@ class SpeechTracker:
             interrupted = self._cut is not None and played_ms < sent_ms - 1e-6
             if self._cut is None:
                 played_ms = sent_ms  # all of it (the playhead's float arithmetic aside)
+                self._estimated_end = playback.drained_at() if playback else None
+            self._reported[Heard.FINISHED] = finished
+            self._finished_at = now
             events.append(
                 PlaybackEvent(
                     Heard.FINISHED, finished, played_ms=round(played_ms), interrupted=interrupted
@@ -168,6 +218,20 @@ class SpeechTracker:
             assert drained is not None
             candidates.append(drained + self.vendor_grace_s)
         return max(now, min(candidates)) if candidates else None
+
+    def timings(self, playback: PlaybackModel | None) -> PlaybackTimings:
+        """What was reported and when each side said the avatar began and stopped (call it
+        once the drive is over; ``playback`` is its playhead model)."""
+        return PlaybackTimings(
+            started=self._reported.get(Heard.STARTED),
+            finished=self._reported.get(Heard.FINISHED),
+            marks=self._marks_played,
+            estimated_start=playback.first_sent_at if playback else None,
+            vendor_start=self._vendor_started_at,
+            estimated_end=self._estimated_end,
+            vendor_end=self._vendor_finished_at,
+            finished_at=self._finished_at,
+        )
 
     # Internals.
 

@@ -21,6 +21,11 @@ name                                           type       labels
 ``dhgw_drives_refused_total``                  counter    reason
 ``dhgw_drive_setup_seconds``                   histogram
 ``dhgw_drive_stop_lag_seconds``                histogram
+``dhgw_drive_playout_wait_seconds``            histogram
+``dhgw_playback_events_total``                 counter    event (started, finished, mark),
+                                                          source (estimated, vendor)
+``dhgw_playback_skew_seconds``                 histogram  edge (started, finished),
+                                                          direction (late, early)
 ``dhgw_audio_received_seconds_total``          counter
 ``dhgw_audio_sent_seconds_total``              counter
 ``dhgw_ws_frames_sent_total``                  counter
@@ -34,6 +39,13 @@ name                                           type       labels
 ``grpc_server_started_total``                  counter    grpc_type, grpc_service, grpc_method
 ``grpc_server_handled_total``                  counter    ... and grpc_code
 =============================================  =========  ==================================
+
+The skew is the vendor's callback time minus the estimate's, split by its sign into
+``direction`` (late: the vendor said it after the estimate) and observed as a magnitude: a
+histogram of negative values would make ``_sum`` go down, which ``rate()`` reads as a reset,
+and the rare early case (the playhead model behind the avatar) is worth its own series. A
+finish the vendor confirms later than ``server.callback_grace_ms`` is not observed: the drive
+reported the estimate and is gone (``dhgw_playback_events_total{source="estimated"}`` counts it).
 """
 
 from __future__ import annotations
@@ -59,6 +71,12 @@ SETUP_BUCKETS_S = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0
 STOP_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 #: One request to the vendor's API (our limiter's wait excluded).
 API_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: The vendor's word against the estimate: render latency plus the callback's trip, from a
+#: millisecond to beyond the grace window (a late start is still observed).
+SKEW_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: From the Stop to PlaybackFinished: the audio still ahead of the avatar (at most the pacing
+#: lead, 1 s by default) plus the wait for the vendor's word (at most the grace window).
+PLAYOUT_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
 
 
 class GatewayMetrics:
@@ -132,6 +150,28 @@ class GatewayMetrics:
             buckets=STOP_LAG_BUCKETS_S,
             registry=r,
         )
+        self.playout_wait_seconds = Histogram(
+            "dhgw_drive_playout_wait_seconds",
+            "From the Stop to PlaybackFinished: how long a completed drive's stream stayed "
+            "open after the client's half-close for the avatar to finish.",
+            buckets=PLAYOUT_BUCKETS_S,
+            registry=r,
+        )
+        self.playback_events = Counter(
+            "dhgw_playback_events",
+            "Playback events reported (counted when each drive ends), by event and source "
+            "(vendor: confirmed by its callback within the grace window).",
+            ["event", "source"],
+            registry=r,
+        )
+        self.playback_skew_seconds = Histogram(
+            "dhgw_playback_skew_seconds",
+            "How far the vendor's callback (Status 2 driving, 4 ended) was from the estimated "
+            "start or finish of playback; direction late: the vendor's came after.",
+            ["edge", "direction"],
+            buckets=SKEW_BUCKETS_S,
+            registry=r,
+        )
         self.audio_received_seconds = Counter(
             "dhgw_audio_received_seconds",
             "Seconds of client audio received (counted when each drive ends).",
@@ -193,6 +233,10 @@ class GatewayMetrics:
         )
         for outcome in ("ok", "failed"):
             self.ws_connects.labels(outcome)  # present at 0 from the first scrape
+        for event in ("started", "finished"):
+            for source in ("estimated", "vendor"):
+                self.playback_events.labels(event, source)
+        self.playback_events.labels("mark", "estimated")
 
     # Observer.
 
@@ -212,6 +256,21 @@ class GatewayMetrics:
             self.stop_lag_seconds.observe(end.stop_lag_s)
         if end.dropped:
             self.ws_drops.inc()
+        self._observe_playback(end)
+
+    def _observe_playback(self, end: DriveEnd) -> None:
+        played = end.playback
+        for event, source in (("started", played.started), ("finished", played.finished)):
+            if source is not None:
+                self.playback_events.labels(event, source.value).inc()
+        if played.marks:
+            self.playback_events.labels("mark", "estimated").inc(played.marks)
+        for edge, skew in (("started", played.start_skew_s), ("finished", played.end_skew_s)):
+            if skew is not None:
+                direction = "early" if skew < 0 else "late"
+                self.playback_skew_seconds.labels(edge, direction).observe(abs(skew))
+        if end.playout_wait_s is not None:
+            self.playout_wait_seconds.observe(end.playout_wait_s)
 
     def drive_refused(self, reason: str) -> None:
         self.drives_refused.labels(reason).inc()

@@ -12,10 +12,11 @@ The calls must not block and must not raise: they run inside the drive's own tas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.drive.core import DriveCore
+from gateway.drive.speech import PlaybackTimings
 from gateway.upstream import Attempt
 
 __all__ = ["DriveEnd", "NullObserver", "Observer"]
@@ -36,6 +37,10 @@ class DriveEnd:
         stop_lag_s: from the last frame to the Stop command, for a drive that ran out of
             audio (None otherwise: an idle timeout's "lag" would be the timeout).
         dropped: the vendor's WebSocket was lost mid-drive.
+        playback: what the drive reported of the avatar's playback, and when the estimate and
+            the vendor each said it began and stopped (the skew).
+        playout_wait_s: from the Stop to PlaybackFinished, for a drive that completed and
+            played out (how long its stream stayed open for the avatar to finish); else None.
     """
 
     status: str
@@ -46,6 +51,8 @@ class DriveEnd:
     underruns: int
     stop_lag_s: float | None
     dropped: bool = False
+    playback: PlaybackTimings = field(default_factory=PlaybackTimings)
+    playout_wait_s: float | None = None
 
     @classmethod
     def of(
@@ -68,6 +75,8 @@ class DriveEnd:
         """
         pacer = core.pacer
         last_frame = pacer.last_frame_at if pacer is not None else None
+        playback = core.speech.timings(pacer.playback if pacer is not None else None)
+        played_out_at = playback.finished_at if playback.estimated_end is not None else None
         return cls(
             status=status,
             reason=reason,
@@ -81,10 +90,17 @@ class DriveEnd:
                 else None
             ),
             dropped=dropped,
+            playback=playback,
+            playout_wait_s=(
+                played_out_at - stop_sent_at
+                if stop_sent_at is not None and played_out_at is not None
+                else None
+            ),
         )
 
     def log_fields(self) -> dict[str, object]:
-        """The accounting as log fields, in milliseconds; stop_lag_ms only when known."""
+        """The accounting as log fields, in milliseconds; stop_lag_ms, the playback skews and
+        playout_wait_ms only when known."""
         fields: dict[str, object] = {
             "status": self.status,
             "received_ms": round(self.received_s * 1000),
@@ -94,6 +110,12 @@ class DriveEnd:
         }
         if self.stop_lag_s is not None:
             fields["stop_lag_ms"] = round(self.stop_lag_s * 1000)
+        known = {
+            "playback_start_skew_ms": self.playback.start_skew_s,
+            "playback_end_skew_ms": self.playback.end_skew_s,
+            "playout_wait_ms": self.playout_wait_s,
+        }
+        fields.update((k, round(v * 1000, 1)) for k, v in known.items() if v is not None)
         return fields
 
 

@@ -199,3 +199,11 @@ def test_model_invariants(
         # Right after a send the avatar waits at most the forgiven jitter.
         assert model.late_ms(now) <= tolerance_ms + 1e-6
     assert model.sent_ms == pytest.approx(sum(d for _, d in schedule))
+
+
+def test_the_first_frame_is_the_start_whatever_the_stalls() -> None:
+    model = PlaybackModel(tolerance_ms=20)
+    model.on_send(1.0, 100.0)
+    model.on_send(1.5, 100.0)  # 400 ms late: re-anchored
+    assert model.first_sent_at == 1.0
+    assert model.anchor == pytest.approx(1.4)

@@ -162,3 +162,74 @@ def test_each_event_once_in_order_whatever_happens(
             )
     else:
         assert got == []
+
+
+def test_the_timings_say_how_far_the_vendor_was_from_the_estimate() -> None:
+    playback = PlaybackModel(tolerance_ms=20)
+    tracker = SpeechTracker(vendor_grace_s=0.3)
+    tracker.add_mark("half", 250)
+    playback.on_send(1.0, 250)
+    playback.on_send(1.5, 250)  # 250 ms late: a stall moves the anchor, not the start
+    tracker.vendor_started(1.04)
+    tracker.vendor_started(1.2)  # a retry: the first word counts
+    tracker.due(1.04, playback, stopped=False)
+    tracker.vendor_finished(1.82)  # the estimate: the re-anchored playhead drains at 1.75
+    tracker.vendor_finished(1.9)
+    tracker.due(1.82, playback, stopped=True)
+    timings = tracker.timings(playback)
+    assert (timings.started, timings.finished, timings.marks) == (Source.VENDOR, Source.VENDOR, 1)
+    assert timings.estimated_start == 1.0
+    assert timings.estimated_end == pytest.approx(1.75)
+    assert timings.start_skew_s == pytest.approx(0.04)
+    assert timings.end_skew_s == pytest.approx(0.07)
+    assert timings.finished_at == 1.82
+
+
+def test_the_timings_of_an_estimate_alone_and_of_a_vendor_ahead_of_it() -> None:
+    playback = PlaybackModel(tolerance_ms=20)
+    tracker = SpeechTracker()
+    playback.on_send(0.0, 1000)
+    tracker.due(0.0, playback, stopped=True)
+    tracker.due(1.0, playback, stopped=True)
+    alone = tracker.timings(playback)
+    assert (alone.started, alone.finished) == (Source.ESTIMATED, Source.ESTIMATED)
+    assert alone.start_skew_s is None and alone.end_skew_s is None
+    assert (alone.estimated_end, alone.finished_at) == (1.0, 1.0)
+    ahead = SpeechTracker(vendor_grace_s=0.3)
+    ahead.due(0.0, playback, stopped=True)
+    ahead.vendor_finished(0.9)  # the model thought 100 ms were left
+    ahead.due(0.9, playback, stopped=True)
+    assert ahead.timings(playback).end_skew_s == pytest.approx(-0.1)
+
+
+def test_a_cut_drive_has_no_estimated_end_to_compare() -> None:
+    playback = PlaybackModel(tolerance_ms=20)
+    tracker = SpeechTracker(vendor_grace_s=0.3)
+    playback.on_send(0.0, 1000)
+    tracker.cut(0.4, playback)
+    tracker.cut(0.5, playback)  # the first cut counts
+    tracker.due(0.4, playback, stopped=False)
+    assert tracker.played_ms(0.6, playback) == pytest.approx(400)
+    tracker.vendor_finished(0.45)
+    timings = tracker.timings(playback)
+    assert (timings.started, timings.finished, timings.finished_at) == (
+        Source.ESTIMATED,
+        Source.ESTIMATED,
+        0.4,
+    )
+    assert timings.estimated_end is None and timings.end_skew_s is None
+
+
+def test_the_vendors_word_without_any_audio_has_nothing_to_compare() -> None:
+    tracker = SpeechTracker(vendor_grace_s=0.3)
+    tracker.vendor_started(0.1)
+    tracker.vendor_finished(0.2)
+    [started, finished] = tracker.due(0.2, None, stopped=True)
+    assert (started.source, finished.source, finished.played_ms) == (
+        Source.VENDOR,
+        Source.VENDOR,
+        0,
+    )
+    timings = tracker.timings(None)
+    assert timings.estimated_start is None and timings.estimated_end is None
+    assert timings.start_skew_s is None and timings.end_skew_s is None

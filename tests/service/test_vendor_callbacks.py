@@ -1,5 +1,6 @@
 """The vendor's drive callbacks confirm the playback events (PLAYBACK_SOURCE_VENDOR) within the
-grace window; without them the estimate stands (ESTIMATED)."""
+grace window; without them the estimate stands (ESTIMATED). The metrics count the skew between
+the two, the events by source and the playout wait."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from dhgateway.v1 import gateway_pb2 as pb
+from dhgateway_client import AudioItem, Mark
 
 from gateway.callbacks.receiver import PATH
 from gateway.callbacks.verify import signature
-from gateway.config import Credentials, ServerConfig
-from gateway.simulator import Simulator, SimulatorConfig
+from gateway.config import Credentials, ObservabilityConfig, ServerConfig
+from gateway.simulator import Fault, Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
+from tests.observability.conftest import Samples, http_get, parse_samples, value
 from tests.service.conftest import pcm
 
 CALLBACK_SECRET = "callback-secret-for-tests-0123456789"
@@ -41,7 +44,10 @@ async def harness() -> AsyncIterator[Harness]:
         server = ServerConfig(
             listen="127.0.0.1:0", callback_listen="127.0.0.1:0", callback_grace_ms=600
         )
-        async with running_gateway(sim=sim, profiles=profiles, server=server) as h:
+        metrics = ObservabilityConfig(metrics_listen="127.0.0.1:0")
+        async with running_gateway(
+            sim=sim, profiles=profiles, server=server, observability=metrics
+        ) as h:
             yield h
 
 
@@ -107,9 +113,7 @@ async def test_without_the_vendors_word_the_estimate_is_reported_after_the_grace
 async def test_the_simulators_own_callbacks_confirm_a_drive_end_to_end(harness: Harness) -> None:
     """The simulated vendor signs and sends EventType 4 from its own playback model: both
     events are VENDOR and played_ms matches its record within 20 ms."""
-    assert harness.app.callbacks is not None
-    url = f"http://{harness.app.callbacks.address}{PATH}"
-    harness.sim.set_callbacks(url, CALLBACK_SECRET)
+    sim_callbacks(harness)
     events = [e async for e in harness.client.drive("cb-sim", [pcm(1000)])]
     started = next(e for e in events if e.WhichOneof("event") == "playback_started")
     finished = next(e for e in events if e.WhichOneof("event") == "playback_finished")
@@ -119,3 +123,79 @@ async def test_the_simulators_own_callbacks_confirm_a_drive_end_to_end(harness: 
     assert playout.played_ms is not None
     assert abs(playout.played_ms - finished.playback_finished.played_ms) <= 20
     await harness.sim.wait_callbacks(lambda records: all(r.done for r in records), 10)
+
+
+def sim_callbacks(h: Harness) -> None:
+    """Point the simulator's own signed callbacks at the gateway."""
+    assert h.app.callbacks is not None
+    h.sim.set_callbacks(f"http://{h.app.callbacks.address}{PATH}", CALLBACK_SECRET)
+
+
+async def scrape(h: Harness) -> Samples:
+    status, text = await http_get(f"http://{h.app.metrics_address}/metrics")
+    assert status == 200
+    return parse_samples(text)
+
+
+def skews(samples: Samples, edge: str) -> float:
+    """How many skews of ``edge`` were observed, late and early together."""
+    return sum(
+        value(samples, "dhgw_playback_skew_seconds_count", edge=edge, direction=direction)
+        for direction in ("late", "early")
+    )
+
+
+def events(samples: Samples, event: str, source: str) -> float:
+    return value(samples, "dhgw_playback_events_total", event=event, source=source)
+
+
+@pytest.mark.asyncio
+async def test_each_confirmed_drive_adds_one_skew_of_each_edge(harness: Harness) -> None:
+    """The metrics count one skew of each edge per drive the simulator's callbacks confirmed,
+    one playout wait per completed drive, and each event by how it was known."""
+    sim_callbacks(harness)
+    before = await scrape(harness)
+    drives = [(300, "short"), (900, "long"), (500, "marked")]
+    for ms, task in drives:
+        audio: list[AudioItem] = [pcm(ms // 2), Mark("half"), pcm(ms - ms // 2)]
+        got = [e async for e in harness.client.drive(f"skew-{task}", audio)]
+        finished = next(e for e in got if e.WhichOneof("event") == "playback_finished")
+        assert finished.playback_finished.source == pb.PLAYBACK_SOURCE_VENDOR
+    after = await scrape(harness)
+
+    n = len(drives)
+    assert skews(after, "started") - skews(before, "started") == n
+    assert skews(after, "finished") - skews(before, "finished") == n
+    for event in ("started", "finished"):
+        assert events(after, event, "vendor") - events(before, event, "vendor") == n
+        assert events(after, event, "estimated") == events(before, event, "estimated")
+    assert events(after, "mark", "estimated") - events(before, "mark", "estimated") == n
+    waits = "dhgw_drive_playout_wait_seconds_count"
+    assert value(after, waits) - value(before, waits) == n
+    # The simulator's avatar starts and ends on arrival (no render latency): the vendor's word
+    # comes within the grace window, after the estimate or at most a hair before it.
+    late = value(
+        after, "dhgw_playback_skew_seconds_bucket", edge="finished", direction="late", le="0.5"
+    )
+    early = value(after, "dhgw_playback_skew_seconds_count", edge="finished", direction="early")
+    assert late + early == n
+
+
+@pytest.mark.asyncio
+async def test_a_finish_the_vendor_never_confirms_adds_no_skew(harness: Harness) -> None:
+    sim_callbacks(harness)
+    harness.sim.set_fault(Fault(callback_drop=True, callback_event_type=4, callback_status=4))
+    before = await scrape(harness)
+    got = [e async for e in harness.client.drive("skew-dropped", [pcm(300)])]
+    kinds = {e.WhichOneof("event"): e for e in got}
+    assert kinds["playback_started"].playback_started.source == pb.PLAYBACK_SOURCE_VENDOR
+    assert kinds["playback_finished"].playback_finished.source == pb.PLAYBACK_SOURCE_ESTIMATED
+    after = await scrape(harness)
+
+    assert skews(after, "started") - skews(before, "started") == 1
+    assert skews(after, "finished") == skews(before, "finished")
+    assert events(after, "finished", "estimated") - events(before, "finished", "estimated") == 1
+    # The stream stayed open for the grace window after the estimated end.
+    wait_s = "dhgw_drive_playout_wait_seconds_sum"
+    grace_s = harness.app.config.server.callback_grace_ms / 1000
+    assert value(after, wait_s) - value(before, wait_s) >= grace_s
