@@ -1,12 +1,12 @@
 """A faithful stand-in for the vendor's digital-human cloud, for tests and demos.
 
 Built only from the vendor's documented protocol (``zego-api.md``): the signed HTTP API with
-``DriveByWsStream``, ``StopDigitalHumanStreamTask`` and ``GetDigitalHumanStreamTaskStatus``
-(§2-§7, §11), the WebSocket drive (§8-§9), the tasks' lives (MaxIdleTime, TTL, §6) and the
-signed server callbacks (§12). It records everything it receives and sends, models the
-avatar's playback to count stutters and to say what it played (:class:`Playout`), and has
-fault switches. It must never import the gateway's own client code, so that a client bug
-cannot hide itself here.
+``DriveByWsStream``, ``DriveByText``, ``StopDigitalHumanStreamTask`` and
+``GetDigitalHumanStreamTaskStatus`` (§2-§7, §11, §11b), the WebSocket drive (§8-§9), the
+tasks' lives (MaxIdleTime, TTL, §6) and the signed server callbacks (§12). It records
+everything it receives and sends, models the avatar's playback to count stutters and to say
+what it played (:class:`Playout`), and has fault switches. It must never import the
+gateway's own client code, so that a client bug cannot hide itself here.
 
 Typical use::
 
@@ -55,6 +55,7 @@ from .records import (
 )
 from .standalone import run_standalone
 from .tasks import TaskEnd, TaskRecord, TaskStatus
+from .text import TextDriveRecord, TextRequest
 
 __all__ = [
     "CALLBACK_RETRY_DELAYS_S",
@@ -77,6 +78,8 @@ __all__ = [
     "TaskEnd",
     "TaskRecord",
     "TaskStatus",
+    "TextDriveRecord",
+    "TextRequest",
     "callback_signature",
     "run_standalone",
     "signature",

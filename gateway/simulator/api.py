@@ -11,8 +11,9 @@ Checks run in this order; the first failure answers:
 3. The rate limit per AppId (§5).
 4. A forced ``Code`` (``Fault.force_code``).
 5. The Action (§14b 100000007) and its body (§7, §11; 400000001 and 400000005).
-6. The task's state (:mod:`.tasks`): 400000005 once it ended (400000007 to a second Stop),
-   400000006 to DriveByWsStream while it initializes.
+6. DriveByText's own parameters (:mod:`.text`; 400000001, 400000004).
+7. The task's state (:mod:`.tasks`): 400000005 once it ended (400000007 to a second Stop),
+   400000006 to DriveByWsStream and DriveByText while it initializes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aiohttp import web
 from .records import ApiCall
 from .state import SimState
 from .tasks import TaskEnd, TaskStatus
+from .text import parse_text_drive
 
 __all__ = ["ApiHandler", "Codes"]
 
@@ -58,6 +60,7 @@ class Codes:
     SIGNATURE_VERSION_EMPTY = 100000013
     SIGNATURE_VERSION_UNSUPPORTED = 100000014
     INVALID_PARAMS = 400000001
+    TIMBRE_NOT_FOUND = 400000004
     TASK_NOT_FOUND = 400000005
     STREAM_NOT_STARTED = 400000006
     TASK_ALREADY_STOPPED = 400000007
@@ -94,7 +97,12 @@ def parse_app_id(raw: str | None) -> int | None:
 class ApiHandler:
     """The API root (``/``): route ``handle``. Records every call in ``state.api_calls``."""
 
-    ACTIONS = ("DriveByWsStream", "StopDigitalHumanStreamTask", "GetDigitalHumanStreamTaskStatus")
+    ACTIONS = (
+        "DriveByWsStream",
+        "DriveByText",
+        "StopDigitalHumanStreamTask",
+        "GetDigitalHumanStreamTaskStatus",
+    )
 
     def __init__(self, state: SimState) -> None:
         self._state = state
@@ -216,6 +224,11 @@ class ApiHandler:
         task_id = body.get("TaskId")
         if not isinstance(task_id, str) or not task_id:
             return _Answer(Codes.INVALID_PARAMS, "TaskId is required, a non-empty string")
+        text = (
+            parse_text_drive(body, self._state.config.timbres) if action == "DriveByText" else None
+        )
+        if isinstance(text, tuple):
+            return _Answer(*text)
         state = self._state
         task = state.tasks.see(task_id, now)
         if action == "StopDigitalHumanStreamTask" and task is not None and not task.alive:
@@ -237,6 +250,9 @@ class ApiHandler:
             return _Answer(
                 Codes.STREAM_NOT_STARTED, "video stream not started, wait until it starts"
             )
+        if text is not None:
+            spoken = state.new_text_drive(task_id, text, now)
+            return _Answer(Codes.OK, "success", {"DriveId": spoken.drive_id}, spoken.drive_id)
         record, token = state.new_drive(task_id, now)
         data = {"DriveId": record.drive_id, "WssAddress": state.ws_address(token)}
         return _Answer(Codes.OK, "success", data, record.drive_id)

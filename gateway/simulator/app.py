@@ -30,6 +30,7 @@ from .playout import Playout
 from .records import ApiCall, DriveRecord, HandshakeRejection, Overlap
 from .state import SimState
 from .tasks import TaskEnd, TaskRecord
+from .text import TextDriveRecord
 from .tls import TlsMaterial, client_ssl_context, make_tls
 from .ws import WsHandler
 
@@ -215,6 +216,11 @@ class Simulator:
 
     def drives_for_task(self, task_id: str) -> list[DriveRecord]:
         return [d for d in self._state.drives.values() if d.task_id == task_id]
+
+    @property
+    def text_drives(self) -> list[TextDriveRecord]:
+        """Every DriveByText accepted, in order (their playback: :meth:`playout`)."""
+        return list(self._state.text_drives.values())
 
     @property
     def overlaps(self) -> list[Overlap]:

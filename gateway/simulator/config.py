@@ -81,6 +81,10 @@ class SimulatorConfig:
             the vendor's default is 900 s); ``None``: never.
         task_ttl_s: end a task (Status 5) this long after it was first seen (``TTL``, §6; the
             vendor's default is 86400 s); ``None``: never.
+        text_ms_per_char: how long the avatar speaks one character of a DriveByText ``Text`` at
+            SpeechRate 0 (the vendor documents no rate: :mod:`.text`).
+        timbres: the TimbreIds that exist; ``None`` accepts any. DriveByText with another gets
+            Code 400000004 (zego-api.md §14a).
     """
 
     app_id: int
@@ -106,6 +110,8 @@ class SimulatorConfig:
     task_init_s: float = 0.0
     task_max_idle_s: float | None = None
     task_ttl_s: float | None = None
+    text_ms_per_char: float = 120.0
+    timbres: Collection[str] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.app_id, bool) or not 0 < self.app_id <= _UINT32_MAX:
@@ -129,12 +135,17 @@ class SimulatorConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0 or None")
-        if self.tasks is not None:
-            if isinstance(self.tasks, str):
+        if self.text_ms_per_char <= 0:
+            raise ValueError("text_ms_per_char must be > 0")
+        for name in ("tasks", "timbres"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str):
                 # A bare string is a Collection[str] of characters: almost surely a mistake.
-                raise ValueError("tasks must be a collection of TaskIds, not a string")
+                raise ValueError(f"{name} must be a collection of ids, not a string")
             # Freeze a caller's list so that later mutation cannot change the simulator.
-            object.__setattr__(self, "tasks", frozenset(self.tasks))
+            object.__setattr__(self, name, frozenset(value))
 
     def _check_callbacks(self) -> None:
         if self.callback_url is not None:

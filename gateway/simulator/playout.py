@@ -12,6 +12,13 @@ at each underrun), delayed by the render latency. Where the vendor is silent (§
   fails (3) at once: the avatar stops there. After its Stop the connection may go.
 - A drive on a task that ends fails (3) at once.
 
+A DriveByText drive (:mod:`.text`) is queued (1) at its answer and begins at once when the
+avatar is idle or its ``InterruptMode`` is 1 (the current drive ends, ``interrupted``, and the
+queued ones with it), else when the drives queued before it ended: driving (2) the render
+latency after it began, ended (4) its render time later. A WS Start interrupts it like any
+drive, and drops the queued ones (§7, §10): each ends (4) ``interrupted``, having played
+nothing (the vendor documents no status for a dropped drive, §17).
+
 ``played_ms`` is how much of the drive's audio the avatar played by the drive's end.
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +52,7 @@ class PlayoutOutcome(enum.StrEnum):
     PLAYED = "played"
     """It played to its end after its Stop (Status 4)."""
     INTERRUPTED = "interrupted"
-    """A newer drive of the task started (Status 4)."""
+    """A newer drive of the task started, or dropped it from the queue (Status 4)."""
     FAILED = "failed"
     """Its connection ended before its Stop, or its task ended (Status 3)."""
 
@@ -69,7 +77,9 @@ class Playout:
     played_ms: float | None = None
     """Audio played by ``ended_at``; ``None`` until then (see :meth:`played_ms_at`)."""
     audio_ms: float = 0.0
-    """Audio received (between Start and Stop)."""
+    """Audio received (between Start and Stop); a text drive's render time."""
+    text: bool = False
+    """A DriveByText drive (no WebSocket)."""
     _segments: list[tuple[float, float]] = field(default_factory=list, repr=False)
     """(when playback (re)started, in arrival time; ms of audio before it), per anchor."""
     _underruns: int = field(default=0, repr=False)
@@ -110,6 +120,7 @@ class Playout:
             "reason": self.reason,
             "played_ms": self.played_ms,
             "audio_ms": self.audio_ms,
+            "text": self.text,
         }
 
 
@@ -129,6 +140,8 @@ class PlayoutBook:
         self.playouts: dict[str, Playout] = {}
         self._current: dict[str, Playout] = {}
         """Per TaskId, the drive the avatar is on (queued or driving)."""
+        self._queued: dict[str, deque[Playout]] = {}
+        """Per TaskId, the text drives waiting for the avatar (InterruptMode 0)."""
         self._timers = Timers()
 
     def get(self, drive_id: str) -> Playout | None:
@@ -138,6 +151,7 @@ class PlayoutBook:
         """Forget every playout (the drives still open go on unrecorded)."""
         self._timers.clear()
         self._current.clear()
+        self._queued.clear()
         self.playouts.clear()
 
     def open(self) -> None:
@@ -153,11 +167,7 @@ class PlayoutBook:
     def on_start(self, record: DriveRecord, now: float) -> None:
         if self._timers.closed:
             return
-        previous = self._current.get(record.task_id)
-        if previous is not None:
-            self._catch_up(previous, now)
-        if previous is not None and not previous.is_ended:
-            self._end(previous, now, PlayoutOutcome.INTERRUPTED, "a newer drive started")
+        self._interrupt(record.task_id, now, "a newer drive started")
         playout = Playout(
             drive_id=record.drive_id,
             task_id=record.task_id,
@@ -168,6 +178,32 @@ class PlayoutBook:
         self._current[record.task_id] = playout
         self._on_activity(record.task_id, True, now)
         self._on_status(playout, DriveStatus.QUEUED, now)
+
+    def on_text(
+        self, drive_id: str, task_id: str, render_ms: float, *, interrupt: bool, now: float
+    ) -> None:
+        """A DriveByText was accepted at ``now``: queue it (1), or begin it now."""
+        if self._timers.closed:
+            return
+        if interrupt:
+            self._interrupt(task_id, now, "a text drive interrupted it")
+        playout = Playout(
+            drive_id=drive_id,
+            task_id=task_id,
+            latency_s=self._latency_s,
+            queued_at=now,
+            audio_ms=render_ms,
+            text=True,
+        )
+        self.playouts[drive_id] = playout
+        self._on_status(playout, DriveStatus.QUEUED, now)
+        current = self._current.get(task_id)
+        if current is not None:
+            self._catch_up(current, now)
+        if task_id in self._current:
+            self._queued.setdefault(task_id, deque()).append(playout)
+        else:
+            self._begin_text(playout, now)
 
     def on_audio(self, record: DriveRecord, now: float, size: int) -> None:
         """After an accepted audio frame of ``size`` bytes was added to ``record`` (per frame:
@@ -205,11 +241,33 @@ class PlayoutBook:
         self._end(playout, now, PlayoutOutcome.FAILED, why)
 
     def fail_task(self, task_id: str, now: float) -> None:
-        """The task ended: the drive its avatar is on fails."""
+        """The task ended: the drive its avatar is on fails, and the queued ones."""
+        if self._timers.closed:
+            return
+        for queued in self._queued.pop(task_id, ()):
+            self._end(queued, now, PlayoutOutcome.FAILED, "the task ended")
         playout = self._current.get(task_id)
-        if playout is not None and not self._timers.closed:
+        if playout is not None:
             self._catch_up(playout, now)
             self._end(playout, now, PlayoutOutcome.FAILED, "the task ended")
+
+    def _interrupt(self, task_id: str, now: float, why: str) -> None:
+        """Drop the task's queued drives, then end the one its avatar is on (§7, §10)."""
+        for queued in self._queued.pop(task_id, ()):
+            self._end(queued, now, PlayoutOutcome.INTERRUPTED, "dropped from the queue")
+        previous = self._current.get(task_id)
+        if previous is not None:
+            self._catch_up(previous, now)
+        if previous is not None and not previous.is_ended:
+            self._end(previous, now, PlayoutOutcome.INTERRUPTED, why)
+
+    def _begin_text(self, playout: Playout, at: float) -> None:
+        """The avatar takes up a text drive at ``at``: all of it is there at once."""
+        playout._segments.append((at, 0.0))
+        playout.stopped_at = at
+        self._current[playout.task_id] = playout
+        self._on_activity(playout.task_id, True, at)
+        self._arm(playout)
 
     # The timers: one per drive, for its next due status.
 
@@ -261,3 +319,9 @@ class PlayoutBook:
             del self._current[playout.task_id]
             self._on_activity(playout.task_id, False, at)
         self._on_status(playout, playout.status, at)
+        waiting = self._queued.get(playout.task_id)
+        if waiting and playout.task_id not in self._current:
+            next_text = waiting.popleft()
+            if not waiting:
+                del self._queued[playout.task_id]
+            self._begin_text(next_text, at)

@@ -20,6 +20,7 @@ from .faults import FaultBook
 from .playout import DriveStatus, Playout, PlayoutBook
 from .records import ApiCall, DriveRecord, HandshakeRejection, Overlap
 from .tasks import TaskBook, TaskRecord, TaskStatus
+from .text import TextDriveRecord, TextRequest, render_ms
 
 __all__ = ["LiveConnection", "SimState"]
 
@@ -51,6 +52,7 @@ class SimState:
         self.faults = FaultBook()
         self.api_calls: list[ApiCall] = []
         self.drives: dict[str, DriveRecord] = {}
+        self.text_drives: dict[str, TextDriveRecord] = {}
         self.overlaps: list[Overlap] = []
         self.rejections: list[HandshakeRejection] = []
         self.live: dict[str, list[LiveConnection]] = {}
@@ -88,6 +90,7 @@ class SimState:
         self.faults.clear()
         self.api_calls.clear()
         self.drives.clear()
+        self.text_drives.clear()
         self.overlaps.clear()
         self.rejections.clear()
         self._tokens.clear()
@@ -187,6 +190,22 @@ class SimState:
         self.notify()
         return record, token
 
+    def new_text_drive(self, task_id: str, request: TextRequest, now: float) -> TextDriveRecord:
+        """Accept a DriveByText: a fresh DriveId, spoken by the avatar (:mod:`.playout`)."""
+        record = TextDriveRecord(
+            drive_id=str(uuid.uuid4()),
+            task_id=task_id,
+            created_at=now,
+            request=request,
+            render_ms=render_ms(request.text, request.speech_rate, self.config.text_ms_per_char),
+        )
+        self.text_drives[record.drive_id] = record
+        self.playouts.on_text(
+            record.drive_id, task_id, record.render_ms, interrupt=request.interrupt, now=now
+        )
+        self.notify()
+        return record
+
     def ws_address(self, token: str) -> str:
         host = self.config.advertised_host
         return f"{self.ws_scheme}://{host}:{self.ws_port}/ws?Token={token}"
@@ -253,6 +272,7 @@ class SimState:
         return {
             "api_calls": [c.to_json() for c in self.api_calls],
             "drives": [d.to_json() for d in self.drives.values()],
+            "text_drives": [d.to_json() for d in self.text_drives.values()],
             "overlaps": [o._asdict() for o in self.overlaps],
             "handshake_rejections": [r.to_json() for r in self.rejections],
             "faults": self.faults.snapshot(),
