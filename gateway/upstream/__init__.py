@@ -1,7 +1,8 @@
 """The vendor's cloud, as the gateway sees it: the signed HTTP API and the drive's WebSocket.
 
 * :class:`UpstreamClient` → :meth:`~UpstreamClient.drive_by_ws_stream` → :class:`DriveGrant`
-  (rate-limited by a :class:`RequestLimiter`, retried per :mod:`gateway.upstream.policy`);
+  (rate-limited by a :class:`RequestLimiter`, retried per :mod:`gateway.upstream.policy`), and
+  :meth:`~UpstreamClient.drive_by_text` → :class:`TextGrant` (the same way);
 * :meth:`DriveSession.open` with the grant → ``send_audio()`` … ``send_stop()`` → ``close()``.
 
 Failures are :class:`~gateway.errors.UpstreamError` subclasses; :mod:`gateway.upstream.codes`
@@ -11,7 +12,7 @@ is the one table of the vendor's return codes. Secrets never reach a log line: U
 
 from __future__ import annotations
 
-from gateway.upstream.api import Attempt, DriveGrant, UpstreamClient
+from gateway.upstream.api import Attempt, DriveGrant, TextGrant, UpstreamClient
 from gateway.upstream.codec import UpstreamMessage
 from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter
 from gateway.upstream.ws import DriveSession
@@ -23,6 +24,7 @@ __all__ = [
     "DriveSession",
     "LocalRateLimiter",
     "RequestLimiter",
+    "TextGrant",
     "UpstreamClient",
     "UpstreamMessage",
 ]

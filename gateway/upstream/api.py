@@ -1,4 +1,5 @@
-"""The vendor's signed HTTP API: ``DriveByWsStream`` and the envelope around every answer.
+"""The vendor's signed HTTP API: ``DriveByWsStream``, ``DriveByText`` and the envelope around
+every answer.
 
 :class:`UpstreamClient` is a thin shell around one ``aiohttp.ClientSession``: it signs, waits its
 turn at the :class:`~gateway.upstream.limiter.RequestLimiter`, sends, parses the envelope, and
@@ -19,7 +20,6 @@ Errors (what :meth:`UpstreamClient.call` raises):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -32,10 +32,9 @@ import aiohttp
 
 from gateway.config import Credentials, UpstreamConfig
 from gateway.errors import UpstreamApiError, UpstreamError, UpstreamUnreachable
-from gateway.upstream.codes import SUCCESS, api_error
+from gateway.upstream.envelope import interpret, text_field
 from gateway.upstream.limiter import LocalRateLimiter, RequestLimiter, WaitCallback
 from gateway.upstream.policy import (
-    RETRYABLE_HTTP_STATUSES,
     RetryKind,
     backoff,
     is_retryable,
@@ -45,11 +44,12 @@ from gateway.upstream.redact import redact_text, redact_url
 from gateway.upstream.signing import signed_query
 from gateway.upstream.tls import api_tls
 
-__all__ = ["ApiResult", "Attempt", "DriveGrant", "UpstreamClient"]
+__all__ = ["ApiResult", "Attempt", "DriveGrant", "TextGrant", "UpstreamClient"]
 
 logger = logging.getLogger("gateway.upstream")
 
 DRIVE_BY_WS_STREAM = "DriveByWsStream"
+DRIVE_BY_TEXT = "DriveByText"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,17 @@ class DriveGrant:
         )
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class TextGrant:
+    """What ``DriveByText`` grants: the ``DriveId`` the vendor's callbacks will name (no
+    WebSocket); the other fields as :class:`DriveGrant`'s."""
+
+    drive_id: str
+    request_id: str
+    attempts: int
+    waited_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +209,8 @@ class UpstreamClient:
         )
         # The doc's table lists the fields flat while its example nests them in Data (§16):
         # read Data first and fall back to the top level.
-        drive_id = _text_field(result.data, "DriveId")
-        address = _text_field(result.data, "WssAddress")
+        drive_id = text_field(result.data, "DriveId")
+        address = text_field(result.data, "WssAddress")
         if not drive_id or not address.startswith(("ws://", "wss://")):
             raise UpstreamUnreachable(
                 "DriveByWsStream answered Code 0 without a DriveId and a ws(s) WssAddress",
@@ -208,6 +219,50 @@ class UpstreamClient:
             )
         grant = DriveGrant(drive_id, address, result.request_id, result.attempts, result.waited_s)
         logger.debug("DriveByWsStream granted for task %r: %r", task_id, grant)
+        return grant
+
+    async def drive_by_text(
+        self,
+        task_id: str,
+        credentials: Credentials,
+        *,
+        text: str,
+        timbre_id: str,
+        speech_rate: int = 0,
+        pitch_rate: int = 0,
+        interrupt: bool = True,
+        on_wait: WaitCallback | None = None,
+    ) -> TextGrant:
+        """Have the avatar of ``task_id`` speak ``text`` with the vendor's TTS (zego-api.md
+        §11b): ``interrupt`` cuts what it plays now (InterruptMode 1), else the text waits for
+        it (0). The caller checks the text and the rates first (the vendor answers 400000001).
+        ``on_wait`` as for :meth:`drive_by_ws_stream`. A retried request may have been spoken
+        already: the vendor documents no idempotency (§17).
+
+        Raises:
+            UpstreamApiError: a non-zero ``Code`` (task missing, not streaming, timbre, ...).
+            UpstreamUnreachable: transport, timeout or 5xx beyond the budget; a malformed answer.
+        """
+        body = {
+            "TaskId": task_id,
+            "Text": text,
+            "InterruptMode": 1 if interrupt else 0,
+            "TTSConfig": {
+                "TimbreId": timbre_id,
+                "SpeechRate": speech_rate,
+                "PitchRate": pitch_rate,
+            },
+        }
+        result = await self.call(DRIVE_BY_TEXT, body, credentials, on_wait=on_wait)
+        drive_id = text_field(result.data, "DriveId")
+        if not drive_id:
+            raise UpstreamUnreachable(
+                "DriveByText answered Code 0 without a DriveId",
+                retryable=False,
+                upstream_request_id=result.request_id,
+            )
+        grant = TextGrant(drive_id, result.request_id, result.attempts, result.waited_s)
+        logger.debug("DriveByText accepted for task %r: %r", task_id, grant)
         return grant
 
     async def call(
@@ -251,7 +306,7 @@ class UpstreamClient:
             status: int | None = None
             try:
                 status, raw = await self._post(action, body, credentials)
-                data, request_id = _interpret(action, status, raw)
+                data, request_id = interpret(action, status, raw)
             except UpstreamError as error:
                 now = loop.time()
                 kind = retry_kind(error)
@@ -349,61 +404,3 @@ class UpstreamClient:
                 self._on_attempt(attempt)
             except Exception:
                 logger.exception("on_attempt callback failed")
-
-
-def _interpret(action: str, status: int, raw: bytes) -> tuple[Mapping[str, Any], str]:
-    """(Data, RequestId) of a successful answer; raises the typed error of any other."""
-    envelope = _parse_envelope(raw)
-    # A non-zero Code is the most precise account of a failure, whatever the HTTP status.
-    if envelope is not None and envelope[0] != SUCCESS:
-        code, message, request_id, _ = envelope
-        raise api_error(code, message, request_id)
-    if not 200 <= status < 300:
-        raise UpstreamUnreachable(
-            f"{action}: the vendor API answered HTTP {status}",
-            retryable=status >= 500 or status in RETRYABLE_HTTP_STATUSES,
-            http_status=str(status),
-        )
-    if envelope is None:
-        raise UpstreamUnreachable(
-            f"{action}: the vendor API answered HTTP {status} with a body that is not the "
-            f"documented JSON envelope ({len(raw)} bytes)",
-            retryable=False,
-            http_status=str(status),
-        )
-    _, _, request_id, data = envelope
-    return data, request_id
-
-
-def _parse_envelope(raw: bytes) -> tuple[int, str, str, Mapping[str, Any]] | None:
-    """(Code, Message, RequestId, Data) of a documented envelope, or None (zego-api.md §4)."""
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    code = document.get("Code")
-    # Code is a Number; accept a numeric string too, and never a bool (a JSON true is not 1).
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-        code = int(code)
-    if not isinstance(code, int) or isinstance(code, bool):
-        return None
-    message = document.get("Message")
-    request_id = document.get("RequestId")
-    data = document.get("Data")
-    # Stop and Interrupt answer without Data; fields may also sit flat at the top level.
-    merged: dict[str, Any] = {k: v for k, v in document.items() if k != "Data"}
-    if isinstance(data, dict):
-        merged.update(data)
-    return (
-        code,
-        message if isinstance(message, str) else "",
-        request_id if isinstance(request_id, str) else "",
-        merged,
-    )
-
-
-def _text_field(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    return value if isinstance(value, str) else ""

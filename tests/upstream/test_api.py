@@ -249,23 +249,28 @@ async def scripted() -> AsyncIterator[Scripted]:
         await runner.cleanup()
 
 
+class CountingLimiter:
+    """A limiter that never waits and records the key of every ``acquire``."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
+        self.keys.append(key)
+        return 0.0
+
+
 @pytest.mark.asyncio
 async def test_the_request_shape_and_a_fresh_signature_per_retry(
     scripted: Scripted, credentials: Credentials
 ) -> None:
     scripted.answers = [status(502), status(503), ok()]
-    counted: list[str] = []
-
-    class CountingLimiter:
-        async def acquire(self, key: str, on_wait: WaitCallback | None = None) -> float:
-            counted.append(key)
-            return 0.0
-
+    limiter = CountingLimiter()
     config = short_config(scripted.url)
-    async with UpstreamClient(config, limiter=CountingLimiter()) as client:
+    async with UpstreamClient(config, limiter=limiter) as client:
         grant = await client.drive_by_ws_stream(TASK, credentials)
     assert (grant.drive_id, grant.attempts) == ("d1", 3)
-    assert counted == [str(APP_ID)] * 3  # the limiter is asked before every attempt
+    assert limiter.keys == [str(APP_ID)] * 3  # the limiter is asked before every attempt
     nonces = set()
     for method, query, content_type, body in scripted.requests:
         assert method == "POST" and content_type == "application/json"
