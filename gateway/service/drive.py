@@ -5,11 +5,11 @@ is in its life, what ends it and when, what is due next. This module feeds the c
 until the core's next deadline (or an input) and performs what the core asks: it only moves
 bytes and waits.
 
-Tasks: the RPC handler runs :meth:`Drive.run`, which runs the drive in a child task (so a
-preemption or a StopDrive can cancel it from outside) and a reader task that feeds the client's
-audio into the core no faster than the core wants it. The child's ``finally`` is where every
-obligation is met, whatever happened: Stop if Start was sent, the WebSocket closed, the task
-released. It runs shielded, so a second cancellation cannot skip it.
+Tasks: the RPC handler runs :meth:`Drive.run` (``drive_shell.py``), which runs the drive in a
+child task (so a preemption or a StopDrive can cancel it from outside) and a reader task that
+feeds the client's audio into the core no faster than the core wants it. The child's
+``finally`` is where every obligation is met, whatever happened: Stop if Start was sent, the
+WebSocket closed, the task released. It runs shielded, so a second cancellation cannot skip it.
 
 Reporting (``drive_log.py``): one log line per lifecycle step, the same steps to the observer;
 nothing per chunk.
@@ -22,16 +22,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 from gateway.config import Credentials
 from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.core import DriveCore
 from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
-from gateway.drive.progress import ProgressSnapshot
-from gateway.drive.spec import ConflictPolicy, DriveSpec, MarkRequest
-from gateway.drive.speech import PlaybackEvent
+from gateway.drive.spec import DriveSpec, MarkRequest
 from gateway.errors import (
     GatewayError,
     InvalidDrive,
@@ -39,31 +36,17 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
-from gateway.registry.base import Lease, task_key
-from gateway.service.drive_log import error_metadata, log_end, log_fields
+from gateway.service.drive_log import error_metadata, log_end
 from gateway.service.drive_services import DriveServices
+from gateway.service.drive_shell import DriveListener, DriveShell
 from gateway.service.flag import Flag
 from gateway.upstream import DriveSession
 
 log = logging.getLogger("gateway.drive")
 
 
-class DriveListener(Protocol):
-    """Where a drive reports to its client (the servicer turns these into DriveEvents)."""
-
-    async def queued(self, drive: Drive, *, rate_limited: bool, ahead: int) -> None: ...
-    async def started(self, drive: Drive, output: OutputFormat, setup_ms: int) -> None: ...
-    def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
-        """Report progress without blocking the drive (a report may be dropped while the
-        client has not taken the previous one)."""
-
-    def playback(self, drive: Drive, event: PlaybackEvent) -> None:
-        """Report what the avatar played without blocking the drive; never dropped, in
-        order."""
-
-
-class Drive:
-    """One Drive RPC from config to Completed; implements the registry's ``Holder``.
+class Drive(DriveShell[DriveCore]):
+    """One audio Drive RPC from config to Completed; implements the registry's ``Holder``.
 
     Args:
         services: what every drive shares (registry, vendor client, observer, settings, clock).
@@ -82,44 +65,20 @@ class Drive:
         audio: AsyncIterator[bytes | MarkRequest],
         listener: DriveListener,
     ) -> None:
-        self.services = services
-        self.spec = spec
-        self.credentials = credentials
-        self.key = task_key(credentials.app_id, spec.task_id)
-        self._clock = services.clock
-        self.core = DriveCore(
+        core = DriveCore(
             Converter(spec.input, spec.output_rate_hz),
             pacing=services.pacing,
             limits=services.limits,
-            now=self._clock(),
+            now=services.clock(),
             vendor_grace_s=services.vendor_grace_s,
         )
+        super().__init__(services, spec, credentials, listener, core)
         self._audio = audio
-        self._listener = listener
-        self.started_wall: float | None = None
-        self._drive_id = ""
         self._session: DriveSession | None = None
-        self._lease: Lease | None = None
-        self._work: asyncio.Task[Completion] | None = None
         self._wake = Flag()  # an input arrived: audio, its end, a failure, frames written
         self._want = Flag(True)  # the core wants more audio
 
-    # Holder protocol and outside requests.
-
-    @property
-    def drive_id(self) -> str:
-        return self._drive_id
-
-    @property
-    def state(self) -> DriveState:
-        return self.core.state
-
-    def end(self, reason: GatewayError) -> None:
-        """End this drive from outside (preempt, StopDrive, drain, a lease not kept): Stop is
-        sent, the stream ends with ``reason``. Safe to call more than once; the first reason
-        wins, and a drive already ending by itself ends as it would have."""
-        if self.core.end(reason) and self._work is not None and not self._work.done():
-            self._work.cancel()
+    # Outside requests (the rest: ``DriveShell``).
 
     def vendor_status(self, status: int) -> None:
         """The vendor's callback said this drive is driving (2: the avatar speaks) or ended
@@ -133,45 +92,7 @@ class Drive:
             return
         self._wake.set()
 
-    async def wait_finished(self, timeout_s: float) -> None:
-        """Wait (at most ``timeout_s``) until the drive's clean-up is over: Stop sent, closed."""
-        if self._work is not None:
-            await asyncio.wait({self._work}, timeout=timeout_s)
-
     # The drive.
-
-    async def run(self) -> Completion:
-        """Run the drive to its end; returns the final accounting.
-
-        Raises:
-            GatewayError: why the drive failed (the servicer maps it to a status).
-        """
-        self._work = asyncio.create_task(self._drive(), name=f"drive {self.spec.task_id}")
-        try:
-            return await asyncio.shield(self._work)
-        except asyncio.CancelledError:
-            # The client cancelled or vanished: end the drive now (its finally sends Stop).
-            self._work.cancel()
-            with contextlib.suppress(BaseException):
-                await self._work
-            raise
-        except GatewayError as exc:
-            raise exc.with_metadata(self._error_metadata()) from exc.__cause__
-
-    async def _drive(self) -> Completion:
-        try:
-            completion = await self._drive_steps()
-        except BaseException as exc:
-            self._report_end(exc)
-            raise
-        self._report_end(None)
-        return completion
-
-    def _report_end(self, error: BaseException | None) -> None:
-        try:
-            self._log_end(error)
-        except Exception:  # reporting must never change how a drive ends
-            log.exception("reporting the end of a drive failed")
 
     async def _drive_steps(self) -> Completion:
         reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
@@ -195,38 +116,10 @@ class Drive:
             reader.cancel()
             await asyncio.shield(self._clean_up(reader, owes_stop))
 
-    async def _acquire(self) -> Lease:
-        services = self.services
-        limits = services.limits
-        timeout_s = (
-            limits.preempt_wait_s + services.connection.ws_close_timeout_s
-            if self.spec.on_conflict is ConflictPolicy.PREEMPT
-            else self.spec.queue_timeout_s or limits.queue_timeout_s
-        )
-
-        async def on_queued(ahead: int) -> None:
-            self.core.queued()
-            services.observer.drive_queued()
-            log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
-            await self._listener.queued(self, rate_limited=False, ahead=ahead)
-
-        return await services.registry.acquire(
-            self.key, self, policy=self.spec.on_conflict, timeout_s=timeout_s, on_queued=on_queued
-        )
-
     async def _set_up(self, output: OutputFormat) -> None:
         services = self.services
-        told = False
-
-        async def on_rate_limited(wait_s: float) -> None:
-            nonlocal told
-            if not told:  # once: the client needs to know why, not each retry
-                told = True
-                log.info("drive queued", extra=self._log_fields(cause="rate_limited"))
-                await self._listener.queued(self, rate_limited=True, ahead=0)
-
         grant = await services.upstream.drive_by_ws_stream(
-            self.spec.task_id, self.credentials, on_wait=on_rate_limited
+            self.spec.task_id, self.credentials, on_wait=self._rate_limit_reporter()
         )
         self._drive_id = grant.drive_id
         if self._lease is not None:
@@ -412,9 +305,6 @@ class Drive:
 
     def _error_metadata(self) -> dict[str, str]:
         return error_metadata(self.spec, self._drive_id, self.core, self._clock())
-
-    def _log_fields(self, **extra: object) -> dict[str, object]:
-        return log_fields(self.spec, self._drive_id, **extra)
 
     def _log_end(self, error: BaseException | None) -> None:
         """The drive is over (clean-up done): one log line, one observer call."""

@@ -28,6 +28,7 @@ from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, KeySlots, Principal
 from gateway.service.convert import STATE_TO_PB, capabilities, spec_from_config
 from gateway.service.drive import Drive
+from gateway.service.drive_shell import DriveShell
 from gateway.service.status import STATUS_OF, internal_error, to_grpc_status
 
 log = logging.getLogger("gateway.service")
@@ -130,7 +131,7 @@ class _StreamListener:
         self._context = context
         self._last: asyncio.Future[None] | None = None
 
-    def _start_write(self, drive: Drive, **event: Any) -> asyncio.Future[None]:
+    def _start_write(self, drive: DriveShell[Any], **event: Any) -> asyncio.Future[None]:
         message = pb.DriveEvent(drive_id=drive.drive_id, time=_now(), **event)
         previous = self._last
         if previous is None or previous.done():
@@ -145,7 +146,7 @@ class _StreamListener:
         await asyncio.wait({previous})
         await self._context.write(message)
 
-    async def _write(self, drive: Drive, **event: Any) -> None:
+    async def _write(self, drive: DriveShell[Any], **event: Any) -> None:
         await asyncio.shield(self._start_write(drive, **event))
 
     async def settle(self) -> None:
@@ -153,11 +154,11 @@ class _StreamListener:
         if self._last is not None:
             await asyncio.wait({self._last})
 
-    async def queued(self, drive: Drive, *, rate_limited: bool, ahead: int) -> None:
+    async def queued(self, drive: DriveShell[Any], *, rate_limited: bool, ahead: int) -> None:
         reason = pb.Queued.REASON_RATE_LIMITED if rate_limited else pb.Queued.REASON_TASK_BUSY
         await self._write(drive, queued=pb.Queued(reason=reason, ahead=ahead))
 
-    async def started(self, drive: Drive, output: OutputFormat, setup_ms: int) -> None:
+    async def started(self, drive: DriveShell[Any], output: OutputFormat, setup_ms: int) -> None:
         started = pb.Started(
             output_sample_rate_hz=output.sample_rate_hz,
             setup_ms=setup_ms,
@@ -165,7 +166,7 @@ class _StreamListener:
         )
         await self._write(drive, started=started)
 
-    def progress(self, drive: Drive, snapshot: ProgressSnapshot) -> None:
+    def progress(self, drive: DriveShell[Any], snapshot: ProgressSnapshot) -> None:
         # Not awaited: a client that stops reading its events (HTTP/2 flow control holds the
         # write) must not stall the drive's loop, which also times pacing, the idle timeout
         # and the drive's length. Such a client gets no backlog either: a report due while
@@ -181,7 +182,7 @@ class _StreamListener:
         )
         self._start_write(drive, progress=progress)
 
-    def playback(self, drive: Drive, event: PlaybackEvent) -> None:
+    def playback(self, drive: DriveShell[Any], event: PlaybackEvent) -> None:
         # Not awaited either, but never dropped: written in order after what is pending.
         source = _SOURCE[event.source]
         if event.kind is Heard.STARTED:

@@ -1,0 +1,207 @@
+"""What the asyncio shell of every kind of drive shares: its work task, its turn at the task, its
+end.
+
+A drive (the audio drive of ``drive.py``, the text drive of ``text_drive.py``) runs its steps
+in a child task, so that a preemption or a StopDrive can cancel it from outside; waits for its
+task as its policy says; and reports its end once, whatever happened. The steps themselves, and
+the clean-up each kind owes the vendor, are the subclass's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Generic, Protocol, TypeVar
+
+from gateway.config import Credentials
+from gateway.drive.audio import OutputFormat
+from gateway.drive.machine import DriveState
+from gateway.drive.outputs import Completion
+from gateway.drive.progress import ProgressSnapshot
+from gateway.drive.spec import ConflictPolicy, DriveSpec
+from gateway.drive.speech import PlaybackEvent
+from gateway.errors import GatewayError
+from gateway.registry.base import Lease, task_key
+from gateway.service.drive_log import log_fields
+from gateway.service.drive_services import DriveServices
+from gateway.upstream.limiter import WaitCallback
+
+log = logging.getLogger("gateway.drive")
+
+
+class DriveListener(Protocol):
+    """Where a drive reports to its client (the servicer turns these into DriveEvents)."""
+
+    async def queued(self, drive: DriveShell[Any], *, rate_limited: bool, ahead: int) -> None: ...
+    async def started(self, drive: DriveShell[Any], output: OutputFormat, setup_ms: int) -> None:
+        """Report the Start (a text drive: the vendor's answer; its ``output`` is all 0)."""
+
+    def progress(self, drive: DriveShell[Any], snapshot: ProgressSnapshot) -> None:
+        """Report progress without blocking the drive (a report may be dropped while the
+        client has not taken the previous one)."""
+
+    def playback(self, drive: DriveShell[Any], event: PlaybackEvent) -> None:
+        """Report what the avatar played without blocking the drive; never dropped, in
+        order."""
+
+
+class ShellCore(Protocol):
+    """What the shared shell asks of a drive's sans-I/O core."""
+
+    @property
+    def state(self) -> DriveState: ...
+
+    @property
+    def ended(self) -> GatewayError | None:
+        """Why the gateway ended the drive from outside (None: it did not)."""
+
+    def queued(self) -> None:
+        """The task is busy: the drive waits its turn."""
+
+    def end(self, reason: GatewayError) -> bool:
+        """End the drive from outside; True when the shell must interrupt its work."""
+
+
+CoreT = TypeVar("CoreT", bound=ShellCore)
+
+
+class DriveShell(Generic[CoreT]):
+    """One Drive RPC's shell; implements the registry's ``Holder``. Subclasses implement
+    :meth:`_drive_steps` (with its clean-up), :meth:`_error_metadata` and :meth:`_log_end`.
+
+    Args:
+        services: what every drive shares (registry, vendor client, observer, settings, clock).
+        spec: the validated config.
+        credentials: the vendor account to drive with.
+        listener: receives Queued / Started / Progress and the playback events.
+        core: the drive's state.
+    """
+
+    def __init__(
+        self,
+        services: DriveServices,
+        spec: DriveSpec,
+        credentials: Credentials,
+        listener: DriveListener,
+        core: CoreT,
+    ) -> None:
+        self.services = services
+        self.spec = spec
+        self.credentials = credentials
+        self.key = task_key(credentials.app_id, spec.task_id)
+        self._clock = services.clock
+        self.core = core
+        self._listener = listener
+        self.started_wall: float | None = None
+        self._drive_id = ""
+        self._lease: Lease | None = None
+        self._work: asyncio.Task[Completion] | None = None
+
+    # Holder protocol and outside requests.
+
+    @property
+    def drive_id(self) -> str:
+        return self._drive_id
+
+    @property
+    def state(self) -> DriveState:
+        return self.core.state
+
+    def end(self, reason: GatewayError) -> None:
+        """End this drive from outside (preempt, StopDrive, drain, a lease not kept): the
+        vendor gets what it is owed, the stream ends with ``reason``. Safe to call more than
+        once; the first reason wins, and a drive already ending by itself ends as it would
+        have."""
+        if self.core.end(reason) and self._work is not None and not self._work.done():
+            self._work.cancel()
+
+    async def wait_finished(self, timeout_s: float) -> None:
+        """Wait (at most ``timeout_s``) until the drive's clean-up is over."""
+        if self._work is not None:
+            await asyncio.wait({self._work}, timeout=timeout_s)
+
+    # The drive.
+
+    async def run(self) -> Completion:
+        """Run the drive to its end; returns the final accounting.
+
+        Raises:
+            GatewayError: why the drive failed (the servicer maps it to a status).
+        """
+        self._work = asyncio.create_task(self._drive(), name=f"drive {self.spec.task_id}")
+        try:
+            return await asyncio.shield(self._work)
+        except asyncio.CancelledError:
+            # The client cancelled or vanished: end the drive now (its finally cleans up).
+            self._work.cancel()
+            with contextlib.suppress(BaseException):
+                await self._work
+            raise
+        except GatewayError as exc:
+            raise exc.with_metadata(self._error_metadata()) from exc.__cause__
+
+    async def _drive(self) -> Completion:
+        try:
+            completion = await self._drive_steps()
+        except BaseException as exc:
+            self._report_end(exc)
+            raise
+        self._report_end(None)
+        return completion
+
+    def _report_end(self, error: BaseException | None) -> None:
+        try:
+            self._log_end(error)
+        except Exception:  # reporting must never change how a drive ends
+            log.exception("reporting the end of a drive failed")
+
+    async def _acquire(self) -> Lease:
+        """Take the task, waiting as the drive's policy says (Queued reported once)."""
+        services = self.services
+        limits = services.limits
+        timeout_s = (
+            limits.preempt_wait_s + services.connection.ws_close_timeout_s
+            if self.spec.on_conflict is ConflictPolicy.PREEMPT
+            else self.spec.queue_timeout_s or limits.queue_timeout_s
+        )
+
+        async def on_queued(ahead: int) -> None:
+            self.core.queued()
+            services.observer.drive_queued()
+            log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
+            await self._listener.queued(self, rate_limited=False, ahead=ahead)
+
+        return await services.registry.acquire(
+            self.key, self, policy=self.spec.on_conflict, timeout_s=timeout_s, on_queued=on_queued
+        )
+
+    def _rate_limit_reporter(self) -> WaitCallback:
+        """An ``on_wait`` for the vendor calls: Queued (RATE_LIMITED) once, the first time."""
+        told = False
+
+        async def on_rate_limited(wait_s: float) -> None:
+            nonlocal told
+            if not told:  # once: the client needs to know why, not each retry
+                told = True
+                log.info("drive queued", extra=self._log_fields(cause="rate_limited"))
+                await self._listener.queued(self, rate_limited=True, ahead=0)
+
+        return on_rate_limited
+
+    # What each kind of drive does.
+
+    async def _drive_steps(self) -> Completion:
+        """The drive from its config to its end, with its clean-up in a ``finally``."""
+        raise NotImplementedError
+
+    def _error_metadata(self) -> dict[str, str]:
+        """What a failed drive's ErrorInfo carries."""
+        raise NotImplementedError
+
+    def _log_end(self, error: BaseException | None) -> None:
+        """The drive is over (clean-up done): one log line, one observer call."""
+        raise NotImplementedError
+
+    def _log_fields(self, **extra: object) -> dict[str, object]:
+        return log_fields(self.spec, self._drive_id, **extra)
