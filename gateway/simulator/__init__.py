@@ -1,8 +1,8 @@
 """A faithful stand-in for the vendor's digital-human cloud, for tests and demos.
 
 Built only from the vendor's documented protocol (``zego-api.md``): the signed HTTP API with
-``DriveByWsStream``, ``DriveByText``, ``StopDigitalHumanStreamTask`` and
-``GetDigitalHumanStreamTaskStatus`` (§2-§7, §11, §11b), the WebSocket drive (§8-§9), the
+``DriveByWsStream``, ``DriveByText``, ``InterruptDriveTask``, ``StopDigitalHumanStreamTask``
+and ``GetDigitalHumanStreamTaskStatus`` (§2-§7, §11, §11b), the WebSocket drive (§8-§9), the
 tasks' lives (MaxIdleTime, TTL, §6) and the signed server callbacks (§12). It records
 everything it receives and sends, models the avatar's playback to count stutters and to say
 what it played (:class:`Playout`), and has fault switches. It must never import the

@@ -14,6 +14,9 @@ Checks run in this order; the first failure answers:
 6. DriveByText's own parameters (:mod:`.text`; 400000001, 400000004).
 7. The task's state (:mod:`.tasks`): 400000005 once it ended (400000007 to a second Stop),
    400000006 to DriveByWsStream and DriveByText while it initializes.
+
+``InterruptDriveTask`` (§11) answers Code 0 for every live task, and its avatar goes silent
+at the request's arrival (:mod:`.playout`).
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class ApiHandler:
         "DriveByText",
         "StopDigitalHumanStreamTask",
         "GetDigitalHumanStreamTaskStatus",
+        "InterruptDriveTask",
     )
 
     def __init__(self, state: SimState) -> None:
@@ -237,6 +241,10 @@ class ApiHandler:
             return _Answer(Codes.TASK_NOT_FOUND, "task not found")
         if action == "StopDigitalHumanStreamTask":
             state.tasks.end(task_id, TaskEnd.STOPPED, now)
+            return _Answer(Codes.OK, "success")
+        if action == "InterruptDriveTask":
+            # Whatever the task's avatar does, it is silent now (Code 0 when it was idle too).
+            state.interrupt_task(task_id, time.monotonic())  # when handled (after any delay)
             return _Answer(Codes.OK, "success")
         if action == "GetDigitalHumanStreamTaskStatus":
             data: dict[str, Any] = {

@@ -12,6 +12,11 @@ at each underrun), delayed by the render latency. Where the vendor is silent (§
   fails (3) at once: the avatar stops there. After its Stop the connection may go.
 - A drive on a task that ends fails (3) at once.
 
+``InterruptDriveTask`` (§10, §11) stops the task's avatar at once: the drive it plays (or
+waits to play) ends (4) ``interrupted`` where its playhead is, and the queued drives are
+dropped as by an interrupting drive. Audio that still arrives for an ended drive is recorded on
+its connection but never played.
+
 A DriveByText drive (:mod:`.text`) is queued (1) at its answer and begins at once when the
 avatar is idle or its ``InterruptMode`` is 1 (the current drive ends, ``interrupted``, and the
 queued ones with it), else when the drives queued before it ended: driving (2) the render
@@ -19,7 +24,9 @@ latency after it began, ended (4) its render time later. A WS Start interrupts i
 drive, and drops the queued ones (§7, §10): each ends (4) ``interrupted``, having played
 nothing (the vendor documents no status for a dropped drive, §17).
 
-``played_ms`` is how much of the drive's audio the avatar played by the drive's end.
+``played_ms`` is how much of the drive's audio the avatar played by the drive's end, and
+``ended_at`` when it went silent (its last audio played); ``stop_to_silence_ms`` how long that
+came after it was asked to stop (its Stop, or an interruption, whichever came first).
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ class PlayoutOutcome(enum.StrEnum):
     PLAYED = "played"
     """It played to its end after its Stop (Status 4)."""
     INTERRUPTED = "interrupted"
-    """A newer drive of the task started, or dropped it from the queue (Status 4)."""
+    """A newer drive of the task started, dropped it from the queue, or InterruptDriveTask
+    stopped the task's avatar (Status 4)."""
     FAILED = "failed"
     """Its connection ended before its Stop, or its task ended (Status 3)."""
 
@@ -76,6 +84,8 @@ class Playout:
     reason: str = ""
     played_ms: float | None = None
     """Audio played by ``ended_at``; ``None`` until then (see :meth:`played_ms_at`)."""
+    interrupted_at: float | None = None
+    """When a newer drive or InterruptDriveTask cut it short (``ended_at`` then too)."""
     audio_ms: float = 0.0
     """Audio received (between Start and Stop); a text drive's render time."""
     text: bool = False
@@ -87,6 +97,17 @@ class Playout:
     @property
     def is_ended(self) -> bool:
         return self.ended_at is not None
+
+    @property
+    def stop_to_silence_ms(self) -> float | None:
+        """From its Stop or its interruption, whichever came first, to its silence (``ended_at``);
+        ``None`` while it plays, or when nothing asked it to stop (it failed; a text drive
+        that played to its end)."""
+        stopped_at = None if self.text else self.stopped_at
+        asked = [t for t in (stopped_at, self.interrupted_at) if t is not None]
+        if self.ended_at is None or not asked:
+            return None
+        return (self.ended_at - min(asked)) * 1000.0
 
     @property
     def drained_at(self) -> float | None:
@@ -119,6 +140,8 @@ class Playout:
             "outcome": None if self.outcome is None else str(self.outcome),
             "reason": self.reason,
             "played_ms": self.played_ms,
+            "interrupted_at": self.interrupted_at,
+            "stop_to_silence_ms": self.stop_to_silence_ms,
             "audio_ms": self.audio_ms,
             "text": self.text,
         }
@@ -251,6 +274,11 @@ class PlayoutBook:
             self._catch_up(playout, now)
             self._end(playout, now, PlayoutOutcome.FAILED, "the task ended")
 
+    def interrupt(self, task_id: str, now: float) -> None:
+        """InterruptDriveTask for ``task_id`` arrived at ``now``: the avatar stops at once."""
+        if not self._timers.closed:
+            self._interrupt(task_id, now, "InterruptDriveTask")
+
     def _interrupt(self, task_id: str, now: float, why: str) -> None:
         """Drop the task's queued drives, then end the one its avatar is on (§7, §10)."""
         for queued in self._queued.pop(task_id, ()):
@@ -313,6 +341,8 @@ class PlayoutBook:
         playout.outcome = outcome
         playout.reason = why
         playout.played_ms = playout.played_ms_at(at)
+        if outcome is PlayoutOutcome.INTERRUPTED:
+            playout.interrupted_at = at
         failed = outcome is PlayoutOutcome.FAILED
         playout.status = DriveStatus.FAILED if failed else DriveStatus.ENDED
         if self._current.get(playout.task_id) is playout:

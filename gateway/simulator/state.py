@@ -206,6 +206,11 @@ class SimState:
         self.notify()
         return record
 
+    def interrupt_task(self, task_id: str, now: float) -> None:
+        """InterruptDriveTask: the task's avatar stops now, its queued drives are dropped."""
+        self.playouts.interrupt(task_id, now)
+        self.notify()
+
     def ws_address(self, token: str) -> str:
         host = self.config.advertised_host
         return f"{self.ws_scheme}://{host}:{self.ws_port}/ws?Token={token}"

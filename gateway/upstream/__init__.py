@@ -1,8 +1,9 @@
 """The vendor's cloud, as the gateway sees it: the signed HTTP API and the drive's WebSocket.
 
 * :class:`UpstreamClient` → :meth:`~UpstreamClient.drive_by_ws_stream` → :class:`DriveGrant`
-  (rate-limited by a :class:`RequestLimiter`, retried per :mod:`gateway.upstream.policy`), and
-  :meth:`~UpstreamClient.drive_by_text` → :class:`TextGrant` (the same way);
+  (rate-limited by a :class:`RequestLimiter`, retried per :mod:`gateway.upstream.policy`),
+  :meth:`~UpstreamClient.drive_by_text` → :class:`TextGrant` and
+  :meth:`~UpstreamClient.interrupt_drive_task` (the avatar silent now) the same way;
 * :meth:`DriveSession.open` with the grant → ``send_audio()`` … ``send_stop()`` → ``close()``.
 
 Failures are :class:`~gateway.errors.UpstreamError` subclasses; :mod:`gateway.upstream.codes`

@@ -1,5 +1,5 @@
-"""The vendor's signed HTTP API: ``DriveByWsStream``, ``DriveByText`` and the envelope around
-every answer.
+"""The vendor's signed HTTP API: ``DriveByWsStream``, ``DriveByText``, ``InterruptDriveTask``
+and the envelope around every answer.
 
 :class:`UpstreamClient` is a thin shell around one ``aiohttp.ClientSession``: it signs, waits its
 turn at the :class:`~gateway.upstream.limiter.RequestLimiter`, sends, parses the envelope, and
@@ -50,6 +50,7 @@ logger = logging.getLogger("gateway.upstream")
 
 DRIVE_BY_WS_STREAM = "DriveByWsStream"
 DRIVE_BY_TEXT = "DriveByText"
+INTERRUPT_DRIVE_TASK = "InterruptDriveTask"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,26 @@ class UpstreamClient:
         grant = TextGrant(drive_id, result.request_id, result.attempts, result.waited_s)
         logger.debug("DriveByText accepted for task %r: %r", task_id, grant)
         return grant
+
+    async def interrupt_drive_task(
+        self, task_id: str, credentials: Credentials, *, on_wait: WaitCallback | None = None
+    ) -> ApiResult:
+        """Make the avatar of ``task_id`` silent now: the vendor interrupts the drive it plays
+        and drops the queued ones (zego-api.md §10, §11). The caller must have stopped sending
+        first (audio sent later may play). Through the limiter and the retry rules of every
+        call: a retried request interrupts again, which is harmless. ``on_wait`` as for
+        :meth:`drive_by_ws_stream`; ``waited_s`` of the result is how long it waited before the
+        request that was answered (the avatar went silent during that request).
+
+        Raises:
+            UpstreamApiError: a non-zero ``Code`` (400000005: the vendor knows no such task).
+            UpstreamUnreachable: transport, timeout or 5xx beyond the budget; a malformed answer.
+        """
+        result = await self.call(
+            INTERRUPT_DRIVE_TASK, {"TaskId": task_id}, credentials, on_wait=on_wait
+        )
+        logger.debug("InterruptDriveTask for task %r: %s", task_id, result.request_id)
+        return result
 
     async def call(
         self,
