@@ -65,5 +65,14 @@ SOAK_S ?= 3600
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --seconds $(SOAK_S)
 
+## Measure how far the vendor's playback callbacks are from the gateway's estimate, and how long
+## a stream stays open after the half-close for the avatar: a run without callbacks, then with
+## the simulator's at render latencies of 0 and 250 ms, PLAYBACK_DRIVES each (default 50; about
+## a minute). Writes bench/results/playback-skew.{json,md}.
+.PHONY: bench-playback
+PLAYBACK_DRIVES ?= 50
+bench-playback: $(STAMP)
+	$(BIN)/python -m bench.playback_skew --drives $(PLAYBACK_DRIVES)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -198,11 +198,12 @@ def _server(
 
 
 @contextmanager
-def simulator(secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A standalone simulator with no rate limit and no audio kept (only frame records)."""
+def simulator(secret: str, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A standalone simulator with no rate limit and no audio kept (only frame records);
+    ``extra``: more of its flags (``--render-latency-ms``, ``--callback-url``...)."""
     args = [sys.executable, "-m", "gateway.simulator", "--port", "0", "--app-id", str(APP_ID)]
     args += ["--server-secret", secret, "--requests-per-second", "0", "--no-keep-audio"]
-    args += ["--log-level", "WARNING"]
+    args += ["--log-level", "WARNING", *extra]
     with _server(args, r"(https?://\S+)") as started:
         yield started
 
@@ -225,10 +226,11 @@ def gateway_via(
     api_url: str,
     env: Mapping[str, str],
     stderr: IO[str] | None = None,
+    log_level: str = "WARNING",
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """:func:`gateway`, its command line run through ``command`` (none: the ``dh-gateway``
     script; the soak's ``python -m bench.gateway_probe --tasks-file F``, from the checkout's
-    root), its log to ``stderr`` (None: the caller's)."""
+    root), its log to ``stderr`` (None: the caller's) from ``log_level`` up."""
     environ = dict(
         os.environ,
         DHGW_ZEGO_APP_ID=str(APP_ID),
@@ -240,7 +242,7 @@ def gateway_via(
         DHGW_UPSTREAM_REQUESTS_PER_SECOND="1000",
     )
     environ.update(env)
-    args = [*(command or [str(BIN / "dh-gateway")]), "--log-level", "WARNING", "serve"]
+    args = [*(command or [str(BIN / "dh-gateway")]), "--log-level", log_level, "serve"]
     popen: dict[str, Any] = {"cwd": ROOT} if command else {}
     with _server(args, r"listening on (\S+)", env=environ, stderr=stderr, **popen) as started:
         yield started
