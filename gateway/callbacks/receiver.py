@@ -2,31 +2,55 @@
 
 The asyncio shell of :class:`~gateway.callbacks.verify.CallbackVerifier`: it bounds the body
 (``MAX_BODY_BYTES``: 413 beyond) and the rate (``max_per_second``, a token bucket: 429 beyond),
-asks the verifier, hands an accepted callback to ``apply`` and answers at once: 200 for an
-accepted or duplicate callback (404 when ``apply`` knows nothing of its drive or task), and the
-verdict's status otherwise. Nothing a callback says reaches the answer or a log line but its
-verdict: the body carries a signature, and a forged one should teach nothing.
+asks the verifier, hands an accepted callback to ``apply`` and answers with what became of it
+(:class:`Placed`: 200 applied or a duplicate, 404 when no drive or task of its is known, 503
+when its replica could not be reached), and with the verdict's status otherwise. Nothing a
+callback says reaches the answer or a log line but its verdict: the body carries a signature,
+and a forged one should teach nothing.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gateway.callbacks.verify import Callback, CallbackVerifier
 from gateway.web import Site
 
-__all__ = ["MAX_BODY_BYTES", "PATH", "CallbackReceiver"]
+__all__ = ["MAX_BODY_BYTES", "PATH", "CallbackReceiver", "Placed"]
 
 log = logging.getLogger("gateway.callbacks")
 
 #: The largest body accepted: a callback is a few hundred bytes.
 MAX_BODY_BYTES = 16 * 1024
 PATH = "/zego/callback"
+
+
+class Placed(enum.Enum):
+    """What became of an accepted callback: the outcome counted, and the HTTP status answered."""
+
+    APPLIED = ("accepted", 200)
+    #: Another replica took the same callback already (a retry that landed there first).
+    DUPLICATE = ("duplicate", 200)
+    #: Another replica took another body under the same Nonce.
+    REPLAYED = ("replayed", 401)
+    UNKNOWN = ("unknown", 404)
+    #: Its replica could not be reached (Redis down, or that replica cut off): the vendor's
+    #: retry may reach it.
+    UNPLACED = ("unplaced", 503)
+
+    @property
+    def outcome(self) -> str:
+        return self.value[0]
+
+    @property
+    def http_status(self) -> int:
+        return self.value[1]
 
 
 class _Bucket:
@@ -52,10 +76,10 @@ class CallbackReceiver:
 
     Args:
         verifier: authenticates each body.
-        apply: takes an accepted callback; returns False when it knows nothing of its drive or
-            task (answered 404). It must not block: it runs on the request.
-        counted: called with each verdict (and "unknown", "too_large", "rate_limited"), for
-            the metrics.
+        apply: takes an accepted callback and says what became of it. It is awaited on the
+            request, so it must answer within a bound (the vendor waits for the answer).
+        counted: called with each verdict (and "unknown", "unplaced", "too_large",
+            "rate_limited"), for the metrics.
         max_per_second: callbacks answered per second, beyond which 429.
         clock: Unix seconds (the vendor's timestamps are).
     """
@@ -63,7 +87,7 @@ class CallbackReceiver:
     def __init__(
         self,
         verifier: CallbackVerifier,
-        apply: Callable[[Callback], bool],
+        apply: Callable[[Callback], Awaitable[Placed]],
         *,
         counted: Callable[[str], None] = lambda outcome: None,
         max_per_second: float = 200.0,
@@ -104,9 +128,12 @@ class CallbackReceiver:
         except web.HTTPRequestEntityTooLarge:
             return self._answer("too_large", 413)
         verdict, callback = self._verifier.check(body, now)
-        if callback is not None and not self._apply(callback):
-            return self._answer("unknown", 404)
-        return self._answer(verdict.value, verdict.http_status)
+        if callback is None:
+            return self._answer(verdict.value, verdict.http_status)
+        placed = await self._apply(callback)
+        if placed in (Placed.UNKNOWN, Placed.UNPLACED):
+            self._verifier.forget_nonce(callback.nonce)
+        return self._answer(placed.outcome, placed.http_status)
 
     def _answer(self, outcome: str, status: int) -> web.Response:
         self._counted(outcome)

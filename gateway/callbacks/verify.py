@@ -14,7 +14,10 @@ drive's status), ``Nonce``, ``Timestamp``, ``Signature``, ``EventTime`` (ms), ``
 4. ``Timestamp`` must be within ``window_s`` of now, read as seconds or, above 10^11, as
    milliseconds (the vendor's docs disagree, §16) (else STALE, 401);
 5. a ``Nonce`` seen before (within the window) is the vendor's retry when the body is the same:
-   DUPLICATE, answered 2xx but not applied again; with another body it is REPLAYED (401).
+   DUPLICATE, answered 2xx but not applied again; with another body it is REPLAYED (401). A
+   callback that could not be applied after all (no drive of that id, its replica out of
+   reach) must be taken back with :meth:`~CallbackVerifier.forget_nonce`, so that the vendor's
+   retry of it is checked afresh.
 
 Only a callback that passed all of it is ACCEPTED and returned as a :class:`DriveStatus` or
 :class:`TaskStatus` to apply. The nonces are kept for the window only, and at most
@@ -29,7 +32,7 @@ import hmac
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Timestamps above this are milliseconds (10^11 s is the year 5138).
@@ -72,6 +75,8 @@ class DriveStatus:
     drive_id: str
     status: int
     event_time_ms: int
+    #: The vendor's ``Nonce``: what a retry of it repeats (replicas share it to apply it once).
+    nonce: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,7 @@ class TaskStatus:
     status: int
     event_time_ms: int
     fail_reason: str = ""
+    nonce: str = field(default="", compare=False)
 
 
 Callback = DriveStatus | TaskStatus
@@ -148,6 +154,11 @@ class CallbackVerifier:
             self._nonces.popitem(last=False)
         return Verdict.ACCEPTED, _callback(fields)
 
+    def forget_nonce(self, nonce: str) -> None:
+        """Forget an accepted ``nonce``: the callback was not applied (its drive unknown, or
+        its replica out of reach), so the vendor's retry of it must be checked afresh."""
+        self._nonces.pop(nonce, None)
+
     def _forget(self, now: float) -> None:
         while self._nonces:
             nonce, (expires, _) = next(iter(self._nonces.items()))
@@ -203,7 +214,12 @@ def _callback(fields: Mapping[str, Any]) -> Callback:
     event_time_ms = int(fields.get("EventTime", 0))
     if fields["EventType"] == 4:
         return DriveStatus(
-            fields["AppId"], fields["TaskId"], detail["DriveId"], detail["Status"], event_time_ms
+            fields["AppId"],
+            fields["TaskId"],
+            detail["DriveId"],
+            detail["Status"],
+            event_time_ms,
+            nonce=fields["Nonce"],
         )
     return TaskStatus(
         fields["AppId"],
@@ -211,4 +227,5 @@ def _callback(fields: Mapping[str, Any]) -> Callback:
         detail["Status"],
         event_time_ms,
         str(detail.get("FailReason", "")),
+        nonce=fields["Nonce"],
     )

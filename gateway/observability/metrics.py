@@ -36,6 +36,12 @@ name                                           type       labels
 ``dhgw_upstream_ws_drops_total``               counter
 ``dhgw_upstream_limiter_waits_total``          counter
 ``dhgw_upstream_limiter_wait_seconds_total``   counter
+``dhgw_callbacks_relayed_total``               counter    event_type (3, 4), outcome (here,
+                                                          relayed, ended, duplicate, replayed,
+                                                          unknown, unplaced, unshared)
+``dhgw_callbacks_relay_applied_total``         counter    event_type
+``dhgw_callback_relay_listening``              gauge
+``dhgw_callback_relay_subscriptions_total``    counter
 ``grpc_server_started_total``                  counter    grpc_type, grpc_service, grpc_method
 ``grpc_server_handled_total``                  counter    ... and grpc_code
 =============================================  =========  ==================================
@@ -46,6 +52,10 @@ histogram of negative values would make ``_sum`` go down, which ``rate()`` reads
 and the rare early case (the playhead model behind the avatar) is worth its own series. A
 finish the vendor confirms later than ``server.callback_grace_ms`` is not observed: the drive
 reported the estimate and is gone (``dhgw_playback_events_total{source="estimated"}`` counts it).
+
+With Redis, the callbacks a replica received are counted where they were received by how they
+were placed (``dhgw_callbacks_relayed_total``; :mod:`gateway.service.callback_relay` names the
+outcomes), and where another replica's were applied (``dhgw_callbacks_relay_applied_total``).
 """
 
 from __future__ import annotations
@@ -221,6 +231,7 @@ class GatewayMetrics:
             "Seconds API requests waited for the request-rate limiter.",
             registry=r,
         )
+        self._callback_relay_metrics()
         rpc_labels = ["grpc_type", "grpc_service", "grpc_method"]
         self.rpcs_started = Counter(
             "grpc_server_started", "RPCs started on the server.", rpc_labels, registry=r
@@ -237,6 +248,45 @@ class GatewayMetrics:
             for source in ("estimated", "vendor"):
                 self.playback_events.labels(event, source)
         self.playback_events.labels("mark", "estimated")
+
+    def _callback_relay_metrics(self) -> None:
+        r = self.registry
+        self.callbacks_relayed = Counter(
+            "dhgw_callbacks_relayed",
+            "Vendor callbacks this replica received, by how the relay placed them (here: "
+            "applied here; relayed: sent to the replica(s) concerned; unplaced: answered 503).",
+            ["event_type", "outcome"],
+            registry=r,
+        )
+        self.callbacks_relay_applied = Counter(
+            "dhgw_callbacks_relay_applied",
+            "Vendor callbacks another replica received, applied here.",
+            ["event_type"],
+            registry=r,
+        )
+        self.relay_listening = Gauge(
+            "dhgw_callback_relay_listening",
+            "1 while the callback relay's subscription is up, else 0.",
+            registry=r,
+        )
+        self.relay_subscriptions = Counter(
+            "dhgw_callback_relay_subscriptions",
+            "Times the callback relay subscribed: once at start, again after each loss of Redis.",
+            registry=r,
+        )
+
+    # The callback relay's RelayObserver.
+
+    def callback_relayed(self, event_type: int, outcome: str) -> None:
+        self.callbacks_relayed.labels(str(event_type), outcome).inc()
+
+    def callback_relay_applied(self, event_type: int) -> None:
+        self.callbacks_relay_applied.labels(str(event_type)).inc()
+
+    def callback_relay_listening(self, listening: bool) -> None:
+        self.relay_listening.set(1 if listening else 0)
+        if listening:
+            self.relay_subscriptions.inc()
 
     # Observer.
 

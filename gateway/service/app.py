@@ -88,12 +88,17 @@ class GatewayApp:
         #: The vendor's callbacks (None: not received; playback is the estimate alone).
         self.callbacks: CallbackRouter | None = None
         grace_s = 0.0
+        drives_registry = self.registry
         if config.server.callback_listen:
-            self.callbacks = CallbackRouter(config, lambda: self.drives)
+            # With Redis, each callback reaches the replica running its drive.
+            self.callbacks = CallbackRouter(
+                config, lambda: self.drives, redis=self._redis, relay_observer=self.metrics
+            )
             grace_s = config.server.callback_grace_ms / 1000
+            drives_registry = self.callbacks.naming(self.registry)
         #: What each drive is handed: the shared parts it uses, not the app.
         self.drive_services = DriveServices(
-            registry=self.registry,
+            registry=drives_registry,
             upstream=self.upstream,
             connection=config.upstream,
             observer=self.observer,

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway.callbacks.receiver import MAX_BODY_BYTES, PATH, CallbackReceiver
+from gateway.callbacks.receiver import MAX_BODY_BYTES, PATH, CallbackReceiver, Placed
 from gateway.callbacks.verify import Callback, CallbackVerifier, DriveStatus
 from tests.callbacks.test_verify import APP_ID, NOW, SECRET, body
 
@@ -18,9 +18,11 @@ class Applied:
         self.callbacks: list[Callback] = []
         self.outcomes: list[str] = []
 
-    def apply(self, callback: Callback) -> bool:
+    async def apply(self, callback: Callback) -> Placed:
         self.callbacks.append(callback)
-        return not (isinstance(callback, DriveStatus) and callback.drive_id == "nobody")
+        if isinstance(callback, DriveStatus) and callback.drive_id == "nobody":
+            return Placed.UNKNOWN
+        return Placed.APPLIED
 
 
 @pytest_asyncio.fixture
@@ -80,3 +82,24 @@ async def test_a_flood_is_refused_beyond_the_rate(served: tuple[str, Applied]) -
     statuses = [(await post(url, body(nonce=f"f-{i}")))[0] for i in range(40)]
     assert statuses.count(200) == 20 and statuses.count(429) == 20  # the clock stands still
     assert len(applied.callbacks) == 20
+
+
+@pytest.mark.asyncio
+async def test_a_callback_not_placed_is_placed_afresh_when_retried() -> None:
+    """503 (its replica out of reach) and 404 take the Nonce back: the vendor's retry of the
+    same body is placed again, not answered as a duplicate."""
+    answers = [Placed.UNPLACED, Placed.UNKNOWN, Placed.APPLIED]
+    placed: list[Callback] = []
+
+    async def place(callback: Callback) -> Placed:
+        placed.append(callback)
+        return answers[len(placed) - 1]
+
+    receiver = CallbackReceiver(CallbackVerifier({APP_ID: [SECRET]}), place, clock=lambda: NOW)
+    address = await receiver.start("127.0.0.1:0")
+    try:
+        url = f"http://{address}{PATH}"
+        statuses = [(await post(url, body()))[0] for _ in range(4)]
+    finally:
+        await receiver.stop()
+    assert statuses == [503, 404, 200, 200] and len(placed) == 3
