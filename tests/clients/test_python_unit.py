@@ -1,5 +1,7 @@
-"""The Python client's own pieces, without a gateway: the audio source with marks, and the
-``dh-drive`` helpers that place ``--mark-every-ms`` marks and print the playback events."""
+"""The Python client's own pieces: the audio source with marks, the ``dh-drive`` helpers that
+place ``--mark-every-ms`` marks and print the playback events, the text drive's config and the
+playback state; then, against the real gateway and simulator, barge-in (the in-stream interrupt,
+StopDrive's modes), text drives and the ``dh-drive`` flags and subcommands for them."""
 
 from __future__ import annotations
 
@@ -7,17 +9,18 @@ import struct
 
 import pytest
 from dhgateway.v1 import gateway_pb2 as pb
-from dhgateway_client import Mark
+from dhgateway_client import DriveOptions, Mark, Playback, TextInput
 from dhgateway_client.audio import to_request
 from dhgateway_client.cli import (
     AudioLayout,
-    _event_json,
-    _show,
     audio_layout,
     build_parser,
+    main,
     pieces,
     wav_layout,
 )
+from dhgateway_client.commands import COMMANDS, get_task_parser, stop_parser, watch_task_parser
+from dhgateway_client.output import event_json, show
 
 from tests.clients.conftest import CLIP
 
@@ -101,7 +104,7 @@ def test_playback_events_print_as_json_with_int64_strings() -> None:
             played_ms=3858, interrupted=True, source=pb.PLAYBACK_SOURCE_VENDOR
         ),
     )
-    assert _event_json(finished) == {
+    assert event_json(finished) == {
         "event": "playback_finished",
         "drive_id": "d-1",
         "played_ms": "3858",
@@ -109,14 +112,14 @@ def test_playback_events_print_as_json_with_int64_strings() -> None:
         "source": "PLAYBACK_SOURCE_VENDOR",
     }
     mark = pb.DriveEvent(drive_id="d-1", mark_played=pb.MarkPlayed(name="m500", at_ms=500))
-    assert _event_json(mark) == {
+    assert event_json(mark) == {
         "event": "mark_played",
         "drive_id": "d-1",
         "name": "m500",
         "at_ms": "500",
         "source": "PLAYBACK_SOURCE_UNSPECIFIED",
     }
-    progress = _event_json(pb.DriveEvent(progress=pb.Progress(played_ms=120)))
+    progress = event_json(pb.DriveEvent(progress=pb.Progress(played_ms=120)))
     assert progress["played_ms"] == "120"
 
 
@@ -127,6 +130,58 @@ def test_the_human_lines_say_speaking_and_finished(capsys: pytest.CaptureFixture
         pb.DriveEvent(drive_id="d", playback_finished=pb.PlaybackFinished(played_ms=9)),
         pb.DriveEvent(drive_id="d", completed=pb.Completed()),
     ):
-        _show(_event_json(event), as_json=False)
+        show(event_json(event), as_json=False)
     words = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert words == ["speaking", "mark", "finished", "completed"]
+
+
+def test_a_text_drive_s_config_carries_the_text_and_no_audio_format() -> None:
+    config = DriveOptions(text=TextInput(text="Hi", timbre_id="v1", speech_rate=50)).to_config("t")
+    assert config.text == pb.TextInput(text="Hi", timbre_id="v1", speech_rate=50)
+    assert not config.HasField("input")
+    assert DriveOptions().to_config("t").HasField("input")
+
+
+def test_playback_follows_the_events_of_a_drive() -> None:
+    playback = Playback()
+    events = [
+        pb.DriveEvent(drive_id="d", started=pb.Started()),
+        pb.DriveEvent(
+            drive_id="d", playback_started=pb.PlaybackStarted(source=pb.PLAYBACK_SOURCE_ESTIMATED)
+        ),
+        pb.DriveEvent(drive_id="d", progress=pb.Progress(played_ms=300)),
+        pb.DriveEvent(drive_id="d", mark_played=pb.MarkPlayed(name="hello", at_ms=250)),
+    ]
+    for event in events:
+        playback.update(event)
+    assert (playback.drive_id, playback.speaking, playback.played_ms) == ("d", True, 300)
+    assert playback.last_mark == "hello"
+    finished = pb.PlaybackFinished(
+        played_ms=420, interrupted=True, source=pb.PLAYBACK_SOURCE_VENDOR
+    )
+    playback.update(pb.DriveEvent(drive_id="d", playback_finished=finished))
+    assert (playback.speaking, playback.played_ms, playback.interrupted) == (False, 420, True)
+    assert playback.source == pb.PLAYBACK_SOURCE_VENDOR
+    completed = pb.Completed(dropped_ms=1580, time_to_speaking_ms=40, played_ms=420)
+    playback.update(pb.DriveEvent(drive_id="d", completed=completed))
+    assert playback.completed == completed
+
+
+def test_dh_drive_takes_a_file_or_a_text_but_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--task", "t"], ["--task", "t", "--file", "f", "--text", "hi"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 2
+        assert "--file" in capsys.readouterr().err
+    args = build_parser().parse_args(["--task", "t", "--text", "hi", "--timbre-id", "v"])
+    assert (args.text, args.timbre_id, args.interrupt_after_ms) == ("hi", "v", None)
+
+
+def test_the_other_calls_are_subcommands_with_their_own_flags() -> None:
+    assert stop_parser().parse_args(["--task", "t"]).stop_mode == "finish"
+    assert stop_parser().parse_args(["--task", "t", "--stop-mode", "interrupt"]).stop_mode == (
+        "interrupt"
+    )
+    assert get_task_parser().parse_args(["--task", "t", "--refresh"]).refresh
+    assert watch_task_parser().parse_args(["--task", "t", "--profile", "p"]).profile == "p"
+    assert set(COMMANDS) == {"stop", "get-task", "watch-task"}

@@ -6,12 +6,26 @@ Async::
         async for event in drive(channel, "my-task", chunks, DriveOptions(sample_rate_hz=24000)):
             print(event.WhichOneof("event"))  # ... playback_started ... completed
 
+Barge-in: ``await stream.interrupt()`` on the :class:`Drive` that ``drive`` returns.
+
 Blocking: :func:`dhgateway_client.sync.drive` with a ``grpc.Channel``.
 """
 
-from dhgateway_client.aio import DriveGatewayClient, drive
+from dhgateway_client.aio import Drive, DriveGatewayClient, drive
 from dhgateway_client.audio import AudioItem, Mark
-from dhgateway_client.config import DriveOptions
+from dhgateway_client.config import DriveOptions, TextInput
 from dhgateway_client.errors import DriveError
+from dhgateway_client.playback import Playback, StopResult
 
-__all__ = ["AudioItem", "DriveError", "DriveGatewayClient", "DriveOptions", "Mark", "drive"]
+__all__ = [
+    "AudioItem",
+    "Drive",
+    "DriveError",
+    "DriveGatewayClient",
+    "DriveOptions",
+    "Mark",
+    "Playback",
+    "StopResult",
+    "TextInput",
+    "drive",
+]

@@ -5,90 +5,260 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sequence
+from types import TracebackType
+from typing import Self
 
 import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 
 from dhgateway_client._status_fix import keep_server_status
 from dhgateway_client.audio import AudioItem, to_request
-from dhgateway_client.config import DriveOptions
+from dhgateway_client.config import DriveOptions, StopModeName
 from dhgateway_client.errors import DriveError
+from dhgateway_client.playback import Playback, StopResult
 
 Metadata = Sequence[tuple[str, str]]
+Call = grpc.aio.StreamStreamCall[pb.DriveRequest, pb.DriveEvent]
 
 
-async def drive(
-    channel: grpc.aio.Channel,
-    task_id: str,
-    audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
-    options: DriveOptions | None = None,
-    *,
-    metadata: Metadata | None = None,
-    timeout_s: float | None = None,
-) -> AsyncGenerator[pb.DriveEvent, None]:
-    """Drive the avatar of ``task_id`` with ``audio``; yields the gateway's events.
+class _Writer:
+    """The client's half of one Drive stream: the config, the audio, and the one interrupt.
 
-    ``audio`` yields chunks of audio (``bytes``) and, between them, marks
-    (:class:`~dhgateway_client.Mark`). It is sent as it comes (HTTP/2 flow control holds the
-    writer back when the gateway paces); the stream half-closes when ``audio`` ends. The events
-    of a successful drive come in this order (``event.WhichOneof("event")``): ``queued`` (a
-    QUEUE drive that waits), ``started``, ``progress``..., ``playback_started`` (the avatar
-    began to speak), ``mark_played`` (one per mark, in order, as the avatar reaches it),
-    ``playback_finished`` (``played_ms``, ``interrupted``), and last ``completed``: the avatar
-    is silent and the task free. Breaking out of the loop (or cancelling the task) cancels the
-    drive: the gateway sends the avatar its Stop at once.
-
-    Raises:
-        DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
+    Every write happens under one lock, so an interrupt waits for the write in flight (the
+    stream is ordered: it could not overtake it anyway) and never cancels a write, which
+    grpc.aio turns into a cancel of the whole call. It holds no reference to the
+    :class:`Drive`, so a drive its caller dropped can be collected (and so cancelled).
     """
-    options = options or DriveOptions()
-    stub = pb_grpc.DriveGatewayStub(channel)
-    # No request iterator: the reader/writer style, so the writer can stop when the call ends.
-    call = stub.Drive(metadata=metadata, timeout=timeout_s)  # type: ignore[call-arg]
-    keep_server_status(call)
-    writer = asyncio.create_task(_write(call, options.to_config(task_id), audio))
+
+    def __init__(self, call: Call, config: pb.DriveConfig) -> None:
+        self.call = call
+        self.config = config
+        self.lock = asyncio.Lock()
+        self.config_sent = False
+        self.half_closed = False
+        self.interrupted = False
+
+    async def _send_config(self) -> None:
+        if not self.config_sent:
+            self.config_sent = True
+            await self.call.write(pb.DriveRequest(config=self.config))
+
+    async def run(self, audio: AsyncIterable[AudioItem] | Iterable[AudioItem]) -> None:
+        """Send the config, the audio and marks, the half-close; stop quietly once the call ended.
+
+        A write that fails because the gateway already ended the stream is not an error here:
+        the reader side reports the gateway's status.
+        """
+        try:
+            async with self.lock:
+                await self._send_config()
+            if isinstance(audio, AsyncIterable):
+                async for item in audio:
+                    if not await self._send(item):
+                        return
+            else:
+                for item in audio:
+                    if not await self._send(item):
+                        return
+            if self.config.HasField("text"):
+                # A text drive ends by itself; keeping our half open lets interrupt() go
+                # in-stream until then.
+                return
+            async with self.lock:
+                if not (self.interrupted or self.call.done()):
+                    self.half_closed = True
+                    await self.call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            return
+
+    async def _send(self, item: AudioItem) -> bool:
+        async with self.lock:
+            if self.interrupted or self.call.done():
+                return False
+            await self.call.write(to_request(item))
+            return True
+
+    async def interrupt(self) -> bool:
+        """Send ``DriveRequest.interrupt`` and half-close; False when the stream cannot carry it.
+
+        It cannot once the audio was half-closed (or the call ended): then the avatar, still
+        playing the drive's tail, is silenced by ``StopDrive`` instead.
+        """
+        async with self.lock:
+            if self.interrupted:
+                return True
+            if self.half_closed or self.call.done():
+                return False
+            self.interrupted = True
+            try:
+                await self._send_config()
+                await self.call.write(pb.DriveRequest(interrupt=pb.Interrupt()))
+                await self.call.done_writing()
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                pass  # the stream ended meanwhile: the reader reports how
+            return True
+
+
+class Drive:
+    """One Drive stream: iterate it for the gateway's events; :meth:`interrupt` for barge-in.
+
+    ``async for event in drive:`` yields each ``pb.DriveEvent``; :attr:`playback` keeps what
+    they said (speaking, ``played_ms``, the last mark, ``completed``). Breaking out of the
+    loop, :meth:`aclose` (or ``async with``) cancels the drive: the gateway sends the avatar
+    its Stop at once, but the avatar plays what it was already sent; :meth:`interrupt` makes
+    it silent instead.
+    """
+
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        task_id: str,
+        audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
+        options: DriveOptions,
+        metadata: Metadata | None,
+        timeout_s: float | None,
+    ) -> None:
+        self._channel = channel
+        self._task_id = task_id
+        self._audio = audio
+        self._options = options
+        self._metadata = metadata
+        self._timeout_s = timeout_s
+        self._writer: _Writer | None = None
+        self._events: AsyncGenerator[pb.DriveEvent, None] | None = None
+        self._stopped_by_us = False
+        self.playback = Playback()
+
+    def _start(self) -> AsyncGenerator[pb.DriveEvent, None]:
+        # The call opens at the first read, as a generator's would: a Drive never read costs
+        # the gateway nothing.
+        stub = pb_grpc.DriveGatewayStub(self._channel)
+        # No request iterator: the reader/writer style, so the writer can stop when the call ends.
+        call: Call = stub.Drive(metadata=self._metadata, timeout=self._timeout_s)  # type: ignore[call-arg]
+        keep_server_status(call)
+        self._writer = _Writer(call, self._options.to_config(self._task_id))
+        self._events = _events(call, self._writer, self._audio)
+        return self._events
+
+    @property
+    def drive_id(self) -> str:
+        """The vendor's DriveId ("" until the gateway reported it)."""
+        return self.playback.drive_id
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> pb.DriveEvent:
+        if self._stopped_by_us and self._events is None:
+            raise StopAsyncIteration  # interrupted before it was read: nothing was sent
+        try:
+            event = await anext(self._events or self._start())
+        except DriveError as error:
+            if self._stopped_by_us and error.reason == "STOPPED_BY_REQUEST":
+                # Our own interrupt() went through StopDrive: the stream ends as we asked.
+                raise StopAsyncIteration from None
+            raise
+        self.playback.update(event)
+        return event
+
+    async def interrupt(self) -> None:
+        """Make the avatar silent now (barge-in); keep iterating for how it ended.
+
+        While the audio is still being sent, it sends ``DriveRequest.interrupt``: the gateway
+        stops sending, drops the audio it holds, and the stream ends OK with
+        ``playback_finished`` (``interrupted``, ``played_ms`` when the avatar went silent) and
+        ``completed`` (``dropped_ms``). The audio source is not read further. After the audio
+        was half-closed (the avatar playing the drive's tail), it calls ``StopDrive`` with
+        ``STOP_MODE_INTERRUPT`` for the task instead; the stream then ends after its
+        ``playback_finished`` (no ``completed``). Calling it again does nothing.
+
+        Raises:
+            DriveError: the StopDrive call failed (not when the drive had already ended).
+        """
+        writer = self._writer
+        if writer is None:
+            self._stopped_by_us = True
+            return
+        if await writer.interrupt() or self._stopped_by_us or writer.call.done():
+            return
+        self._stopped_by_us = True
+        request = pb.StopDriveRequest(
+            task_id=self._task_id, profile=self._options.profile, mode=pb.STOP_MODE_INTERRUPT
+        )
+        try:
+            await pb_grpc.DriveGatewayStub(self._channel).StopDrive(
+                request, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            failure = DriveError.from_rpc_error(error)
+            if failure.reason != "NO_ACTIVE_DRIVE":  # it ended on its own meanwhile
+                raise failure from None
+
+    async def aclose(self) -> None:
+        """Cancel the drive if it is still going (the gateway sends the avatar its Stop)."""
+        if self._events is not None:
+            await self._events.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+async def _events(
+    call: Call, writer: _Writer, audio: AsyncIterable[AudioItem] | Iterable[AudioItem]
+) -> AsyncGenerator[pb.DriveEvent, None]:
+    """The call's events; its writer runs alongside and is cancelled when they end."""
+    task = asyncio.create_task(writer.run(audio))
     try:
         async for event in call:
             yield event
     except grpc.aio.AioRpcError as error:
         raise DriveError.from_rpc_error(error) from None
     finally:
-        writer.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
-            await writer
+            await task
         if not call.done():
             call.cancel()
 
 
-async def _write(
-    call: grpc.aio.StreamStreamCall[pb.DriveRequest, pb.DriveEvent],
-    config: pb.DriveConfig,
-    audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
-) -> None:
-    """Send the config, the audio and marks, the half-close; stop quietly once the call ended.
+def drive(
+    channel: grpc.aio.Channel,
+    task_id: str,
+    audio: AsyncIterable[AudioItem] | Iterable[AudioItem] = (),
+    options: DriveOptions | None = None,
+    *,
+    metadata: Metadata | None = None,
+    timeout_s: float | None = None,
+) -> Drive:
+    """Drive the avatar of ``task_id`` with ``audio``; iterate the result for the events.
 
-    A write that fails because the gateway already ended the stream is not an error here: the
-    reader side reports the gateway's status.
+    ``audio`` yields chunks of audio (``bytes``) and, between them, marks
+    (:class:`~dhgateway_client.Mark`); a text drive (``DriveOptions(text=TextInput(...))``)
+    sends none. It is sent as it comes (HTTP/2 flow control holds the writer back when the
+    gateway paces); the stream half-closes when ``audio`` ends. The events of a successful
+    drive come in this order (``event.WhichOneof("event")``): ``queued`` (a QUEUE drive that
+    waits), ``started``, ``progress``..., ``playback_started`` (the avatar began to speak),
+    ``mark_played`` (one per mark, in order, as the avatar reaches it), ``playback_finished``
+    (``played_ms``, ``interrupted``), and last ``completed``: the avatar is silent and the task
+    free. See :class:`Drive` for :meth:`~Drive.interrupt` and cancelling.
+
+    Raises:
+        DriveError: (from the iteration) the drive failed; ``reason`` is the gateway's
+            ``ErrorInfo`` reason.
     """
-    try:
-        await call.write(pb.DriveRequest(config=config))
-        if isinstance(audio, AsyncIterable):
-            async for item in audio:
-                if call.done():
-                    return
-                await call.write(to_request(item))
-        else:
-            for item in audio:
-                if call.done():
-                    return
-                await call.write(to_request(item))
-        await call.done_writing()
-    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-        return
+    return Drive(channel, task_id, audio, options or DriveOptions(), metadata, timeout_s)
 
 
 class DriveGatewayClient:
-    """A thin wrapper over a channel for the gateway's unary RPCs."""
+    """A channel to the gateway: drives, and the unary and task RPCs."""
 
     def __init__(self, channel: grpc.aio.Channel, *, metadata: Metadata | None = None) -> None:
         self._stub = pb_grpc.DriveGatewayStub(channel)
@@ -98,25 +268,40 @@ class DriveGatewayClient:
     def drive(
         self,
         task_id: str,
-        audio: AsyncIterable[AudioItem] | Iterable[AudioItem],
+        audio: AsyncIterable[AudioItem] | Iterable[AudioItem] = (),
         options: DriveOptions | None = None,
-    ) -> AsyncGenerator[pb.DriveEvent, None]:
+    ) -> Drive:
         """See :func:`drive`."""
         return drive(self._channel, task_id, audio, options, metadata=self._metadata)
 
-    async def stop_drive(self, task_id: str, profile: str = "") -> str:
-        """End the active drive of ``task_id``; returns its DriveId.
+    async def stop(
+        self, task_id: str, *, mode: StopModeName = "FINISH", profile: str = ""
+    ) -> StopResult:
+        """End the active drive of ``task_id``, on whichever replica runs it.
+
+        ``FINISH`` lets the avatar play what it was sent; ``INTERRUPT`` silences it now (also
+        a speaking avatar whose drive already ended). The drive's stream ends ABORTED /
+        STOPPED_BY_REQUEST.
 
         Raises:
             DriveError: NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
         """
+        request = pb.StopDriveRequest(
+            task_id=task_id, profile=profile, mode=pb.StopMode.Value(f"STOP_MODE_{mode}")
+        )
         try:
-            response = await self._stub.StopDrive(
-                pb.StopDriveRequest(task_id=task_id, profile=profile), metadata=self._metadata
-            )
+            response = await self._stub.StopDrive(request, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
             raise DriveError.from_rpc_error(error) from None
-        return response.drive_id
+        return StopResult(response.drive_id, response.played_ms, response.interrupted)
+
+    async def stop_drive(self, task_id: str, profile: str = "") -> str:
+        """:meth:`stop` with ``FINISH``; returns only the DriveId.
+
+        Raises:
+            DriveError: NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
+        """
+        return (await self.stop(task_id, profile=profile)).drive_id
 
     async def list_drives(self, task_id: str = "") -> list[pb.DriveInfo]:
         """The gateway's active and queued drives.
@@ -144,3 +329,40 @@ class DriveGatewayClient:
             )
         except grpc.aio.AioRpcError as error:
             raise DriveError.from_rpc_error(error) from None
+
+    async def get_task(
+        self, task_id: str, *, profile: str = "", refresh: bool = False
+    ) -> pb.TaskInfo:
+        """How the task is: the vendor's status, whether the avatar speaks, the idle deadline.
+
+        ``refresh`` asks the vendor now instead of the gateway's cached word.
+
+        Raises:
+            DriveError: NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor does not know.
+        """
+        request = pb.GetTaskRequest(task_id=task_id, profile=profile, refresh=refresh)
+        try:
+            return await self._stub.GetTask(request, metadata=self._metadata)
+        except grpc.aio.AioRpcError as error:
+            raise DriveError.from_rpc_error(error) from None
+
+    async def watch_task(
+        self, task_id: str, *, profile: str = ""
+    ) -> AsyncGenerator[pb.TaskInfo, None]:
+        """The task's ``TaskInfo`` now and at each change, until the task ended.
+
+        The last one of an ended task says ``TASK_STATUS_STOPPED`` (or ``INIT_FAILED``), then
+        the iteration ends. Breaking out of the loop cancels the watch.
+
+        Raises:
+            DriveError: the watch failed (e.g. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND).
+        """
+        request = pb.WatchTaskRequest(task_id=task_id, profile=profile)
+        call = self._stub.WatchTask(request, metadata=self._metadata)
+        try:
+            async for info in call:
+                yield info
+        except grpc.aio.AioRpcError as error:
+            raise DriveError.from_rpc_error(error) from None
+        finally:
+            call.cancel()

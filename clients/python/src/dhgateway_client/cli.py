@@ -8,6 +8,9 @@ output (one JSON object per line), so one test suite proves them all:
   proto names, int64 as strings and enums by name (the proto3 JSON form); in that order, the
   stream staying open until the avatar finished (``playback_finished`` before ``completed``);
 * ``{"event": "cancelled", "at_unix_ms": ...}`` after ``--cancel-after-ms`` (exit 0);
+* ``{"event": "interrupt", "at_unix_ms": ...}`` when ``--interrupt-after-ms`` sends the
+  in-stream interrupt; the events that follow end with ``playback_finished``
+  (``interrupted``) and ``completed`` (exit 0);
 * ``{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
   "metadata": {...}}`` when the drive fails (exit 1).
 
@@ -16,6 +19,10 @@ ms, strictly before the audio's end; a WAV file's audio is found from its header
 as a ``mark_played`` event once the avatar has played it. Without ``--json`` the events print
 as ``<name> key=value...`` lines, the avatar's playback as ``speaking`` / ``mark`` /
 ``finished``.
+
+``--text "..."`` (with ``--timbre-id``) speaks a text with the vendor's TTS instead of a file.
+``dh-drive stop``, ``dh-drive get-task`` and ``dh-drive watch-task`` call the other RPCs
+(:mod:`dhgateway_client.commands`).
 """
 
 from __future__ import annotations
@@ -23,23 +30,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import get_args
 
 import grpc
-from dhgateway.v1 import gateway_pb2 as pb
-from google.protobuf import json_format
 
-from dhgateway_client.aio import drive
+from dhgateway_client.aio import Drive, drive
 from dhgateway_client.audio import AudioItem, Mark
-from dhgateway_client.config import DriveOptions, EncodingName, PolicyName
+from dhgateway_client.commands import COMMANDS
+from dhgateway_client.config import DriveOptions, EncodingName, PolicyName, TextInput
 from dhgateway_client.errors import DriveError
+from dhgateway_client.output import event_json, show, show_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dh-drive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--addr", default="127.0.0.1:50051", help="gateway host:port")
     parser.add_argument("--task", required=True, help="the vendor's stream task id")
-    parser.add_argument("--file", required=True, help="a .wav file, or raw audio")
+    parser.add_argument("--file", help="a .wav file, or raw audio (or --text)")
+    parser.add_argument("--text", help="speak this text with the vendor's TTS instead")
+    parser.add_argument("--timbre-id", default="", help="the vendor's voice for --text")
     parser.add_argument("--encoding", choices=get_args(EncodingName), help="default: by extension")
     parser.add_argument("--rate", type=int, default=0, help="input sample rate (0: default)")
     parser.add_argument("--channels", type=int, default=0, help="input channels (0: default)")
@@ -55,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-ms", type=int, default=20, help="audio per message")
     parser.add_argument("--realtime", action="store_true", help="send at 1x, like a live TTS")
     parser.add_argument("--cancel-after-ms", type=int, help="cancel the drive after this long")
+    parser.add_argument(
+        "--interrupt-after-ms", type=int, help="interrupt (silence) the avatar after this long"
+    )
     parser.add_argument(
         "--mark-every-ms", type=int, default=0, help="a mark m<offset_ms> every N ms of audio"
     )
@@ -162,78 +173,83 @@ async def _paced(
         yield item
 
 
-def _event_json(event: pb.DriveEvent) -> dict[str, Any]:
-    kind = event.WhichOneof("event") or "unknown"
-    fields = json_format.MessageToDict(
-        getattr(event, kind),
-        preserving_proto_field_name=True,
-        always_print_fields_with_no_presence=True,
-    )
-    return {"event": kind, "drive_id": event.drive_id, **fields}
-
-
-#: The human names of the avatar's playback events (``--json`` keeps the proto's).
-_SAID = {"playback_started": "speaking", "mark_played": "mark", "playback_finished": "finished"}
-
-
-def _show(line: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(line), flush=True)
-    else:
-        rest = " ".join(f"{k}={v}" for k, v in line.items() if k != "event")
-        print(f"{_SAID.get(line['event'], line['event']):<10} {rest}", flush=True)
-
-
-async def run(args: argparse.Namespace, data: bytes) -> int:
-    """Drive once with ``data`` (the file's bytes); returns the exit status."""
+def drive_options(args: argparse.Namespace) -> DriveOptions:
+    """The drive's options from the flags: a text drive with ``--text``, else the file's format."""
+    if args.text is not None:
+        text = TextInput(text=args.text, timbre_id=args.timbre_id)
+        return DriveOptions(on_conflict=args.policy, text=text)
     wav = Path(args.file).suffix.lower() == ".wav"
-    encoding: EncodingName = args.encoding or ("WAV" if wav else "LINEAR16")
-    options = DriveOptions(
-        encoding=encoding,
+    return DriveOptions(
+        encoding=args.encoding or ("WAV" if wav else "LINEAR16"),
         sample_rate_hz=args.rate,
         channels=args.channels,
         on_conflict=args.policy,
     )
+
+
+def _audio(
+    args: argparse.Namespace, options: DriveOptions, data: bytes
+) -> AsyncIterator[AudioItem]:
     rate = args.rate or 16000
-    chunk_bytes = max(
-        1, rate * max(args.channels, 1) * sample_width(encoding) * args.chunk_ms // 1000
-    )
-    layout = audio_layout(data, encoding, args.rate, args.channels)
+    width = sample_width(options.encoding)
+    chunk_bytes = max(1, rate * max(args.channels, 1) * width * args.chunk_ms // 1000)
+    layout = audio_layout(data, options.encoding, args.rate, args.channels)
     marks = list(layout.marks(args.mark_every_ms))
+    return _paced(data, chunk_bytes, args.chunk_ms, args.realtime, marks)
+
+
+async def _interrupt_after(stream: Drive, after_ms: int, as_json: bool) -> None:
+    await asyncio.sleep(after_ms / 1000)
+    # When the interrupt is sent, which is what the avatar's silence is measured from.
+    show({"event": "interrupt", "at_unix_ms": time.time() * 1000}, as_json)
+    await stream.interrupt()
+
+
+async def run(args: argparse.Namespace, data: bytes) -> int:
+    """Drive once with ``data`` (the file's bytes; none for ``--text``); returns the exit status."""
+    options = drive_options(args)
     metadata = [("authorization", f"Bearer {args.api_key}")] if args.api_key else None
     async with grpc.aio.insecure_channel(args.addr) as channel:
-        audio = _paced(data, chunk_bytes, args.chunk_ms, args.realtime, marks)
+        audio = () if options.text is not None else _audio(args, options, data)
         stream = drive(channel, args.task, audio, options, metadata=metadata)
         cancel_after_s = args.cancel_after_ms / 1000 if args.cancel_after_ms else None
         # When the cancel is asked for (the deadline), not when we got round to reporting it.
         cancel_at_ms = (time.time() + (cancel_after_s or 0)) * 1000
+        interrupter = None
+        if args.interrupt_after_ms is not None:
+            interrupter = asyncio.create_task(
+                _interrupt_after(stream, args.interrupt_after_ms, args.json)
+            )
         try:
             async with asyncio.timeout(cancel_after_s):
                 async for event in stream:
-                    _show(_event_json(event), args.json)
+                    show(event_json(event), args.json)
         except TimeoutError:
             await stream.aclose()
-            _show({"event": "cancelled", "at_unix_ms": cancel_at_ms}, args.json)
+            show({"event": "cancelled", "at_unix_ms": cancel_at_ms}, args.json)
         except DriveError as error:
-            _show(
-                {
-                    "event": "error",
-                    "code": error.code.name,
-                    "reason": error.reason,
-                    "message": error.message,
-                    "metadata": error.metadata,
-                },
-                args.json,
-            )
+            show_error(error, args.json)
             return 1
+        finally:
+            if interrupter is not None:
+                interrupter.cancel()
+                with contextlib.suppress(asyncio.CancelledError, DriveError):
+                    await interrupter
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dh-drive`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.file is None) == (args.text is None):
+        parser.error("give one of --file or --text")
+    data = b"" if args.file is None else Path(args.file).read_bytes()
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run(args, Path(args.file).read_bytes()))
+        return asyncio.run(run(args, data))
     return 130
 
 

@@ -15,7 +15,7 @@ from dhgateway_client.errors import DriveError
 def drive(
     channel: grpc.Channel,
     task_id: str,
-    audio: Iterable[AudioItem],
+    audio: Iterable[AudioItem] = (),
     options: DriveOptions | None = None,
     *,
     metadata: Sequence[tuple[str, str]] | None = None,
