@@ -33,6 +33,8 @@ class Reason(enum.StrEnum):
     # The client broke the stream contract.
     CONFIG_REQUIRED = "CONFIG_REQUIRED"
     CONFIG_REPEATED = "CONFIG_REPEATED"
+    INTERRUPT_REPEATED = "INTERRUPT_REPEATED"
+    AUDIO_AFTER_INTERRUPT = "AUDIO_AFTER_INTERRUPT"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
     TASK_ID_REQUIRED = "TASK_ID_REQUIRED"
     UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
@@ -41,6 +43,9 @@ class Reason(enum.StrEnum):
     BAD_WAV = "BAD_WAV"
     BAD_MARK = "BAD_MARK"
     INVALID_CONFIG = "INVALID_CONFIG"
+    BAD_TEXT = "BAD_TEXT"
+    TIMBRE_REQUIRED = "TIMBRE_REQUIRED"
+    TEXT_DRIVE_AUDIO = "TEXT_DRIVE_AUDIO"
     # Exclusivity.
     TASK_BUSY = "TASK_BUSY"
     # Ended on purpose.
@@ -52,6 +57,7 @@ class Reason(enum.StrEnum):
     FORMAT_TIMEOUT = "FORMAT_TIMEOUT"
     MAX_DURATION = "MAX_DURATION"
     NO_ACTIVE_DRIVE = "NO_ACTIVE_DRIVE"
+    UNKNOWN_STOP_MODE = "UNKNOWN_STOP_MODE"
     GATEWAY_BUSY = "GATEWAY_BUSY"
     GATEWAY_OVERLOADED = "GATEWAY_OVERLOADED"
     DRAINING = "DRAINING"
@@ -60,6 +66,8 @@ class Reason(enum.StrEnum):
     # Access control.
     UNAUTHENTICATED = "UNAUTHENTICATED"
     PERMISSION_DENIED = "PERMISSION_DENIED"
+    # The task has ended (stopped, MaxIdleTime, TTL, failed to start): drive another.
+    TASK_ENDED = "TASK_ENDED"
     # The vendor's cloud.
     UPSTREAM_TASK_NOT_FOUND = "UPSTREAM_TASK_NOT_FOUND"
     UPSTREAM_TASK_NOT_STREAMING = "UPSTREAM_TASK_NOT_STREAMING"
@@ -123,7 +131,19 @@ class DriveConflict(GatewayError):
 
 
 class DriveEnded(GatewayError):
-    """The gateway ended (or refused) a drive on purpose: see the reason."""
+    """The gateway ended (or refused) a drive on purpose: see the reason.
+
+    Args:
+        interrupts: the avatar must go silent now (a PREEMPT, a StopDrive INTERRUPT): the
+            drive's shell asks the vendor to interrupt the task (InterruptDriveTask) before
+            its Stop, instead of letting the avatar play what it was sent.
+    """
+
+    def __init__(
+        self, reason: Reason, message: str, *, interrupts: bool = False, **metadata: str
+    ) -> None:
+        super().__init__(reason, message, **metadata)
+        self.interrupts = interrupts
 
 
 def draining() -> DriveEnded:

@@ -13,9 +13,15 @@ tested with plain numbers.
 Inputs:
 
 * lifecycle: :meth:`queued`, :meth:`admitted`, :meth:`started` (the Start command went out);
-* the client: :meth:`receive_audio` per chunk, :meth:`receive_end` at half-close;
+* the client: :meth:`receive_audio` per chunk, :meth:`receive_end` at half-close,
+  :meth:`receive_interrupt` for a barge-in (nothing is sent from then on; the audio held is
+  dropped);
 * failures: :meth:`fail` (the client's stream or the connection failed; the first one wins) and
   :meth:`end` (from outside: preempt, StopDrive, drain, a lease not kept);
+* silence: while :attr:`silence_owed` (an interrupt, a PREEMPT or a StopDrive INTERRUPT, and
+  the avatar may still speak this drive) the shell asks the vendor to interrupt the task,
+  then reports :meth:`silenced` (the playhead stops where the avatar went silent) or
+  :meth:`silence_failed` (the avatar plays what it has);
 * frames: :meth:`frames_due` hands out the frames to send now, in order, and counts them in
   flight until :meth:`frames_written`, so two senders never interleave;
 * marks: :meth:`receive_mark` between chunks (reported when the audio before it was played);
@@ -43,7 +49,8 @@ after the Stop, so nothing that was sent is lost).
 from __future__ import annotations
 
 from gateway.drive.audio import Converter, OutputFormat
-from gateway.drive.machine import DriveEvent, DriveMachine, DriveState
+from gateway.drive.interrupt import Interruption, finishes, interrupts
+from gateway.drive.machine import DriveEvent, DriveMachine, DriveState, Lifecycle
 from gateway.drive.outputs import Completion, Deadline, Due
 from gateway.drive.pacing import Pacer
 from gateway.drive.progress import ProgressSchedule, ProgressSnapshot
@@ -59,7 +66,7 @@ _LIVE = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP, Dr
 _ENDABLE = _LIVE | {DriveState.PLAYING_OUT}
 
 
-class DriveCore:
+class DriveCore(Lifecycle):
     """One drive's state, from config to closed. See the module docstring for the protocol.
 
     Args:
@@ -98,22 +105,11 @@ class DriveCore:
         #: When :meth:`finish` decided that Stop goes out (None: no Stop was owed).
         self.stop_sent_at: float | None = None
         self.speech = SpeechTracker(vendor_grace_s=vendor_grace_s)
+        self.interruption = Interruption()  # the client's Interrupt (``interrupt.py``)
         self._in_flight = False  # frames handed out and not yet written
         self._idle_since: float | None = None  # when the core began waiting for the client
 
-    # Lifecycle inputs.
-
-    @property
-    def state(self) -> DriveState:
-        return self.machine.state
-
-    def queued(self) -> None:
-        """The task is busy: the drive waits its turn."""
-        self.machine.handle(DriveEvent.QUEUE)
-
-    def admitted(self) -> None:
-        """The drive holds the task; its set-up begins."""
-        self.machine.handle(DriveEvent.ADMIT)
+    # Lifecycle inputs (and ``Lifecycle``'s: state, queued, admitted).
 
     def started(self, now: float) -> None:
         """The Start command was sent: audio may flow from now on."""
@@ -128,10 +124,12 @@ class DriveCore:
         Returns True when the reason was taken: the shell must then interrupt whatever the
         drive awaits. False when it is ending already (by itself, or an earlier reason wins).
         """
-        if self.ended is not None or self.state not in _ENDABLE:
+        if self.state not in _ENDABLE:
             return False
-        if self.state is DriveState.PLAYING_OUT and reason.reason is Reason.STOPPED_BY_REQUEST:
-            return False  # StopDrive lets the avatar finish what was sent: this one is finishing
+        if self.ended is not None and not (finishes(self.ended) and interrupts(reason)):
+            return False  # the first reason wins; only an interrupt cuts a StopDrive FINISH
+        if self.state is DriveState.PLAYING_OUT and finishes(reason):
+            return False  # StopDrive FINISH lets the avatar finish what was sent: this one is
         self.ended = reason
         return True
 
@@ -166,8 +164,59 @@ class DriveCore:
 
     def cut(self, now: float) -> None:
         """The drive ends short of playing all it sent (a failure, an end from outside):
-        :meth:`playback_due` reports the finish at once, interrupted."""
-        self.speech.cut(now, self.pacer.playback if self.pacer else None)
+        :meth:`playback_due` reports the finish at once, interrupted. Not while silence is
+        owed: the avatar plays until the vendor interrupts it (:meth:`silenced` cuts)."""
+        if not self.silence_owed:
+            self.speech.cut(now, self.pacer.playback if self.pacer else None)
+
+    # Interrupts: the avatar silent now.
+
+    @property
+    def interrupting(self) -> bool:
+        """Whether the drive is interrupted: the client's Interrupt, a PREEMPT, a StopDrive
+        INTERRUPT."""
+        return self.interruption.asked_at is not None or interrupts(self.ended)
+
+    @property
+    def finishing(self) -> bool:
+        """Whether a StopDrive FINISH ended the drive while it streamed: the shell must send
+        Stop and let the avatar play out what was sent (:meth:`play_out`) before it ends."""
+        return self.state is DriveState.STREAMING and finishes(self.ended)
+
+    @property
+    def silence_owed(self) -> bool:
+        """True while the drive is interrupted and the avatar may still speak it (audio was
+        sent, its finish not reported) and the vendor was not asked yet: the shell must call
+        InterruptDriveTask, after the last frame, then :meth:`silenced` or
+        :meth:`silence_failed`."""
+        playback = self.pacer.playback if self.pacer else None
+        return (
+            self.interrupting
+            and not self.interruption.settled
+            and playback is not None
+            and playback.anchor is not None
+            and not self.speech.finished
+        )
+
+    def receive_interrupt(self, now: float) -> None:
+        """The client's Interrupt: nothing is sent from now on, what the core holds is dropped.
+        The shell must end the drive (Stop, the silence owed) and complete it.
+
+        Raises:
+            InvalidDrive: INTERRUPT_REPEATED for a second one.
+        """
+        self.interruption.ask(now)
+
+    def silenced(self, at: float) -> None:
+        """The vendor interrupted the task; the avatar went silent at ``at``: what it had
+        played then is what it played."""
+        self.interruption.settled = True
+        self.speech.cut(at, self.pacer.playback if self.pacer else None)
+
+    def silence_failed(self) -> None:
+        """The vendor could not be asked: the avatar plays what it has (the estimate runs on
+        until the shell cuts the drive or it played out)."""
+        self.interruption.settled = True
 
     def released(self) -> None:
         """The connection is closed and the task released (after :meth:`finish`)."""
@@ -183,8 +232,10 @@ class DriveCore:
         RuntimeError: a bug, not a client error).
 
         Raises:
-            InvalidDrive: CHUNK_TOO_LARGE; BAD_WAV or UNSUPPORTED_FORMAT from a WAV header.
+            InvalidDrive: CHUNK_TOO_LARGE; BAD_WAV or UNSUPPORTED_FORMAT from a WAV header;
+                AUDIO_AFTER_INTERRUPT.
         """
+        self.interruption.check_input("audio")
         limit = self.limits.max_chunk_bytes
         if len(data) > limit:
             raise InvalidDrive(
@@ -196,8 +247,11 @@ class DriveCore:
         self._track_idle(now)
 
     def receive_end(self, now: float) -> None:
-        """The client half-closed: flush the converter (its tail goes out paced, then Stop)."""
+        """The client half-closed: flush the converter (its tail goes out paced, then Stop;
+        after an Interrupt it is dropped)."""
         self.input_ended = True
+        if self.interruption.asked_at is not None:
+            return
         try:
             self._push(self.converter.finish())
         except InvalidDrive as exc:
@@ -212,8 +266,10 @@ class DriveCore:
         """A mark after the audio received so far.
 
         Raises:
-            InvalidDrive: BAD_MARK: an empty or too long name, or too many marks.
+            InvalidDrive: BAD_MARK: an empty or too long name, or too many marks;
+                AUDIO_AFTER_INTERRUPT.
         """
+        self.interruption.check_input("a mark")
         self.speech.add_mark(name, self.converter.received_ms)
 
     def played_ms(self, now: float) -> int:
@@ -232,7 +288,7 @@ class DriveCore:
 
     def wants_audio(self) -> bool:
         """Whether the shell should read another chunk from the client now."""
-        if self.input_ended or self.state not in _LIVE:
+        if self.input_ended or self.state not in _LIVE or self.interruption.asked_at is not None:
             return False
         if self.started_at is None:
             return self.buffered_bytes < self.limits.setup_buffer_bytes
@@ -256,6 +312,8 @@ class DriveCore:
         them all, then call :meth:`frames_written`."""
         if self.state is not DriveState.STREAMING or self.pacer is None or self._in_flight:
             return []
+        if self.interruption.asked_at is not None:
+            return []  # nothing follows an Interrupt
         frames = self.pacer.pop_due(now)
         if frames:
             self._in_flight = True
@@ -351,6 +409,18 @@ class DriveCore:
         return round((self.started_at - self.began_at) * 1000)
 
     @property
+    def time_to_first_frame_ms(self) -> int | None:
+        """From config to the first audio frame handed out to be sent (None: none was)."""
+        first = self.pacer.playback.first_sent_at if self.pacer else None
+        return None if first is None else round((first - self.began_at) * 1000)
+
+    @property
+    def time_to_speaking_ms(self) -> int | None:
+        """From config to PlaybackStarted being reported (None: it was not)."""
+        spoke = self.speech.started_at
+        return None if spoke is None else round((spoke - self.began_at) * 1000)
+
+    @property
     def bytes_sent(self) -> int:
         """PCM bytes released to the shell."""
         return self.pacer.bytes_sent if self.pacer else 0
@@ -365,6 +435,8 @@ class DriveCore:
         pacer = self.pacer
         last = pacer.last_frame_at if pacer else None
         stop_at = self.stop_sent_at
+        finish = self.speech.finish_event
+        dropped_ms = self.converter.received_ms - self.sent_ms if self.interrupting else 0.0
         return Completion(
             received_ms=round(self.converter.received_ms),
             sent_ms=round(self.sent_ms),
@@ -374,6 +446,11 @@ class DriveCore:
             stop_lag_ms=round((stop_at - last) * 1000)
             if last is not None and stop_at is not None
             else 0,
+            time_to_first_frame_ms=self.time_to_first_frame_ms or 0,
+            time_to_speaking_ms=self.time_to_speaking_ms or 0,
+            dropped_ms=max(0, round(dropped_ms)),
+            played_ms=finish.played_ms if finish else 0,
+            interrupted=self.interrupting,
         )
 
     # Internals.

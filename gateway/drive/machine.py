@@ -107,3 +107,21 @@ class DriveMachine:
     def finished(self) -> bool:
         """True once the drive is closed."""
         return self.state is CLOSED
+
+
+class Lifecycle:
+    """The lifecycle inputs every kind of drive core takes, on its ``machine``."""
+
+    machine: DriveMachine
+
+    @property
+    def state(self) -> DriveState:
+        return self.machine.state
+
+    def queued(self) -> None:
+        """The task is busy: the drive waits its turn."""
+        self.machine.handle(DriveEvent.QUEUE)
+
+    def admitted(self) -> None:
+        """The drive holds the task; its set-up begins."""
+        self.machine.handle(DriveEvent.ADMIT)

@@ -35,3 +35,13 @@ class Completion:
     frames_sent: int
     underruns: int
     stop_lag_ms: int
+    #: Audio received but never sent, dropped by an interrupt.
+    dropped_ms: int = 0
+    #: What the avatar played (as in PlaybackFinished).
+    played_ms: int = 0
+    #: The drive was interrupted (the client's Interrupt).
+    interrupted: bool = False
+    #: From config to the first audio frame sent (0: none was).
+    time_to_first_frame_ms: int = 0
+    #: From config to PlaybackStarted (0: the avatar never spoke).
+    time_to_speaking_ms: int = 0

@@ -99,6 +99,10 @@ class DriveLimits(_Checked):
     #: (FORMAT_TIMEOUT); it waits for its header before it takes the task. None: the idle
     #: timeout.
     format_timeout_s: float | None = None
+    #: A text drive's speech is estimated at this many ms per character (at speech_rate 0;
+    #: ``gateway/drive/text.py``) where no vendor callback says when it ended: about 8
+    #: characters a second, between English (~14) and Chinese (~4) TTS. A pure estimate.
+    text_ms_per_char: float = 120.0
 
     @property
     def format_wait_s(self) -> float:

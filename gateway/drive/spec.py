@@ -16,6 +16,27 @@ class MarkRequest:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class InterruptRequest:
+    """A client's barge-in (``DriveRequest.interrupt``): the avatar silent now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextRequest:
+    """What a text drive says (``DriveConfig.text``), checked by ``gateway/drive/text.py``.
+
+    Attributes:
+        text: 1 to 1800 characters (code points), not only white space.
+        timbre_id: the vendor's voice; "" means the profile's default.
+        speech_rate, pitch_rate: the vendor's SpeechRate and PitchRate, -500 to 500.
+    """
+
+    text: str
+    timbre_id: str = ""
+    speech_rate: int = 0
+    pitch_rate: int = 0
+
+
 class ConflictPolicy(enum.StrEnum):
     """What to do when the task already has an active drive."""
 
@@ -36,6 +57,7 @@ class DriveSpec:
         queue_timeout_s: how long a QUEUE drive may wait (None: the gateway's default).
         labels: free-form, logged and listed.
         profile: the credentials profile ("" = the default).
+        text: a text drive (the vendor's TTS speaks it; no audio); None: an audio drive.
     """
 
     task_id: str
@@ -45,3 +67,4 @@ class DriveSpec:
     queue_timeout_s: float | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     profile: str = ""
+    text: TextRequest | None = None

@@ -120,6 +120,8 @@ class SpeechTracker:
         self._marks: deque[tuple[str, float]] = deque()
         self._marks_taken = 0
         self.started = False  # PlaybackStarted reported
+        #: When PlaybackStarted was reported (the tracker's clock); None until it was.
+        self.started_at: float | None = None
         self.finished = False  # PlaybackFinished reported
         self._vendor_started_at: float | None = None
         self._vendor_finished_at: float | None = None
@@ -128,6 +130,8 @@ class SpeechTracker:
         self._marks_played = 0
         self._estimated_end: float | None = None  # the playhead's end, for a drive not cut
         self._finished_at: float | None = None
+        #: The PlaybackFinished reported (None until then): what the avatar played.
+        self.finish_event: PlaybackEvent | None = None
 
     # Inputs.
 
@@ -175,6 +179,7 @@ class SpeechTracker:
             if source is None:
                 return events  # nothing played yet: no mark, no finish either
             self.started = True
+            self.started_at = now
             self._reported[Heard.STARTED] = source
             events.append(PlaybackEvent(Heard.STARTED, source))
         played_ms = self._played_ms(now, playback)
@@ -195,11 +200,10 @@ class SpeechTracker:
                 self._estimated_end = playback.drained_at() if playback else None
             self._reported[Heard.FINISHED] = finished
             self._finished_at = now
-            events.append(
-                PlaybackEvent(
-                    Heard.FINISHED, finished, played_ms=round(played_ms), interrupted=interrupted
-                )
+            self.finish_event = PlaybackEvent(
+                Heard.FINISHED, finished, played_ms=round(played_ms), interrupted=interrupted
             )
+            events.append(self.finish_event)
         return events
 
     def next_at(self, now: float, playback: PlaybackModel | None, stopped: bool) -> float | None:

@@ -22,6 +22,8 @@ name                                           type       labels
 ``dhgw_drive_setup_seconds``                   histogram
 ``dhgw_drive_stop_lag_seconds``                histogram
 ``dhgw_drive_playout_wait_seconds``            histogram
+``dhgw_time_to_first_frame_seconds``           histogram
+``dhgw_time_to_speaking_seconds``              histogram
 ``dhgw_playback_events_total``                 counter    event (started, finished, mark),
                                                           source (estimated, vendor)
 ``dhgw_playback_skew_seconds``                 histogram  edge (started, finished),
@@ -87,6 +89,9 @@ SKEW_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 #: From the Stop to PlaybackFinished: the audio still ahead of the avatar (at most the pacing
 #: lead, 1 s by default) plus the wait for the vendor's word (at most the grace window).
 PLAYOUT_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
+#: From the config to the first frame, or to PlaybackStarted: the set-up plus the client's first
+#: audio (and the pacer's prebuffer, the wait for the vendor's word); tens of ms on a warm path.
+SPEAK_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
 class GatewayMetrics:
@@ -165,6 +170,20 @@ class GatewayMetrics:
             "From the Stop to PlaybackFinished: how long a completed drive's stream stayed "
             "open after the client's half-close for the avatar to finish.",
             buckets=PLAYOUT_BUCKETS_S,
+            registry=r,
+        )
+        self.time_to_first_frame_seconds = Histogram(
+            "dhgw_time_to_first_frame_seconds",
+            "From the DriveConfig to the first audio frame sent to the vendor "
+            "(Completed.time_to_first_frame_ms), for every drive that sent one.",
+            buckets=SPEAK_BUCKETS_S,
+            registry=r,
+        )
+        self.time_to_speaking_seconds = Histogram(
+            "dhgw_time_to_speaking_seconds",
+            "From the DriveConfig to PlaybackStarted (Completed.time_to_speaking_ms), for every "
+            "drive whose avatar began to speak.",
+            buckets=SPEAK_BUCKETS_S,
             registry=r,
         )
         self.playback_events = Counter(
@@ -321,6 +340,10 @@ class GatewayMetrics:
                 self.playback_skew_seconds.labels(edge, direction).observe(abs(skew))
         if end.playout_wait_s is not None:
             self.playout_wait_seconds.observe(end.playout_wait_s)
+        if end.time_to_first_frame_s is not None:
+            self.time_to_first_frame_seconds.observe(end.time_to_first_frame_s)
+        if end.time_to_speaking_s is not None:
+            self.time_to_speaking_seconds.observe(end.time_to_speaking_s)
 
     def drive_refused(self, reason: str) -> None:
         self.drives_refused.labels(reason).inc()

@@ -41,6 +41,8 @@ class DriveEnd:
             the vendor each said it began and stopped (the skew).
         playout_wait_s: from the Stop to PlaybackFinished, for a drive that completed and
             played out (how long its stream stayed open for the avatar to finish); else None.
+        time_to_first_frame_s: from the config to the first audio frame sent (None: none was).
+        time_to_speaking_s: from the config to PlaybackStarted (None: it was not reported).
     """
 
     status: str
@@ -53,6 +55,8 @@ class DriveEnd:
     dropped: bool = False
     playback: PlaybackTimings = field(default_factory=PlaybackTimings)
     playout_wait_s: float | None = None
+    time_to_first_frame_s: float | None = None
+    time_to_speaking_s: float | None = None
 
     @classmethod
     def of(
@@ -75,6 +79,8 @@ class DriveEnd:
         """
         pacer = core.pacer
         last_frame = pacer.last_frame_at if pacer is not None else None
+        first_frame = pacer.playback.first_sent_at if pacer is not None else None
+        spoke = core.speech.started_at
         playback = core.speech.timings(pacer.playback if pacer is not None else None)
         played_out_at = playback.finished_at if playback.estimated_end is not None else None
         return cls(
@@ -96,11 +102,13 @@ class DriveEnd:
                 if stop_sent_at is not None and played_out_at is not None
                 else None
             ),
+            time_to_first_frame_s=None if first_frame is None else first_frame - core.began_at,
+            time_to_speaking_s=None if spoke is None else spoke - core.began_at,
         )
 
     def log_fields(self) -> dict[str, object]:
-        """The accounting as log fields, in milliseconds; stop_lag_ms, the playback skews and
-        playout_wait_ms only when known."""
+        """The accounting as log fields, in milliseconds; stop_lag_ms, the playback skews,
+        playout_wait_ms and the times to the first frame and to speaking only when known."""
         fields: dict[str, object] = {
             "status": self.status,
             "received_ms": round(self.received_s * 1000),
@@ -114,6 +122,8 @@ class DriveEnd:
             "playback_start_skew_ms": self.playback.start_skew_s,
             "playback_end_skew_ms": self.playback.end_skew_s,
             "playout_wait_ms": self.playout_wait_s,
+            "time_to_first_frame_ms": self.time_to_first_frame_s,
+            "time_to_speaking_ms": self.time_to_speaking_s,
         }
         fields.update((k, round(v * 1000, 1)) for k, v in known.items() if v is not None)
         return fields

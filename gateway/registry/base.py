@@ -12,7 +12,9 @@ policy:
   still waiting (the newest utterance wins); the older one ends PREEMPTED.
 
 ``stop`` ends the holder from any replica (a StopDrive that reached another replica than the
-drive's) and waits until the task is free.
+drive's), letting its avatar play what it was sent or, with ``interrupt``, silencing it now
+(:func:`stopped`), and waits until the task is free; the holder says what its avatar played
+when it releases the task (``release(lease, played)``), and ``stop`` answers with that.
 
 Implementations: :class:`~gateway.registry.memory.MemoryRegistry` (one process). They all pass
 the same contract suite (``tests/registry/test_contract.py``).
@@ -52,13 +54,35 @@ class Holder(Protocol):
 
 
 def preempted() -> DriveEnded:
-    """Why a holder ends when a PREEMPT drive wants its task."""
-    return DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task")
+    """Why a holder ends when a PREEMPT drive wants its task: silent now, so the newer drive's
+    first words are not delayed by the older one's tail."""
+    return DriveEnded(Reason.PREEMPTED, "a newer drive preempted this task", interrupts=True)
 
 
-def stopped() -> DriveEnded:
-    """Why a holder ends when a StopDrive asked for it."""
-    return DriveEnded(Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request")
+def stopped(*, interrupt: bool = False) -> DriveEnded:
+    """Why a holder ends when a StopDrive asked for it; ``interrupt``: STOP_MODE_INTERRUPT
+    (silent now), else the avatar plays what it was sent."""
+    return DriveEnded(
+        Reason.STOPPED_BY_REQUEST, "stopped by a StopDrive request", interrupts=interrupt
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """What the avatar played of a drive a StopDrive ended (its PlaybackFinished)."""
+
+    played_ms: int
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """What ``stop`` learns: the DriveId of the drive asked to end ("" if it was still being
+    set up) and what its avatar played (None: not known; the drive outlived the wait, or its
+    replica does not say)."""
+
+    drive_id: str
+    played: Played | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,17 +123,19 @@ class TaskRegistry(Protocol):
         it. Call it right after the vendor granted the drive."""
         ...
 
-    async def release(self, lease: Lease) -> None:
-        """Give the task back (the next waiter gets it). Safe to call twice."""
+    async def release(self, lease: Lease, played: Played | None = None) -> None:
+        """Give the task back (the next waiter gets it). Safe to call twice. ``played``: what
+        the avatar played of a drive a StopDrive ended (``stop`` answers with it)."""
         ...
 
-    async def stop(self, key: str, timeout_s: float) -> str | None:
-        """End the drive holding ``key``, whichever replica runs it (:func:`stopped`), and
-        wait until it released the task, at most ``timeout_s``.
+    async def stop(self, key: str, timeout_s: float, *, interrupt: bool = False) -> Stopped | None:
+        """End the drive holding ``key``, whichever replica runs it (:func:`stopped`; with
+        ``interrupt`` its avatar goes silent now), and wait until it released the task, at
+        most ``timeout_s``.
 
-        Returns the DriveId of the drive asked to end ("" if it was still being set up), or
-        None when no drive held the task. A drive that outlives the wait keeps the task; the
-        caller learns nothing more about it.
+        Returns the drive asked to end and what its avatar played, or None when no drive held
+        the task. A drive that outlives the wait keeps the task; the caller learns nothing
+        more about it (``played`` is None).
         """
         ...
 

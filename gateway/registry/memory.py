@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason
-from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
+from gateway.registry.base import (
+    Holder,
+    Lease,
+    Played,
+    QueuedCallback,
+    Stopped,
+    preempted,
+    stopped,
+)
 
 
 @dataclass(eq=False)
@@ -26,8 +34,9 @@ class _Slot:
     # A list, not a deque: queues are a few drives long, and an empty deque costs 760 bytes
     # for every task that is driven.
     queue: list[_Waiter] = field(default_factory=list)
-    # Resolved when the holder releases; made by the first ``stop`` that waits for it.
-    released: asyncio.Future[None] | None = None
+    # Resolved (with what the avatar played) when the holder releases; made by the first
+    # ``stop`` that waits for it.
+    released: asyncio.Future[Played | None] | None = None
 
 
 class MemoryRegistry:
@@ -93,7 +102,7 @@ class MemoryRegistry:
     async def update(self, lease: Lease) -> None:
         pass  # the holder's DriveId is read from the holder itself
 
-    async def stop(self, key: str, timeout_s: float) -> str | None:
+    async def stop(self, key: str, timeout_s: float, *, interrupt: bool = False) -> Stopped | None:
         slot = self._slots.get(key)
         holder = slot.holder if slot is not None else None
         if slot is None or holder is None:
@@ -101,18 +110,19 @@ class MemoryRegistry:
         if slot.released is None:
             slot.released = asyncio.get_running_loop().create_future()
         released = slot.released
-        holder.end(stopped())
+        holder.end(stopped(interrupt=interrupt))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(released), timeout_s)
-        return holder.drive_id
+        played = released.result() if released.done() else None
+        return Stopped(holder.drive_id, played)
 
-    async def release(self, lease: Lease) -> None:
+    async def release(self, lease: Lease, played: Played | None = None) -> None:
         slot = self._slots.get(lease.key)
         if slot is None or slot.holder is not lease.holder:
             return
         slot.holder = None
         if slot.released is not None:
-            slot.released.set_result(None)
+            slot.released.set_result(played)
             slot.released = None
         while slot.queue:
             waiter = slot.queue.pop(0)

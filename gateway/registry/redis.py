@@ -14,8 +14,12 @@ For each task key (AppId:task id) Redis holds:
 * ``dhgw:waiting:<token>``: a waiter's sign of life, with a short TTL that its every look at
   the task renews. A token whose sign lapsed (its replica died while it waited) is dropped
   from the queue's head instead of blocking the task for good.
+* ``dhgw:played:<token>``: what the avatar played of a drive a StopDrive ended, written with its
+  release (a few seconds' TTL) for the StopDrive waiting on any replica.
 * channel ``dhgw:events:<key>``: ``released``; ``preempt <holder token>`` and ``stop <holder
-  token>`` (the holder's replica ends that drive, PREEMPTED or STOPPED_BY_REQUEST);
+  token>`` (the holder's replica ends that drive, PREEMPTED or STOPPED_BY_REQUEST), a StopDrive
+  INTERRUPT sending ``interrupt <holder token>`` first (a replica that knows no such verb
+  ignores it and takes the ``stop``: it lets the avatar finish instead);
   ``superseded <waiter token>`` (a newer PREEMPT won).
 
 Every change of ownership happens in one Lua script (atomic on the server): the task goes to a
@@ -52,7 +56,15 @@ from redis.exceptions import RedisError
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, Reason, SharedStateUnavailable, draining
 from gateway.redis_calls import cancellable
-from gateway.registry.base import Holder, Lease, QueuedCallback, preempted, stopped
+from gateway.registry.base import (
+    Holder,
+    Lease,
+    Played,
+    QueuedCallback,
+    Stopped,
+    preempted,
+    stopped,
+)
 from gateway.registry.lease import LeaseKeeper
 from gateway.registry.redis_client import answering, end_tasks, text
 from gateway.registry.redis_scripts import PREEMPT, REFRESH, RELEASE, TAKE
@@ -62,6 +74,8 @@ log = logging.getLogger("gateway.registry")
 
 PREFIX = "dhgw"
 WAITING = f"{PREFIX}:waiting:"
+PLAYED = f"{PREFIX}:played:"
+_PLAYED_TTL_MS = 10_000  # a StopDrive reads it as soon as it sees the task free
 
 
 @dataclass(eq=False)
@@ -216,17 +230,19 @@ class RedisRegistry:
                 if self._held.get(key) is None or self._held[key].token != token:
                     await self._forget_waiter(keys, token)
 
-    async def stop(self, key: str, timeout_s: float) -> str | None:
+    async def stop(self, key: str, timeout_s: float, *, interrupt: bool = False) -> Stopped | None:
         await self.start()
         with answering("stopping the task's drive"):
-            return await self._stop(key, timeout_s)
+            return await self._stop(key, timeout_s, interrupt)
 
-    async def _stop(self, key: str, timeout_s: float) -> str | None:
+    async def _stop(self, key: str, timeout_s: float, interrupt: bool) -> Stopped | None:
         keys = self._keys(key)
         current = await cancellable(self._redis.get(keys["holder"]))
         if current is None:
             return None
         token, _, drive_id = text(current).partition("|")
+        verbs = ("interrupt", "stop") if interrupt else ("stop",)
+        released = False
         watcher = _Waiter("")  # woken by the task's events, ``released`` among them
         with self._listening(key, watcher), contextlib.suppress(TimeoutError):
             # On timeout the drive outlived the wait: it keeps the task (see the protocol).
@@ -234,19 +250,23 @@ class RedisRegistry:
                 while True:
                     held = self._held.get(key)
                     if held is not None and held.token == token:
-                        held.keeper.holder.end(stopped())
+                        held.keeper.holder.end(stopped(interrupt=interrupt))
                     else:
                         # Asked again at every look: ending is idempotent, and a message lost
                         # with a subscriber's connection must not leave the drive playing.
-                        await cancellable(self._redis.publish(keys["channel"], f"stop {token}"))
+                        for verb in verbs:
+                            message = f"{verb} {token}"
+                            await cancellable(self._redis.publish(keys["channel"], message))
                     await watcher.nap(self._poll_s)
                     current = await cancellable(self._redis.get(keys["holder"]))
-                    if current is None or text(current).partition("|")[0] != token:
+                    if released := current is None or text(current).partition("|")[0] != token:
                         break
                     drive_id = text(current).partition("|")[2]
-        return drive_id
+        played = await cancellable(self._redis.get(f"{PLAYED}{token}")) if released else None
+        ms, _, cut = text(played).partition(" ") if played else ("", "", "")
+        return Stopped(drive_id, Played(int(ms), cut == "1") if ms.isdigit() else None)
 
-    async def release(self, lease: Lease) -> None:
+    async def release(self, lease: Lease, played: Played | None = None) -> None:
         held = self._held.get(lease.key)
         if held is None or held.keeper.holder is not lease.holder:
             return
@@ -259,9 +279,10 @@ class RedisRegistry:
         give_up_at = min(keeper.lapses_at, loop.time() + self._timing.attempt_s)
         try:
             async with asyncio.timeout_at(give_up_at):
-                await cancellable(
-                    self._release(keys=[keys["holder"], keys["channel"]], args=[held.token])
-                )
+                said = f"{played.played_ms} {int(played.interrupted)}" if played else ""
+                names = [keys["holder"], keys["channel"], f"{PLAYED}{held.token}"]
+                args: list[str | int] = [held.token, said, _PLAYED_TTL_MS]
+                await cancellable(self._release(keys=names, args=args))
         except (RedisError, TimeoutError) as exc:
             # The drive is over either way: its lease lapses by itself, which frees the task.
             log.warning(
@@ -389,10 +410,11 @@ class RedisRegistry:
             channel = message["channel"].decode()
             key = channel.removeprefix(f"{PREFIX}:events:")
             verb, _, token = message["data"].decode().partition(" ")
-            if verb in ("preempt", "stop"):
+            if verb in ("preempt", "stop", "interrupt"):
                 held = self._held.get(key)
                 if held is not None and held.token == token:
-                    held.keeper.holder.end(stopped() if verb == "stop" else preempted())
+                    ending = preempted() if verb == "preempt" else stopped(interrupt=verb != "stop")
+                    held.keeper.holder.end(ending)
                 continue
             for waiter in self._waiters.get(key, ()):
                 if verb == "superseded" and waiter.token == token:

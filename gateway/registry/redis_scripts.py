@@ -33,10 +33,13 @@ end
 return {0, holder or '', redis.call('LLEN', KEYS[2])}
 """
 
-# KEYS: holder, channel. ARGV: token. Deletes the lease only if it is still ours.
+# KEYS: holder, channel, played. ARGV: token, what the avatar played ("" for none), its ttl_ms.
+# Deletes the lease only if it is still ours; first keeps what the avatar played of a stopped
+# drive, so the StopDrive that sees the task free reads it (on whichever replica).
 RELEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder and string.sub(holder, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', KEYS[2], 'released')
   return 1

@@ -13,7 +13,8 @@ from google.protobuf import duration_pb2
 from gateway.config import GatewayConfig, LimitsConfig
 from gateway.drive.audio import CAPABILITIES, Encoding, InputFormat, VoiceChannel
 from gateway.drive.machine import DriveState
-from gateway.drive.spec import ConflictPolicy, DriveSpec
+from gateway.drive.spec import ConflictPolicy, DriveSpec, TextRequest
+from gateway.drive.text import MAX_TEXT_CHARS, text_request
 from gateway.errors import InvalidDrive, Reason
 
 _ENCODINGS: Mapping[pb.Encoding.ValueType, Encoding] = {
@@ -103,13 +104,24 @@ def _labels(config: pb.DriveConfig) -> dict[str, str]:
     return labels
 
 
+def _text(config: pb.DriveConfig) -> TextRequest | None:
+    """The config's text drive (None: an audio drive), checked (``gateway/drive/text.py``)."""
+    if not config.HasField("text"):
+        return None
+    if config.HasField("input"):
+        raise _invalid("a text drive carries no audio: DriveConfig.input must be unset")
+    text = config.text
+    return text_request(text.text, text.timbre_id, text.speech_rate, text.pitch_rate)
+
+
 def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
     """The validated :class:`DriveSpec` of a ``DriveConfig``.
 
     Raises:
         InvalidDrive: TASK_ID_REQUIRED, UNSUPPORTED_FORMAT (an unknown enum value or a bad
             number; the audio module checks the rest when the converter is built),
-            INVALID_CONFIG (a name, a label or ``queue_timeout`` out of range).
+            INVALID_CONFIG (a name, a label or ``queue_timeout`` out of range; a text drive
+            with an ``input`` or a rate out of range), BAD_TEXT.
     """
     task_id = config.task_id.strip()
     if not task_id:
@@ -128,6 +140,7 @@ def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
     wav = encoding is Encoding.WAV
     queue_timeout_s = _queue_timeout_s(config, limits)
     labels = _labels(config)
+    text = _text(config)
     return DriveSpec(
         task_id=task_id,
         input=InputFormat(
@@ -142,6 +155,7 @@ def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
         queue_timeout_s=queue_timeout_s,
         labels=labels,
         profile=config.profile,
+        text=text,
     )
 
 
@@ -164,4 +178,6 @@ def capabilities(config: GatewayConfig) -> pb.Capabilities:
             seconds=int(config.limits.queue_timeout_s),
             nanos=round(config.limits.queue_timeout_s % 1 * 1e9),
         ),
+        text_drives=True,
+        max_text_chars=MAX_TEXT_CHARS,
     )

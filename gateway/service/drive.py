@@ -75,7 +75,6 @@ class Drive(DriveShell[DriveCore]):
         super().__init__(services, spec, credentials, listener, core)
         self._audio = audio
         self._session: DriveSession | None = None
-        self._wake = Flag()  # an input arrived: audio, its end, a failure, frames written
         self._want = Flag(True)  # the core wants more audio
 
     # Outside requests (the rest: ``DriveShell``).
@@ -94,27 +93,14 @@ class Drive(DriveShell[DriveCore]):
 
     # The drive.
 
-    async def _drive_steps(self) -> Completion:
-        reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
-        try:
-            # A WAV stream's format is known from its header: validate it before the task is
-            # held or the vendor called.
-            output = await self._until_output_known()
-            self._lease = await self._acquire()
-            self.core.admitted()
-            await self._set_up(output)
-            return await self._stream()
-        except asyncio.CancelledError:
-            if self.core.ended is not None:
-                raise self.core.ended from None
-            raise
-        finally:
-            now = self._clock()
-            owes_stop = self.core.finish(now)
-            self.core.cut(now)  # a drive that did not play out ends its playback here
-            self._report_playback(now)
-            reader.cancel()
-            await asyncio.shield(self._clean_up(reader, owes_stop))
+    async def _steps(self) -> Completion:
+        # A WAV stream's format is known from its header: validate it before the task is held
+        # or the vendor called.
+        output = await self._until_output_known()
+        self._lease = await self._acquire()
+        self.core.admitted()
+        await self._set_up(output)
+        return await self._stream()
 
     async def _set_up(self, output: OutputFormat) -> None:
         services = self.services
@@ -156,10 +142,7 @@ class Drive(DriveShell[DriveCore]):
                 )
             deadline = core.next_deadline(self._clock())
             assert deadline is not None  # the format deadline, while it is unknown
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(deadline.at):
-                    await self._wake.wait()
+            await self._sleep_until(deadline.at)
         return output
 
     async def _stream(self) -> Completion:
@@ -190,10 +173,7 @@ class Drive(DriveShell[DriveCore]):
                     self._want.set()
                 deadline = core.next_deadline(now)
                 assert deadline is not None  # a streaming drive always has its max duration
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(deadline.at):
-                        await self._wake.wait()
+                await self._sleep_until(deadline.at)
         finally:
             session.closed.remove_done_callback(on_closed)
         if core.finish(self._clock()):
@@ -216,14 +196,7 @@ class Drive(DriveShell[DriveCore]):
                 return
             deadline = core.next_deadline(now)
             assert deadline is not None  # a drive playing out waits for its finish
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(deadline.at):
-                    await self._wake.wait()
-
-    def _report_playback(self, now: float) -> None:
-        for event in self.core.playback_due(now):
-            self._listener.playback(self, event)
+            await self._sleep_until(deadline.at)
 
     async def _read(self) -> None:
         """Feed the client's audio into the core, no faster than it wants it.

@@ -8,6 +8,7 @@ labels; the same end to the observer (the metrics).
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from gateway.drive.core import DriveCore
 from gateway.drive.machine import DriveState
@@ -24,7 +25,21 @@ def log_fields(spec: DriveSpec, drive_id: str, **extra: object) -> dict[str, obj
     return {"task_id": spec.task_id, "drive_id": drive_id, "labels": dict(spec.labels), **extra}
 
 
-def error_metadata(spec: DriveSpec, drive_id: str, core: DriveCore, now: float) -> dict[str, str]:
+class Accounted(Protocol):
+    """What a drive's core tells of its progress (an audio drive's, a text drive's)."""
+
+    @property
+    def state(self) -> DriveState: ...
+    @property
+    def sent_ms(self) -> float: ...
+    @property
+    def started_at(self) -> float | None: ...
+    @property
+    def setup_ms(self) -> int | None: ...
+    def played_ms(self, now: float) -> int: ...
+
+
+def error_metadata(spec: DriveSpec, drive_id: str, core: Accounted, now: float) -> dict[str, str]:
     """What a failed drive's ErrorInfo carries: its task and DriveId, how much it sent and how
     much the avatar played ("" before they mean anything)."""
     return {
@@ -51,6 +66,19 @@ def log_end(
         stop_sent_at=core.stop_sent_at if error is None else None,
         dropped=isinstance(error, UpstreamDisconnected),
     )
+    report_end(spec, drive_id, core, end, observer, error)
+
+
+def report_end(
+    spec: DriveSpec,
+    drive_id: str,
+    core: Accounted,
+    end: DriveEnd,
+    observer: Observer,
+    error: BaseException | None,
+) -> None:
+    """Report a drive's ``end`` (clean-up done): one log line, one observer call."""
+    reason = end.reason
     observer.drive_finished(end)
     fields = log_fields(spec, drive_id, **end.log_fields())
     if core.setup_ms is not None:

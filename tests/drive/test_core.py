@@ -327,7 +327,7 @@ def test_partial_sample_with_resampling_still_flushes_whole_samples() -> None:
 
 
 def test_real_time_drive_completion_and_progress() -> None:
-    shell = Shell(make_core(), now=100.0)
+    shell = Shell(make_core(now=100.0), now=100.0)  # the config came at Start: no set-up time
     shell.start()
     for i in range(150):  # 3 s of 20 ms chunks at 1x
         shell.wait_until(100.0 + i * 0.020)

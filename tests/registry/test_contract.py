@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from gateway.drive.spec import ConflictPolicy
 from gateway.errors import DriveConflict, DriveEnded, GatewayError, Reason
-from gateway.registry.base import Lease, TaskRegistry
+from gateway.registry.base import Lease, Played, Stopped, TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
 from gateway.registry.timing import LeaseTiming
@@ -31,9 +31,11 @@ class FakeDrive:
         self.stopped = asyncio.Event()
         self.lost = asyncio.Event()  # any other reason: the lease could not be kept
         self.reasons: list[Reason] = []
+        self.interrupts: list[bool] = []
 
     def end(self, reason: GatewayError) -> None:
         self.reasons.append(reason.reason)
+        self.interrupts.append(isinstance(reason, DriveEnded) and reason.interrupts)
         {Reason.PREEMPTED: self.preempted, Reason.STOPPED_BY_REQUEST: self.stopped}.get(
             reason.reason, self.lost
         ).set()
@@ -301,9 +303,33 @@ async def test_stop_ends_the_holder_from_any_replica_and_waits_for_the_release(
     await asyncio.sleep(0.05)
     assert not stopping.done()  # the answer waits until the task is free
     await holder_registry.release(lease)
-    assert await asyncio.wait_for(stopping, 5) == "drive-a"
+    assert await asyncio.wait_for(stopping, 5) == Stopped("drive-a")  # it said nothing played
     assert holder_registry.holder(KEY) is None
     await other.release(await acquire(other, FakeDrive("next"), REJECT))
+
+
+@pytest.mark.asyncio
+async def test_stop_interrupt_says_so_and_answers_what_the_avatar_played(make: Factory) -> None:
+    holder_registry, other = make(), make()
+    a = FakeDrive("drive-a")
+    lease = await acquire(holder_registry, a, REJECT)
+    stopping = asyncio.create_task(other.stop(KEY, 5, interrupt=True))
+    await asyncio.wait_for(a.stopped.wait(), 5)
+    assert a.interrupts[0]  # silent now, not after what it was sent
+    await holder_registry.release(lease, Played(640, interrupted=True))
+    assert await asyncio.wait_for(stopping, 5) == Stopped("drive-a", Played(640, True))
+
+
+@pytest.mark.asyncio
+async def test_a_preempted_holder_is_interrupted(make: Factory) -> None:
+    holder_registry, other = make(), make()
+    a = FakeDrive("drive-a")
+    lease = await acquire(holder_registry, a, REJECT)
+    preempting = asyncio.create_task(acquire(other, FakeDrive("b"), PREEMPT))
+    await asyncio.wait_for(a.preempted.wait(), 5)
+    assert a.interrupts[0]
+    await holder_registry.release(lease)
+    await other.release(await asyncio.wait_for(preempting, 5))
 
 
 @pytest.mark.asyncio
@@ -316,7 +342,7 @@ async def test_stop_gives_up_waiting_and_the_drive_keeps_the_task(make: Factory)
     registry = make()
     a = FakeDrive("")  # still being set up, and deaf to the request
     lease = await acquire(registry, a, REJECT)
-    assert await asyncio.wait_for(make().stop(KEY, 0.2), 5) == ""
+    assert await asyncio.wait_for(make().stop(KEY, 0.2), 5) == Stopped("")
     assert a.stopped.is_set() and registry.holder(KEY) is a
     with pytest.raises(DriveConflict):
         await acquire(make(), FakeDrive("b"), REJECT)

@@ -91,3 +91,15 @@ def test_names_out_of_range(field: str) -> None:
     assert error.reason is Reason.INVALID_CONFIG
     assert f"DriveConfig.{field}" in error.message and str(MAX_NAME_BYTES) in error.message
     assert "nnnn" not in error.message  # the value is not echoed back
+
+
+def test_a_text_config_is_a_text_drive_without_an_input() -> None:
+    text = pb.TextInput(text="你好😀", timbre_id="tb", speech_rate=-500, pitch_rate=500)
+    spec = spec_from_config(pb.DriveConfig(task_id="t", text=text), LIMITS)
+    assert spec.text is not None and spec.text.text == "你好😀"
+    assert (spec.text.timbre_id, spec.text.speech_rate, spec.text.pitch_rate) == ("tb", -500, 500)
+    assert spec_from_config(pb.DriveConfig(task_id="t"), LIMITS).text is None
+    both = pb.DriveConfig(task_id="t", text=text, input=pb.AudioFormat())
+    assert refused(both).reason is Reason.INVALID_CONFIG
+    empty = pb.DriveConfig(task_id="t", text=pb.TextInput(timbre_id="tb"))
+    assert refused(empty).reason is Reason.BAD_TEXT

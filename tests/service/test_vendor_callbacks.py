@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,36 +18,16 @@ from dhgateway_client import AudioItem, Mark
 
 from gateway.callbacks.receiver import PATH
 from gateway.callbacks.verify import signature
-from gateway.config import Credentials, ObservabilityConfig, ServerConfig
-from gateway.simulator import Fault, Simulator, SimulatorConfig
-from gateway.testing import TEST_APP_ID, Harness, running_gateway
+from gateway.simulator import Fault
+from gateway.testing import Harness
 from tests.observability.conftest import Samples, http_get, parse_samples, value
-from tests.service.conftest import pcm
-
-CALLBACK_SECRET = "callback-secret-for-tests-0123456789"
+from tests.service.conftest import CALLBACK_SECRET, callback_gateway, pcm
 
 
 @pytest_asyncio.fixture
 async def harness() -> AsyncIterator[Harness]:
-    config = SimulatorConfig(
-        app_id=TEST_APP_ID, server_secret=secrets.token_hex(16), host="127.0.0.1", port=0
-    )
-    async with Simulator(config) as sim:
-        profiles = {
-            "default": Credentials(
-                app_id=sim.config.app_id,
-                server_secret=sim.config.server_secret,
-                callback_secret=CALLBACK_SECRET,
-            )
-        }
-        server = ServerConfig(
-            listen="127.0.0.1:0", callback_listen="127.0.0.1:0", callback_grace_ms=600
-        )
-        metrics = ObservabilityConfig(metrics_listen="127.0.0.1:0")
-        async with running_gateway(
-            sim=sim, profiles=profiles, server=server, observability=metrics
-        ) as h:
-            yield h
+    async with callback_gateway(grace_ms=600) as h:
+        yield h
 
 
 async def callback(h: Harness, task: str, drive_id: str, status: int) -> int:

@@ -41,7 +41,11 @@ async def _drive_by_text(
 
 
 def _simulator(**fields: Any) -> Simulator:
-    config = {"app_id": APP_ID, "server_secret": SECRET, "text_ms_per_char": MS_PER_CHAR}
+    config: dict[str, Any] = {
+        "app_id": APP_ID,
+        "server_secret": SECRET,
+        "text_ms_per_char": MS_PER_CHAR,
+    }
     return Simulator(SimulatorConfig(**(config | fields)))
 
 
@@ -65,7 +69,8 @@ async def test_a_text_is_spoken_for_its_render_time_with_callbacks(
     assert playout.ended_at - playout.speaking_at == pytest.approx(0.300)
     assert rx.keys(4) == [(4, drive_id, 1), (4, drive_id, 2), (4, drive_id, 4)]
     assert sim.api_calls[-1].drive_id == drive_id
-    assert sim.state_json()["text_drives"][0]["characters"] == 30
+    text_drives: Any = sim.state_json()["text_drives"]
+    assert text_drives[0]["characters"] == 30
 
 
 def test_the_speech_rate_scales_the_render_time() -> None:
@@ -132,7 +137,7 @@ async def test_mode_0_queues_behind_the_current_drive_and_mode_1_interrupts(
 
         third = (await _drive_by_text(session, sim, _body("c" * 100)))["Data"]["DriveId"]
         fourth = (await _drive_by_text(session, sim, _body("d" * 100)))["Data"]["DriveId"]
-        fifth = (await _drive_by_text(session, sim, {**_body("e"), "InterruptMode": 1}))
+        fifth = await _drive_by_text(session, sim, {**_body("e"), "InterruptMode": 1})
         await sim.wait_playout_ended(fifth["Data"]["DriveId"])
         c, d = sim.playout(third), sim.playout(fourth)
         assert c.outcome is PlayoutOutcome.INTERRUPTED and c.played_ms is not None

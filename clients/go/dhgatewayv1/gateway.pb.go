@@ -1465,7 +1465,9 @@ func (x *Queued) GetAhead() int32 {
 	return 0
 }
 
-// Started says the upstream drive began.
+// Started says the upstream drive began. It is sent when the Start command goes out, before
+// the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+// time_to_speaking_ms), once it is known.
 type Started struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sample rate of the PCM sent to the avatar.

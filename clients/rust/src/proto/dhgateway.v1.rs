@@ -233,7 +233,9 @@ pub mod queued {
         }
     }
 }
-/// Started says the upstream drive began.
+/// Started says the upstream drive began. It is sent when the Start command goes out, before
+/// the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+/// time_to_speaking_ms), once it is known.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Started {
     /// The sample rate of the PCM sent to the avatar.

@@ -742,7 +742,10 @@ Global___Queued: _TypeAlias = Queued  # noqa: Y015
 
 @_typing.final
 class Started(_message.Message):
-    """Started says the upstream drive began."""
+    """Started says the upstream drive began. It is sent when the Start command goes out, before
+    the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+    time_to_speaking_ms), once it is known.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

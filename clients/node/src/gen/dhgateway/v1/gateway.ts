@@ -707,7 +707,11 @@ export function queued_ReasonToJSON(object: Queued_Reason): string {
   }
 }
 
-/** Started says the upstream drive began. */
+/**
+ * Started says the upstream drive began. It is sent when the Start command goes out, before
+ * the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+ * time_to_speaking_ms), once it is known.
+ */
 export interface Started {
   /** The sample rate of the PCM sent to the avatar. */
   outputSampleRateHz: number;

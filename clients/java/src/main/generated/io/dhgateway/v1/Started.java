@@ -7,7 +7,9 @@ package io.dhgateway.v1;
 
 /**
  * <pre>
- * Started says the upstream drive began.
+ * Started says the upstream drive began. It is sent when the Start command goes out, before
+ * the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+ * time_to_speaking_ms), once it is known.
  * </pre>
  *
  * Protobuf type {@code dhgateway.v1.Started}
@@ -283,7 +285,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Started says the upstream drive began.
+   * Started says the upstream drive began. It is sent when the Start command goes out, before
+   * the first audio frame: how soon the avatar spoke is in Completed (time_to_first_frame_ms,
+   * time_to_speaking_ms), once it is known.
    * </pre>
    *
    * Protobuf type {@code dhgateway.v1.Started}

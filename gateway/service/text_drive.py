@@ -1,0 +1,199 @@
+"""The asyncio shell of a text drive: ``DriveByText`` under the task's exclusivity, and what the
+avatar said of it.
+
+Its state is a :class:`~gateway.drive.text.TextCore`; :class:`~.drive_shell.DriveShell` runs it
+(the child task, the task's turn by the drive's policy, the end reported once). The steps: take
+the task, call the vendor's DriveByText (through the request limiter; InterruptMode 1 for a
+PREEMPT drive, which must not wait for the old drive's tail, 0 otherwise, so the avatar ends
+whatever it still says first), report Started, then the playback events as the estimate or the
+vendor's callbacks (``vendor_status``) say, and hold the task until PlaybackFinished. The
+client's stream carries nothing but the config (and the half-close): an audio chunk or a mark
+fails the drive (TEXT_DRIVE_AUDIO).
+
+The vendor call, once sent, is never cut short: a cancelled drive waits for its answer in its
+clean-up (bounded by the call's own deadlines), since the vendor may speak a text whose answer
+nobody read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from gateway.config import Credentials
+from gateway.drive.audio import OutputFormat
+from gateway.drive.machine import DriveState
+from gateway.drive.outputs import Completion
+from gateway.drive.spec import ConflictPolicy, DriveSpec, MarkRequest
+from gateway.drive.text import TextCore, resolve_timbre
+from gateway.errors import GatewayError, InvalidDrive, Reason, UpstreamApiError
+from gateway.observability.observer import DriveEnd
+from gateway.service.drive_log import error_metadata, report_end
+from gateway.service.drive_services import DriveServices
+from gateway.service.drive_shell import DriveListener, DriveShell
+from gateway.service.status import outcome_of
+from gateway.upstream import TextGrant
+
+log = logging.getLogger("gateway.drive")
+
+#: What Started says of a text drive's output: the vendor's TTS makes it, the gateway sends none.
+NO_AUDIO = OutputFormat(sample_rate_hz=0, channels=0, voice_channel=0)
+
+
+def _retrieve(call: asyncio.Future[TextGrant]) -> None:
+    # A call whose drive was cancelled while it ran still ends; its failure is not news.
+    if not call.cancelled():
+        call.exception()
+
+
+class TextDrive(DriveShell[TextCore]):
+    """One text Drive RPC from config to Completed; implements the registry's ``Holder``.
+
+    Args:
+        services, spec, credentials, listener: as for :class:`~.drive.Drive`; ``spec.text``
+            must be set.
+        requests: the client's stream after the config; anything in it fails the drive.
+
+    Raises:
+        InvalidDrive: TIMBRE_REQUIRED: neither the config nor the profile names a timbre.
+    """
+
+    def __init__(
+        self,
+        services: DriveServices,
+        spec: DriveSpec,
+        credentials: Credentials,
+        requests: AsyncIterator[bytes | MarkRequest],
+        listener: DriveListener,
+    ) -> None:
+        request = spec.text
+        assert request is not None  # the servicer sends only text configs here
+        self.timbre_id = resolve_timbre(request, credentials.default_timbre_id)
+        core = TextCore(
+            request,
+            limits=services.limits,
+            now=services.clock(),
+            vendor_grace_s=services.vendor_grace_s,
+        )
+        super().__init__(services, spec, credentials, listener, core)
+        self._requests = requests
+        self._call: asyncio.Future[TextGrant] | None = None
+
+    def vendor_status(self, status: int) -> None:
+        """The vendor's callback for this drive (EventType 4): 2 driving, 3 failed, 4 ended."""
+        if self.core.vendor_status(status, self._clock()):
+            self._wake.set()
+
+    # The drive.
+
+    async def _steps(self) -> Completion:
+        self._lease = await self._acquire()
+        self.core.admitted()
+        await self._set_up()
+        await self._speak()
+        return self.core.completed()
+
+    async def _set_up(self) -> None:
+        services, core = self.services, self.core
+        request = core.request
+        self.core.asking()
+        self._call = asyncio.ensure_future(
+            services.upstream.drive_by_text(
+                self.spec.task_id,
+                self.credentials,
+                text=request.text,
+                timbre_id=self.timbre_id,
+                speech_rate=request.speech_rate,
+                pitch_rate=request.pitch_rate,
+                interrupt=self.spec.on_conflict is ConflictPolicy.PREEMPT,
+                on_wait=self._rate_limit_reporter(),
+            )
+        )
+        self._call.add_done_callback(_retrieve)
+        try:
+            grant = await asyncio.shield(self._call)
+        except UpstreamApiError:
+            core.refused()  # the vendor said no: it will not speak it
+            raise
+        self._drive_id = grant.drive_id
+        if self._lease is not None:
+            await services.registry.update(self._lease)
+        core.started(self._clock())
+        self.started_wall = time.time()
+        assert core.setup_ms is not None
+        services.observer.drive_started(core.setup_ms / 1000)
+        log.info("drive started", extra=self._log_fields(setup_ms=core.setup_ms))
+        await self._listener.started(self, NO_AUDIO, core.setup_ms)
+
+    async def _speak(self) -> None:
+        """Report what the avatar says, until it finished (or the drive must end)."""
+        core = self.core
+        while True:
+            now = self._clock()
+            if (error := core.end_due(now)) is not None:
+                raise error
+            self._report_playback(now)
+            if core.played_out:
+                return
+            deadline = core.next_deadline(now)
+            assert deadline is not None  # a speaking drive has its longest time at least
+            await self._sleep_until(deadline.at)
+
+    async def _read(self) -> None:
+        """Fail the drive on anything the client sends after the config (but the half-close)."""
+        try:
+            async for item in self._requests:
+                what = "a mark" if isinstance(item, MarkRequest) else "an audio chunk"
+                raise InvalidDrive(
+                    Reason.TEXT_DRIVE_AUDIO,
+                    f"{what} on a text drive: its stream carries only the config",
+                )
+        except GatewayError as exc:
+            self.core.fail(exc)
+            if self.core.state in (DriveState.IDLE, DriveState.QUEUED):
+                self.end(exc)  # a drive waiting for its task would wait for the holder
+            self._wake.set()
+
+    async def _clean_up(self, reader: asyncio.Task[None], owed: bool) -> None:
+        with contextlib.suppress(BaseException):
+            await reader
+        call = self._call
+        if call is not None and not call.done():
+            await asyncio.wait({call}, timeout=self._call_bound_s())
+            call.cancel()  # beyond its own deadlines: give up on it
+        if owed:
+            # The avatar may still speak this text; InterruptDriveTask is not wired yet.
+            log.info("text drive ended while the avatar may speak it", extra=self._log_fields())
+        self.core.released()
+        if self._lease is not None:
+            await self.services.registry.release(self._lease)
+        log.debug("drive closed", extra=self._log_fields())
+
+    def _call_bound_s(self) -> float:
+        """The longest a vendor call can take: two requests and the longer retry budget."""
+        upstream = self.services.connection
+        budget_s = max(upstream.retry_budget_s, upstream.rate_limit_budget_s)
+        return 2 * upstream.request_timeout_s + budget_s
+
+    # Reporting.
+
+    def _error_metadata(self) -> dict[str, str]:
+        return error_metadata(self.spec, self._drive_id, self.core, self._clock())
+
+    def _log_end(self, error: BaseException | None) -> None:
+        core = self.core
+        status, reason = outcome_of(error)
+        end = DriveEnd(
+            status=status,
+            reason=reason,
+            received_s=0.0,
+            sent_s=0.0,
+            frames_sent=0,
+            underruns=0,
+            stop_lag_s=None,
+            playback=core.speech.timings(core.playback),
+        )
+        report_end(self.spec, self._drive_id, core, end, self.services.observer, error)
