@@ -64,6 +64,15 @@ OTHER_VARIABLES = {
         "the secret that signs its callbacks (`callback_secret`); with `server.callback_listen`",
     ),
     "ZEGO_CALLBACK_SECRET_FILE": ("", "a file holding it (`callback_secret_file`)"),
+    "ZEGO_DEFAULT_TIMBRE_ID": (
+        "",
+        "the timbre its text drives speak with when they name none (`default_timbre_id`)",
+    ),
+    "ZEGO_MAX_IDLE_TIME_S": (
+        "900",
+        "the `MaxIdleTime` its tasks were created with, [30, 86400] s (`max_idle_time_s`):"
+        " GetTask's idle deadline",
+    ),
     API_KEYS_ENV: ("", "comma-separated SHA-256 digests of API keys; replaces `[[auth.api_keys]]`"),
 }
 #: The fields of an ``[[auth.api_keys]]`` table (``gateway.config.ApiKey``).

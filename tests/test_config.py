@@ -479,3 +479,27 @@ def test_the_callback_secret_comes_from_env_a_file_or_toml_and_is_masked(tmp_pat
     assert load_config(CREDS).profiles["default"].callback_secret == ""
     with pytest.raises(ConfigProblems, match="callback_secret_file"):
         load_config({**CREDS, "DHGW_ZEGO_CALLBACK_SECRET_FILE": str(tmp_path / "missing")})
+
+
+def test_a_profiles_default_timbre_comes_from_env_or_toml_and_is_dumped(tmp_path: Path) -> None:
+    config = load_config({**CREDS, "DHGW_ZEGO_DEFAULT_TIMBRE_ID": "zh_female_1"})
+    assert config.profiles["default"].default_timbre_id == "zh_female_1"
+    assert 'default_timbre_id = "zh_female_1"' in to_toml(config)
+    assert load_config({}, config_file=write(tmp_path, to_toml(config, mask=False))) == config
+    assert load_config(CREDS).profiles["default"].default_timbre_id == ""
+    file = write(
+        tmp_path, '[profiles.default]\napp_id = 1\nserver_secret = "y"\ndefault_timbre_id = 3\n'
+    )
+    with pytest.raises(ConfigProblems, match=r"profiles.default.default_timbre_id .* must be text"):
+        load_config({}, config_file=file)
+
+
+def test_a_profiles_max_idle_time_comes_from_env_is_checked_and_dumped() -> None:
+    assert load_config(CREDS).profiles["default"].max_idle_time_s == 900.0
+    config = load_config({**CREDS, "DHGW_ZEGO_MAX_IDLE_TIME_S": "60"})
+    assert config.profiles["default"].max_idle_time_s == 60.0
+    assert tomllib.loads(to_toml(config))["profiles"]["default"]["max_idle_time_s"] == 60.0
+    for bad in ("10", "100000", "soon"):
+        with pytest.raises(ConfigError) as caught:
+            load_config({**CREDS, "DHGW_ZEGO_MAX_IDLE_TIME_S": bad})
+        assert "max_idle_time_s" in str(caught.value)

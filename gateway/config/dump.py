@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.config.model import GatewayConfig
+from gateway.config.model import DEFAULT_MAX_IDLE_TIME_S, GatewayConfig
 from gateway.config.settings import SETTINGS
 
 MASK = "***"
@@ -38,6 +38,16 @@ def effective(config: GatewayConfig, *, mask: bool = True) -> dict[str, Any]:
             **(
                 {"callback_secret": MASK if mask else credentials.callback_secret}
                 if credentials.callback_secret
+                else {}
+            ),
+            **(
+                {"default_timbre_id": credentials.default_timbre_id}
+                if credentials.default_timbre_id
+                else {}
+            ),
+            **(
+                {"max_idle_time_s": credentials.max_idle_time_s}
+                if credentials.max_idle_time_s != DEFAULT_MAX_IDLE_TIME_S
                 else {}
             ),
         }

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from gateway.config.checks import ConfigProblems, Problem
 from gateway.config.model import (
+    DEFAULT_MAX_IDLE_TIME_S,
     DEFAULT_PROFILE,
     Credentials,
     GatewayConfig,
@@ -47,6 +48,8 @@ _PROFILE_KEYS = (
     "server_secret_file",
     "callback_secret",
     "callback_secret_file",
+    "default_timbre_id",
+    "max_idle_time_s",
 )
 _API_KEY_FIELDS = ("name", "sha256", "profiles", "tasks", "max_drives")
 
@@ -265,10 +268,31 @@ class _Loader:
         callback_secret = self._callback_secret(path, stack)
         if callback_secret is None:
             return None
+        timbre = next(
+            ((s, t["default_timbre_id"]) for s, t in stack if "default_timbre_id" in t), None
+        )
+        if timbre is not None:
+            self.sources[f"{path}.default_timbre_id"] = timbre[0]
+            if not isinstance(timbre[1], str):
+                self.problem(f"{path}.default_timbre_id", f"must be text, got {timbre[1]!r}")
+                return None
+        idle = next(((s, t["max_idle_time_s"]) for s, t in stack if "max_idle_time_s" in t), None)
+        idle_s = DEFAULT_MAX_IDLE_TIME_S
+        if idle is not None:
+            self.sources[f"{path}.max_idle_time_s"] = idle[0]
+            try:
+                idle_s = float(idle[1])
+            except (TypeError, ValueError):
+                self.problem(f"{path}.max_idle_time_s", f"must be seconds, got {idle[1]!r}")
+                return None
         return self.build(
             path,
             lambda: Credentials(
-                app_id=number, server_secret=str(value), callback_secret=callback_secret
+                app_id=number,
+                server_secret=str(value),
+                callback_secret=callback_secret,
+                default_timbre_id="" if timbre is None else timbre[1],
+                max_idle_time_s=idle_s,
             ),
         )
 

@@ -29,20 +29,30 @@ from gateway.registry.timing import LeaseTiming
 VENDOR_API_URL = "https://aigc-digitalhuman-api.zegotech.cn/"
 DEFAULT_PROFILE = "default"
 
+#: CreateDigitalHumanStreamTask's default ``MaxIdleTime`` (zego-api.md §6).
+DEFAULT_MAX_IDLE_TIME_S = 900.0
+
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Credentials:
-    """One vendor account: the AppId, its ServerSecret and the secret that signs its
-    callbacks ("" when none is configured); secrets are never printed (``repr=False``)."""
+    """One vendor account: the AppId, its ServerSecret, the secret that signs its callbacks
+    ("" when none is configured), the timbre its text drives speak with when they name none
+    (""), and the ``MaxIdleTime`` its tasks were created with (GetTask's idle deadline;
+    the vendor's default 900 s); secrets are never printed (``repr=False``)."""
 
     app_id: int
     server_secret: str = field(repr=False)
     callback_secret: str = field(default="", repr=False)
+    default_timbre_id: str = ""
+    max_idle_time_s: float = DEFAULT_MAX_IDLE_TIME_S
 
     def __post_init__(self) -> None:
         checks = Checks()
+        idle = self.max_idle_time_s
+        if not 30 <= idle <= 86_400:
+            checks.add("max_idle_time_s", f"must be in [30, 86400] s (the vendor's), got {idle!r}")
         if isinstance(self.app_id, bool) or not (0 < self.app_id < 2**32):
             checks.add("app_id", f"must be a Uint32 above 0, got {self.app_id!r}")
         if not self.server_secret:

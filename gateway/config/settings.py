@@ -32,6 +32,8 @@ PROFILE_ENV = (
     "ZEGO_SERVER_SECRET_FILE",
     "ZEGO_CALLBACK_SECRET",
     "ZEGO_CALLBACK_SECRET_FILE",
+    "ZEGO_DEFAULT_TIMBRE_ID",
+    "ZEGO_MAX_IDLE_TIME_S",
 )
 #: Comma-separated SHA-256 hex digests of API keys; replaces the file's ``[[auth.api_keys]]``.
 API_KEYS_ENV = "API_KEY_SHA256"
@@ -157,6 +159,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("limits", "max_drive_s", "MAX_DRIVE_S", "float", "longest drive"),
     S("limits", "format_timeout_s", "FORMAT_TIMEOUT_S", "float",
       "how long a WAV drive may wait for its header (empty: the idle timeout)", optional=True),
+    S("limits", "text_ms_per_char", "TEXT_MS_PER_CHAR", "float",
+      "a text drive's estimated speech per character, without callbacks"),
     S("limits", "queue_timeout_s", "QUEUE_TIMEOUT_S", "float", "default wait of a QUEUE drive"),
     S("limits", "config_timeout_s", "CONFIG_TIMEOUT_S", "float",
       "a Drive stream must send its DriveConfig within this"),

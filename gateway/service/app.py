@@ -8,8 +8,9 @@ that is ""); closing it stops the endpoint.
 
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import redis.asyncio as aioredis
 
@@ -28,9 +29,11 @@ from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
 from gateway.registry.redis_client import shared_client
 from gateway.service.callbacks import CallbackRouter
-from gateway.service.drive import Drive
 from gateway.service.drive_services import DriveServices
+from gateway.service.drive_shell import DriveShell
 from gateway.service.shared_state import SharedStateProbe
+from gateway.service.tasks import TaskService
+from gateway.tasks.store import TaskStore
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
 
@@ -68,7 +71,8 @@ class GatewayApp:
                 timing = lease_timing(server, config.upstream)
                 registry = self._redis_registry = RedisRegistry(self._redis, timing=timing)
         self.registry: TaskRegistry = registry or MemoryRegistry()
-        self.drives: set[Drive] = set()
+        #: The live drives, audio and text.
+        self.drives: set[DriveShell[Any]] = set()
         limits = config.limits
         self.admission = AdmissionGate(
             LoadGauge(max_cpu=limits.admit_max_cpu, max_loop_lag_ms=limits.admit_max_loop_lag_ms),
@@ -85,6 +89,16 @@ class GatewayApp:
         self.upstream = UpstreamClient(
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
         )
+        store = None
+        if self._redis is not None:
+            store = TaskStore(
+                self._redis,
+                replica=uuid.uuid4().hex,
+                drive_ttl_s=2 * limits.max_drive_s,  # a wait and a drive, each at most that
+                timeout_s=server.redis_timeout_s,
+            )
+        #: The tasks' lives: GetTask, WatchTask, and what a task's end does to its drives.
+        self.tasks = TaskService(self.upstream, lambda: self.drives, store=store)
         #: The vendor's callbacks (None: not received; playback is the estimate alone).
         self.callbacks: CallbackRouter | None = None
         grace_s = 0.0
@@ -92,7 +106,11 @@ class GatewayApp:
         if config.server.callback_listen:
             # With Redis, each callback reaches the replica running its drive.
             self.callbacks = CallbackRouter(
-                config, lambda: self.drives, redis=self._redis, relay_observer=self.metrics
+                config,
+                lambda: self.drives,
+                redis=self._redis,
+                relay_observer=self.metrics,
+                on_task=self.tasks.called_back,
             )
             grace_s = config.server.callback_grace_ms / 1000
             drives_registry = self.callbacks.naming(self.registry)
@@ -105,6 +123,7 @@ class GatewayApp:
             limits=config.limits,
             pacing=config.pacing,
             vendor_grace_s=grace_s,
+            explain_end=self.tasks.explain,
         )
         self._started = False
 
@@ -186,7 +205,7 @@ class GatewayApp:
         """
         self.admission.admit()
 
-    async def run(self, drive: Drive) -> Completion:
+    async def run(self, drive: DriveShell[Any]) -> Completion:
         """Run ``drive`` as one of this gateway's live drives."""
         self.admission.drive_began()
         self.drives.add(drive)

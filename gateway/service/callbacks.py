@@ -1,11 +1,12 @@
 """The vendor's callbacks, applied to this gateway's drives.
 
-A drive callback (EventType 4) names its DriveId: the live drive with that id takes the
-vendor's word (Status 2: the avatar speaks; 4: it finished) and reports its playback events as
-VENDOR within the grace window (``gateway/drive/speech.py``). A callback for a drive that ended
-here a moment ago is answered 200 and dropped (the vendor's word came after the estimate); one
-for a drive this gateway never had is answered 404. Task callbacks (EventType 3) are accepted;
-what the task's end does to its drives is not built yet.
+A drive callback (EventType 4) names its DriveId: the live drive with that id, audio or text,
+takes the vendor's word (Status 2: the avatar speaks; 4: it finished; 3 fails a text drive) and
+reports its playback events as VENDOR within the grace window (``gateway/drive/speech.py``). A
+callback for a drive that ended here a moment ago is answered 200 and dropped (the vendor's
+word came after the estimate); one for a drive this gateway never had is answered 404. Task
+callbacks (EventType 3) go to the task room (:mod:`gateway.service.tasks`): a task's end ends
+its drives TASK_ENDED.
 
 Across replicas (``server.redis_url``) a callback reaches whichever replica the load balancer
 chose: :mod:`gateway.service.callback_relay` carries it to the replica running its drive (a task
@@ -22,19 +23,19 @@ import logging
 import ssl
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
 from gateway.callbacks.receiver import CallbackReceiver, Placed
-from gateway.callbacks.verify import Callback, CallbackVerifier, DriveStatus
+from gateway.callbacks.verify import Callback, CallbackVerifier, TaskStatus
 from gateway.config import GatewayConfig
 from gateway.registry.base import TaskRegistry
 from gateway.service.callback_naming import NamingRegistry
 from gateway.service.callback_relay import CallbackRelay, RelayObserver
 
 if TYPE_CHECKING:
-    from gateway.service.drive import Drive
+    from gateway.service.drive_shell import DriveShell
 
 log = logging.getLogger("gateway.callbacks")
 
@@ -55,19 +56,22 @@ class CallbackRouter:
             that runs their drive, and task callbacks on every replica
             (:mod:`gateway.service.callback_relay`); whoever made it closes it.
         relay_observer: where the relay counts what it placed.
+        on_task: takes each task callback (EventType 3) applied here (the task room's).
     """
 
     def __init__(
         self,
         config: GatewayConfig,
-        drives: Callable[[], Iterable[Drive]],
+        drives: Callable[[], Iterable[DriveShell[Any]]],
         counted: Callable[[str], None] = lambda outcome: None,
         *,
         redis: aioredis.Redis | None = None,
         relay_observer: RelayObserver | None = None,
+        on_task: Callable[[TaskStatus], None] = lambda callback: None,
     ) -> None:
         self._config = config
         self._drives = drives
+        self._on_task = on_task
         secrets: dict[int, list[str]] = {}
         for credentials in config.profiles.values():
             if credentials.callback_secret:
@@ -135,7 +139,8 @@ class CallbackRouter:
         return drive_id in self._recent or any(d.drive_id == drive_id for d in self._drives())
 
     def _apply(self, callback: Callback) -> bool:
-        if not isinstance(callback, DriveStatus):
+        if isinstance(callback, TaskStatus):
+            self._on_task(callback)
             return True
         for drive in self._drives():
             if drive.drive_id == callback.drive_id:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.config import LimitsConfig, UpstreamConfig
+from gateway.config import Credentials, LimitsConfig, UpstreamConfig
 from gateway.drive.settings import PacingSettings
+from gateway.errors import GatewayError
 from gateway.observability.observer import Observer
 from gateway.registry.base import TaskRegistry
 from gateway.upstream import UpstreamClient
+
+ExplainEnd = Callable[[str, str, Credentials, GatewayError], Awaitable[GatewayError]]
+"""Awaited with a drive's task key, task id, credentials and the error that ended it: what
+that error means for the task (TASK_ENDED when the task ended), bounded in time."""
+
+
+async def as_is(
+    key: str, task_id: str, credentials: Credentials, error: GatewayError
+) -> GatewayError:
+    """An :data:`ExplainEnd` that knows nothing of tasks."""
+    return error
 
 
 def loop_time() -> float:
@@ -32,6 +44,7 @@ class DriveServices:
         clock: a monotonic clock in seconds; must be the event loop's (timeouts count in it).
         vendor_grace_s: how long a playback estimate waits for the vendor's callback (0: the
             gateway receives none).
+        explain_end: what a drive's error means for its task (the task room's).
     """
 
     registry: TaskRegistry
@@ -42,3 +55,4 @@ class DriveServices:
     pacing: PacingSettings
     clock: Callable[[], float] = loop_time
     vendor_grace_s: float = 0.0
+    explain_end: ExplainEnd = as_is

@@ -20,11 +20,12 @@ from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import ConflictPolicy, DriveSpec
-from gateway.drive.speech import PlaybackEvent
+from gateway.drive.speech import PlaybackEvent, SpeechTracker
 from gateway.errors import GatewayError
 from gateway.registry.base import Lease, task_key
 from gateway.service.drive_log import log_fields
 from gateway.service.drive_services import DriveServices
+from gateway.service.flag import Flag
 from gateway.upstream.limiter import WaitCallback
 
 log = logging.getLogger("gateway.drive")
@@ -56,11 +57,28 @@ class ShellCore(Protocol):
     def ended(self) -> GatewayError | None:
         """Why the gateway ended the drive from outside (None: it did not)."""
 
+    @property
+    def speech(self) -> SpeechTracker:
+        """What the avatar played of the drive: its playback events' account."""
+
+    @property
+    def sent_ms(self) -> float:
+        """How much of the drive's audio went to the vendor (a text drive: its estimate)."""
+
     def queued(self) -> None:
         """The task is busy: the drive waits its turn."""
 
     def end(self, reason: GatewayError) -> bool:
         """End the drive from outside; True when the shell must interrupt its work."""
+
+    def finish(self, now: float) -> bool:
+        """The drive is over; True once when the vendor is owed something (the clean-up's)."""
+
+    def cut(self, now: float) -> None:
+        """The drive ends short of its playback's end (nothing happens once it played out)."""
+
+    def playback_due(self, now: float) -> list[PlaybackEvent]:
+        """What the avatar did by ``now`` that was not reported yet."""
 
 
 CoreT = TypeVar("CoreT", bound=ShellCore)
@@ -68,7 +86,8 @@ CoreT = TypeVar("CoreT", bound=ShellCore)
 
 class DriveShell(Generic[CoreT]):
     """One Drive RPC's shell; implements the registry's ``Holder``. Subclasses implement
-    :meth:`_drive_steps` (with its clean-up), :meth:`_error_metadata` and :meth:`_log_end`.
+    :meth:`_steps`, :meth:`_read`, :meth:`_clean_up`, :meth:`vendor_status`,
+    :meth:`_error_metadata` and :meth:`_log_end`.
 
     Args:
         services: what every drive shares (registry, vendor client, observer, settings, clock).
@@ -97,6 +116,7 @@ class DriveShell(Generic[CoreT]):
         self._drive_id = ""
         self._lease: Lease | None = None
         self._work: asyncio.Task[Completion] | None = None
+        self._wake = Flag()  # an input arrived (audio, a callback, a failure...): look again
 
     # Holder protocol and outside requests.
 
@@ -144,11 +164,49 @@ class DriveShell(Generic[CoreT]):
     async def _drive(self) -> Completion:
         try:
             completion = await self._drive_steps()
+        except GatewayError as exc:
+            # Whether the vendor's error means the task ended is known only once it is over.
+            explained = await self.services.explain_end(
+                self.key, self.spec.task_id, self.credentials, exc
+            )
+            self._report_end(explained)
+            if explained is exc:
+                raise
+            raise explained from exc
         except BaseException as exc:
             self._report_end(exc)
             raise
         self._report_end(None)
         return completion
+
+    async def _drive_steps(self) -> Completion:
+        reader = asyncio.create_task(self._read(), name=f"reader {self.spec.task_id}")
+        try:
+            return await self._steps()
+        except asyncio.CancelledError:
+            if self.core.ended is not None:
+                raise self.core.ended from None
+            raise
+        finally:
+            # Whatever ended the drive, the vendor gets what it is owed (shielded: a second
+            # cancellation cannot skip it).
+            now = self._clock()
+            owed = self.core.finish(now)
+            self.core.cut(now)  # a drive that did not play out ends its playback here
+            self._report_playback(now)
+            reader.cancel()
+            await asyncio.shield(self._clean_up(reader, owed))
+
+    def _report_playback(self, now: float) -> None:
+        for event in self.core.playback_due(now):
+            self._listener.playback(self, event)
+
+    async def _sleep_until(self, at: float) -> None:
+        """Sleep until ``at`` (the clock's time) or the next :attr:`_wake`, whichever first."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(at):
+                await self._wake.wait()
 
     def _report_end(self, error: BaseException | None) -> None:
         try:
@@ -191,8 +249,21 @@ class DriveShell(Generic[CoreT]):
 
     # What each kind of drive does.
 
-    async def _drive_steps(self) -> Completion:
-        """The drive from its config to its end, with its clean-up in a ``finally``."""
+    def vendor_status(self, status: int) -> None:
+        """The vendor's callback for this drive (EventType 4 ``Detail.Status``)."""
+        raise NotImplementedError
+
+    async def _steps(self) -> Completion:
+        """The drive from its config to its completion (its reader runs meanwhile)."""
+        raise NotImplementedError
+
+    async def _read(self) -> None:
+        """Read the client's stream after the config, until it ends or the drive does."""
+        raise NotImplementedError
+
+    async def _clean_up(self, reader: asyncio.Task[None], owed: bool) -> None:
+        """Meet the drive's obligations once it is over (``owed``: :meth:`ShellCore.finish`'s
+        answer), close what it opened, release the task."""
         raise NotImplementedError
 
     def _error_metadata(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ import grpc
 from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 from google.protobuf import timestamp_pb2
 
+from gateway.config import Credentials
 from gateway.drive.audio import OutputFormat
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import MarkRequest
@@ -26,10 +27,13 @@ from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
 from gateway.registry.base import task_key
 from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, KeySlots, Principal
-from gateway.service.convert import STATE_TO_PB, capabilities, spec_from_config
+from gateway.service.convert import capabilities, spec_from_config
 from gateway.service.drive import Drive
 from gateway.service.drive_shell import DriveShell
 from gateway.service.status import STATUS_OF, internal_error, to_grpc_status
+from gateway.service.task_pb import drive_info, task_info
+from gateway.service.tasks import TaskService, active_drive
+from gateway.service.text_drive import TextDrive
 
 log = logging.getLogger("gateway.service")
 
@@ -127,8 +131,9 @@ class _StreamListener:
     handler writes the final event or the status.
     """
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, tasks: TaskService) -> None:
         self._context = context
+        self._tasks = tasks  # learns each drive's start and playback (the task's life)
         self._last: asyncio.Future[None] | None = None
 
     def _start_write(self, drive: DriveShell[Any], **event: Any) -> asyncio.Future[None]:
@@ -164,6 +169,7 @@ class _StreamListener:
             setup_ms=setup_ms,
             output_channels=output.channels,
         )
+        self._tasks.drive_started(drive)
         await self._write(drive, started=started)
 
     def progress(self, drive: DriveShell[Any], snapshot: ProgressSnapshot) -> None:
@@ -184,6 +190,7 @@ class _StreamListener:
 
     def playback(self, drive: DriveShell[Any], event: PlaybackEvent) -> None:
         # Not awaited either, but never dropped: written in order after what is pending.
+        self._tasks.playback(drive, event)
         source = _SOURCE[event.source]
         if event.kind is Heard.STARTED:
             self._start_write(drive, playback_started=pb.PlaybackStarted(source=source))
@@ -195,6 +202,14 @@ class _StreamListener:
                 played_ms=event.played_ms, interrupted=event.interrupted, source=source
             )
             self._start_write(drive, playback_finished=finished)
+
+
+#: Whether each StopDrive mode silences the avatar now (UNSPECIFIED is FINISH).
+_STOP_INTERRUPTS: dict[int, bool] = {
+    pb.STOP_MODE_UNSPECIFIED: False,
+    pb.STOP_MODE_FINISH: False,
+    pb.STOP_MODE_INTERRUPT: True,
+}
 
 
 class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
@@ -242,8 +257,8 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
-        listener = _StreamListener(context)
-        drive: Drive | None = None
+        listener = _StreamListener(context, self.app.tasks)
+        drive: DriveShell[Any] | None = None
         try:
             principal = self.auth.identify(context.invocation_metadata())
             requests = _DriveRequests(context)
@@ -251,10 +266,18 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             spec = spec_from_config(config, self.app.config.limits)
             principal.check(self._profile(spec.profile), spec.task_id)
             credentials = self.app.credentials(spec.profile)
+            self.app.tasks.check_drivable(task_key(credentials.app_id, spec.task_id), spec.task_id)
             self.app.admit()
             with self.slots.hold(principal):
-                drive = Drive(self.app.drive_services, spec, credentials, requests, listener)
-                completion = await self.app.run(drive)
+                services = self.app.drive_services
+                if spec.text is not None:
+                    drive = TextDrive(services, spec, credentials, requests, listener)
+                else:
+                    drive = Drive(services, spec, credentials, requests, listener)
+                try:
+                    completion = await self.app.run(drive)
+                finally:
+                    self.app.tasks.drive_ended(drive)
             await listener.settle()
         except GatewayError as exc:
             if drive is None:  # a drive that began logs and counts its own end
@@ -280,6 +303,8 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             frames_sent=completion.frames_sent,
             underruns=completion.underruns,
             stop_lag_ms=completion.stop_lag_ms,
+            time_to_first_frame_ms=completion.time_to_first_frame_ms,
+            time_to_speaking_ms=completion.time_to_speaking_ms,
         )
         await context.write(
             pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed)
@@ -294,21 +319,31 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
                 raise InvalidDrive(Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required")
             principal.check(self._profile(request.profile), request.task_id)
             credentials = self.app.credentials(request.profile)
+            interrupt = _STOP_INTERRUPTS.get(request.mode)
+            if interrupt is None:
+                raise InvalidDrive(
+                    Reason.UNKNOWN_STOP_MODE, f"StopDriveRequest.mode {request.mode} is not known"
+                )
             # Whichever replica runs the drive ends it. The answer comes once the drive let go
             # of the task (its Stop sent, its WebSocket closed), so a caller can speak again
             # right after.
-            drive_id = await self.app.registry.stop(
+            stopped = await self.app.registry.stop(
                 task_key(credentials.app_id, request.task_id),
                 self.app.config.limits.preempt_wait_s,
+                interrupt=interrupt,
             )
-            if drive_id is None:
+            if stopped is None:
                 raise DriveEnded(
                     Reason.NO_ACTIVE_DRIVE, f"task {request.task_id!r} has no active drive"
                 ).with_metadata({"task_id": request.task_id})
         except GatewayError as exc:
             await _abort(context, to_grpc_status(exc))
             raise AssertionError("unreachable") from exc  # abort always raises
-        return pb.StopDriveResponse(drive_id=drive_id)
+        response = pb.StopDriveResponse(drive_id=stopped.drive_id)
+        if stopped.played is not None:
+            response.played_ms = stopped.played.played_ms
+            response.interrupted = stopped.played.interrupted
+        return response
 
     async def ListDrives(
         self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]
@@ -320,17 +355,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
                 continue
             if not principal.allows(self._profile(drive.spec.profile), drive.spec.task_id):
                 continue  # a key sees only what it may drive
-            info = pb.DriveInfo(
-                task_id=drive.spec.task_id,
-                drive_id=drive.drive_id,
-                state=STATE_TO_PB[drive.state],
-                sent_ms=round(drive.core.sent_ms),
-                labels=dict(drive.spec.labels),
-                profile=drive.spec.profile,
-            )
-            if drive.started_wall is not None:
-                info.started_time.FromNanoseconds(int(drive.started_wall * 1e9))
-            infos.append(info)
+            infos.append(drive_info(drive.spec.task_id, active_drive(drive)))
         return pb.ListDrivesResponse(drives=infos)
 
     async def GetCapabilities(
@@ -338,3 +363,43 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     ) -> pb.Capabilities:
         await self._caller(context)
         return capabilities(self.app.config)
+
+    async def _task_call(
+        self, task_id: str, profile: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Credentials:
+        """The credentials of a GetTask / WatchTask the caller may make; else the call ends
+        with the error's status."""
+        try:
+            principal = self.auth.identify(context.invocation_metadata())
+            if not task_id:
+                raise InvalidDrive(Reason.TASK_ID_REQUIRED, "task_id is required")
+            principal.check(self._profile(profile), task_id)
+            return self.app.credentials(profile)
+        except GatewayError as exc:
+            await _abort(context, to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc  # abort always raises
+
+    async def GetTask(
+        self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.TaskInfo:
+        credentials = await self._task_call(request.task_id, request.profile, context)
+        profile = self._profile(request.profile)
+        try:
+            found = await self.app.tasks.info(
+                request.task_id, profile, credentials, refresh=request.refresh
+            )
+        except GatewayError as exc:
+            await _abort(context, to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc
+        return task_info(found)
+
+    async def WatchTask(  # type: ignore[override]  # an aio handler that writes via the context
+        self, request: pb.WatchTaskRequest, context: grpc.aio.ServicerContext[Any, pb.TaskInfo]
+    ) -> None:
+        credentials = await self._task_call(request.task_id, request.profile, context)
+        profile = self._profile(request.profile)
+        try:
+            async for found in self.app.tasks.watch(request.task_id, profile, credentials):
+                await context.write(task_info(found))
+        except GatewayError as exc:
+            await _abort(context, to_grpc_status(exc))

@@ -3,20 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 from dhgateway_client import DriveError
 
-from gateway.testing import Harness, running_gateway
+from gateway.config import Credentials, ObservabilityConfig, ServerConfig
+from gateway.simulator import Simulator, SimulatorConfig
+from gateway.testing import TEST_APP_ID, Harness, running_gateway
+
+#: The CallbackSecret of :func:`callback_gateway`'s profile.
+CALLBACK_SECRET = "callback-secret-for-tests-0123456789"
 
 
 @pytest_asyncio.fixture
 async def harness() -> AsyncIterator[Harness]:
     async with running_gateway() as h:
         yield h
+
+
+@asynccontextmanager
+async def callback_gateway(
+    *, grace_ms: int = 600, simulator: dict[str, Any] | None = None
+) -> AsyncIterator[Harness]:
+    """A gateway that receives the vendor's callbacks (signed with :data:`CALLBACK_SECRET`,
+    ``grace_ms`` its grace window), its metrics on, in front of a simulator of its own
+    (``simulator``: more :class:`SimulatorConfig` fields) that sends it none until told
+    (``sim.set_callbacks``)."""
+    config = SimulatorConfig(
+        app_id=TEST_APP_ID,
+        server_secret=secrets.token_hex(16),
+        host="127.0.0.1",
+        port=0,
+        **(simulator or {}),
+    )
+    async with Simulator(config) as sim:
+        profiles = {
+            "default": Credentials(
+                app_id=sim.config.app_id,
+                server_secret=sim.config.server_secret,
+                callback_secret=CALLBACK_SECRET,
+            )
+        }
+        server = ServerConfig(
+            listen="127.0.0.1:0", callback_listen="127.0.0.1:0", callback_grace_ms=grace_ms
+        )
+        metrics = ObservabilityConfig(metrics_listen="127.0.0.1:0")
+        async with running_gateway(
+            sim=sim, profiles=profiles, server=server, observability=metrics
+        ) as h:
+            yield h
 
 
 async def stream_error(stream: AsyncIterator[Any]) -> DriveError:
@@ -60,3 +101,19 @@ async def started_drive_id(stream: AsyncIterator[Any]) -> str:
     event = await anext(stream)
     assert event.WhichOneof("event") == "started", event
     return str(event.drive_id)
+
+
+@asynccontextmanager
+async def two_replicas(redis_url: str) -> AsyncIterator[tuple[Harness, Harness]]:
+    """Two gateways sharing the Redis at ``redis_url`` (emptied first) and one simulator."""
+    client = aioredis.Redis.from_url(redis_url)
+    await client.flushdb()
+    await client.aclose()
+    server = ServerConfig(listen="127.0.0.1:0", redis_url=redis_url)
+    async with AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(
+            Simulator(SimulatorConfig(app_id=TEST_APP_ID, server_secret=secrets.token_hex(16)))
+        )
+        a = await stack.enter_async_context(running_gateway(sim=sim, server=server))
+        b = await stack.enter_async_context(running_gateway(sim=sim, server=server))
+        yield a, b

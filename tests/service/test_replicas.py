@@ -7,36 +7,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import grpc
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 from dhgateway_client import DriveError, DriveOptions
 
 from gateway.config import ServerConfig
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
 from tests.conftest import redis_server
-from tests.service.conftest import chunks, pcm, realtime, started_drive_id, stream_error
+from tests.service.conftest import (
+    chunks,
+    pcm,
+    realtime,
+    started_drive_id,
+    stream_error,
+    two_replicas,
+)
 
 C = grpc.StatusCode
 
 
 @pytest_asyncio.fixture
 async def replicas(redis_url: str) -> AsyncIterator[tuple[Harness, Harness]]:
-    client = aioredis.Redis.from_url(redis_url)
-    await client.flushdb()
-    await client.aclose()
-    server = ServerConfig(listen="127.0.0.1:0", redis_url=redis_url)
-    async with AsyncExitStack() as stack:
-        sim = await stack.enter_async_context(
-            Simulator(SimulatorConfig(app_id=TEST_APP_ID, server_secret="r" * 32))
-        )
-        a = await stack.enter_async_context(running_gateway(sim=sim, server=server))
-        b = await stack.enter_async_context(running_gateway(sim=sim, server=server))
-        yield a, b
+    async with two_replicas(redis_url) as pair:
+        yield pair
 
 
 @pytest.mark.asyncio

@@ -31,12 +31,18 @@ class _StreamGoneMidWrite:
         raise RuntimeError("execute_batch failed: the call is gone")
 
 
+#: The task room's side of the listener, which these tests do not look at.
+NO_TASKS: Any = SimpleNamespace(
+    drive_started=lambda drive: None, playback=lambda drive, event: None
+)
+
+
 @pytest.mark.asyncio
 async def test_a_write_failing_after_its_drive_was_cancelled_is_not_logged_as_lost(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     context = _StreamGoneMidWrite()
-    listener = _StreamListener(context)  # type: ignore[arg-type]
+    listener = _StreamListener(context, NO_TASKS)  # type: ignore[arg-type]
     drive: Any = SimpleNamespace(drive_id="d-1")
     output = OutputFormat(sample_rate_hz=16000, channels=1, voice_channel=0)
     report = asyncio.create_task(listener.started(drive, output, 5))
@@ -59,7 +65,7 @@ async def test_a_write_failing_after_its_drive_was_cancelled_is_not_logged_as_lo
 @pytest.mark.asyncio
 async def test_progress_is_dropped_while_the_client_has_not_taken_the_last_write() -> None:
     context = _StreamGoneMidWrite()
-    listener = _StreamListener(context)  # type: ignore[arg-type]
+    listener = _StreamListener(context, NO_TASKS)  # type: ignore[arg-type]
     drive: Any = SimpleNamespace(drive_id="d-1")
     for sent in (20, 40, 60):
         listener.progress(drive, ProgressSnapshot(sent, sent, 0, 0))
