@@ -61,6 +61,8 @@ log = logging.getLogger("gateway.tasks")
 HOLDING = frozenset(
     {DriveState.SETTING_UP, DriveState.STREAMING, DriveState.STOPPING, DriveState.PLAYING_OUT}
 )
+#: The longest a drive's end waits for the vendor to say whether its task ended.
+EXPLAIN_QUERY_S = 3.0
 #: The vendor's longest task life (``TTL``'s upper bound): no watch outlives it.
 MAX_WATCH_S = 86_400.0
 
@@ -176,8 +178,9 @@ class TaskService:
         elif error.reason is Reason.UPSTREAM_DISCONNECTED:
             ended = await self._ended_within(key, self._ended_grace_s)
             if ended is None:
-                with contextlib.suppress(GatewayError):
-                    await self._query(key, task_id, credentials)
+                with contextlib.suppress(GatewayError, TimeoutError):
+                    async with asyncio.timeout(EXPLAIN_QUERY_S):
+                        await self._query(key, task_id, credentials)
                 facts = self.book.get(key)
                 ended = None if facts is None else facts.ended
         else:

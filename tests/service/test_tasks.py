@@ -119,15 +119,11 @@ async def test_a_tasks_end_ends_its_active_and_queued_drives_at_once(harness: Ha
     first = await anext(aiter(watch))
     assert first.status == pb.TASK_STATUS_STREAMING and first.queued_drives == 2
 
-    loop = asyncio.get_running_loop()
     assert harness.sim.end_task("task-life-3")  # as MaxIdleTime or TTL would: Status 5
-    ended_at = loop.time()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(10):  # a bound, not a measure
         errors = await asyncio.gather(*(stream_error(s) for s in [active, *waiting]))
-    took = loop.time() - ended_at
-    for error in errors:
+    for error in errors:  # the task's end, not a timeout, ended each of them
         assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TASK_ENDED")
-    assert took < 5  # not the queue timeout (30 s); the bench measures how soon
     # Its Stop still went out, and the watch's last word says the task ended.
     last = None
     async with asyncio.timeout(10):
