@@ -1,15 +1,19 @@
 """Every client language against the running gateway: speak, bad config, busy task, cancel;
-what the avatar played (playback events, marks)."""
+what the avatar played (playback events, marks); interrupt, text drives, stop and the task
+calls, each printing the one --json schema (tests/clients/json_lines.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
 
 from gateway.demo import read_wav
 from gateway.testing import Harness
-from tests.clients.conftest import CLIP, Run, run_client, wall_of
+from tests.clients.conftest import CLIP, RUN_TIMEOUT_S, Run, run_client, wall_of
+from tests.clients.json_lines import assert_one_schema
 from tests.service.conftest import chunks, pcm, realtime
 
 #: The avatar's playback events and marks (issue 17): a dh-drive without them fails by name.
@@ -155,3 +159,133 @@ async def test_cancel_reaches_the_simulator_as_stop_within_100ms(
     assert wall_of(record.stopped_at) - float(cancelled["at_unix_ms"]) < 100
     assert record.last_audio_at is not None and record.last_audio_at <= record.stopped_at
     assert len(record.audio) < len(clip_pcm())
+
+
+# Barge-in, text drives and the task (issue 18, issue 17's task calls): the same --json lines.
+
+#: Long enough to be interrupted while the avatar speaks it (the simulator renders by length).
+LONG_TEXT = "Hello there, and welcome to the show. " * 8
+INTERRUPT_AFTER_MS = 1000
+
+
+async def run_command(client: list[str], harness: Harness, name: str, *args: str) -> Run:
+    """Run ``dh-drive <name>`` (stop, get-task, watch-task) against the harness's gateway."""
+    return await run_client([*client, name], harness, *args)
+
+
+def assert_interrupted(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An interrupted drive's events: exit 0, ``interrupt``, then the end; its finish and
+    completed."""
+    assert run.returncode == 0, lacks("a clean exit after --interrupt-after-ms", run)
+    assert_one_schema(run.lines)
+    kinds = playback_kinds(run)
+    assert "interrupt" in kinds, lacks("the interrupt line", run)
+    assert kinds[-2:] == ["playback_finished", "completed"], lacks("the interrupted end", run)
+    (finished,), (completed,) = run.events("playback_finished"), run.events("completed")
+    assert finished["interrupted"] is True and completed["interrupted"] is True, run.lines
+    assert completed["played_ms"] == finished["played_ms"], run.lines
+    return finished, completed
+
+
+@pytest.mark.asyncio
+async def test_interrupt_silences_the_avatar_and_says_what_was_heard(
+    client: list[str], harness: Harness
+) -> None:
+    run = await run_client(
+        client, harness, "--task", "conf-interrupt", "--file", str(CLIP), "--realtime",
+        "--interrupt-after-ms", str(INTERRUPT_AFTER_MS),
+    )  # fmt: skip
+    finished, completed = assert_interrupted(run)
+    playout = await harness.sim.wait_playout_ended(completed["drive_id"])
+    assert playout.interrupted_at is not None and playout.played_ms is not None, playout
+    # What was heard: the simulator's own record of the avatar, well short of the clip.
+    assert abs(int(finished["played_ms"]) - playout.played_ms) <= PLAYBACK_TOLERANCE_MS
+    assert int(finished["played_ms"]) < clip_ms() - 1000, finished
+    assert int(completed["sent_ms"]) < clip_ms(), completed
+    (interrupt,) = run.events("interrupt")
+    assert wall_of(playout.interrupted_at) >= float(interrupt["at_unix_ms"]) - 5, playout
+
+
+@pytest.mark.asyncio
+async def test_a_text_drive_speaks_with_the_vendor_tts(client: list[str], harness: Harness) -> None:
+    run = await run_client(
+        client, harness, "--task", "conf-text", "--text", "Hello there!", "--timbre-id", "v-1"
+    )
+    assert run.returncode == 0, lacks("--text", run)
+    assert_one_schema(run.lines)
+    kinds = playback_kinds(run)
+    assert kinds[-3:] == ["playback_started", "playback_finished", "completed"], kinds
+    (record,) = harness.sim.text_drives
+    assert (record.request.text, record.request.timbre_id) == ("Hello there!", "v-1")
+    (completed,) = run.events("completed")
+    assert completed["drive_id"] == record.drive_id and completed["interrupted"] is False
+    assert harness.sim.drives_for_task("conf-text") == []  # no WebSocket, no audio
+
+
+@pytest.mark.asyncio
+async def test_a_text_drive_is_interrupted_in_its_stream(
+    client: list[str], harness: Harness
+) -> None:
+    run = await run_client(
+        client, harness, "--task", "conf-text-i", "--text", LONG_TEXT, "--timbre-id", "v-1",
+        "--interrupt-after-ms", str(INTERRUPT_AFTER_MS),
+    )  # fmt: skip
+    _, completed = assert_interrupted(run)
+    playout = await harness.sim.wait_playout_ended(completed["drive_id"])
+    assert playout.text and playout.interrupted_at is not None, playout
+
+
+@pytest.mark.asyncio
+async def test_stop_interrupts_a_drive_from_outside(client: list[str], harness: Harness) -> None:
+    holder = harness.client.drive("conf-stop", realtime(chunks(pcm(20_000), 3200), 100))
+    async for event in holder:
+        if event.WhichOneof("event") == "playback_started":
+            break
+    try:
+        run = await run_command(client, harness, "stop", "--task", "conf-stop",
+                                "--stop-mode", "interrupt")  # fmt: skip
+    finally:
+        await holder.aclose()
+    assert run.returncode == 0, lacks("dh-drive stop --stop-mode", run)
+    assert_one_schema(run.lines)
+    (stopped,) = run.events("stopped")
+    assert stopped["drive_id"] == holder.drive_id and stopped["interrupted"] is True, stopped
+    assert 0 < int(stopped["played_ms"]) < 20_000, stopped
+    run = await run_command(client, harness, "stop", "--task", "conf-nobody")
+    assert run.returncode == 1, run.stderr
+    assert (run.error["code"], run.error["reason"]) == ("NOT_FOUND", "NO_ACTIVE_DRIVE")
+    assert_one_schema(run.lines)
+
+
+@pytest.mark.asyncio
+async def test_get_task_and_watch_task_print_the_task_info(
+    client: list[str], harness: Harness
+) -> None:
+    async for _ in harness.client.drive("conf-task", [pcm(200)]):
+        pass  # the task is known now, and was driven
+    run = await run_command(client, harness, "get-task", "--task", "conf-task", "--refresh")
+    assert run.returncode == 0, lacks("dh-drive get-task", run)
+    assert_one_schema(run.lines)
+    (task,) = run.events("task")
+    assert (task["task_id"], task["status"]) == ("conf-task", "TASK_STATUS_STREAMING"), task
+    assert task["speaking"] is False and "last_driven_time" in task, task
+    # A watch prints the task now, then its end (ended by the test, as MaxIdleTime would).
+    command = [*client, "watch-task", "--addr", harness.address, "--json", "--task", "conf-task"]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(RUN_TIMEOUT_S):
+            first = json.loads(await process.stdout.readline() or b"{}")
+            assert harness.sim.end_task("conf-task")
+            rest, stderr = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    lines = [first, *(json.loads(line) for line in rest.decode().splitlines())]
+    assert process.returncode == 0, lacks("dh-drive watch-task", Run(lines, 1, stderr.decode()))
+    assert_one_schema(lines)
+    statuses = [line["status"] for line in lines]
+    assert statuses[0] == "TASK_STATUS_STREAMING" and statuses[-1] == "TASK_STATUS_STOPPED", lines

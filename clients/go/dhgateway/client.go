@@ -17,8 +17,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
@@ -40,19 +43,23 @@ func WithAPIKey(ctx context.Context, key string) context.Context {
 }
 
 // Drive opens a drive of taskID and sends its config. Push the audio with Send, end it with
-// CloseSend, and read the events with Recv until it returns an error.
+// CloseSend, and read the events with Recv until it returns an error. A text drive
+// (opts.Text) sends no audio: it ends by itself once the avatar has spoken the text, so leave
+// its sending side open (Interrupt still goes in-stream then).
 //
 // Cancelling ctx (or calling Cancel) cancels the drive: the gateway gets the cancellation at
-// once and sends the avatar its Stop. A failure to open is an *Error; so is a config the
-// gateway refuses, but that one comes from Recv (the stream is open by then).
+// once and sends the avatar its Stop, but the avatar plays what it was already sent;
+// Interrupt silences it. A failure to open is an *Error; so is a config the gateway refuses,
+// but that one comes from Recv (the stream is open by then).
 func (c *Client) Drive(ctx context.Context, taskID string, opts Options, callOpts ...grpc.CallOption) (*Drive, error) {
+	md, _ := metadata.FromOutgoingContext(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := c.rpc.Drive(ctx, callOpts...)
 	if err != nil {
 		cancel()
 		return nil, asError(err)
 	}
-	d := &Drive{stream: stream, cancel: cancel}
+	d := &Drive{stream: stream, cancel: cancel, client: c, taskID: taskID, profile: opts.Profile, md: md, callOpts: callOpts}
 	config := &pb.DriveRequest{Request: &pb.DriveRequest_Config{Config: opts.Config(taskID)}}
 	if err := stream.Send(config); err != nil && !errors.Is(err, io.EOF) {
 		cancel()
@@ -62,10 +69,32 @@ func (c *Client) Drive(ctx context.Context, taskID string, opts Options, callOpt
 }
 
 // Drive is one open drive. One goroutine may Send and CloseSend while another calls Recv;
-// Cancel is safe from anywhere.
+// Interrupt and Cancel are safe from anywhere.
 type Drive struct {
 	stream grpc.BidiStreamingClient[pb.DriveRequest, pb.DriveEvent]
 	cancel context.CancelFunc
+
+	// What Interrupt needs to call StopDrive once the audio was half-closed.
+	client          *Client
+	taskID, profile string
+	md              metadata.MD
+	callOpts        []grpc.CallOption
+
+	// mu orders the writes: an Interrupt waits for the Send in flight (the stream is ordered,
+	// it could not overtake it anyway), and nothing is sent after it.
+	mu                      sync.Mutex
+	halfClosed, interrupted bool
+	ended, stoppedByUs      atomic.Bool
+}
+
+// send writes one request unless the stream was half-closed or interrupted (then io.EOF).
+func (d *Drive) send(request *pb.DriveRequest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halfClosed || d.interrupted {
+		return io.EOF
+	}
+	return asError(d.stream.Send(request))
 }
 
 // Send sends one chunk of audio (any size up to the gateway's maximum, split anywhere). It
@@ -73,9 +102,9 @@ type Drive struct {
 // sender that runs ahead of the avatar. Do not modify audio once passed.
 //
 // It returns io.EOF when the stream has already ended (the gateway failed the drive, or it
-// was cancelled): Recv then returns the reason.
+// was cancelled: Recv then returns the reason), or after CloseSend or Interrupt.
 func (d *Drive) Send(audio []byte) error {
-	return asError(d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Audio{Audio: audio}}))
+	return d.send(&pb.DriveRequest{Request: &pb.DriveRequest_Audio{Audio: audio}})
 }
 
 // SendMark sends a mark named name after the audio sent so far. The gateway answers with a
@@ -84,13 +113,63 @@ func (d *Drive) Send(audio []byte) error {
 // heard. The gateway refuses an empty name, one above 256 bytes, or too many marks in a drive
 // (INVALID_ARGUMENT / BAD_MARK, from Recv). It returns io.EOF like Send.
 func (d *Drive) SendMark(name string) error {
-	return asError(d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Mark{Mark: &pb.Mark{Name: name}}}))
+	return d.send(&pb.DriveRequest{Request: &pb.DriveRequest_Mark{Mark: &pb.Mark{Name: name}}})
 }
 
 // CloseSend ends the audio (half-close); the gateway then finishes the drive once the avatar
-// has played it (PlaybackFinished), and Recv returns Completed and then io.EOF.
+// has played it (PlaybackFinished), and Recv returns Completed and then io.EOF. After an
+// Interrupt it does nothing (the interrupt half-closed already).
 func (d *Drive) CloseSend() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halfClosed || d.interrupted {
+		return nil
+	}
+	d.halfClosed = true
 	return asError(d.stream.CloseSend())
+}
+
+// Interrupt makes the avatar silent now (barge-in); keep calling Recv for how it ended.
+//
+// While the audio is still being sent, it sends DriveRequest.interrupt and half-closes: the
+// gateway stops sending, drops the audio it still holds, and the stream ends OK with
+// PlaybackFinished (Interrupted, PlayedMs: what was heard) and Completed (DroppedMs); Send
+// returns io.EOF from then on. After CloseSend (the avatar playing the drive's tail) it calls
+// StopDrive with STOP_MODE_INTERRUPT for the task instead (bounded by ctx, with the drive's
+// metadata such as its API key); Recv then returns io.EOF after PlaybackFinished, with no
+// Completed. Calling it again, or after the drive ended, does nothing. It waits for a Send
+// in flight (blocked under flow control) to go out first.
+//
+// The error is the StopDrive call's *Error (not NO_ACTIVE_DRIVE: the drive ended meanwhile).
+func (d *Drive) Interrupt(ctx context.Context) error {
+	d.mu.Lock()
+	if d.interrupted || d.ended.Load() {
+		d.mu.Unlock()
+		return nil
+	}
+	d.interrupted = true
+	if !d.halfClosed {
+		err := d.stream.Send(&pb.DriveRequest{Request: &pb.DriveRequest_Interrupt{Interrupt: &pb.Interrupt{}}})
+		if err == nil {
+			err = d.stream.CloseSend()
+		}
+		d.mu.Unlock()
+		if errors.Is(err, io.EOF) {
+			return nil // the stream ended meanwhile: Recv says how
+		}
+		return asError(err)
+	}
+	d.mu.Unlock()
+	d.stoppedByUs.Store(true)
+	if len(d.md) > 0 {
+		md, _ := metadata.FromOutgoingContext(ctx)
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(md, d.md))
+	}
+	_, err := d.client.Stop(ctx, d.taskID, d.profile, pb.StopMode_STOP_MODE_INTERRUPT, d.callOpts...)
+	if e, ok := FromError(err); ok && e.Code == codes.NotFound && e.Reason == "NO_ACTIVE_DRIVE" {
+		return nil
+	}
+	return err
 }
 
 // SendAll sends r's bytes in chunks of chunkBytes, then half-closes. It stops early, with a nil
@@ -127,12 +206,18 @@ func (d *Drive) sendAll(r io.Reader, chunkBytes int) error {
 // Recv is the next event of the drive: switch on event.Event's type (*pb.DriveEvent_Started,
 // _Progress, _PlaybackStarted, _MarkPlayed, _PlaybackFinished, _Completed, _Queued). A drive
 // that sent audio gets one PlaybackStarted, its MarkPlayed in order, and one PlaybackFinished
-// before Completed. After the last event of a successful drive (Completed) it returns io.EOF;
-// when the drive failed or was cancelled it returns an *Error.
+// before Completed. After the last event of a successful drive (Completed) it returns io.EOF
+// (also when Interrupt ended it through StopDrive); when the drive failed or was cancelled it
+// returns an *Error.
 func (d *Drive) Recv() (*pb.DriveEvent, error) {
 	event, err := d.stream.Recv()
 	if err != nil {
+		d.ended.Store(true)
 		d.cancel() // the call is over: release its context
+		e, ok := FromError(err)
+		if ok && d.stoppedByUs.Load() && e.Code == codes.Aborted && e.Reason == "STOPPED_BY_REQUEST" {
+			return nil, io.EOF // our own Interrupt went through StopDrive: the end we asked for
+		}
 		return nil, asError(err)
 	}
 	return event, nil
@@ -185,14 +270,24 @@ func (c *Client) Speak(ctx context.Context, taskID string, opts Options, audio i
 	}
 }
 
-// StopDrive ends the active drive of taskID (barge-in) and returns its DriveId. A task without
-// an active drive is an *Error NOT_FOUND / NO_ACTIVE_DRIVE.
+// StopDrive is Stop with STOP_MODE_FINISH, returning only the DriveId.
 func (c *Client) StopDrive(ctx context.Context, taskID, profile string) (string, error) {
-	response, err := c.rpc.StopDrive(ctx, &pb.StopDriveRequest{TaskId: taskID, Profile: profile})
+	response, err := c.Stop(ctx, taskID, profile, pb.StopMode_STOP_MODE_FINISH)
+	return response.GetDriveId(), err
+}
+
+// Stop ends the active drive of taskID, on whichever replica runs it: STOP_MODE_FINISH lets
+// the avatar play what it was sent, STOP_MODE_INTERRUPT silences it now (also a speaking
+// avatar whose drive already ended). The drive's stream ends ABORTED / STOPPED_BY_REQUEST;
+// the answer has its DriveId, PlayedMs and Interrupted. A task without an active drive is an
+// *Error NOT_FOUND / NO_ACTIVE_DRIVE.
+func (c *Client) Stop(ctx context.Context, taskID, profile string, mode pb.StopMode, callOpts ...grpc.CallOption) (*pb.StopDriveResponse, error) {
+	request := &pb.StopDriveRequest{TaskId: taskID, Profile: profile, Mode: mode}
+	response, err := c.rpc.StopDrive(ctx, request, callOpts...)
 	if err != nil {
-		return "", asError(err)
+		return nil, asError(err)
 	}
-	return response.GetDriveId(), nil
+	return response, nil
 }
 
 // ListDrives lists the gateway's active and queued drives (of taskID; "" for all).

@@ -23,22 +23,43 @@ import (
 	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
 )
 
-// fakeGateway is an in-process DriveGateway whose Drive does what a test says.
+// fakeGateway is an in-process DriveGateway whose calls do what a test says.
 type fakeGateway struct {
 	pb.UnimplementedDriveGatewayServer
-	drive func(grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error
+	drive     func(grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error
+	stop      func(context.Context, *pb.StopDriveRequest) (*pb.StopDriveResponse, error)
+	getTask   func(context.Context, *pb.GetTaskRequest) (*pb.TaskInfo, error)
+	watchTask func(*pb.WatchTaskRequest, grpc.ServerStreamingServer[pb.TaskInfo]) error
 }
 
 func (f *fakeGateway) Drive(stream grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error {
 	return f.drive(stream)
 }
 
+func (f *fakeGateway) StopDrive(ctx context.Context, request *pb.StopDriveRequest) (*pb.StopDriveResponse, error) {
+	return f.stop(ctx, request)
+}
+
+func (f *fakeGateway) GetTask(ctx context.Context, request *pb.GetTaskRequest) (*pb.TaskInfo, error) {
+	return f.getTask(ctx, request)
+}
+
+func (f *fakeGateway) WatchTask(request *pb.WatchTaskRequest, stream grpc.ServerStreamingServer[pb.TaskInfo]) error {
+	return f.watchTask(request, stream)
+}
+
 // dial serves drive in memory and returns a Client of it.
 func dial(t *testing.T, drive func(grpc.BidiStreamingServer[pb.DriveRequest, pb.DriveEvent]) error) *Client {
 	t.Helper()
+	return serve(t, &fakeGateway{drive: drive})
+}
+
+// serve serves gateway in memory and returns a Client of it.
+func serve(t *testing.T, gateway *fakeGateway) *Client {
+	t.Helper()
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()
-	pb.RegisterDriveGatewayServer(server, &fakeGateway{drive: drive})
+	pb.RegisterDriveGatewayServer(server, gateway)
 	go func() { _ = server.Serve(listener) }()
 	conn, err := grpc.NewClient("passthrough:///gateway",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return listener.DialContext(ctx) }),

@@ -34,6 +34,10 @@ type Options struct {
 	Labels map[string]string
 	// Profile is the gateway's credentials profile; "" means the default one.
 	Profile string
+	// Text, when set, makes this a text drive: the vendor's TTS speaks Text.Text (1 to 1800
+	// characters) in the timbre Text.TimbreId ("" means the profile's default), and the drive
+	// carries no audio. The audio format fields are then ignored.
+	Text *pb.TextInput
 }
 
 // Config is the DriveConfig message of these options for taskID.
@@ -55,6 +59,9 @@ func (o Options) Config(taskID string) *pb.DriveConfig {
 	if o.QueueTimeout > 0 {
 		config.QueueTimeout = durationpb.New(o.QueueTimeout)
 	}
+	if o.Text != nil {
+		config.Input, config.Text = nil, o.Text // a text drive has no audio format
+	}
 	return config
 }
 
@@ -74,6 +81,15 @@ func ParsePolicy(name string) (pb.ConflictPolicy, error) {
 		return 0, fmt.Errorf("dhgateway: unknown conflict policy %q (REJECT, PREEMPT, QUEUE)", name)
 	}
 	return pb.ConflictPolicy(value), nil
+}
+
+// ParseStopMode reads a StopDrive mode by its short name: FINISH or INTERRUPT.
+func ParseStopMode(name string) (pb.StopMode, error) {
+	value, ok := pb.StopMode_value["STOP_MODE_"+name]
+	if !ok || value == int32(pb.StopMode_STOP_MODE_UNSPECIFIED) {
+		return 0, fmt.Errorf("dhgateway: unknown stop mode %q (FINISH, INTERRUPT)", name)
+	}
+	return pb.StopMode(value), nil
 }
 
 // SampleWidth is the bytes per sample of an encoding: 4 for FLOAT32, 1 for MULAW and ALAW,

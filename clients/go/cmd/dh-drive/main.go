@@ -6,13 +6,18 @@
 //	{"event": "queued" | "started" | "progress" | "playback_started" | "mark_played" |
 //	          "playback_finished" | "completed", "drive_id": ..., <fields>}
 //	{"event": "cancelled", "at_unix_ms": ...}    after --cancel-after-ms (exit 0)
+//	{"event": "interrupt", "at_unix_ms": ...}    when --interrupt-after-ms sends the in-stream
+//	                                             interrupt; the events that follow end with
+//	                                             playback_finished (interrupted) and completed
 //	{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ..., "metadata": {...}}
 //	                                             when the drive fails (exit 1)
 //
 // The fields are the proto's, by their names, int64 as strings and enums by name (protojson).
 // --mark-every-ms N puts a mark named m<offset_ms> after every N ms of audio (at N, 2N, ... ms,
 // strictly before its end; a WAV file's audio is found from its header). Without --json, the
-// avatar's playback prints as speaking / mark / finished lines.
+// avatar's playback prints as speaking / mark / finished lines. --text "..." (with
+// --timbre-id) speaks a text with the vendor's TTS instead of a file. dh-drive stop, get-task
+// and watch-task call the other RPCs (commands.go).
 package main
 
 import (
@@ -28,6 +33,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,9 +53,10 @@ var (
 )
 
 type args struct {
-	addr, task, file, encoding, policy, apiKey          string
-	rate, channels, chunkMs, cancelAfterMs, markEveryMs int
-	realtime, json                                      bool
+	addr, task, file, text, timbreID, encoding, policy, apiKey string
+	rate, channels, chunkMs, cancelAfterMs, markEveryMs        int
+	interruptAfterMs                                           int // -1: never
+	realtime, json                                             bool
 }
 
 func main() {
@@ -63,7 +70,9 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&a.addr, "addr", "127.0.0.1:50051", "gateway host:port")
 	fs.StringVar(&a.task, "task", "", "the vendor's stream task id (required)")
-	fs.StringVar(&a.file, "file", "", "a .wav file, or raw audio (required)")
+	fs.StringVar(&a.file, "file", "", "a .wav file, or raw audio (or --text)")
+	fs.StringVar(&a.text, "text", "", "speak this text with the vendor's TTS instead")
+	fs.StringVar(&a.timbreID, "timbre-id", "", "the vendor's voice for --text")
 	fs.StringVar(&a.encoding, "encoding", "", "one of "+strings.Join(encodings, ", ")+" (default: by extension)")
 	fs.IntVar(&a.rate, "rate", 0, "input sample rate (0: default)")
 	fs.IntVar(&a.channels, "channels", 0, "input channels (0: default)")
@@ -71,6 +80,7 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 	fs.IntVar(&a.chunkMs, "chunk-ms", 20, "audio per message")
 	fs.BoolVar(&a.realtime, "realtime", false, "send at 1x, like a live TTS")
 	fs.IntVar(&a.cancelAfterMs, "cancel-after-ms", 0, "cancel the drive after this long")
+	fs.IntVar(&a.interruptAfterMs, "interrupt-after-ms", -1, "interrupt (silence) the avatar after this long (-1: never)")
 	fs.IntVar(&a.markEveryMs, "mark-every-ms", 0, "a mark m<offset_ms> every N ms of audio")
 	fs.StringVar(&a.apiKey, "api-key", "", "sent as authorization: Bearer <key>")
 	fs.BoolVar(&a.json, "json", false, "one JSON object per line")
@@ -80,10 +90,14 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 		}
 		return nil, 2
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var problem string
 	switch {
-	case a.task == "" || a.file == "":
-		problem = "--task and --file are required"
+	case a.task == "":
+		problem = "--task is required"
+	case given["file"] == given["text"]:
+		problem = "give one of --file or --text"
 	case fs.NArg() > 0:
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case a.encoding != "" && !slices.Contains(encodings, a.encoding):
@@ -100,14 +114,22 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 }
 
 func run(argv []string, stdout, stderr io.Writer) int {
+	if len(argv) > 0 {
+		if command, ok := commands[argv[0]]; ok {
+			return runCommand(argv[0], command, argv[1:], stdout, stderr)
+		}
+	}
 	a, status := parse(argv, stderr)
 	if a == nil {
 		return status
 	}
-	data, err := os.ReadFile(a.file)
-	if err != nil {
-		fmt.Fprintf(stderr, "dh-drive: %v\n", err)
-		return 1
+	var data []byte
+	if a.text == "" {
+		var err error
+		if data, err = os.ReadFile(a.file); err != nil {
+			fmt.Fprintf(stderr, "dh-drive: %v\n", err)
+			return 1
+		}
 	}
 	if a.encoding == "" {
 		a.encoding = "LINEAR16"
@@ -122,6 +144,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		SampleRateHz: int32(a.rate),
 		Channels:     int32(a.channels),
 		OnConflict:   policy,
+	}
+	if a.text != "" {
+		opts.Text = &pb.TextInput{Text: a.text, TimbreId: a.timbreID}
 	}
 	chunkBytes := dhgateway.ChunkBytes(encoding, a.rate, a.channels, a.chunkMs)
 	items := pieces(data, chunkBytes, audioLayout(data, encoding, a.rate, a.channels).marks(a.markEveryMs))
@@ -153,7 +178,17 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	client := dhgateway.NewClient(conn)
 	d, err := client.Drive(ctx, a.task, opts)
 	if err == nil {
-		go send(ctx, d, items, chunkBytes, a.chunkMs, a.realtime)
+		if a.text == "" {
+			go send(ctx, d, items, chunkBytes, a.chunkMs, a.realtime)
+		} // a text drive ends by itself; its open half keeps the interrupt in-stream
+		if a.interruptAfterMs >= 0 {
+			timer := time.AfterFunc(time.Duration(a.interruptAfterMs)*time.Millisecond, func() {
+				// When the interrupt is sent, which is what the avatar's silence is measured from.
+				out.line("interrupt", [][2]any{{"at_unix_ms", float64(time.Now().UnixMicro()) / 1000}}, nil)
+				_ = d.Interrupt(ctx) // a failed StopDrive fallback: the drive ends as it would have
+			})
+			defer timer.Stop()
+		}
 		for {
 			var event *pb.DriveEvent
 			if event, err = d.Recv(); err != nil {
@@ -170,12 +205,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		out.line("cancelled", [][2]any{{"at_unix_ms", float64(cancelAt.UnixMicro()) / 1000}}, nil)
 		return 0
 	}
-	out.line("error", [][2]any{
-		{"code", dhgateway.CodeName(e.Code)},
-		{"reason", e.Reason},
-		{"message", e.Message},
-		{"metadata", e.Metadata},
-	}, nil)
+	out.error(e)
 	return 1
 }
 
@@ -309,12 +339,16 @@ func send(ctx context.Context, d *dhgateway.Drive, items []piece, chunkBytes, ch
 }
 
 // printer writes one line per event: JSON objects with --json, else "event  key=value...".
+// Safe for concurrent use (the interrupt's timer prints beside the events).
 type printer struct {
 	w    io.Writer
 	json bool
+	mu   sync.Mutex
 }
 
-var eventJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+// eventJSON prints scalars at their zero value too, but not an unset message (as every
+// language's proto3 JSON printer does with "always print fields without presence").
+var eventJSON = protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true}
 
 // event prints a DriveEvent: its kind, drive_id and the fields of its message.
 func (p *printer) event(event *pb.DriveEvent) {
@@ -324,17 +358,20 @@ func (p *printer) event(event *pb.DriveEvent) {
 		p.line("unknown", [][2]any{{"drive_id", event.GetDriveId()}}, nil)
 		return
 	}
-	kind, body := string(field.Name()), m.Get(field).Message()
+	p.message(string(field.Name()), [][2]any{{"drive_id", event.GetDriveId()}}, m.Get(field).Message())
+}
+
+// message prints body's fields after pairs: spliced in as JSON with --json, else as key=value.
+func (p *printer) message(kind string, pairs [][2]any, body protoreflect.Message) {
 	if p.json {
 		fields, err := eventJSON.Marshal(body.Interface())
 		if err != nil {
 			panic(err) // a generated message always marshals
 		}
-		// {"a":1,...} less its braces, spliced after event and drive_id.
-		p.line(kind, [][2]any{{"drive_id", event.GetDriveId()}}, bytes.TrimSpace(fields[1:len(fields)-1]))
+		// {"a":1,...} less its braces, spliced after the pairs.
+		p.line(kind, pairs, bytes.TrimSpace(fields[1:len(fields)-1]))
 		return
 	}
-	pairs := [][2]any{{"drive_id", event.GetDriveId()}}
 	fields := body.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
@@ -374,7 +411,19 @@ func (p *printer) line(kind string, pairs [][2]any, rawJSON []byte) {
 		}
 		b.WriteByte('\n')
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	io.WriteString(p.w, b.String())
+}
+
+// error prints a failed call as the error line.
+func (p *printer) error(e *dhgateway.Error) {
+	p.line("error", [][2]any{
+		{"code", dhgateway.CodeName(e.Code)},
+		{"reason", e.Reason},
+		{"message", e.Message},
+		{"metadata", e.Metadata},
+	}, nil)
 }
 
 // said is an event's human name: the avatar's playback as speaking / mark / finished.

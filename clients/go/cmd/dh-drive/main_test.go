@@ -20,13 +20,19 @@ func TestParseFlags(t *testing.T) {
 			"--chunk-ms 40 --realtime --cancel-after-ms 1500 --mark-every-ms 500 --api-key k --json --encoding MULAW"), io.Discard)
 	want := args{
 		addr: "127.0.0.1:1", task: "t", file: "f.wav", encoding: "MULAW", policy: "QUEUE", apiKey: "k",
-		rate: 8000, channels: 2, chunkMs: 40, cancelAfterMs: 1500, markEveryMs: 500, realtime: true, json: true,
+		rate: 8000, channels: 2, chunkMs: 40, cancelAfterMs: 1500, markEveryMs: 500, interruptAfterMs: -1,
+		realtime: true, json: true,
 	}
 	if a == nil || *a != want || status != 0 {
 		t.Errorf("parse = %+v, %d", a, status)
 	}
+	a, status = parse([]string{"--task", "t", "--text", "Hello there", "--timbre-id", "v", "--interrupt-after-ms", "0"}, io.Discard)
+	if a == nil || a.text != "Hello there" || a.timbreID != "v" || a.interruptAfterMs != 0 || status != 0 {
+		t.Errorf("parse of a text drive = %+v, %d", a, status)
+	}
 	for _, bad := range []string{"--file f", "--task t", "--task t --file f --encoding OPUS",
-		"--task t --file f --policy LATER", "--task t --file f extra", "--task t --file f --nope"} {
+		"--task t --file f --policy LATER", "--task t --file f extra", "--task t --file f --nope",
+		"--task t --file f --text hi"} {
 		if a, status := parse(strings.Fields(bad), io.Discard); a != nil || status != 2 {
 			t.Errorf("parse(%q) = %+v, %d; want a usage error", bad, a, status)
 		}
@@ -213,5 +219,53 @@ func TestPiecesCutTheChunksAtTheMarksAndKeepEveryByte(t *testing.T) {
 	}
 	if got := describe(pieces(data, 5, []mark{{5, 7}})); got != "[0 1 2 3 4] m7 [5 6 7 8 9]" {
 		t.Errorf("pieces on a chunk boundary = %s", got)
+	}
+}
+
+func TestTheOtherCallsAreSubcommandsWithTheirOwnFlags(t *testing.T) {
+	a, status := parseCommand("stop", commands["stop"], strings.Fields("--task t --stop-mode interrupt --profile p --json"), io.Discard)
+	if a == nil || status != 0 || *a != (commandArgs{addr: "127.0.0.1:50051", task: "t", profile: "p", stopMode: "interrupt", json: true}) {
+		t.Errorf("stop flags = %+v, %d", a, status)
+	}
+	if a, _ := parseCommand("get-task", commands["get-task"], strings.Fields("--task t --refresh"), io.Discard); a == nil || !a.refresh {
+		t.Errorf("get-task flags = %+v", a)
+	}
+	for name, bad := range map[string]string{"stop": "--task t --stop-mode later", "watch-task": "--task t --refresh", "get-task": "--refresh"} {
+		if a, status := parseCommand(name, commands[name], strings.Fields(bad), io.Discard); a != nil || status != 2 {
+			t.Errorf("%s %q = %+v, %d; want a usage error", name, bad, a, status)
+		}
+	}
+	var names []string
+	for name := range commands {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if want := []string{"get-task", "stop", "watch-task"}; !slices.Equal(names, want) {
+		t.Errorf("commands %q, want %q", names, want)
+	}
+}
+
+func TestTaskAndNewCompletedLines(t *testing.T) {
+	var out bytes.Buffer
+	p := &printer{w: &out, json: true}
+	info := &pb.TaskInfo{TaskId: "t", Status: pb.TaskStatus_TASK_STATUS_STREAMING, Speaking: true, QueuedDrives: 1}
+	p.message("task", nil, info.ProtoReflect())
+	done := &pb.Completed{DroppedMs: 380, TimeToFirstFrameMs: 5, TimeToSpeakingMs: 9, PlayedMs: 620, Interrupted: true}
+	p.event(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Completed{Completed: done}})
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	task, completed := decode(t, lines[0]), decode(t, lines[1])
+	if task["event"] != "task" || task["status"] != "TASK_STATUS_STREAMING" || task["speaking"] != true ||
+		task["queued_drives"] != 1.0 || task["fail_reason"] != "" {
+		t.Errorf("task line: %s", lines[0])
+	}
+	// An unset message is left out, as every language prints it (not null).
+	for _, unset := range []string{"status_time", "active_drive", "idle_deadline"} {
+		if _, ok := task[unset]; ok {
+			t.Errorf("task line has %s: %s", unset, lines[0])
+		}
+	}
+	if completed["dropped_ms"] != "380" || completed["time_to_first_frame_ms"] != "5" ||
+		completed["time_to_speaking_ms"] != "9" || completed["played_ms"] != "620" || completed["interrupted"] != true {
+		t.Errorf("completed line: %s", lines[1])
 	}
 }
