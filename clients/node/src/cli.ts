@@ -9,8 +9,14 @@
  *   "playback_finished" | "completed", "drive_id": ..., <fields>}`: the event's fields by their
  *   proto names, int64 as strings and enums by name (the proto3 JSON form);
  * - `{"event": "cancelled", "at_unix_ms": ...}` after `--cancel-after-ms` (exit 0);
+ * - `{"event": "interrupt", "at_unix_ms": ...}` when `--interrupt-after-ms` sends the
+ *   in-stream interrupt; the events that follow end with `playback_finished` (`interrupted`)
+ *   and `completed` (exit 0);
  * - `{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
  *   "metadata": {...}}` when the drive fails (exit 1).
+ *
+ * `--text "..."` (with `--timbre-id`) speaks a text with the vendor's TTS instead of a file;
+ * `dh-drive stop`, `get-task` and `watch-task` call the other RPCs (./commands.ts).
  */
 
 import { readFileSync } from "node:fs";
@@ -19,7 +25,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
 import { GatewayClient } from "./client";
+import { COMMANDS } from "./commands";
+import { show, showError } from "./output";
 import { DriveError } from "./errors";
+
+export { humanLine, pythonJson } from "./output";
 import type { AudioItem } from "./drive";
 import { type DriveEvent, playbackSourceToJSON, queued_ReasonToJSON } from "./gen/dhgateway/v1/gateway";
 import { chunkBytes, ENCODINGS, type EncodingName, POLICIES, type PolicyName, sampleWidth } from "./options";
@@ -28,7 +38,11 @@ import { chunkBytes, ENCODINGS, type EncodingName, POLICIES, type PolicyName, sa
 export interface CliArgs {
   addr: string;
   task: string;
+  /** The audio file; "" for a text drive. */
   file: string;
+  /** Speak this with the vendor's TTS instead of a file. */
+  text: string | undefined;
+  timbreId: string;
   encoding: EncodingName | undefined;
   rate: number;
   channels: number;
@@ -36,6 +50,8 @@ export interface CliArgs {
   chunkMs: number;
   realtime: boolean;
   cancelAfterMs: number | undefined;
+  /** Interrupt (silence) the avatar this long after the start. */
+  interruptAfterMs: number | undefined;
   /** A mark named `m<offset_ms>` every this many ms of audio; 0: none. */
   markEveryMs: number;
   apiKey: string | undefined;
@@ -46,11 +62,13 @@ export interface CliArgs {
 export class UsageError extends Error {}
 
 export const USAGE =
-  "usage: dh-drive [-h] [--addr ADDR] --task TASK --file FILE\n" +
+  "usage: dh-drive [-h] [--addr ADDR] --task TASK [--file FILE] [--text TEXT]\n" +
+  "                [--timbre-id TIMBRE_ID]\n" +
   `                [--encoding {${ENCODINGS.join(",")}}] [--rate RATE]\n` +
   `                [--channels CHANNELS] [--policy {${POLICIES.join(",")}}]\n` +
   "                [--chunk-ms CHUNK_MS] [--realtime]\n" +
   "                [--cancel-after-ms CANCEL_AFTER_MS]\n" +
+  "                [--interrupt-after-ms INTERRUPT_AFTER_MS]\n" +
   "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]";
 
 const HELP = `${USAGE}
@@ -61,7 +79,10 @@ options:
   -h, --help            show this help message and exit
   --addr ADDR           gateway host:port (default: 127.0.0.1:50051)
   --task TASK           the vendor's stream task id
-  --file FILE           a .wav file, or raw audio
+  --file FILE           a .wav file, or raw audio (or --text)
+  --text TEXT           speak this text with the vendor's TTS instead
+  --timbre-id TIMBRE_ID
+                        the vendor's voice for --text
   --encoding {${ENCODINGS.join(",")}}
                         default: by extension
   --rate RATE           input sample rate (0: default)
@@ -72,6 +93,8 @@ options:
   --realtime            send at 1x, like a live TTS
   --cancel-after-ms CANCEL_AFTER_MS
                         cancel the drive after this long
+  --interrupt-after-ms INTERRUPT_AFTER_MS
+                        interrupt (silence) the avatar after this long
   --mark-every-ms MARK_EVERY_MS
                         put a mark named m<offset_ms> every this many ms of
                         audio (0: none)
@@ -109,6 +132,8 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
         addr: { type: "string", default: "127.0.0.1:50051" },
         task: { type: "string" },
         file: { type: "string" },
+        text: { type: "string" },
+        "timbre-id": { type: "string" },
         encoding: { type: "string" },
         rate: { type: "string" },
         channels: { type: "string" },
@@ -116,6 +141,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
         "chunk-ms": { type: "string" },
         realtime: { type: "boolean", default: false },
         "cancel-after-ms": { type: "string" },
+        "interrupt-after-ms": { type: "string" },
         "mark-every-ms": { type: "string" },
         "api-key": { type: "string" },
         json: { type: "boolean", default: false },
@@ -127,14 +153,18 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
   if (values.help) {
     return "help";
   }
-  const missing = (["task", "file"] as const).filter((flag) => values[flag] === undefined);
-  if (missing.length > 0) {
-    throw new UsageError(`the following arguments are required: ${missing.map((f) => `--${f}`).join(", ")}`);
+  if (values.task === undefined) {
+    throw new UsageError("the following arguments are required: --task");
+  }
+  if ((values.file === undefined) === (values.text === undefined)) {
+    throw new UsageError("give one of --file or --text");
   }
   return {
     addr: values.addr ?? "127.0.0.1:50051",
     task: values.task ?? "",
     file: values.file ?? "",
+    text: values.text,
+    timbreId: values["timbre-id"] ?? "",
     encoding: choice("encoding", values.encoding, ENCODINGS),
     rate: integer("rate", values.rate) ?? 0,
     channels: integer("channels", values.channels) ?? 0,
@@ -142,6 +172,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
     chunkMs: integer("chunk-ms", values["chunk-ms"]) ?? 20,
     realtime: values.realtime ?? false,
     cancelAfterMs: integer("cancel-after-ms", values["cancel-after-ms"]),
+    interruptAfterMs: integer("interrupt-after-ms", values["interrupt-after-ms"]),
     markEveryMs: integer("mark-every-ms", values["mark-every-ms"]) ?? 0,
     apiKey: values["api-key"],
     json: values.json ?? false,
@@ -286,7 +317,17 @@ type EventCase = NonNullable<DriveEvent["event"]>["$case"];
 export const INT64_FIELDS: Readonly<Partial<Record<EventCase, readonly string[]>>> = {
   started: ["setupMs"],
   progress: ["receivedMs", "sentMs", "leadMs", "playedMs"],
-  completed: ["receivedMs", "sentMs", "bytesSent", "framesSent", "stopLagMs"],
+  completed: [
+    "receivedMs",
+    "sentMs",
+    "bytesSent",
+    "framesSent",
+    "stopLagMs",
+    "droppedMs",
+    "timeToFirstFrameMs",
+    "timeToSpeakingMs",
+    "playedMs",
+  ],
   playbackFinished: ["playedMs"],
   markPlayed: ["atMs"],
 };
@@ -319,51 +360,11 @@ export function eventJson(event: DriveEvent): Record<string, unknown> {
   return line;
 }
 
-/** What the human-readable lines call the playback events: what the avatar is doing. */
-const HUMAN_LABELS: Record<string, string> = {
-  playback_started: "speaking",
-  mark_played: "mark",
-  playback_finished: "finished",
-};
-
-/** A line as dh-drive prints it without `--json`: `<label> key=value ...`. */
-export function humanLine(line: Record<string, unknown>): string {
-  const label = HUMAN_LABELS[String(line.event)] ?? String(line.event);
-  const rest = Object.entries(line)
-    .filter(([key]) => key !== "event")
-    .map(([key, value]) => {
-      if (key === "source" && typeof value === "string") {
-        return `${key}=${value.replace(/^PLAYBACK_SOURCE_/, "").toLowerCase()}`;
-      }
-      return `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`;
-    })
-    .join(" ");
-  return `${label.padEnd(10)} ${rest}`;
-}
-
-/** JSON as Python's `json.dumps` writes it (", " and ": " separators, ASCII only). */
-export function pythonJson(value: unknown): string {
-  if (Array.isArray(value)) {
-    return `[${value.map(pythonJson).join(", ")}]`;
-  }
-  if (value !== null && typeof value === "object") {
-    const items = Object.entries(value).map(([k, v]) => `${pythonJson(k)}: ${pythonJson(v)}`);
-    return `{${items.join(", ")}}`;
-  }
-  if (typeof value === "string") {
-    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-function show(line: Record<string, unknown>, asJson: boolean): void {
-  process.stdout.write(`${asJson ? pythonJson(line) : humanLine(line)}\n`);
-}
-
 /** Drives once with `data` (the file's bytes); resolves with the exit status. */
 export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSignal): Promise<number> {
   const encoding = fileEncoding(args.file, args.encoding);
-  const options = { encoding, sampleRateHz: args.rate, channels: args.channels, onConflict: args.policy };
+  const text = args.text === undefined ? undefined : { text: args.text, timbreId: args.timbreId };
+  const options = { encoding, sampleRateHz: args.rate, channels: args.channels, onConflict: args.policy, text };
   const size = chunkBytes(encoding, args.rate, args.channels, args.chunkMs);
   const gateway = new GatewayClient(args.addr, { apiKey: args.apiKey });
   const cancel = new AbortController();
@@ -372,11 +373,23 @@ export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSign
   // When the cancel is asked for (the deadline), not when we got round to reporting it.
   const cancelAtMs = Date.now() + (args.cancelAfterMs ?? 0);
   const timer = args.cancelAfterMs ? setTimeout(stop, args.cancelAfterMs) : undefined;
+  let interrupter: NodeJS.Timeout | undefined;
   try {
-    const chunks = audioChunks(data, size, args.chunkMs, args.realtime, cancel.signal);
-    const marks = markPoints(audioLayout(data, encoding, args.rate, args.channels), args.markEveryMs);
-    const audio = marks.length > 0 ? withMarks(chunks, marks) : chunks;
-    for await (const event of gateway.drive(args.task, audio, options, { signal: cancel.signal })) {
+    const live = gateway.openDrive(args.task, options, { signal: cancel.signal });
+    if (text === undefined) {
+      const chunks = audioChunks(data, size, args.chunkMs, args.realtime, cancel.signal);
+      const marks = markPoints(audioLayout(data, encoding, args.rate, args.channels), args.markEveryMs);
+      const audio = marks.length > 0 ? withMarks(chunks, marks) : chunks;
+      live.writeAll(audio).catch((error: unknown) => live.cancel(error));
+    } // a text drive ends by itself; its open half keeps the interrupt in-stream
+    if (args.interruptAfterMs !== undefined) {
+      interrupter = setTimeout(() => {
+        // When the interrupt is sent, which is what the avatar's silence is measured from.
+        show({ event: "interrupt", at_unix_ms: Date.now() }, args.json);
+        live.interrupt().catch(() => {}); // a failed StopDrive: the drive ends as it would have
+      }, args.interruptAfterMs);
+    }
+    for await (const event of live) {
       show(eventJson(event), args.json);
     }
   } catch (error) {
@@ -388,21 +401,13 @@ export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSign
       return 0;
     }
     if (error instanceof DriveError) {
-      show(
-        {
-          event: "error",
-          code: error.codeName,
-          reason: error.reason,
-          message: error.details,
-          metadata: error.metadata,
-        },
-        args.json,
-      );
+      showError(error, args.json);
       return 1;
     }
     throw error;
   } finally {
     clearTimeout(timer);
+    clearTimeout(interrupter);
     interrupt?.removeEventListener("abort", stop);
     gateway.close();
   }
@@ -411,6 +416,10 @@ export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSign
 
 /** The `dh-drive` command; resolves with the exit status. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  const command = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? COMMANDS[argv[0]] : undefined;
+  if (command !== undefined) {
+    return command(argv.slice(1));
+  }
   let args: CliArgs | "help";
   try {
     args = parseCli(argv);
@@ -427,7 +436,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   let data: Buffer;
   try {
-    data = readFileSync(args.file);
+    data = args.text === undefined ? readFileSync(args.file) : Buffer.alloc(0);
   } catch (error) {
     process.stderr.write(`dh-drive: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;

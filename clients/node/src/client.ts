@@ -18,8 +18,9 @@ import {
   type DriveInfo,
   type ListDrivesResponse,
   type StopDriveResponse,
+  type TaskInfo,
 } from "./gen/dhgateway/v1/gateway";
-import type { DriveOptions } from "./options";
+import { type DriveOptions, type StopModeName, stopMode } from "./options";
 
 export interface GatewayClientOptions {
   /** Channel credentials; default: plaintext (the gateway on a trusted network or loopback). */
@@ -36,6 +37,24 @@ export interface GatewayClientOptions {
 export interface UnaryCallOptions {
   metadata?: Metadata;
   deadline?: Date | number;
+}
+
+/** How {@link GatewayClient.stop} ends a drive. */
+export interface StopOptions extends UnaryCallOptions {
+  /** FINISH (the default): the avatar plays what it was sent; INTERRUPT: silent now. */
+  mode?: StopModeName;
+  /** The task's credentials profile ("" = default). */
+  profile?: string;
+}
+
+/** Which task {@link GatewayClient.getTask} / {@link GatewayClient.watchTask} asks about. */
+export interface TaskCallOptions extends UnaryCallOptions {
+  /** The task's credentials profile ("" = default). */
+  profile?: string;
+  /** getTask: ask the vendor now instead of the gateway's cached word. */
+  refresh?: boolean;
+  /** watchTask: aborting it ends the watch (the loop then returns). */
+  signal?: AbortSignal;
 }
 
 type Callback<T> = (error: ServiceError | null, response: T) => void;
@@ -83,17 +102,70 @@ export class GatewayClient {
     return drive(this.stub, taskId, audio, options, this.#withMetadata(callOptions));
   }
 
+  /** {@link GatewayClient.stop} with FINISH; resolves with the DriveId only. */
+  async stopDrive(taskId: string, profile = "", callOptions: UnaryCallOptions = {}): Promise<string> {
+    return (await this.stop(taskId, { ...callOptions, profile })).driveId;
+  }
+
   /**
-   * Ends the active drive of `taskId` (barge-in); resolves with its DriveId.
+   * Ends the active drive of `taskId`, on whichever replica runs it: FINISH lets the avatar
+   * play what it was sent, INTERRUPT silences it now (also a speaking avatar whose drive
+   * already ended). The drive's stream ends ABORTED / STOPPED_BY_REQUEST. Resolves with the
+   * answer: `driveId`, `playedMs`, `interrupted`.
    *
    * @throws DriveError NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
    */
-  async stopDrive(taskId: string, profile = "", callOptions: UnaryCallOptions = {}): Promise<string> {
-    const response = await this.#unary<StopDriveResponse>(
-      (metadata, options, callback) => this.stub.stopDrive({ taskId, profile }, metadata, options, callback),
-      callOptions,
+  stop(taskId: string, options: StopOptions = {}): Promise<StopDriveResponse> {
+    const request = { taskId, profile: options.profile ?? "", mode: stopMode(options.mode ?? "FINISH") };
+    return this.#unary<StopDriveResponse>(
+      (metadata, grpcOptions, callback) => this.stub.stopDrive(request, metadata, grpcOptions, callback),
+      options,
     );
-    return response.driveId;
+  }
+
+  /**
+   * How the task is: the vendor's `status`, whether the avatar is `speaking` and in which
+   * drive, the `activeDrive`, `queuedDrives` and `idleDeadline`.
+   *
+   * @throws DriveError NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor does not know.
+   */
+  getTask(taskId: string, options: TaskCallOptions = {}): Promise<TaskInfo> {
+    const request = { taskId, profile: options.profile ?? "", refresh: options.refresh ?? false };
+    return this.#unary<TaskInfo>(
+      (metadata, grpcOptions, callback) => this.stub.getTask(request, metadata, grpcOptions, callback),
+      options,
+    );
+  }
+
+  /**
+   * The task's TaskInfo now and at each change; the loop ends once the task has ended (the
+   * last one says TASK_STATUS_STOPPED or TASK_STATUS_INIT_FAILED), or when `options.signal`
+   * aborts. Leaving the loop early cancels the watch.
+   *
+   * @throws DriveError the watch failed (e.g. NOT_FOUND / UPSTREAM_TASK_NOT_FOUND).
+   */
+  async *watchTask(taskId: string, options: TaskCallOptions = {}): AsyncGenerator<TaskInfo, void, undefined> {
+    const grpcOptions: Partial<CallOptions> = {};
+    if (options.deadline !== undefined) {
+      grpcOptions.deadline = options.deadline;
+    }
+    const request = { taskId, profile: options.profile ?? "" };
+    const call = this.stub.watchTask(request, this.#merged(options.metadata), grpcOptions);
+    const onAbort = (): void => call.cancel();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const info of call) {
+        yield info as TaskInfo;
+      }
+    } catch (error) {
+      if (options.signal?.aborted) {
+        return;
+      }
+      throw DriveError.fromServiceError(error as ServiceError);
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
   }
 
   /** The gateway's active and queued drives (of `taskId` only, unless ""). */

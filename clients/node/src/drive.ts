@@ -7,12 +7,20 @@ import {
   type CallOptions,
   type ClientDuplexStream,
   Metadata,
+  type ServiceError,
   status as GrpcStatus,
   type StatusObject,
 } from "@grpc/grpc-js";
 
 import { DriveError } from "./errors";
-import type { DriveEvent, DriveGatewayClient, DriveRequest, Mark } from "./gen/dhgateway/v1/gateway";
+import {
+  type DriveEvent,
+  type DriveGatewayClient,
+  type DriveRequest,
+  type Mark,
+  StopMode,
+  type StopDriveResponse,
+} from "./gen/dhgateway/v1/gateway";
 import { type DriveOptions, toDriveConfig } from "./options";
 
 /**
@@ -46,7 +54,9 @@ function asBuffer(chunk: Uint8Array): Buffer {
  * {@link Drive.mark}, half-close with {@link Drive.end}, and read the events with
  * `for await (const event of drive)`: the loop ends after `completed`, or throws
  * {@link DriveError} with the gateway's `ErrorInfo` reason, or the abort reason after a cancel.
- * Leaving the loop early cancels the drive.
+ * Leaving the loop early cancels the drive (the avatar still plays what it was sent);
+ * {@link Drive.interrupt} silences it. A text drive (`options.text`) writes no audio and ends
+ * by itself: do not {@link Drive.end} it, so that an interrupt still goes in-stream.
  */
 export class Drive implements AsyncIterable<DriveEvent> {
   /** The underlying grpc-js stream. */
@@ -63,6 +73,10 @@ export class Drive implements AsyncIterable<DriveEvent> {
   #wake: (() => void) | undefined;
   #resolveStatus!: (status: StatusObject) => void;
   #unlinkSignal: (() => void) | undefined;
+  #interrupted = false;
+  #stoppedByUs = false;
+  /** What {@link Drive.interrupt} needs to call StopDrive once the audio was half-closed. */
+  readonly #stop: (callback: (error: ServiceError | null, response?: StopDriveResponse) => void) => void;
 
   constructor(
     client: DriveGatewayClient,
@@ -78,7 +92,12 @@ export class Drive implements AsyncIterable<DriveEvent> {
     if (callOptions.deadline !== undefined) {
       grpcOptions.deadline = callOptions.deadline;
     }
-    this.call = client.drive(callOptions.metadata ?? new Metadata(), grpcOptions);
+    const metadata = callOptions.metadata ?? new Metadata();
+    this.#stop = (callback) => {
+      const request = { taskId, profile: options.profile ?? "", mode: StopMode.STOP_MODE_INTERRUPT };
+      client.stopDrive(request, metadata, {}, callback);
+    };
+    this.call = client.drive(metadata, grpcOptions);
     this.call.on("data", (event: DriveEvent) => {
       this.#queue.push(event);
       this.#notify();
@@ -143,6 +162,62 @@ export class Drive implements AsyncIterable<DriveEvent> {
   }
 
   /**
+   * Makes the avatar silent now (barge-in); keep reading the events for how it ended.
+   *
+   * While the audio is still being written, it sends `DriveRequest.interrupt` and half-closes:
+   * the gateway stops sending, drops the audio it still holds, and the stream ends OK with
+   * `playbackFinished` (`interrupted`, `playedMs`: what was heard) and `completed`
+   * (`droppedMs`); {@link Drive.write} resolves `false` from then on. After {@link Drive.end}
+   * (the avatar playing the drive's tail) it calls StopDrive with `STOP_MODE_INTERRUPT` for
+   * the task instead (with the drive's metadata); the events then end after
+   * `playbackFinished`, without an error. Calling it again, or after the call ended, does
+   * nothing.
+   *
+   * @throws DriveError the StopDrive call failed (not NO_ACTIVE_DRIVE: the drive ended meanwhile).
+   */
+  async interrupt(): Promise<void> {
+    if (this.#interrupted || this.#final !== undefined || this.#cancelled) {
+      return;
+    }
+    this.#interrupted = true;
+    if (!this.call.writableEnded) {
+      this.call.write({ request: { $case: "interrupt", value: {} } });
+      this.call.end();
+      return;
+    }
+    this.#stoppedByUs = true;
+    await new Promise<void>((resolve, reject) => {
+      this.#stop((error) => {
+        if (error === null) {
+          resolve();
+          return;
+        }
+        const failure = DriveError.fromServiceError(error);
+        if (failure.reason === "NO_ACTIVE_DRIVE") {
+          resolve(); // it ended on its own meanwhile
+        } else {
+          reject(failure);
+        }
+      });
+    });
+  }
+
+  /**
+   * Writes every item of `audio` (chunks, and marks between them), then half-closes unless
+   * `end` is false; stops early, resolving, once the call ended or was interrupted.
+   */
+  async writeAll(audio: AsyncIterable<AudioItem> | Iterable<AudioItem>, end = true): Promise<void> {
+    for await (const item of audio) {
+      if (!(await (item instanceof Uint8Array ? this.write(item) : this.mark(item.name)))) {
+        return;
+      }
+    }
+    if (end) {
+      this.end();
+    }
+  }
+
+  /**
    * Cancels the drive now: grpc-js resets the stream, and the gateway stops the avatar. The
    * event loop then throws `reason` (an `AbortError` by default). No-op once the call ended.
    */
@@ -180,7 +255,11 @@ export class Drive implements AsyncIterable<DriveEvent> {
           if (final.code === GrpcStatus.OK) {
             return;
           }
-          throw DriveError.fromStatus(final);
+          const error = DriveError.fromStatus(final);
+          if (this.#stoppedByUs && error.reason === "STOPPED_BY_REQUEST") {
+            return; // our own interrupt() went through StopDrive: the end we asked for
+          }
+          throw error;
         }
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -206,7 +285,7 @@ export class Drive implements AsyncIterable<DriveEvent> {
   }
 
   #writable(): boolean {
-    return this.#final === undefined && !this.#cancelled && !this.call.writableEnded;
+    return this.#final === undefined && !this.#cancelled && !this.#interrupted && !this.call.writableEnded;
   }
 
   #notify(): void {
@@ -253,7 +332,8 @@ export function openDrive(
  * played the audio before it. A drive that sent audio reports `playbackStarted`, the marks,
  * `playbackFinished` (`playedMs`, `interrupted`), then `completed`: the last event of a
  * successful drive, once the avatar is silent. Leaving the loop, or aborting `callOptions.signal`, cancels
- * the drive: the gateway sends the avatar its Stop at once.
+ * the drive: the gateway sends the avatar its Stop at once. For a text drive (`options.text`)
+ * give no audio (`[]`). To interrupt, open the drive with {@link openDrive} instead.
  *
  * @throws DriveError the drive failed; `reason` is the gateway's `ErrorInfo` reason.
  */
@@ -265,15 +345,8 @@ export async function* drive(
   callOptions?: DriveCallOptions,
 ): AsyncGenerator<DriveEvent, void, undefined> {
   const live = new Drive(client, taskId, options, callOptions);
-  const pump = async (): Promise<void> => {
-    for await (const item of audio) {
-      if (!(await (item instanceof Uint8Array ? live.write(item) : live.mark(item.name)))) {
-        return;
-      }
-    }
-    live.end();
-  };
-  // A failing audio source cancels the drive; the loop below then throws its error.
-  pump().catch((error: unknown) => live.cancel(error));
+  // A failing audio source cancels the drive; the loop below then throws its error. A text
+  // drive ends by itself.
+  live.writeAll(audio, options?.text === undefined).catch((error: unknown) => live.cancel(error));
   yield* live.events();
 }

@@ -6,7 +6,13 @@
  * gateway's `ErrorInfo` reason and metadata.
  */
 
-export { GatewayClient, type GatewayClientOptions, type UnaryCallOptions } from "./client";
+export {
+  GatewayClient,
+  type GatewayClientOptions,
+  type StopOptions,
+  type TaskCallOptions,
+  type UnaryCallOptions,
+} from "./client";
 export { type AudioItem, Drive, type DriveCallOptions, drive, openDrive } from "./drive";
 export { codeName, DriveError, type ErrorDetails, errorDetails, STATUS_DETAILS_KEY } from "./errors";
 export {
@@ -17,6 +23,9 @@ export {
   POLICIES,
   type PolicyName,
   sampleWidth,
+  STOP_MODES,
+  type StopModeName,
+  stopMode,
   toDriveConfig,
   VOICE_CHANNELS,
   type VoiceName,
@@ -41,5 +50,11 @@ export {
   type Queued,
   Queued_Reason,
   type Started,
+  type StopDriveResponse,
+  StopMode,
+  type TaskInfo,
+  TaskStatus,
+  TaskStatusSource,
+  type TextInput,
   VoiceChannel,
 } from "./gen/dhgateway/v1/gateway";

@@ -4,16 +4,20 @@ import {
   ConflictPolicy,
   type DriveConfig,
   Encoding,
+  StopMode,
+  type TextInput,
   VoiceChannel,
 } from "./gen/dhgateway/v1/gateway";
 
 export const ENCODINGS = ["LINEAR16", "FLOAT32", "WAV", "MULAW", "ALAW"] as const;
 export const POLICIES = ["REJECT", "PREEMPT", "QUEUE"] as const;
 export const VOICE_CHANNELS = ["MIX", "LEFT", "RIGHT"] as const;
+export const STOP_MODES = ["FINISH", "INTERRUPT"] as const;
 
 export type EncodingName = (typeof ENCODINGS)[number];
 export type PolicyName = (typeof POLICIES)[number];
 export type VoiceName = (typeof VOICE_CHANNELS)[number];
+export type StopModeName = (typeof STOP_MODES)[number];
 
 /** The audio format and policies of one drive; every field has the gateway's default. */
 export interface DriveOptions {
@@ -37,6 +41,12 @@ export interface DriveOptions {
   labels?: Record<string, string>;
   /** The gateway's credentials profile ("" = default). */
   profile?: string;
+  /**
+   * Makes it a text drive: the vendor's TTS speaks `text.text` (1 to 1800 characters) in the
+   * timbre `text.timbreId` ("" = the profile's default; `speechRate`, `pitchRate` -500 to
+   * 500); the drive carries no audio, and the audio format options are ignored.
+   */
+  text?: Partial<TextInput> & Pick<TextInput, "text">;
 }
 
 const ENCODING: Record<EncodingName, Encoding> = {
@@ -52,6 +62,16 @@ const POLICY: Record<PolicyName, ConflictPolicy> = {
   PREEMPT: ConflictPolicy.CONFLICT_POLICY_PREEMPT,
   QUEUE: ConflictPolicy.CONFLICT_POLICY_QUEUE,
 };
+
+const STOP_MODE: Record<StopModeName, StopMode> = {
+  FINISH: StopMode.STOP_MODE_FINISH,
+  INTERRUPT: StopMode.STOP_MODE_INTERRUPT,
+};
+
+/** The StopMode of a short name (FINISH, INTERRUPT). @throws TypeError for another name */
+export function stopMode(name: StopModeName): StopMode {
+  return pick(STOP_MODE, name, "stop mode");
+}
 
 const VOICE: Record<VoiceName, VoiceChannel> = {
   MIX: VoiceChannel.VOICE_CHANNEL_MIX,
@@ -82,7 +102,13 @@ export function toDriveConfig(taskId: string, options: DriveOptions = {}): Drive
     queueTimeout: undefined,
     labels: { ...options.labels },
     profile: options.profile ?? "",
+    text: undefined,
   };
+  if (options.text !== undefined) {
+    const { text, timbreId = "", speechRate = 0, pitchRate = 0 } = options.text;
+    config.input = undefined; // a text drive has no audio format
+    config.text = { text, timbreId, speechRate, pitchRate };
+  }
   if (options.queueTimeoutMs !== undefined) {
     const ms = Math.round(options.queueTimeoutMs);
     config.queueTimeout = { seconds: Math.trunc(ms / 1000), nanos: (ms % 1000) * 1_000_000 };

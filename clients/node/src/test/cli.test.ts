@@ -18,14 +18,25 @@ import {
   wavLayout,
   withMarks,
 } from "../cli";
+import { COMMANDS, CommandUsageError, parseCommand } from "../commands";
 import type { AudioItem } from "../drive";
-import { PlaybackSource, Queued_Reason } from "../gen/dhgateway/v1/gateway";
+import {
+  DriveState,
+  PlaybackSource,
+  Queued_Reason,
+  type TaskInfo,
+  TaskStatus,
+  TaskStatusSource,
+} from "../gen/dhgateway/v1/gateway";
+import { taskJson } from "../output";
 
 test("flags and their defaults", () => {
   assert.deepEqual(parseCli(["--task", "t", "--file", "a.wav"]), {
     addr: "127.0.0.1:50051",
     task: "t",
     file: "a.wav",
+    text: undefined,
+    timbreId: "",
     encoding: undefined,
     rate: 0,
     channels: 0,
@@ -33,6 +44,7 @@ test("flags and their defaults", () => {
     chunkMs: 20,
     realtime: false,
     cancelAfterMs: undefined,
+    interruptAfterMs: undefined,
     markEveryMs: 0,
     apiKey: undefined,
     json: false,
@@ -44,9 +56,13 @@ test("flags and their defaults", () => {
   ]);
   assert.notEqual(args, "help");
   assert.deepEqual(args, {
-    addr: "127.0.0.1:1", task: "t", file: "x.raw", encoding: "MULAW", rate: 8000, channels: 2,
-    policy: "QUEUE", chunkMs: 40, realtime: true, cancelAfterMs: 1500, markEveryMs: 250, apiKey: "k", json: true,
+    addr: "127.0.0.1:1", task: "t", file: "x.raw", text: undefined, timbreId: "", encoding: "MULAW", rate: 8000,
+    channels: 2, policy: "QUEUE", chunkMs: 40, realtime: true, cancelAfterMs: 1500, interruptAfterMs: undefined,
+    markEveryMs: 250, apiKey: "k", json: true,
   });
+  const spoken = parseCli(["--task", "t", "--text", "Hi there", "--timbre-id", "v", "--interrupt-after-ms", "0"]);
+  assert.ok(spoken !== "help");
+  assert.deepEqual([spoken.file, spoken.text, spoken.timbreId, spoken.interruptAfterMs], ["", "Hi there", "v", 0]);
   assert.equal(parseCli(["-h"]), "help");
 });
 
@@ -58,6 +74,8 @@ test("bad command lines are usage errors", () => {
   assert.throws(() => parseCli(["--task", "t", "--file", "f", "--policy", "WAIT"]), /invalid choice/);
   assert.throws(() => parseCli(["--task", "t", "--file", "f", "--nope"]), UsageError);
   assert.throws(() => parseCli(["--task", "t", "--file", "f", "extra"]), UsageError);
+  assert.throws(() => parseCli(["--task", "t"]), new UsageError("give one of --file or --text"));
+  assert.throws(() => parseCli(["--task", "t", "--file", "f", "--text", "hi"]), new UsageError("give one of --file or --text"));
 });
 
 test("the encoding follows the file's extension unless given", () => {
@@ -77,8 +95,9 @@ test("events print with proto field names and enum names", () => {
     { event: "queued", drive_id: "", reason: "REASON_TASK_BUSY", ahead: 2 },
   );
   assert.deepEqual(
-    Object.keys(eventJson({ driveId: "d", time: undefined, event: { $case: "completed", value: { receivedMs: 1, sentMs: 2, bytesSent: 3, framesSent: 4, underruns: 5, stopLagMs: 6 } } })),
-    ["event", "drive_id", "received_ms", "sent_ms", "bytes_sent", "frames_sent", "underruns", "stop_lag_ms"],
+    Object.keys(eventJson({ driveId: "d", time: undefined, event: { $case: "completed", value: { receivedMs: 1, sentMs: 2, bytesSent: 3, framesSent: 4, underruns: 5, stopLagMs: 6, droppedMs: 7, timeToFirstFrameMs: 8, timeToSpeakingMs: 9, playedMs: 10, interrupted: true } } })),
+    ["event", "drive_id", "received_ms", "sent_ms", "bytes_sent", "frames_sent", "underruns", "stop_lag_ms",
+      "dropped_ms", "time_to_first_frame_ms", "time_to_speaking_ms", "played_ms", "interrupted"],
   );
   assert.deepEqual(eventJson({ driveId: "d", time: undefined, event: undefined }), { event: "unknown", drive_id: "d" });
 });
@@ -263,4 +282,32 @@ test("realtime chunks stop when the signal aborts", async () => {
     }
   }, { name: "AbortError" });
   assert.ok(got.length >= 1 && got.length <= 5, `${got.length} chunks`);
+});
+
+test("the other calls are subcommands with their own flags", () => {
+  assert.deepEqual(parseCommand("stop", ["--task", "t", "--stop-mode", "interrupt", "--json"]), {
+    addr: "127.0.0.1:50051", task: "t", profile: "", apiKey: undefined, json: true, stopMode: "interrupt", refresh: false,
+  });
+  const got = parseCommand("get-task", ["--task", "t", "--refresh", "--profile", "p"]);
+  assert.ok(got !== "help" && got.refresh && got.profile === "p");
+  assert.throws(() => parseCommand("stop", ["--task", "t", "--stop-mode", "later"]), CommandUsageError);
+  assert.throws(() => parseCommand("watch-task", ["--task", "t", "--refresh"]), CommandUsageError);
+  assert.throws(() => parseCommand("get-task", ["--refresh"]), CommandUsageError);
+  assert.deepEqual(Object.keys(COMMANDS).sort(), ["get-task", "stop", "watch-task"]);
+});
+
+test("a task prints every field by its proto name, an unset message left out", () => {
+  const at = new Date("2026-12-07T20:00:00.250Z");
+  const info: TaskInfo = {
+    taskId: "t", profile: "", status: TaskStatus.TASK_STATUS_STREAMING, statusSource: TaskStatusSource.TASK_STATUS_SOURCE_QUERY,
+    statusTime: at, failReason: "", roomId: "r", streamId: "s", createTime: undefined, speaking: true, speakingDriveId: "d",
+    activeDrive: { taskId: "t", driveId: "d", state: DriveState.DRIVE_STATE_STREAMING, startedTime: undefined, sentMs: 40, labels: {}, profile: "" },
+    queuedDrives: 1, lastDrivenTime: undefined, idleDeadline: undefined,
+  };
+  assert.deepEqual(taskJson(info), {
+    event: "task", task_id: "t", profile: "", status: "TASK_STATUS_STREAMING", status_source: "TASK_STATUS_SOURCE_QUERY",
+    fail_reason: "", room_id: "r", stream_id: "s", speaking: true, speaking_drive_id: "d", queued_drives: 1,
+    status_time: "2026-12-07T20:00:00.250Z",
+    active_drive: { task_id: "t", drive_id: "d", state: "DRIVE_STATE_STREAMING", sent_ms: "40", labels: {}, profile: "" },
+  });
 });

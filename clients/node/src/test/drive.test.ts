@@ -2,13 +2,27 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import {
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  status,
+} from "@grpc/grpc-js";
 
 import { GatewayClient } from "../client";
 import { drive, openDrive } from "../drive";
 import { DriveError } from "../errors";
-import type { DriveEvent, DriveRequest, StopDriveRequest, StopDriveResponse } from "../gen/dhgateway/v1/gateway";
-import { Encoding, PlaybackSource } from "../gen/dhgateway/v1/gateway";
+import type {
+  Completed,
+  DriveEvent,
+  DriveRequest,
+  GetTaskRequest,
+  StopDriveRequest,
+  StopDriveResponse,
+  WatchTaskRequest,
+} from "../gen/dhgateway/v1/gateway";
+import { Encoding, PlaybackSource, StopMode, TaskInfo, TaskStatus } from "../gen/dhgateway/v1/gateway";
 import { errorInfo, serve, trailers } from "./helpers";
 
 type Stream = ServerDuplexStream<DriveRequest, DriveEvent>;
@@ -26,6 +40,14 @@ interface Seen {
 const seen = new Map<string, Seen>();
 let resumeSlow: (() => void) | undefined;
 let server: Awaited<ReturnType<typeof serve>>;
+
+function completed(): Completed {
+  const zero = { receivedMs: 0, sentMs: 0, bytesSent: 0, framesSent: 0, underruns: 0, stopLagMs: 0, droppedMs: 0 };
+  return { ...zero, timeToFirstFrameMs: 0, timeToSpeakingMs: 0, playedMs: 0, interrupted: false };
+}
+
+/** The drives of "tail" tasks, waiting for a StopDrive to end them. */
+const tails = new Map<string, Stream>();
 
 function started(driveId: string): DriveEvent {
   return { driveId, time: new Date(), event: { $case: "started", value: { outputSampleRateHz: 16000, setupMs: 5, outputChannels: 1 } } };
@@ -59,8 +81,13 @@ function handleDrive(call: Stream): void {
       call.pause();
       resumeSlow = () => call.resume();
     }
+    if (task.startsWith("text")) {
+      return; // the test reads the config; the call ends when the client cancels it
+    }
     call.on("data", (request: DriveRequest) => {
-      if (request.request?.$case === "audio") {
+      if (request.request?.$case === "interrupt") {
+        record.sequence.push("interrupt");
+      } else if (request.request?.$case === "audio") {
         record.audio.push(request.request.value);
         record.sequence.push(`audio:${request.request.value.length}`);
       } else if (request.request?.$case === "mark") {
@@ -68,6 +95,20 @@ function handleDrive(call: Stream): void {
       }
     });
     call.on("end", () => {
+      if (task.startsWith("tail")) {
+        const source = PlaybackSource.PLAYBACK_SOURCE_ESTIMATED;
+        call.write({ driveId: `d-${task}`, time: new Date(), event: { $case: "playbackStarted", value: { source } } });
+        tails.set(task, call);
+        return;
+      }
+      if (task.startsWith("barge")) {
+        const finished = { playedMs: 20, interrupted: true, source: PlaybackSource.PLAYBACK_SOURCE_ESTIMATED };
+        call.write({ driveId: `d-${task}`, time: new Date(), event: { $case: "playbackFinished", value: finished } });
+        const value = { ...completed(), droppedMs: 80, playedMs: 20, interrupted: true };
+        call.write({ driveId: `d-${task}`, time: new Date(), event: { $case: "completed", value } });
+        call.end();
+        return;
+      }
       const bytes = record.audio.reduce((n, b) => n + b.length, 0);
       if (task.startsWith("speak")) {
         // As the gateway does: what the avatar played comes before the final accounting.
@@ -91,7 +132,7 @@ function handleDrive(call: Stream): void {
         time: new Date(),
         event: {
           $case: "completed",
-          value: { receivedMs: 0, sentMs: 0, bytesSent: bytes, framesSent: record.audio.length, underruns: 0, stopLagMs: 0 },
+          value: { ...completed(), bytesSent: bytes, framesSent: record.audio.length },
         },
       });
       call.end();
@@ -100,6 +141,20 @@ function handleDrive(call: Stream): void {
 }
 
 function handleStopDrive(call: ServerUnaryCall<StopDriveRequest, StopDriveResponse>, callback: sendUnaryData<StopDriveResponse>): void {
+  const tail = tails.get(call.request.taskId);
+  if (tail !== undefined && call.request.mode === StopMode.STOP_MODE_INTERRUPT) {
+    tails.delete(call.request.taskId);
+    const authorization = call.metadata.get("authorization");
+    const finished = { playedMs: 30, interrupted: true, source: PlaybackSource.PLAYBACK_SOURCE_ESTIMATED };
+    tail.write({ driveId: "d-tail", time: new Date(), event: { $case: "playbackFinished", value: finished } });
+    tail.emit("error", {
+      code: status.ABORTED,
+      details: "stopped",
+      metadata: trailers(status.ABORTED, "stopped", [errorInfo("STOPPED_BY_REQUEST", { authorization: String(authorization[0]) })]),
+    });
+    callback(null, { driveId: "d-tail", playedMs: 30, interrupted: true });
+    return;
+  }
   callback({
     code: status.NOT_FOUND,
     details: "no active drive",
@@ -107,8 +162,20 @@ function handleStopDrive(call: ServerUnaryCall<StopDriveRequest, StopDriveRespon
   });
 }
 
+function handleGetTask(call: ServerUnaryCall<GetTaskRequest, TaskInfo>, callback: sendUnaryData<TaskInfo>): void {
+  const { taskId, profile, refresh } = call.request;
+  callback(null, TaskInfo.fromPartial({ taskId, profile, speaking: refresh, status: TaskStatus.TASK_STATUS_STREAMING }));
+}
+
+function handleWatchTask(call: ServerWritableStream<WatchTaskRequest, TaskInfo>): void {
+  for (const status of [TaskStatus.TASK_STATUS_STREAMING, TaskStatus.TASK_STATUS_STOPPED]) {
+    call.write(TaskInfo.fromPartial({ taskId: call.request.taskId, status }));
+  }
+  call.end();
+}
+
 before(async () => {
-  server = await serve({ drive: handleDrive, stopDrive: handleStopDrive });
+  server = await serve({ drive: handleDrive, stopDrive: handleStopDrive, getTask: handleGetTask, watchTask: handleWatchTask });
 });
 
 after(() => server.close());
@@ -304,6 +371,71 @@ test("an async audio source may yield marks too", async () => {
     const names = events.flatMap((e) => (e.event?.$case === "markPlayed" ? [e.event.value.name] : []));
     assert.deepEqual(names, ["w0", "w1", "w2"]);
     assert.deepEqual(seen.get("speak-async")?.sequence, ["audio:640", "mark:w0", "audio:640", "mark:w1", "audio:640", "mark:w2"]);
+  } finally {
+    gateway.close();
+  }
+});
+
+test("interrupt() goes in-stream while writing, and nothing is written after it", async () => {
+  const live = openDrive(server.client, "barge-1");
+  assert.equal(await live.write(Buffer.alloc(320)), true);
+  await live.interrupt();
+  await live.interrupt(); // twice: nothing more
+  assert.equal(await live.write(Buffer.alloc(320)), false);
+  const events = await collect(live);
+  assert.deepEqual(seen.get("barge-1")?.sequence, ["audio:320", "interrupt"]);
+  const last = events.at(-1)?.event;
+  assert.ok(last?.$case === "completed");
+  assert.deepEqual([last.value.droppedMs, last.value.playedMs, last.value.interrupted], [80, 20, true]);
+});
+
+test("interrupt() after the half-close stops the task, and the events end without an error", async () => {
+  const gateway = new GatewayClient(server.address, { apiKey: "k-9" });
+  try {
+    const live = gateway.openDrive("tail-1");
+    await live.writeAll([Buffer.alloc(320)]);
+    const kinds: string[] = [];
+    for await (const event of live) {
+      kinds.push(event.event?.$case ?? "");
+      if (event.event?.$case === "playbackStarted") {
+        await live.interrupt();
+      }
+    }
+    assert.deepEqual(kinds, ["started", "playbackStarted", "playbackFinished"]);
+    assert.equal(tails.has("tail-1"), false); // the StopDrive INTERRUPT came
+    await live.interrupt(); // after the end: nothing to do
+  } finally {
+    gateway.close();
+  }
+});
+
+test("a text drive sends the text and no audio format, and keeps its half open", async () => {
+  const live = openDrive(server.client, "text-1", { encoding: "WAV", text: { text: "Hello!", timbreId: "v-1" } });
+  const first = await live.events().next();
+  assert.equal(first.value?.event?.$case, "started");
+  const config = seen.get("text-1")?.config;
+  assert.ok(config?.$case === "config");
+  assert.equal(config.value.input, undefined);
+  assert.deepEqual(config.value.text, { text: "Hello!", timbreId: "v-1", speechRate: 0, pitchRate: 0 });
+  assert.equal(live.call.writableEnded, false);
+  live.cancel();
+});
+
+test("stop() sends the mode; getTask() and watchTask() give the TaskInfo", async () => {
+  const gateway = new GatewayClient(server.address);
+  try {
+    const error = await gateway.stop("nobody", { mode: "INTERRUPT" }).then(
+      () => assert.fail("StopDrive should fail"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DriveError && error.reason === "NO_ACTIVE_DRIVE");
+    const info = await gateway.getTask("t-1", { profile: "p", refresh: true });
+    assert.deepEqual([info.taskId, info.profile, info.speaking], ["t-1", "p", true]);
+    const statuses: TaskStatus[] = [];
+    for await (const watched of gateway.watchTask("t-1")) {
+      statuses.push(watched.status);
+    }
+    assert.deepEqual(statuses, [TaskStatus.TASK_STATUS_STREAMING, TaskStatus.TASK_STATUS_STOPPED]);
   } finally {
     gateway.close();
   }
