@@ -6,6 +6,7 @@ import io.dhgateway.v1.DriveConfig;
 import io.dhgateway.v1.DriveEvent;
 import io.dhgateway.v1.DriveGatewayGrpc;
 import io.dhgateway.v1.DriveRequest;
+import io.dhgateway.v1.Interrupt;
 import io.dhgateway.v1.Mark;
 import io.dhgateway.v1.PlaybackFinished;
 import io.grpc.Status;
@@ -22,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * One open {@code Drive} stream: one utterance. Push audio with {@link #send(byte[])} (it waits
@@ -38,8 +40,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #playbackFinished()} keeps the last for after the loop.
  *
  * <p>{@link #cancel()} (or {@link #close()} before the drive ended) resets the stream at once: the
- * gateway sends the avatar its Stop. Sending and reading may happen on different threads; events
- * are for one reader.
+ * gateway sends the avatar its Stop, but the avatar plays what it was already sent; {@link
+ * #interrupt()} silences it (barge-in). Sending and reading may happen on different threads;
+ * events are for one reader. A text drive ({@link DriveOptions.Builder#text}) sends no audio and
+ * ends by itself: do not {@link #end()} it, so that an interrupt still goes in-stream.
  *
  * <pre>{@code
  * try (Drive drive = client.open("task-id", options)) {
@@ -62,6 +66,7 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
   private boolean finished;
   private boolean cancelled;
   private boolean halfClosed;
+  private boolean interrupted;
   private Thread writer;
 
   // Written before END is queued; read by the reader after taking END.
@@ -70,8 +75,15 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
   private volatile PlaybackFinished playbackFinished;
   // The reader's own state.
   private boolean endSeen;
+  // Calls StopDrive INTERRUPT for the drive's task: interrupt() after the half-close.
+  private final Consumer<DriveConfig> stopper;
+  private final DriveConfig config;
+  // Set before the StopDrive call; read by the reader when the drive ends.
+  private volatile boolean stoppedByUs;
 
-  Drive(DriveGatewayGrpc.DriveGatewayStub stub, DriveConfig config) {
+  Drive(DriveGatewayGrpc.DriveGatewayStub stub, DriveConfig config, Consumer<DriveConfig> stopper) {
+    this.stopper = stopper;
+    this.config = config;
     Observer observer = new Observer();
     stub.drive(observer);
     this.requests = observer.requests;
@@ -126,13 +138,16 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
   private boolean write(DriveRequest request, String what) throws InterruptedException {
     lock.lockInterruptibly();
     try {
+      if (interrupted) {
+        return false;
+      }
       if (halfClosed) {
         throw new IllegalStateException(what + " after end()");
       }
-      while (!finished && !cancelled && !requests.isReady()) {
+      while (!finished && !cancelled && !interrupted && !requests.isReady()) {
         changed.await();
       }
-      if (finished || cancelled) {
+      if (finished || cancelled || interrupted) {
         return false;
       }
       requests.onNext(request);
@@ -163,6 +178,48 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
       changed.signalAll();
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Makes the avatar silent now (barge-in); keep reading the events for how it ended.
+   *
+   * <p>While the audio is still being sent, it sends {@code DriveRequest.interrupt} and
+   * half-closes: the gateway stops sending, drops the audio it still holds, and the stream ends
+   * with {@code playback_finished} ({@code interrupted}, {@code played_ms}: what was heard) and
+   * {@code completed} ({@code dropped_ms}); {@link #send} returns {@code false} from then on (a
+   * send waiting for the stream returns at once). After {@link #end()} (the avatar playing the
+   * drive's tail) it calls {@code StopDrive} with {@code STOP_MODE_INTERRUPT} for the task
+   * instead; the events then end after {@code playback_finished}, without an error. Calling it
+   * again, or after the drive ended, does nothing.
+   *
+   * @throws DriveException the StopDrive call failed (not NO_ACTIVE_DRIVE: the drive ended
+   *     meanwhile).
+   */
+  public void interrupt() {
+    lock.lock();
+    try {
+      if (interrupted || finished || cancelled) {
+        return;
+      }
+      interrupted = true;
+      changed.signalAll();
+      if (!halfClosed) {
+        halfClosed = true;
+        requests.onNext(DriveRequest.newBuilder().setInterrupt(Interrupt.getDefaultInstance()).build());
+        requests.onCompleted();
+        return;
+      }
+      stoppedByUs = true;
+    } finally {
+      lock.unlock();
+    }
+    try {
+      stopper.accept(config);
+    } catch (DriveException e) {
+      if (!e.is(Status.Code.NOT_FOUND, "NO_ACTIVE_DRIVE")) {
+        throw e;
+      }
     }
   }
 
@@ -409,7 +466,11 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
   private DriveEvent terminal() {
     Throwable error = failure;
     if (error != null) {
-      throw DriveException.fromThrowable(error);
+      DriveException failed = DriveException.fromThrowable(error);
+      if (stoppedByUs && failed.is(Status.Code.ABORTED, "STOPPED_BY_REQUEST")) {
+        return null; // our own interrupt() went through StopDrive: the end we asked for
+      }
+      throw failed;
     }
     return null;
   }

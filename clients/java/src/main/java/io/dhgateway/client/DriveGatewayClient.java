@@ -4,9 +4,15 @@ import io.dhgateway.v1.Capabilities;
 import io.dhgateway.v1.DriveGatewayGrpc;
 import io.dhgateway.v1.DriveInfo;
 import io.dhgateway.v1.GetCapabilitiesRequest;
+import io.dhgateway.v1.GetTaskRequest;
 import io.dhgateway.v1.ListDrivesRequest;
 import io.dhgateway.v1.StopDriveRequest;
+import io.dhgateway.v1.StopDriveResponse;
+import io.dhgateway.v1.StopMode;
+import io.dhgateway.v1.TaskInfo;
+import io.dhgateway.v1.WatchTaskRequest;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.ClientInterceptor;
 import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
@@ -72,7 +78,10 @@ public final class DriveGatewayClient {
    */
   public Drive open(String taskId, DriveOptions options) {
     DriveOptions chosen = options == null ? DriveOptions.defaults() : options;
-    return new Drive(configure(DriveGatewayGrpc.newStub(channel)), chosen.toConfig(taskId));
+    return new Drive(
+        configure(DriveGatewayGrpc.newStub(channel)),
+        chosen.toConfig(taskId),
+        config -> stop(config.getTaskId(), config.getProfile(), StopMode.STOP_MODE_INTERRUPT));
   }
 
   /**
@@ -95,21 +104,75 @@ public final class DriveGatewayClient {
   }
 
   /**
-   * Ends the active drive of a task (barge-in); its stream ends ABORTED / STOPPED_BY_REQUEST.
+   * {@link #stop} with {@code STOP_MODE_FINISH}.
    *
    * @return the DriveId of the stopped drive ("" if it had none yet).
    * @throws DriveException NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
    */
   public String stopDrive(String taskId, String profile) {
+    return stop(taskId, profile, StopMode.STOP_MODE_FINISH).getDriveId();
+  }
+
+  /**
+   * Ends the active drive of a task, on whichever replica runs it: {@code STOP_MODE_FINISH} lets
+   * the avatar play what it was sent, {@code STOP_MODE_INTERRUPT} silences it now (also a
+   * speaking avatar whose drive already ended). The drive's stream ends ABORTED /
+   * STOPPED_BY_REQUEST.
+   *
+   * @return the answer: the drive's DriveId, {@code played_ms} and {@code interrupted}.
+   * @throws DriveException NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
+   */
+  public StopDriveResponse stop(String taskId, String profile, StopMode mode) {
     StopDriveRequest request =
         StopDriveRequest.newBuilder()
             .setTaskId(taskId)
             .setProfile(profile == null ? "" : profile)
+            .setMode(mode)
             .build();
     try {
-      return blocking().stopDrive(request).getDriveId();
+      return blocking().stopDrive(request);
     } catch (StatusRuntimeException e) {
       throw DriveException.fromThrowable(e);
+    }
+  }
+
+  /**
+   * How a task is: the vendor's status, whether the avatar is speaking and in which drive, the
+   * active drive, the queue and the idle deadline. {@code refresh} asks the vendor now.
+   *
+   * @throws DriveException NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor does not
+   *     know.
+   */
+  public TaskInfo getTask(String taskId, String profile, boolean refresh) {
+    GetTaskRequest request =
+        GetTaskRequest.newBuilder()
+            .setTaskId(taskId)
+            .setProfile(profile == null ? "" : profile)
+            .setRefresh(refresh)
+            .build();
+    try {
+      return blocking().getTask(request);
+    } catch (StatusRuntimeException e) {
+      throw DriveException.fromThrowable(e);
+    }
+  }
+
+  /**
+   * Watches a task: the returned {@link TaskWatch} yields its {@code TaskInfo} now and at each
+   * change, and ends once the task has ended. Close it to stop watching.
+   */
+  public TaskWatch watchTask(String taskId, String profile) {
+    WatchTaskRequest request =
+        WatchTaskRequest.newBuilder()
+            .setTaskId(taskId)
+            .setProfile(profile == null ? "" : profile)
+            .build();
+    Context.CancellableContext context = Context.current().withCancellation();
+    Context previous = context.attach();
+    try {
+      return new TaskWatch(blocking().watchTask(request), context);
+    } finally {
+      context.detach(previous);
     }
   }
 

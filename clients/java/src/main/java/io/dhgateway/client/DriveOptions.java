@@ -4,11 +4,13 @@ import io.dhgateway.v1.AudioFormat;
 import io.dhgateway.v1.ConflictPolicy;
 import io.dhgateway.v1.DriveConfig;
 import io.dhgateway.v1.Encoding;
+import io.dhgateway.v1.TextInput;
 import io.dhgateway.v1.VoiceChannel;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The audio format and policies of one drive: the client-side form of {@link DriveConfig}. Every
@@ -33,6 +35,7 @@ public final class DriveOptions {
   private final Duration queueTimeout;
   private final Map<String, String> labels;
   private final String profile;
+  private final TextInput text;
 
   private DriveOptions(Builder b) {
     this.encoding = b.encoding;
@@ -45,6 +48,7 @@ public final class DriveOptions {
     this.queueTimeout = b.queueTimeout;
     this.labels = Map.copyOf(b.labels);
     this.profile = b.profile;
+    this.text = b.text;
   }
 
   /** A builder with the gateway's defaults (LINEAR16, 16000 Hz, mono, REJECT). */
@@ -70,6 +74,7 @@ public final class DriveOptions {
     b.queueTimeout = queueTimeout;
     b.labels.putAll(labels);
     b.profile = profile;
+    b.text = text;
     return b;
   }
 
@@ -94,6 +99,9 @@ public final class DriveOptions {
           com.google.protobuf.Duration.newBuilder()
               .setSeconds(queueTimeout.getSeconds())
               .setNanos(queueTimeout.getNano()));
+    }
+    if (text != null) {
+      config.clearInput().setText(text); // a text drive has no audio format
     }
     return config.build();
   }
@@ -135,6 +143,10 @@ public final class DriveOptions {
     return labels;
   }
 
+  public Optional<TextInput> text() {
+    return Optional.ofNullable(text);
+  }
+
   public String profile() {
     return profile;
   }
@@ -156,6 +168,7 @@ public final class DriveOptions {
     private Duration queueTimeout;
     private final Map<String, String> labels = new LinkedHashMap<>();
     private String profile = "";
+    private TextInput text;
 
     private Builder() {}
 
@@ -227,6 +240,21 @@ public final class DriveOptions {
     public Builder profile(String profile) {
       this.profile = Objects.requireNonNull(profile, "profile");
       return this;
+    }
+
+    /**
+     * Makes it a text drive: the vendor's TTS speaks {@code text.getText()} (1 to 1800
+     * characters) in the timbre {@code text.getTimbreId()} ("" = the profile's default); the
+     * drive carries no audio, and the audio format options are ignored. {@code null}: audio.
+     */
+    public Builder text(TextInput text) {
+      this.text = text;
+      return this;
+    }
+
+    /** {@link #text(TextInput)} with this text and timbre. */
+    public Builder text(String text, String timbreId) {
+      return text(TextInput.newBuilder().setText(text).setTimbreId(timbreId).build());
     }
 
     public DriveOptions build() {

@@ -7,11 +7,13 @@ import java.util.List;
 /** The {@code dh-drive} flags, the same in every client language; parsed by hand. */
 final class Args {
   static final String USAGE =
-      "usage: dh-drive [-h] [--addr ADDR] --task TASK --file FILE\n"
+      "usage: dh-drive [-h] [--addr ADDR] --task TASK [--file FILE] [--text TEXT]\n"
+          + "                [--timbre-id TIMBRE_ID]\n"
           + "                [--encoding {LINEAR16,FLOAT32,WAV,MULAW,ALAW}] [--rate RATE]\n"
           + "                [--channels CHANNELS] [--policy {REJECT,PREEMPT,QUEUE}]\n"
           + "                [--chunk-ms CHUNK_MS] [--realtime]\n"
           + "                [--cancel-after-ms CANCEL_AFTER_MS]\n"
+          + "                [--interrupt-after-ms INTERRUPT_AFTER_MS]\n"
           + "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]\n";
 
   static final String HELP =
@@ -23,7 +25,10 @@ final class Args {
           + "  -h, --help            show this help message and exit\n"
           + "  --addr ADDR           gateway host:port\n"
           + "  --task TASK           the vendor's stream task id\n"
-          + "  --file FILE           a .wav file, or raw audio\n"
+          + "  --file FILE           a .wav file, or raw audio (or --text)\n"
+          + "  --text TEXT           speak this text with the vendor's TTS instead\n"
+          + "  --timbre-id TIMBRE_ID\n"
+          + "                        the vendor's voice for --text\n"
           + "  --encoding {LINEAR16,FLOAT32,WAV,MULAW,ALAW}\n"
           + "                        default: by extension\n"
           + "  --rate RATE           input sample rate (0: default)\n"
@@ -33,6 +38,8 @@ final class Args {
           + "  --realtime            send at 1x, like a live TTS\n"
           + "  --cancel-after-ms CANCEL_AFTER_MS\n"
           + "                        cancel the drive after this long\n"
+          + "  --interrupt-after-ms INTERRUPT_AFTER_MS\n"
+          + "                        interrupt (silence) the avatar after this long\n"
           + "  --mark-every-ms MARK_EVERY_MS\n"
           + "                        put a mark named m<offset_ms> every this many ms of\n"
           + "                        audio (0: none)\n"
@@ -53,6 +60,8 @@ final class Args {
   String addr = "127.0.0.1:50051";
   String task;
   String file;
+  String text;
+  String timbreId = "";
   String encoding;
   int rate;
   int channels;
@@ -60,6 +69,7 @@ final class Args {
   int chunkMs = 20;
   boolean realtime;
   Integer cancelAfterMs;
+  Integer interruptAfterMs;
   int markEveryMs;
   String apiKey;
   boolean json;
@@ -111,11 +121,11 @@ final class Args {
     if (args.task == null) {
       missing.add("--task");
     }
-    if (args.file == null) {
-      missing.add("--file");
-    }
     if (!missing.isEmpty()) {
       throw error("the following arguments are required: " + String.join(", ", missing));
+    }
+    if ((args.file == null) == (args.text == null)) {
+      throw error("give one of --file or --text");
     }
     if (!unknown.isEmpty()) {
       throw error("unrecognized arguments: " + String.join(" ", unknown));
@@ -128,6 +138,9 @@ final class Args {
       case "--addr":
       case "--task":
       case "--file":
+      case "--text":
+      case "--timbre-id":
+      case "--interrupt-after-ms":
       case "--encoding":
       case "--rate":
       case "--channels":
@@ -157,6 +170,15 @@ final class Args {
         break;
       case "--file":
         file = value;
+        break;
+      case "--text":
+        text = value;
+        break;
+      case "--timbre-id":
+        timbreId = value;
+        break;
+      case "--interrupt-after-ms":
+        interruptAfterMs = integer(name, value);
         break;
       case "--encoding":
         encoding = choice(name, value, Names.ENCODINGS);

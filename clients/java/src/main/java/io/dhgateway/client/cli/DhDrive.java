@@ -49,14 +49,21 @@ import java.util.concurrent.atomic.AtomicReference;
  *       fields as strings, enums by name);
  *   <li>{@code {"event": "cancelled", "at_unix_ms": ...}} after {@code --cancel-after-ms} (exit
  *       0);
+ *   <li>{@code {"event": "interrupt", "at_unix_ms": ...}} when {@code --interrupt-after-ms}
+ *       sends the in-stream interrupt; the events that follow end with {@code
+ *       playback_finished} ({@code interrupted}) and {@code completed} (exit 0);
  *   <li>{@code {"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
  *       "metadata": {...}}} when the drive fails (exit 1).
  * </ul>
+ *
+ * <p>{@code --text "..."} (with {@code --timbre-id}) speaks a text with the vendor's TTS instead
+ * of a file; {@code dh-drive stop}, {@code get-task} and {@code watch-task} call the other RPCs
+ * ({@link Commands}).
  */
 public final class DhDrive {
   private static final Charset UTF8 = StandardCharsets.UTF_8;
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
-  private static final JsonFormat.Printer PRINTER =
+  static final JsonFormat.Printer PRINTER =
       JsonFormat.printer()
           .preservingProtoFieldNames()
           .alwaysPrintFieldsWithNoPresence()
@@ -67,7 +74,7 @@ public final class DhDrive {
   private final PrintStream out;
   private final boolean json;
 
-  private DhDrive(PrintStream out, boolean json) {
+  DhDrive(PrintStream out, boolean json) {
     this.out = out;
     this.json = json;
   }
@@ -80,6 +87,9 @@ public final class DhDrive {
 
   /** Runs {@code dh-drive} with these arguments; returns the exit status. */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
+    if (argv.length > 0 && Commands.NAMES.contains(argv[0])) {
+      return Commands.run(argv[0], java.util.Arrays.copyOfRange(argv, 1, argv.length), out, err);
+    }
     Args args;
     try {
       args = Args.parse(argv);
@@ -87,9 +97,11 @@ public final class DhDrive {
       (e.status == 0 ? out : err).print(e.getMessage());
       return e.status;
     }
-    byte[] data;
+    byte[] data = new byte[0];
     try {
-      data = Files.readAllBytes(Path.of(args.file));
+      if (args.file != null) {
+        data = Files.readAllBytes(Path.of(args.file));
+      }
     } catch (IOException e) {
       err.println("dh-drive: cannot read " + args.file + ": " + e);
       return 1;
@@ -99,15 +111,18 @@ public final class DhDrive {
 
   /** Drives once with {@code data} (the file's bytes); returns the exit status. */
   private int drive(Args args, byte[] data) {
-    boolean wav = args.file.toLowerCase(Locale.ROOT).endsWith(".wav");
+    boolean wav = args.file != null && args.file.toLowerCase(Locale.ROOT).endsWith(".wav");
     String encoding = args.encoding != null ? args.encoding : wav ? "WAV" : "LINEAR16";
-    DriveOptions options =
+    DriveOptions.Builder builder =
         DriveOptions.builder()
             .encoding(encoding)
             .sampleRateHz(args.rate)
             .channels(args.channels)
-            .onConflict(args.policy)
-            .build();
+            .onConflict(args.policy);
+    if (args.text != null) {
+      builder.text(args.text, args.timbreId);
+    }
+    DriveOptions options = builder.build();
     int chunkBytes = AudioChunks.chunkBytes(encoding, args.rate, args.channels, args.chunkMs);
     List<byte[]> chunks = AudioChunks.split(data, chunkBytes);
     // One slot per chunk: the chunk, split where a mark falls inside it (sent at the chunk's time).
@@ -117,8 +132,7 @@ public final class DhDrive {
     Iterable<DriveInput> inputs =
         Marks.flatten(args.realtime ? AudioChunks.realtime(slots, args.chunkMs) : slots);
 
-    ManagedChannel channel =
-        Grpc.newChannelBuilder(args.addr, InsecureChannelCredentials.create()).build();
+    ManagedChannel channel = channel(args.addr);
     AtomicReference<Drive> active = new AtomicReference<>();
     // Ctrl-C: reset the stream, so the gateway stops the avatar now rather than at the timeout.
     Thread onInterrupt =
@@ -144,7 +158,12 @@ public final class DhDrive {
         long cancelAtMs = System.currentTimeMillis() + (cancels ? args.cancelAfterMs : 0);
         long deadline = System.nanoTime() + cancelAfterNanos;
         active.set(drive);
-        drive.sendInputsInBackground(inputs);
+        if (args.text == null) {
+          drive.sendInputsInBackground(inputs);
+        } // a text drive ends by itself; its open half keeps the interrupt in-stream
+        if (args.interruptAfterMs != null) {
+          interruptLater(drive, args.interruptAfterMs);
+        }
         while (true) {
           DriveEvent event;
           if (cancels) {
@@ -188,6 +207,37 @@ public final class DhDrive {
     }
   }
 
+  /** A plaintext channel to {@code addr}. */
+  static ManagedChannel channel(String addr) {
+    return Grpc.newChannelBuilder(addr, InsecureChannelCredentials.create()).build();
+  }
+
+  /** Sends the in-stream interrupt after {@code afterMs}, on a daemon thread. */
+  private void interruptLater(Drive drive, long afterMs) {
+    Thread timer =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(afterMs);
+              } catch (InterruptedException e) {
+                return;
+              }
+              // When the interrupt is sent, which is what the avatar's silence is measured from.
+              JsonObject line = new JsonObject();
+              line.addProperty("event", "interrupt");
+              line.addProperty("at_unix_ms", System.currentTimeMillis());
+              show(line);
+              try {
+                drive.interrupt();
+              } catch (DriveException e) {
+                // A failed StopDrive: the drive ends as it would have.
+              }
+            },
+            "dh-drive-interrupt");
+    timer.setDaemon(true);
+    timer.start();
+  }
+
   /**
    * Waits until the channel is connected, or failed to connect, or {@code wait} passed; a channel
    * that is not ready then fails the drive with UNAVAILABLE as usual.
@@ -205,6 +255,21 @@ public final class DhDrive {
       changed.await(left, TimeUnit.NANOSECONDS);
       state = channel.getState(true);
     }
+  }
+
+  /** {@code {"event": <event>, <fields of message>}}: proto names, defaults, int64 as strings. */
+  static JsonObject messageJson(String event, Message message) {
+    JsonObject line = new JsonObject();
+    line.addProperty("event", event);
+    try {
+      JsonObject fields = JsonParser.parseString(PRINTER.print(message)).getAsJsonObject();
+      for (Map.Entry<String, JsonElement> entry : fields.entrySet()) {
+        line.add(entry.getKey(), entry.getValue());
+      }
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
+    }
+    return line;
   }
 
   /** {@code {"event": <oneof field>, "drive_id": ..., <fields of that message>}}. */
@@ -271,7 +336,7 @@ public final class DhDrive {
     return text.toString();
   }
 
-  private void show(JsonObject line) {
+  synchronized void show(JsonObject line) {
     out.println(json ? GSON.toJson(line) : humanLine(line));
     out.flush();
   }

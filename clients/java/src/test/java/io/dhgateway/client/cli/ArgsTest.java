@@ -62,7 +62,7 @@ class ArgsTest {
     Args.UsageException missing =
         assertThrows(Args.UsageException.class, () -> Args.parse(new String[] {"--json"}));
     assertEquals(2, missing.status);
-    assertTrue(missing.getMessage().contains("required: --task, --file"));
+    assertTrue(missing.getMessage().contains("required: --task"));
     assertEquals(
         2,
         assertThrows(
@@ -191,5 +191,59 @@ class ArgsTest {
     assertEquals("TASK_BUSY", line.get("reason").getAsString());
     assertEquals("busy", line.get("message").getAsString());
     assertEquals("v", line.getAsJsonObject("metadata").get("k").getAsString());
+  }
+
+  @Test
+  void aTextDriveAndAnInterrupt() throws Exception {
+    Args args =
+        Args.parse(
+            new String[] {"--task", "t", "--text", "Hi there", "--timbre-id", "v", "--interrupt-after-ms", "0"});
+    assertNull(args.file);
+    assertEquals("Hi there", args.text);
+    assertEquals("v", args.timbreId);
+    assertEquals(0, args.interruptAfterMs);
+    for (String[] bad :
+        new String[][] {{"--task", "t"}, {"--task", "t", "--file", "f", "--text", "hi"}}) {
+      Args.UsageException e = assertThrows(Args.UsageException.class, () -> Args.parse(bad));
+      assertTrue(e.getMessage().contains("give one of --file or --text"), e.getMessage());
+    }
+  }
+
+  @Test
+  void theOtherCallsAreSubcommandsWithTheirOwnFlags() throws Exception {
+    Commands.CommandArgs stop =
+        Commands.parse("stop", new String[] {"--task", "t", "--stop-mode", "interrupt", "--json"});
+    assertEquals("interrupt", stop.stopMode);
+    assertTrue(stop.json);
+    assertTrue(Commands.parse("get-task", new String[] {"--task", "t", "--refresh"}).refresh);
+    for (String[] bad :
+        new String[][] {
+          {"stop", "--task", "t", "--stop-mode", "later"}, {"watch-task", "--task", "t", "--refresh"},
+          {"get-task", "--refresh"}
+        }) {
+      Args.UsageException e =
+          assertThrows(
+              Args.UsageException.class,
+              () -> Commands.parse(bad[0], java.util.Arrays.copyOfRange(bad, 1, bad.length)));
+      assertEquals(2, e.status);
+    }
+    assertEquals(java.util.Set.of("stop", "get-task", "watch-task"), Commands.NAMES);
+  }
+
+  @Test
+  void aTaskPrintsEveryFieldAnUnsetMessageLeftOut() {
+    io.dhgateway.v1.TaskInfo info =
+        io.dhgateway.v1.TaskInfo.newBuilder()
+            .setTaskId("t")
+            .setStatus(io.dhgateway.v1.TaskStatus.TASK_STATUS_STREAMING)
+            .setQueuedDrives(1)
+            .build();
+    JsonObject line = DhDrive.messageJson("task", info);
+    assertEquals("task", line.get("event").getAsString());
+    assertEquals("TASK_STATUS_STREAMING", line.get("status").getAsString());
+    assertEquals(1, line.get("queued_drives").getAsInt());
+    assertEquals("", line.get("fail_reason").getAsString());
+    assertFalse(line.has("status_time"));
+    assertFalse(line.has("active_drive"));
   }
 }
