@@ -98,15 +98,47 @@ impl Client {
         (AudioSender { tx }, events)
     }
 
-    /// Ends the active drive of `task_id` (barge-in); returns its DriveId ("" if none yet).
+    /// [`Client::stop`] with `STOP_MODE_FINISH`; returns only the DriveId ("" if none yet).
     /// Fails with NOT_FOUND / NO_ACTIVE_DRIVE when the task has none.
     pub async fn stop_drive(&self, task_id: &str, profile: &str) -> Result<String, DriveError> {
+        let response = self.stop(task_id, profile, pb::StopMode::Finish).await?;
+        Ok(response.drive_id)
+    }
+
+    /// Ends the active drive of `task_id`, on whichever replica runs it: `Finish` lets the
+    /// avatar play what it was sent, `Interrupt` silences it now (also a speaking avatar whose
+    /// drive already ended). The drive's stream ends ABORTED / STOPPED_BY_REQUEST; the answer
+    /// has its `drive_id`, `played_ms` and `interrupted`. Fails with NOT_FOUND /
+    /// NO_ACTIVE_DRIVE when the task has none.
+    pub async fn stop(
+        &self,
+        task_id: &str,
+        profile: &str,
+        mode: pb::StopMode,
+    ) -> Result<pb::StopDriveResponse, DriveError> {
         let request = self.request(pb::StopDriveRequest {
             task_id: task_id.to_owned(),
             profile: profile.to_owned(),
+            mode: mode.into(),
         });
-        let response = self.inner.clone().stop_drive(request).await?;
-        Ok(response.into_inner().drive_id)
+        Ok(self.inner.clone().stop_drive(request).await?.into_inner())
+    }
+
+    /// How the task is: the vendor's status, whether the avatar speaks and in which drive,
+    /// the active drive, the queue and the idle deadline; `refresh` asks the vendor now.
+    /// Fails with NOT_FOUND / UPSTREAM_TASK_NOT_FOUND for a task the vendor does not know.
+    pub async fn get_task(
+        &self,
+        task_id: &str,
+        profile: &str,
+        refresh: bool,
+    ) -> Result<pb::TaskInfo, DriveError> {
+        let request = self.request(pb::GetTaskRequest {
+            task_id: task_id.to_owned(),
+            profile: profile.to_owned(),
+            refresh,
+        });
+        Ok(self.inner.clone().get_task(request).await?.into_inner())
     }
 
     /// The gateway's active and queued drives (of `task_id`, or all for "").

@@ -28,6 +28,10 @@ pub struct DriveOptions {
     pub labels: HashMap<String, String>,
     /// The gateway's credentials profile ("" = default).
     pub profile: String,
+    /// A text drive: the vendor's TTS speaks `text.text` (1 to 1800 characters) in the timbre
+    /// `text.timbre_id` ("" = the profile's default); the drive carries no audio, and the audio
+    /// format fields are ignored. `None`: an audio drive.
+    pub text: Option<pb::TextInput>,
 }
 
 impl Default for DriveOptions {
@@ -43,6 +47,7 @@ impl Default for DriveOptions {
             queue_timeout: None,
             labels: HashMap::new(),
             profile: String::new(),
+            text: None,
         }
     }
 }
@@ -50,15 +55,17 @@ impl Default for DriveOptions {
 impl DriveOptions {
     /// The `DriveConfig` message for `task_id`.
     pub fn to_config(&self, task_id: &str) -> pb::DriveConfig {
+        // A text drive has no audio format.
+        let input = self.text.is_none().then(|| pb::AudioFormat {
+            encoding: self.encoding.into(),
+            sample_rate_hz: self.sample_rate_hz,
+            channels: self.channels,
+            voice_channel: self.voice_channel.into(),
+            keep_stereo: self.keep_stereo,
+        });
         pb::DriveConfig {
             task_id: task_id.to_owned(),
-            input: Some(pb::AudioFormat {
-                encoding: self.encoding.into(),
-                sample_rate_hz: self.sample_rate_hz,
-                channels: self.channels,
-                voice_channel: self.voice_channel.into(),
-                keep_stereo: self.keep_stereo,
-            }),
+            input,
             output_sample_rate_hz: self.output_sample_rate_hz,
             on_conflict: self.on_conflict.into(),
             // Whole milliseconds, like the other clients; saturates far beyond any real wait.
@@ -71,6 +78,7 @@ impl DriveOptions {
             }),
             labels: self.labels.clone(),
             profile: self.profile.clone(),
+            text: self.text.clone(),
         }
     }
 }
@@ -100,6 +108,24 @@ pub fn chunk_bytes(encoding: Encoding, rate_hz: i32, channels: i32, chunk_ms: i6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_drive_carries_the_text_and_no_audio_format() {
+        let text = pb::TextInput {
+            text: "Hello!".into(),
+            timbre_id: "v-1".into(),
+            speech_rate: 50,
+            pitch_rate: -20,
+        };
+        let options = DriveOptions {
+            encoding: Encoding::Wav,
+            text: Some(text.clone()),
+            ..DriveOptions::default()
+        };
+        let config = options.to_config("t");
+        assert_eq!((config.input, config.text), (None, Some(text)));
+        assert!(DriveOptions::default().to_config("t").input.is_some());
+    }
 
     #[test]
     fn chunk_sizes_follow_rate_channels_width_and_duration() {

@@ -243,6 +243,11 @@ fn event_json(event: &Event) -> Map<String, Value> {
             ("frames_sent", int64(c.frames_sent)),
             ("underruns", c.underruns.into()),
             ("stop_lag_ms", int64(c.stop_lag_ms)),
+            ("dropped_ms", int64(c.dropped_ms)),
+            ("time_to_first_frame_ms", int64(c.time_to_first_frame_ms)),
+            ("time_to_speaking_ms", int64(c.time_to_speaking_ms)),
+            ("played_ms", int64(c.played_ms)),
+            ("interrupted", c.interrupted.into()),
         ],
     };
     for (name, value) in fields {
@@ -638,12 +643,17 @@ mod tests {
                 frames_sent: 75,
                 underruns: 0,
                 stop_lag_ms: 12,
+                dropped_ms: 40,
+                time_to_first_frame_ms: 5,
+                time_to_speaking_ms: 9,
+                played_ms: 2960,
+                interrupted: true,
             })),
         })
         .expect("known");
         assert_eq!(
             Value::Object(event_json(&event)).to_string(),
-            r#"{"event":"completed","drive_id":"d-1","received_ms":"3000","sent_ms":"3000","bytes_sent":"96000","frames_sent":"75","underruns":0,"stop_lag_ms":"12"}"#
+            r#"{"event":"completed","drive_id":"d-1","received_ms":"3000","sent_ms":"3000","bytes_sent":"96000","frames_sent":"75","underruns":0,"stop_lag_ms":"12","dropped_ms":"40","time_to_first_frame_ms":"5","time_to_speaking_ms":"9","played_ms":"2960","interrupted":true}"#
         );
         let queued = Event::from_proto(pb::DriveEvent {
             drive_id: String::new(),
