@@ -28,6 +28,7 @@ Pure code: time comes in as ``now``.
 
 from __future__ import annotations
 
+from gateway.drive.interrupt import Interruption, finishes, interrupts
 from gateway.drive.machine import DriveEvent, DriveMachine, DriveState, Lifecycle
 from gateway.drive.outputs import Completion, Deadline, Due
 from gateway.drive.playback import PlaybackModel
@@ -129,6 +130,7 @@ class TextCore(Lifecycle):
         #: Why the gateway ended the drive from outside.
         self.ended: GatewayError | None = None
         self.speech = SpeechTracker(vendor_grace_s=vendor_grace_s)
+        self.interruption = Interruption()  # the client's Interrupt (``interrupt.py``)
         self._playback = PlaybackModel(tolerance_ms=0)
         self._asked = False
 
@@ -152,12 +154,44 @@ class TextCore(Lifecycle):
         """End the drive from outside with ``reason``; True when the shell must interrupt
         what the drive awaits. A StopDrive (STOPPED_BY_REQUEST) lets a drive that is speaking
         finish: all of its text was handed over, as an audio drive playing out."""
-        if self.ended is not None or self.state not in _LIVE | {DriveState.STREAMING}:
+        if self.state not in _LIVE | {DriveState.STREAMING}:
             return False
-        if self.state is DriveState.STREAMING and reason.reason is Reason.STOPPED_BY_REQUEST:
-            return False
+        if self.ended is not None and not (finishes(self.ended) and interrupts(reason)):
+            return False  # the first reason wins; only an interrupt cuts a StopDrive FINISH
+        if self.state is DriveState.STREAMING and finishes(reason):
+            return False  # a StopDrive FINISH: the avatar says all of it
         self.ended = reason
         return True
+
+    # Interrupts: the avatar silent now.
+
+    def receive_interrupt(self, now: float) -> None:
+        """The client's Interrupt: the shell must silence the avatar (InterruptDriveTask, then
+        :meth:`silenced`) and complete the drive.
+
+        Raises:
+            InvalidDrive: INTERRUPT_REPEATED for a second one.
+        """
+        self.interruption.ask(now)
+
+    @property
+    def interrupting(self) -> bool:
+        """Whether the drive is interrupted: the client's Interrupt, a PREEMPT, a StopDrive
+        INTERRUPT."""
+        return self.interruption.asked_at is not None or interrupts(self.ended)
+
+    @property
+    def silence_owed(self) -> bool:
+        """True while the client's Interrupt waits for the vendor's silence: the avatar may
+        still speak this text (the vendor answered, its finish not reported)."""
+        asked = self.interruption.asked_at is not None and not self.interruption.settled
+        return asked and self.started_at is not None and not self.speech.finished
+
+    def silenced(self, at: float) -> None:
+        """The vendor interrupted the task (or could not be asked); the avatar went silent at
+        ``at``: what it had said then is what it said."""
+        self.interruption.settled = True
+        self.speech.cut(at, self.playback)
 
     def fail(self, error: GatewayError) -> None:
         """The client's stream failed, or the vendor's drive; the first failure is reported."""
@@ -264,6 +298,15 @@ class TextCore(Lifecycle):
 
     def completed(self) -> Completion:
         """The final accounting (after :meth:`finish`): a text drive sends no audio."""
+        finish, spoke_at = self.speech.finish_event, self.speech.started_at
         return Completion(
-            received_ms=0, sent_ms=0, bytes_sent=0, frames_sent=0, underruns=0, stop_lag_ms=0
+            received_ms=0,
+            sent_ms=0,
+            bytes_sent=0,
+            frames_sent=0,
+            underruns=0,
+            stop_lag_ms=0,
+            played_ms=0 if finish is None else finish.played_ms,
+            interrupted=self.interrupting,
+            time_to_speaking_ms=0 if spoke_at is None else round((spoke_at - self.began_at) * 1000),
         )

@@ -8,7 +8,9 @@ PREEMPT drive, which must not wait for the old drive's tail, 0 otherwise, so the
 whatever it still says first), report Started, then the playback events as the estimate or the
 vendor's callbacks (``vendor_status``) say, and hold the task until PlaybackFinished. The
 client's stream carries nothing but the config (and the half-close): an audio chunk or a mark
-fails the drive (TEXT_DRIVE_AUDIO).
+fails the drive (TEXT_DRIVE_AUDIO). Its ``Interrupt`` silences the avatar: InterruptDriveTask,
+then PlaybackFinished (interrupted) and Completed; a PREEMPT, a StopDrive INTERRUPT and any end
+while the avatar may still speak it do the same before the task is let go.
 
 The vendor call, once sent, is never cut short: a cancelled drive waits for its answer in its
 clean-up (bounded by the call's own deadlines), since the vendor may speak a text whose answer
@@ -27,10 +29,11 @@ from gateway.config import Credentials
 from gateway.drive.audio import OutputFormat
 from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
-from gateway.drive.spec import ConflictPolicy, DriveSpec, MarkRequest
+from gateway.drive.spec import ConflictPolicy, DriveSpec, InterruptRequest, MarkRequest
 from gateway.drive.text import TextCore, resolve_timbre
 from gateway.errors import GatewayError, InvalidDrive, Reason, UpstreamApiError
 from gateway.observability.observer import DriveEnd
+from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, report_end
 from gateway.service.drive_services import DriveServices
 from gateway.service.drive_shell import DriveListener, DriveShell
@@ -66,7 +69,7 @@ class TextDrive(DriveShell[TextCore]):
         services: DriveServices,
         spec: DriveSpec,
         credentials: Credentials,
-        requests: AsyncIterator[bytes | MarkRequest],
+        requests: AsyncIterator[bytes | MarkRequest | InterruptRequest],
         listener: DriveListener,
     ) -> None:
         request = spec.text
@@ -92,6 +95,8 @@ class TextDrive(DriveShell[TextCore]):
     async def _steps(self) -> Completion:
         self._lease = await self._acquire()
         self.core.admitted()
+        if self.core.interrupting:
+            return self.core.completed()  # interrupted while it waited: nothing to say
         await self._set_up()
         await self._speak()
         return self.core.completed()
@@ -132,6 +137,8 @@ class TextDrive(DriveShell[TextCore]):
         """Report what the avatar says, until it finished (or the drive must end)."""
         core = self.core
         while True:
+            if core.silence_owed:
+                await self._silence()
             now = self._clock()
             if (error := core.end_due(now)) is not None:
                 raise error
@@ -142,10 +149,29 @@ class TextDrive(DriveShell[TextCore]):
             assert deadline is not None  # a speaking drive has its longest time at least
             await self._sleep_until(deadline.at)
 
+    async def _silence(self) -> None:
+        """Ask the vendor to interrupt the task (bounded); the avatar is silent from its
+        answer, or, when it cannot be asked, from now on by the gateway's account."""
+        try:
+            async with asyncio.timeout(self._call_bound_s()):
+                await self.services.upstream.interrupt_drive_task(
+                    self.spec.task_id, self.credentials
+                )
+        except (GatewayError, TimeoutError) as exc:
+            log.warning(
+                "could not interrupt the avatar: %s", type(exc).__name__, extra=self._log_fields()
+            )
+        self.core.silenced(self._clock())
+
     async def _read(self) -> None:
-        """Fail the drive on anything the client sends after the config (but the half-close)."""
+        """Take the client's Interrupt; fail the drive on anything else it sends after the
+        config (but the half-close)."""
         try:
             async for item in self._requests:
+                if isinstance(item, InterruptRequest):
+                    self.core.receive_interrupt(self._clock())
+                    self._wake.set()
+                    continue
                 what = "a mark" if isinstance(item, MarkRequest) else "an audio chunk"
                 raise InvalidDrive(
                     Reason.TEXT_DRIVE_AUDIO,
@@ -165,11 +191,10 @@ class TextDrive(DriveShell[TextCore]):
             await asyncio.wait({call}, timeout=self._call_bound_s())
             call.cancel()  # beyond its own deadlines: give up on it
         if owed:
-            # The avatar may still speak this text; InterruptDriveTask is not wired yet.
-            log.info("text drive ended while the avatar may speak it", extra=self._log_fields())
+            await self._silence()  # nobody else owns what the avatar still says of it
         self.core.released()
         if self._lease is not None:
-            await self.services.registry.release(self._lease)
+            await self.services.registry.release(self._lease, self._played())
         log.debug("drive closed", extra=self._log_fields())
 
     def _call_bound_s(self) -> float:
@@ -177,6 +202,13 @@ class TextDrive(DriveShell[TextCore]):
         upstream = self.services.connection
         budget_s = max(upstream.retry_budget_s, upstream.rate_limit_budget_s)
         return 2 * upstream.request_timeout_s + budget_s
+
+    def _played(self) -> Played:
+        """What the avatar said of the drive, for the StopDrive that may wait for it."""
+        finish = self.core.speech.finish_event
+        if finish is None:
+            return Played(0, self.core.interrupting)
+        return Played(finish.played_ms, finish.interrupted)
 
     # Reporting.
 

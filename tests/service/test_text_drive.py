@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from dhgateway.v1 import gateway_pb2 as pb
+from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 from dhgateway_client import DriveError, DriveOptions, Mark, TextInput
 
 from gateway.callbacks.receiver import PATH
@@ -261,3 +261,66 @@ async def test_the_vendors_drive_failure_fails_the_text_drive(vendor: Harness) -
     error = await asyncio.wait_for(stream_error(stream), 5)
     # The task's end is why: the gateway saw the task alive, so the vendor's 400000005 says so.
     assert (error.code, error.reason) == (C.FAILED_PRECONDITION, "TASK_ENDED")
+
+
+async def held_open() -> AsyncIterator[bytes]:
+    """A text drive's audio side that stays open (so its Interrupt goes on the stream)."""
+    await asyncio.Event().wait()
+    yield b""  # never reached
+
+
+@pytest.mark.asyncio
+async def test_an_interrupt_silences_the_text_and_the_stream_ends_ok(vendor: Harness) -> None:
+    stream = vendor.client.drive("t-int", held_open(), say("i" * 200))
+    async with asyncio.timeout(10):
+        events = [await anext(stream)]
+        while events[-1].WhichOneof("event") != "playback_started":
+            events.append(await anext(stream))
+        await asyncio.sleep(0.2)
+        await stream.interrupt()
+        events += [e async for e in stream]
+    assert kinds(events)[-2:] == ["playback_finished", "completed"]
+    finished, completed = events[-2].playback_finished, events[-1].completed
+    assert finished.interrupted and completed.interrupted
+    assert 0 < finished.played_ms < 200 * MS_PER_CHAR and completed.played_ms == finished.played_ms
+    assert completed.time_to_speaking_ms > 0
+    actions = [c.action for c in vendor.sim.api_calls]
+    assert actions.count("InterruptDriveTask") == 1
+    playout = vendor.sim.playout(events[0].drive_id)
+    assert playout.outcome is PlayoutOutcome.INTERRUPTED
+    # The task is free at once: the next text speaks.
+    assert kinds(await events_of(vendor, "t-int", say("n" * 10)))[-1] == "completed"
+
+
+@pytest.mark.asyncio
+async def test_stop_drive_interrupt_silences_a_speaking_text(vendor: Harness) -> None:
+    stream = vendor.client.drive("t-stop", [], say("s" * 300))
+    drive_id = await started_drive_id(stream)
+    result = await vendor.client.stop("t-stop", mode="INTERRUPT")
+    assert result.drive_id == drive_id and result.interrupted
+    events = []
+    with pytest.raises(DriveError) as caught:
+        async for event in stream:
+            events.append(event)
+    assert (caught.value.code, caught.value.reason) == (C.ABORTED, "STOPPED_BY_REQUEST")
+    assert kinds(events)[-1] == "playback_finished" and events[-1].playback_finished.interrupted
+    assert result.played_ms == events[-1].playback_finished.played_ms
+    assert vendor.sim.playout(drive_id).outcome is PlayoutOutcome.INTERRUPTED
+
+
+@pytest.mark.asyncio
+async def test_a_second_interrupt_is_refused(vendor: Harness) -> None:
+    stub: Any = pb_grpc.DriveGatewayStub(vendor.channel)
+
+    async def requests() -> AsyncIterator[pb.DriveRequest]:
+        yield pb.DriveRequest(config=say("r" * 200).to_config("t-twice"))
+        await vendor.sim.wait_for(lambda: bool(vendor.sim.text_drives))
+        yield pb.DriveRequest(interrupt=pb.Interrupt())
+        yield pb.DriveRequest(interrupt=pb.Interrupt())
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async with asyncio.timeout(10):
+            async for _ in stub.Drive(requests()):
+                pass
+    error = DriveError.from_rpc_error(caught.value)
+    assert (error.code, error.reason) == (C.INVALID_ARGUMENT, "INTERRUPT_REPEATED")
