@@ -39,11 +39,14 @@ def _value_problem(field: FieldDescriptor, value: Any) -> str | None:
     elif kind == FieldDescriptor.TYPE_STRING:
         ok = isinstance(value, str)
     elif kind == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None  # an enum field has its type
         ok = value in field.enum_type.values_by_name
-    elif field.message_type.full_name in _AS_STRING:
-        ok = isinstance(value, str)
     else:
-        return _message_problem(field.message_type, value)
+        message = field.message_type
+        assert message is not None  # the rest are message fields
+        if message.full_name not in _AS_STRING:
+            return _message_problem(message, value)
+        ok = isinstance(value, str)
     return None if ok else f"{field.name}={value!r}"
 
 
@@ -85,6 +88,7 @@ def line_problem(line: dict[str, Any]) -> str | None:
         return f"unknown event {kind!r}"
     if not isinstance(rest.pop("drive_id", None), str):
         return f"{kind} has no drive_id"
+    assert event.message_type is not None  # every event is a message
     return _message_problem(event.message_type, rest)
 
 
