@@ -8,8 +8,17 @@ bytes and waits.
 Tasks: the RPC handler runs :meth:`Drive.run` (``drive_shell.py``), which runs the drive in a
 child task (so a preemption or a StopDrive can cancel it from outside) and a reader task that
 feeds the client's audio into the core no faster than the core wants it. The child's
-``finally`` is where every obligation is met, whatever happened: Stop if Start was sent, the
-WebSocket closed, the task released. It runs shielded, so a second cancellation cannot skip it.
+``finally`` is where every obligation is met, whatever happened: the avatar silenced if the
+drive was interrupted (InterruptDriveTask, after the last frame), Stop if Start was sent, the
+WebSocket closed, the task released (with what the avatar played, for a StopDrive). It runs
+shielded, so a second cancellation cannot skip it.
+
+Barge-in (``gateway/drive/interrupt.py``): the client's Interrupt wakes the streaming loop,
+which leaves it as a completed drive does, but silences the avatar first and ends with
+PlaybackFinished (``interrupted``) and Completed, status OK. A PREEMPT or a StopDrive
+INTERRUPT cancels the work as any end from outside does; the clean-up silences the avatar. A
+StopDrive FINISH does not cancel a streaming drive: the loop sends Stop, lets the avatar play
+out what it was sent, then ends STOPPED_BY_REQUEST.
 
 Reporting (``drive_log.py``): one log line per lifecycle step, the same steps to the observer;
 nothing per chunk.
@@ -21,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 
 from gateway.config import Credentials
@@ -28,7 +38,7 @@ from gateway.drive.audio import Converter, OutputFormat
 from gateway.drive.core import DriveCore
 from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
-from gateway.drive.spec import DriveSpec, MarkRequest
+from gateway.drive.spec import DriveSpec, InterruptRequest, MarkRequest
 from gateway.errors import (
     GatewayError,
     InvalidDrive,
@@ -36,6 +46,7 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
+from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, log_end
 from gateway.service.drive_services import DriveServices
 from gateway.service.drive_shell import DriveListener, DriveShell
@@ -43,6 +54,27 @@ from gateway.service.flag import Flag
 from gateway.upstream import DriveSession
 
 log = logging.getLogger("gateway.drive")
+
+#: How often the streaming loop looks again while the reader's frames are in flight after an
+#: Interrupt (their sender wakes it when done; this only bounds the wait).
+_IN_FLIGHT_LOOK_S = 0.05
+#: How long a drive the client interrupted waits for its half-close (which follows the Interrupt
+#: at once) before it completes anyway; the avatar is silent by then.
+_HALF_CLOSE_WAIT_S = 0.5
+#: How much audio the reader reads ahead while the core wants none (to see an Interrupt
+#: behind it): about 2 s of 16 kHz mono s16; the pacer holds what it takes as before.
+_READ_AHEAD_BYTES = 64 * 1024
+
+_Request = bytes | MarkRequest | InterruptRequest
+
+
+async def _next(items: AsyncIterator[_Request]) -> _Request | None:
+    """The client's next request; None once its stream ended."""
+    return await anext(items, None)
+
+
+def _size(ahead: deque[bytes | MarkRequest]) -> int:
+    return sum(len(item) for item in ahead if isinstance(item, bytes))
 
 
 class Drive(DriveShell[DriveCore]):
@@ -52,8 +84,8 @@ class Drive(DriveShell[DriveCore]):
         services: what every drive shares (registry, vendor client, observer, settings, clock).
         spec: the validated config.
         credentials: the vendor account to drive with.
-        audio: the client's audio chunks and marks; ends at half-close; may raise
-            GatewayError.
+        audio: the client's audio chunks, marks and its Interrupt; ends at half-close; may
+            raise GatewayError.
         listener: receives Queued / Started / Progress and the playback events.
     """
 
@@ -62,7 +94,7 @@ class Drive(DriveShell[DriveCore]):
         services: DriveServices,
         spec: DriveSpec,
         credentials: Credentials,
-        audio: AsyncIterator[bytes | MarkRequest],
+        audio: AsyncIterator[_Request],
         listener: DriveListener,
     ) -> None:
         core = DriveCore(
@@ -75,9 +107,16 @@ class Drive(DriveShell[DriveCore]):
         super().__init__(services, spec, credentials, listener, core)
         self._audio = audio
         self._session: DriveSession | None = None
-        self._want = Flag(True)  # the core wants more audio
+        self._want = Flag(True)  # the core wants more audio (or the read-ahead came)
+        self._coming: asyncio.Future[_Request | None] | None = None  # the read-ahead
 
     # Outside requests (the rest: ``DriveShell``).
+
+    def _take_end(self) -> None:
+        if self.core.finishing:
+            self._wake.set()  # StopDrive FINISH: the streaming loop sends Stop and plays out
+        else:
+            super()._take_end()
 
     def vendor_status(self, status: int) -> None:
         """The vendor's callback said this drive is driving (2: the avatar speaks) or ended
@@ -94,10 +133,15 @@ class Drive(DriveShell[DriveCore]):
     # The drive.
 
     async def _steps(self) -> Completion:
-        # A WAV stream's format is known from its header: validate it before the task is held
-        # or the vendor called.
-        output = await self._until_output_known()
-        self._lease = await self._acquire()
+        try:
+            # A WAV stream's format is known from its header: validate it before the task is
+            # held or the vendor called.
+            output = await self._until_output_known()
+            self._lease = await self._acquire()
+        except asyncio.CancelledError:
+            if self.core.ended is None and self.core.interrupting:
+                return self.core.completed()  # interrupted before it held the task: nothing owed
+            raise
         self.core.admitted()
         await self._set_up(output)
         return await self._stream()
@@ -161,8 +205,17 @@ class Drive(DriveShell[DriveCore]):
         try:
             while True:
                 now = self._clock()
+                if core.finishing:
+                    break  # StopDrive FINISH: Stop, then the avatar plays what it was sent
                 if (error := core.end_due(now)) is not None:
                     raise error
+                if core.interrupting:
+                    # The client's Interrupt: nothing more is sent; the avatar is silenced
+                    # once the frames in flight (the reader's) are written.
+                    if not core.frames_in_flight:
+                        break
+                    await self._sleep_until(now + _IN_FLIGHT_LOOK_S)
+                    continue
                 await self._pump()
                 if (snapshot := core.progress_due(now)) is not None:
                     self._listener.progress(self, snapshot)
@@ -176,14 +229,56 @@ class Drive(DriveShell[DriveCore]):
                 await self._sleep_until(deadline.at)
         finally:
             session.closed.remove_done_callback(on_closed)
+        if core.silence_owed:
+            await self._silence()
         if core.finish(self._clock()):
             await self._send_stop()
         if core.end_error is not None:
             raise core.end_error
+        if core.interruption.asked_at is not None:
+            await self._until_half_closed()
+            if core.failure is not None:
+                raise core.failure  # e.g. a second Interrupt, read while the avatar was silenced
         core.play_out()
         await session.close()  # the connection's work is done; the task stays held
         await self._play_out()
+        if core.ended is not None:
+            raise core.ended  # StopDrive FINISH: the avatar played what it was sent
         return core.completed()
+
+    async def _until_half_closed(self) -> None:
+        """After the client's Interrupt, read its stream to the half-close (at most
+        :data:`_HALF_CLOSE_WAIT_S`), so that whatever it sent after the Interrupt is judged
+        before the drive completes."""
+        core = self.core
+        give_up_at = self._clock() + _HALF_CLOSE_WAIT_S
+        while not core.input_ended and core.failure is None and self._clock() < give_up_at:
+            await self._sleep_until(give_up_at)
+
+    async def _silence(self) -> None:
+        """Ask the vendor to silence the task's avatar now (InterruptDriveTask), as the core
+        owes it; the caller must have written the drive's last frame. The playhead stops
+        where the avatar went silent; when the vendor cannot be asked, the avatar plays what
+        it has (logged; the drive ends as it would have)."""
+        core = self.core
+        asked_at = self._clock()
+        try:
+            result = await self.services.upstream.interrupt_drive_task(
+                self.spec.task_id, self.credentials
+            )
+        except GatewayError as exc:
+            core.silence_failed()
+            log.warning(
+                "drive not interrupted: the avatar plays what it has",
+                extra=self._log_fields(error=exc.message, reason=exc.reason.value),
+            )
+        else:
+            # The avatar went silent while the answered request was in flight: its middle.
+            sent_at = asked_at + result.waited_s
+            core.silenced((sent_at + self._clock()) / 2)
+            played_ms = core.played_ms(self._clock())
+            log.info("drive interrupted", extra=self._log_fields(played_ms=played_ms))
+        self._report_playback(self._clock())
 
     async def _play_out(self) -> None:
         """Report what the avatar plays of the rest, until it finished: by the estimate at
@@ -203,22 +298,29 @@ class Drive(DriveShell[DriveCore]):
 
         Once the drive started, audio that is due goes out from here at once (the common case of
         a real-time client); the timer loop in :meth:`_stream` is woken only when the pacer held
-        something back, so a chunk costs no task switch and no timer.
+        something back, so a chunk costs no task switch and no timer. While the core wants
+        none, the reader reads on (at most :data:`_READ_AHEAD_BYTES`, held): an Interrupt
+        behind audio the client sent ahead is seen at once, not when the pacer takes it.
         """
         core = self.core
+        items = aiter(self._audio)
+        ahead: deque[bytes | MarkRequest] = deque()  # read, not yet fed: the core wants none
         try:
-            async for chunk in self._audio:
-                if isinstance(chunk, MarkRequest):
-                    core.receive_mark(chunk.name, self._clock())
-                    continue
-                core.receive_audio(chunk, self._clock())
-                if core.started_at is None:
-                    self._wake.set()  # the set-up may be waiting for the format
+            while True:
+                coming, self._coming = self._coming, None
+                item = await (coming if coming is not None else _next(items))
+                if item is None:
+                    break
+                if isinstance(item, InterruptRequest):
+                    while ahead:  # received before it: counted, then dropped with the rest
+                        self._take_now(ahead.popleft())
+                    self._interrupt()
+                elif core.interruption.asked_at is not None:
+                    self._take_now(item)  # raises: nothing may follow the Interrupt
                 else:
-                    await self._pump()  # what the pacer holds back, the timer loop releases
-                if not core.wants_audio():
-                    self._want.clear()
-                    await self._want.wait()
+                    ahead.append(item)
+                    await self._feed(ahead, items)
+            await self._feed(ahead, None)
             core.receive_end(self._clock())
         except GatewayError as exc:
             core.fail(exc)
@@ -226,6 +328,58 @@ class Drive(DriveShell[DriveCore]):
                 # A queued drive awaits the task, not its inputs: end it now, or a bad frame
                 # would wait for the holder (a drive being set up goes on to Start and Stop).
                 self.end(exc)
+        finally:
+            if self._coming is not None:
+                self._coming.cancel()  # the drive is over: nothing more is read
+        self._wake.set()
+
+    async def _feed(
+        self, ahead: deque[bytes | MarkRequest], items: AsyncIterator[_Request] | None
+    ) -> None:
+        """Feed ``ahead`` to the core as it wants it. While it wants none, read the next
+        request meanwhile (``items``; None: the stream ended) into :attr:`_coming`, and return
+        once it came (or ``ahead`` is fed)."""
+        core = self.core
+        while ahead:
+            if core.wants_audio():
+                item = ahead.popleft()
+                self._take_now(item)
+                if core.started_at is not None and isinstance(item, bytes):
+                    await self._pump()  # what the pacer holds back, the timer loop releases
+                continue
+            if self._coming is None and items is not None and _size(ahead) < _READ_AHEAD_BYTES:
+                self._coming = asyncio.ensure_future(_next(items))
+                self._coming.add_done_callback(lambda _: self._want.set())
+            if self._coming is not None and self._coming.done():
+                return
+            self._want.clear()
+            await self._want.wait()
+
+    def _take_now(self, item: bytes | MarkRequest) -> None:
+        """Give one audio chunk or mark to the core (its frames go out with the next pump).
+
+        Raises:
+            InvalidDrive: from the core (a bad chunk or mark; anything after an Interrupt).
+        """
+        core = self.core
+        if isinstance(item, MarkRequest):
+            core.receive_mark(item.name, self._clock())
+            return
+        core.receive_audio(item, self._clock())
+        if core.started_at is None:
+            self._wake.set()  # the set-up may be waiting for the format
+
+    def _interrupt(self) -> None:
+        """The client's Interrupt: the streaming loop ends the drive; a drive that does not
+        hold its task yet ends at once. The reader reads on (only the half-close may follow).
+
+        Raises:
+            InvalidDrive: INTERRUPT_REPEATED.
+        """
+        core = self.core
+        core.receive_interrupt(self._clock())
+        if core.state in (DriveState.IDLE, DriveState.QUEUED) and self._work is not None:
+            self._work.cancel()  # it waits for its format or its turn, not for its inputs
         self._wake.set()
 
     async def _pump(self) -> None:
@@ -240,6 +394,8 @@ class Drive(DriveShell[DriveCore]):
                     await session.send_audio(frame)
             finally:
                 core.frames_written(self._clock())
+                if core.interrupting:
+                    self._wake.set()  # the streaming loop waits for these to silence the avatar
         # What the pacer holds back is the timer loop's: wake it to learn the new deadline
         # (it may be asleep until the next Progress). Not while another sender is busy: that
         # one wakes it when done.
@@ -263,16 +419,29 @@ class Drive(DriveShell[DriveCore]):
             )
 
     async def _clean_up(self, reader: asyncio.Task[None], owes_stop: bool) -> None:
+        core = self.core
         with contextlib.suppress(BaseException):
-            await reader
+            await reader  # its frames are written: the silence comes after the last one
+        if core.silence_owed:  # a PREEMPT or a StopDrive INTERRUPT (live or playing out)
+            await self._silence()
+            now = self._clock()
+            core.cut(now)  # the vendor could not be asked: the drive ends here anyway
+            self._report_playback(now)
         if owes_stop:
             await self._send_stop()
         if self._session is not None:
             await self._session.close()
-        self.core.released()
+        core.released()
         if self._lease is not None:
-            await self.services.registry.release(self._lease)
+            await self.services.registry.release(self._lease, self._played())
         log.debug("drive closed", extra=self._log_fields())
+
+    def _played(self) -> Played:
+        """What the avatar played of the drive, for the StopDrive that may wait for it."""
+        finish = self.core.speech.finish_event
+        if finish is None:
+            return Played(0, self.core.interrupting)
+        return Played(finish.played_ms, finish.interrupted)
 
     # Reporting.
 

@@ -133,7 +133,13 @@ class DriveShell(Generic[CoreT]):
         vendor gets what it is owed, the stream ends with ``reason``. Safe to call more than
         once; the first reason wins, and a drive already ending by itself ends as it would
         have."""
-        if self.core.end(reason) and self._work is not None and not self._work.done():
+        if self.core.end(reason):
+            self._take_end()
+
+    def _take_end(self) -> None:
+        """The core took an end from outside: interrupt what the drive awaits (a subclass may
+        let its work end it instead)."""
+        if self._work is not None and not self._work.done():
             self._work.cancel()
 
     async def wait_finished(self, timeout_s: float) -> None:

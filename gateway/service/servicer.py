@@ -21,7 +21,7 @@ from google.protobuf import timestamp_pb2
 from gateway.config import Credentials
 from gateway.drive.audio import OutputFormat
 from gateway.drive.progress import ProgressSnapshot
-from gateway.drive.spec import MarkRequest
+from gateway.drive.spec import InterruptRequest, MarkRequest
 from gateway.drive.speech import Heard, PlaybackEvent, Source
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
 from gateway.registry.base import task_key
@@ -84,8 +84,9 @@ class _DriveRequests:
     def __aiter__(self) -> _DriveRequests:
         return self
 
-    async def __anext__(self) -> bytes | MarkRequest:
-        """The next non-empty audio chunk or mark; the end of the stream ends the iteration.
+    async def __anext__(self) -> bytes | MarkRequest | InterruptRequest:
+        """The next non-empty audio chunk, mark or Interrupt; the end of the stream ends the
+        iteration.
 
         Raises:
             InvalidDrive: CONFIG_REPEATED; MALFORMED_REQUEST from the read, which the drive's
@@ -102,6 +103,8 @@ class _DriveRequests:
                     return request.audio
             elif kind == "mark":
                 return MarkRequest(request.mark.name)
+            elif kind == "interrupt":
+                return InterruptRequest()
             elif kind == "config":
                 raise InvalidDrive(
                     Reason.CONFIG_REPEATED, "a DriveConfig may only come first, once"
@@ -305,6 +308,9 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             stop_lag_ms=completion.stop_lag_ms,
             time_to_first_frame_ms=completion.time_to_first_frame_ms,
             time_to_speaking_ms=completion.time_to_speaking_ms,
+            dropped_ms=completion.dropped_ms,
+            played_ms=completion.played_ms,
+            interrupted=completion.interrupted,
         )
         await context.write(
             pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed)

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
+from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveError, DriveOptions, Mark, TextInput
 
 from gateway.callbacks.receiver import PATH
@@ -306,21 +306,3 @@ async def test_stop_drive_interrupt_silences_a_speaking_text(vendor: Harness) ->
     assert kinds(events)[-1] == "playback_finished" and events[-1].playback_finished.interrupted
     assert result.played_ms == events[-1].playback_finished.played_ms
     assert vendor.sim.playout(drive_id).outcome is PlayoutOutcome.INTERRUPTED
-
-
-@pytest.mark.asyncio
-async def test_a_second_interrupt_is_refused(vendor: Harness) -> None:
-    stub: Any = pb_grpc.DriveGatewayStub(vendor.channel)
-
-    async def requests() -> AsyncIterator[pb.DriveRequest]:
-        yield pb.DriveRequest(config=say("r" * 200).to_config("t-twice"))
-        await vendor.sim.wait_for(lambda: bool(vendor.sim.text_drives))
-        yield pb.DriveRequest(interrupt=pb.Interrupt())
-        yield pb.DriveRequest(interrupt=pb.Interrupt())
-
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        async with asyncio.timeout(10):
-            async for _ in stub.Drive(requests()):
-                pass
-    error = DriveError.from_rpc_error(caught.value)
-    assert (error.code, error.reason) == (C.INVALID_ARGUMENT, "INTERRUPT_REPEATED")
