@@ -74,5 +74,13 @@ PLAYBACK_DRIVES ?= 50
 bench-playback: $(STAMP)
 	$(BIN)/python -m bench.playback_skew --drives $(PLAYBACK_DRIVES)
 
+## Measure how long the avatar speaks once a client wants silence: cancel, StopDrive FINISH,
+## the in-stream interrupt and StopDrive INTERRUPT side by side, SILENCE_DRIVES each (default 30;
+## about a minute). Writes bench/results/stop-to-silence.{json,md}.
+.PHONY: bench-silence
+SILENCE_DRIVES ?= 30
+bench-silence: $(STAMP)
+	$(BIN)/python -m bench.stop_to_silence --drives $(SILENCE_DRIVES)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -32,17 +32,17 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-import grpc
 from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveError, DriveGatewayClient, DriveOptions
 
 from bench.__main__ import machine
+from bench.lanes import in_lanes
 from bench.playback_skew_report import (
     DriveResult,
     markdown,
@@ -129,21 +129,11 @@ async def drive_all(
 ) -> list[DriveResult]:
     """``drives`` drives, ``concurrency`` at a time, each on a task of its own; those not
     done within ``max_run_s`` are cancelled and left out."""
-    results: list[DriveResult] = []
-    pending = iter(range(drives))
 
-    async def lane(client: DriveGatewayClient) -> None:
-        for i in pending:  # the lanes share one iterator: each drive is taken once
-            kind = KINDS[i % len(KINDS)]
-            results.append(await one_drive(client, f"skew-{run_name}-{i}", kind))
+    def one(client: DriveGatewayClient, i: int) -> Awaitable[DriveResult]:
+        return one_drive(client, f"skew-{run_name}-{i}", KINDS[i % len(KINDS)])
 
-    async with grpc.aio.insecure_channel(address) as channel:
-        client = DriveGatewayClient(channel)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max_run_s), asyncio.TaskGroup() as group:
-                for _ in range(concurrency):
-                    group.create_task(lane(client))
-    return results
+    return await in_lanes(address, drives, concurrency, max_run_s, one)
 
 
 # The runs.

@@ -61,7 +61,8 @@ def metric_counts(text: str) -> dict[str, float]:
     return counts
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any]:
+def percentiles(values: Sequence[float]) -> dict[str, Any]:
+    """n, p50, p99, min and max of ``values``; None for each figure of an empty list."""
     return {
         "n": len(values),
         "p50": _round(percentile(values, 0.5)),
@@ -112,10 +113,10 @@ def summarise_run(
         "outcomes": _count(d.outcome for d in drives),
         "started": _count(d.started for d in ok),
         "finished": _count(d.finished for d in ok),
-        "start_skew_ms": _stats(values["playback_start_skew_ms"]),
-        "end_skew_ms": _stats(values["playback_end_skew_ms"]),
-        "playout_wait_ms": {k: _stats(v) for k, v in sorted(waits.items())},
-        "half_close_to_completed_ms": {k: _stats(v) for k, v in sorted(half_close.items())},
+        "start_skew_ms": percentiles(values["playback_start_skew_ms"]),
+        "end_skew_ms": percentiles(values["playback_end_skew_ms"]),
+        "playout_wait_ms": {k: percentiles(v) for k, v in sorted(waits.items())},
+        "half_close_to_completed_ms": {k: percentiles(v) for k, v in sorted(half_close.items())},
         "metrics": counts,
         "metrics_agree": agrees,
     }
