@@ -6,7 +6,10 @@
 //! [`Stream`](futures_core::Stream) of typed [`Event`]s (queued, started, progress,
 //! playback started, mark played, playback finished, completed). [`AudioSender::mark`] puts a
 //! named mark between chunks, echoed as `MarkPlayed` when the avatar has played the audio
-//! before it. Dropping the sender half-closes the stream (end of the utterance); the events
+//! before it; [`AudioSender::interrupt`] (or an [`Interrupter`]) silences the avatar now
+//! (barge-in). [`DriveOptions::text`] makes a text drive, spoken by the vendor's TTS.
+//! [`Client::stop`], [`Client::get_task`] and [`Client::watch_task`] (a [`TaskWatch`] of the
+//! task's changes) are the other calls. Dropping the sender half-closes the stream (end of the utterance); the events
 //! end with `Completed` once the avatar has played it all. Dropping the events cancels the
 //! drive (the gateway sends the avatar its Stop at once). A failed drive yields a
 //! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason and
@@ -46,15 +49,23 @@
 mod proto;
 
 mod client;
+mod drive;
 mod error;
+mod events;
 mod options;
+mod tasks;
+#[cfg(test)]
+mod testing;
 
 /// The generated messages and client of the contract, package `dhgateway.v1`.
 pub use proto::dhgateway::v1 as pb;
 
-pub use client::{AudioSender, Client, DriveClosed, DriveEvents, Event, EventKind};
+pub use client::Client;
+pub use drive::{AudioSender, DriveClosed, Interrupter};
 pub use error::{code_name, DriveError};
+pub use events::{DriveEvents, Event, EventKind};
 pub use options::{chunk_bytes, sample_width, DriveOptions};
 pub use pb::{ConflictPolicy, Encoding, PlaybackSource, VoiceChannel};
+pub use tasks::TaskWatch;
 pub use tonic::transport::Channel;
 pub use tonic::Code;
