@@ -21,15 +21,21 @@ def proto_files() -> list[Path]:
     return sorted(p.relative_to(PROTOS) for p in PROTOS.rglob("*.proto"))
 
 
-def run_protoc(*args: str, includes: tuple[Path, ...] = (), timeout_s: float = 300) -> None:
+def run_protoc(
+    *args: str,
+    includes: tuple[Path, ...] = (),
+    timeout_s: float = 300,
+    python: Path | None = None,
+) -> None:
     """Run the venv's protoc (grpcio-tools) on every contract .proto with ``args``.
 
     ``protos/`` is always on the include path; ``includes`` adds more (vendored protos).
     Pass the plugins and ``--X_out`` options in ``args``; extra files to compile go last.
+    ``python`` is another venv's interpreter whose grpcio-tools to run instead.
     """
     subprocess.run(
         [
-            sys.executable,
+            str(python or sys.executable),
             "-m",
             "grpc_tools.protoc",
             f"-I{PROTOS}",

@@ -5,7 +5,7 @@ import warnings
 
 from dhgateway.v1 import gateway_pb2 as dhgateway_dot_v1_dot_gateway__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.75.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in dhgateway/v1/gateway_pb2_grpc.py depends on'
+        + f' but the generated code in dhgateway/v1/gateway_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class DriveGatewayStub:
+class DriveGatewayStub(object):
     """DriveGateway drives cloud digital humans with streamed audio.
     """
 
@@ -67,7 +67,7 @@ class DriveGatewayStub:
                 _registered_method=True)
 
 
-class DriveGatewayServicer:
+class DriveGatewayServicer(object):
     """DriveGateway drives cloud digital humans with streamed audio.
     """
 
@@ -166,7 +166,7 @@ def add_DriveGatewayServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class DriveGateway:
+class DriveGateway(object):
     """DriveGateway drives cloud digital humans with streamed audio.
     """
 
