@@ -80,6 +80,9 @@ class UpstreamConfig:
     ws_ping_interval_s: float = 1.0
     ws_ping_timeout_s: float = 1.0
     ws_close_timeout_s: float = 2.0
+    #: Warm the API's connection after this long without a call (0: off), below aiohttp's
+    #: 15 s keep-alive, so a turn after a pause finds it open (gateway/upstream/warmup.py).
+    api_warm_interval_s: float = 10.0
     #: The vendor's docs say to skip certificate verification; turn it on with a CA bundle.
     tls_verify: bool = False
     ca_file: str | None = None
@@ -102,6 +105,8 @@ class UpstreamConfig:
             "ws_ping_timeout_s",
             "ws_close_timeout_s",
         )
+        if self.api_warm_interval_s < 0:
+            checks.add("api_warm_interval_s", f"must be >= 0, got {self.api_warm_interval_s}")
         checks.file("ca_file", self.ca_file)
         checks.done()
 

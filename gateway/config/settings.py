@@ -201,6 +201,8 @@ SETTINGS: tuple[Setting, ...] = (
       "WebSocket pong timeout"),
     S("upstream", "ws_close_timeout_s", "UPSTREAM_WS_CLOSE_TIMEOUT_S", "float",
       "WebSocket close handshake"),
+    S("upstream", "api_warm_interval_s", "UPSTREAM_API_WARM_INTERVAL_S", "float",
+      "keep the API connection open: a HEAD after this long idle (0 = off)"),
     # Observability.
     S("observability", "metrics_listen", "METRICS_LISTEN", "str",
       'host:port of the metrics endpoint ("" = off)', empty_is_value=True),

@@ -36,6 +36,7 @@ from gateway.service.tasks import TaskService
 from gateway.tasks.store import TaskStore
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
+from gateway.upstream.warmup import ApiWarmer
 
 
 class GatewayApp:
@@ -89,6 +90,7 @@ class GatewayApp:
         self.upstream = UpstreamClient(
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
         )
+        self._warmer = ApiWarmer(self.upstream, config.upstream.api_warm_interval_s)
         store = None
         if self._redis is not None:
             store = TaskStore(
@@ -151,6 +153,7 @@ class GatewayApp:
             self.shared_state.start()
         if self.callbacks is not None and not self._started:
             await self.callbacks.start()
+        self._warmer.start()
         self._started = True
 
     @property
@@ -179,6 +182,7 @@ class GatewayApp:
             if self._metrics_server is not None:
                 await self._metrics_server.stop()
         finally:
+            await self._warmer.stop()
             await self.upstream.close()
             if self._redis_registry is not None:
                 await self._redis_registry.close()

@@ -68,7 +68,7 @@ class Simulator:
         family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         sock = socket.create_server((config.host, config.port), family=family)
         self._port = sock.getsockname()[1]
-        self._state.ws_port = self._port
+        self._state.ws_port = config.advertised_port or self._port
         self._state.ws_scheme = "wss" if config.tls else "ws"
 
         app = web.Application()
@@ -80,7 +80,11 @@ class Simulator:
         add_control_routes(app, self._state, self.ca_pem, self.set_callbacks)
         # No access log: request lines carry the Signature and the Token.
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+            keepalive_timeout=config.keepalive_timeout_s,
         )
         try:
             await runner.setup()

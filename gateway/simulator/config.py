@@ -85,6 +85,10 @@ class SimulatorConfig:
             SpeechRate 0 (the vendor documents no rate: :mod:`.text`).
         timbres: the TimbreIds that exist; ``None`` accepts any. DriveByText with another gets
             Code 400000004 (zego-api.md §14a).
+        advertised_port: the port written in the URLs it hands out (``WssAddress``), e.g. a
+            proxy's in front of it; ``None``: the port it listens on.
+        keepalive_timeout_s: how long an idle HTTP keep-alive connection stays open before
+            the simulator closes it, as a vendor's front end does (aiohttp's default: 75 s).
     """
 
     app_id: int
@@ -112,6 +116,8 @@ class SimulatorConfig:
     task_ttl_s: float | None = None
     text_ms_per_char: float = 120.0
     timbres: Collection[str] | None = None
+    advertised_port: int | None = None
+    keepalive_timeout_s: float = 75.0
 
     def __post_init__(self) -> None:
         if isinstance(self.app_id, bool) or not 0 < self.app_id <= _UINT32_MAX:
@@ -120,6 +126,10 @@ class SimulatorConfig:
             raise ValueError("server_secret must not be empty")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in [0, 65535], got {self.port}")
+        if self.advertised_port is not None and not 0 < self.advertised_port <= 65535:
+            raise ValueError(f"advertised_port must be in [1, 65535], got {self.advertised_port}")
+        if self.keepalive_timeout_s <= 0:
+            raise ValueError("keepalive_timeout_s must be > 0")
         if self.requests_per_second is not None and self.requests_per_second < 1:
             raise ValueError("requests_per_second must be >= 1 or None")
         if self.underrun_tolerance_ms < 0:

@@ -47,6 +47,15 @@ def build_parser(prog: str = "python -m gateway.simulator") -> argparse.Argument
     )
     parser.add_argument("--underrun-tolerance-ms", type=float, default=20.0)
     parser.add_argument(
+        "--advertised-port", type=int, help="the port in the WssAddress it hands out (a proxy's)"
+    )
+    parser.add_argument(
+        "--keepalive-timeout-s",
+        type=float,
+        default=75.0,
+        help="close idle HTTP keep-alive connections after this long (75)",
+    )
+    parser.add_argument(
         "--no-keep-audio", action="store_true", help="record frame times and sizes only"
     )
     _add_callback_arguments(parser)
@@ -103,6 +112,8 @@ def _config(args: argparse.Namespace) -> SimulatorConfig:
         task_init_s=args.task_init_s,
         task_max_idle_s=args.task_max_idle_s,
         task_ttl_s=args.task_ttl_s,
+        advertised_port=args.advertised_port,
+        keepalive_timeout_s=args.keepalive_timeout_s,
     )
 
 

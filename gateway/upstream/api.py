@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -165,6 +166,7 @@ class UpstreamClient:
         self._wall_clock = wall_clock
         self._rng = rng
         self._on_attempt = on_attempt
+        self._last_request_at = -math.inf  # loop.time() of the last request's start
         # Now, not at the first call: loading the system's CA store takes ~40 ms, which the
         # first drive's set-up would otherwise pay (``bench``: set-up p99 32 ms at 50 streams).
         self._tls = api_tls(config)
@@ -377,11 +379,31 @@ class UpstreamClient:
             )
         return self._session
 
+    def idle_s(self, now: float) -> float:
+        """Seconds from the last request's start to ``now`` (``loop.time()``); infinite
+        before the first."""
+        return now - self._last_request_at
+
+    async def warm(self) -> int | None:
+        """Open (or keep open) a pooled connection to the API: an unsigned ``HEAD`` of
+        ``api_url``, not an API call (:mod:`gateway.upstream.warmup`). Its HTTP status, or None
+        when it failed; it never raises but for cancellation."""
+        session = self._get_session()
+        self._last_request_at = asyncio.get_running_loop().time()
+        try:
+            async with session.head(
+                self._config.api_url, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                return response.status
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return None
+
     async def _post(
         self, action: str, body: Mapping[str, Any], credentials: Credentials
     ) -> tuple[int, bytes]:
         """One signed POST: returns (HTTP status, body); transport failures are translated."""
         session = self._get_session()
+        self._last_request_at = asyncio.get_running_loop().time()
         params = signed_query(action, credentials, now=self._wall_clock())
         try:
             async with session.post(

@@ -2,7 +2,7 @@
 WebSocket closed) before another replica can take the task, whatever its Redis calls do.
 
 Two gateways share one simulator and one real redis-server; replica A reaches Redis through a
-:class:`~tests.registry.faulty_proxy.FaultyProxy`, replica B directly. In each case A drives a
+:class:`~bench.faulty_proxy.FaultyProxy`, replica B directly. In each case A drives a
 task (long audio, so only the partition can end it), B queues for the same task, and then
 hypothesis's schedule plays on A's link: a pause, up to two passing faults (freeze, drop or
 delay, each for a while, then healed for a while), then a cut that lasts (freeze, drop, or a
@@ -39,7 +39,7 @@ from gateway.config import LimitsConfig, ServerConfig, UpstreamConfig
 from gateway.config.model import lease_timing
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
-from tests.registry.faulty_proxy import FaultyProxy
+from bench.faulty_proxy import FaultyProxy
 from tests.service.conftest import chunks, pcm, realtime
 from tests.upstream.conftest import short_config
 

@@ -1,4 +1,4 @@
-"""A TCP proxy on loopback that can partition its clients from their server (the tests' own
+"""A TCP proxy on loopback that can partition its clients from their server, or delay them (the
 small toxiproxy).
 
 Put it between one replica and Redis; then, at any time:
@@ -57,6 +57,8 @@ class FaultyProxy:
         self._dropping = False
         self._delay_s = 0.0
         self.port = 0
+        #: Connections accepted so far (each a TCP connection its clients opened).
+        self.accepted = 0
 
     async def __aenter__(self) -> FaultyProxy:
         self._listener = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -97,6 +99,7 @@ class FaultyProxy:
     # Forwarding.
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         if self._dropping:
             writer.transport.abort()
             return
