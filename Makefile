@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test check unit fuzz bench protos clean
 
-$(STAMP): pyproject.toml setup.py scripts/build_backend.py clients/python/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py scripts/build_backend.py clients/python/pyproject.toml \
+		integrations/livekit/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e clients/python -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e clients/python -e integrations/livekit \
+		-e '.[dev]'
 	touch $(STAMP)
 
 ## Run the main job on the embedded default: simulator + gateway + a real client drive.
