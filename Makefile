@@ -84,5 +84,13 @@ SILENCE_DRIVES ?= 30
 bench-silence: $(STAMP)
 	$(BIN)/python -m bench.stop_to_silence --drives $(SILENCE_DRIVES)
 
+## Measure how soon the avatar speaks after a turn's config, the API warm-up off and on, side by
+## side behind a proxy with a 20 ms round trip, SPEAK_TURNS each (default 20; about a minute).
+## Writes bench/results/time-to-speak.{json,md}.
+.PHONY: bench-speak
+SPEAK_TURNS ?= 20
+bench-speak: $(STAMP)
+	$(BIN)/python -m bench.time_to_speak --turns $(SPEAK_TURNS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
