@@ -139,7 +139,7 @@ class Drive(DriveShell[DriveCore]):
             output = await self._until_output_known()
             self._lease = await self._acquire()
         except asyncio.CancelledError:
-            if self.core.ended is None and self.core.interrupting:
+            if self._waited_in_vain():
                 return self.core.completed()  # interrupted before it held the task: nothing owed
             raise
         self.core.admitted()
@@ -378,8 +378,7 @@ class Drive(DriveShell[DriveCore]):
         """
         core = self.core
         core.receive_interrupt(self._clock())
-        if core.state in (DriveState.IDLE, DriveState.QUEUED) and self._work is not None:
-            self._work.cancel()  # it waits for its format or its turn, not for its inputs
+        self._interrupt_wait()
         self._wake.set()
 
     async def _pump(self) -> None:

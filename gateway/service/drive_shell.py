@@ -62,6 +62,11 @@ class ShellCore(Protocol):
         """What the avatar played of the drive: its playback events' account."""
 
     @property
+    def interrupting(self) -> bool:
+        """Whether the drive is interrupted (the client's Interrupt, a PREEMPT, a StopDrive
+        INTERRUPT)."""
+
+    @property
     def sent_ms(self) -> float:
         """How much of the drive's audio went to the vendor (a text drive: its estimate)."""
 
@@ -141,6 +146,18 @@ class DriveShell(Generic[CoreT]):
         let its work end it instead)."""
         if self._work is not None and not self._work.done():
             self._work.cancel()
+
+    def _interrupt_wait(self) -> None:
+        """The client's Interrupt came (the core has it): a drive that does not hold its task
+        yet stops waiting at once, since it waits for its format or its turn, not its inputs;
+        its :meth:`_steps` returns :meth:`_waited_in_vain`'s completion."""
+        if self.core.state in (DriveState.IDLE, DriveState.QUEUED) and self._work is not None:
+            self._work.cancel()
+
+    def _waited_in_vain(self) -> bool:
+        """Whether a cancelled wait was the client's Interrupt (the drive completes, owing
+        nothing), not an end from outside or the client gone (the cancellation goes on)."""
+        return self.core.ended is None and self.core.interrupting
 
     async def wait_finished(self, timeout_s: float) -> None:
         """Wait (at most ``timeout_s``) until the drive's clean-up is over."""

@@ -93,10 +93,15 @@ class TextDrive(DriveShell[TextCore]):
     # The drive.
 
     async def _steps(self) -> Completion:
-        self._lease = await self._acquire()
+        try:
+            self._lease = await self._acquire()
+        except asyncio.CancelledError:
+            if self._waited_in_vain():
+                return self.core.completed()  # interrupted while it waited: nothing to say
+            raise
         self.core.admitted()
         if self.core.interrupting:
-            return self.core.completed()  # interrupted while it waited: nothing to say
+            return self.core.completed()  # interrupted as its turn came: nothing to say
         await self._set_up()
         await self._speak()
         return self.core.completed()
@@ -170,6 +175,7 @@ class TextDrive(DriveShell[TextCore]):
             async for item in self._requests:
                 if isinstance(item, InterruptRequest):
                     self.core.receive_interrupt(self._clock())
+                    self._interrupt_wait()
                     self._wake.set()
                     continue
                 what = "a mark" if isinstance(item, MarkRequest) else "an audio chunk"

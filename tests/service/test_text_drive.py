@@ -293,6 +293,26 @@ async def test_an_interrupt_silences_the_text_and_the_stream_ends_ok(vendor: Har
 
 
 @pytest.mark.asyncio
+async def test_an_interrupt_while_queued_ends_the_text_drive_at_once(vendor: Harness) -> None:
+    holder = vendor.client.drive("t-qi", realtime(chunks(pcm(1500), 3200), 100))
+    holder_id = await started_drive_id(holder)
+    queued = vendor.client.drive("t-qi", held_open(), say("q" * 50, on_conflict="QUEUE"))
+    async with asyncio.timeout(10):
+        assert (await anext(queued)).WhichOneof("event") == "queued"
+        await queued.interrupt()
+        rest = [e async for e in queued]
+    # Ended at once, not at its turn: the holder's avatar is still speaking.
+    assert vendor.sim.playout(holder_id).ended_at is None
+    assert kinds(rest) == ["completed"], rest
+    assert rest[-1].completed.interrupted and rest[-1].completed.played_ms == 0
+    assert vendor.sim.text_drives == []  # the vendor never heard of it
+    assert vendor.sim.drives_for_task("t-qi")[0].drive_id == holder_id
+    holder_events = [e async for e in holder]  # the holder goes on, unharmed
+    assert kinds(holder_events)[-1] == "completed"
+    assert vendor.sim.playout(holder_id).outcome is PlayoutOutcome.PLAYED
+
+
+@pytest.mark.asyncio
 async def test_stop_drive_interrupt_silences_a_speaking_text(vendor: Harness) -> None:
     stream = vendor.client.drive("t-stop", [], say("s" * 300))
     drive_id = await started_drive_id(stream)
