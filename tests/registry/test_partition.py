@@ -35,11 +35,11 @@ from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveError, DriveOptions
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from bench.faulty_proxy import FaultyProxy
 from gateway.config import LimitsConfig, ServerConfig, UpstreamConfig
 from gateway.config.model import lease_timing
 from gateway.simulator import Simulator, SimulatorConfig
 from gateway.testing import TEST_APP_ID, Harness, running_gateway
-from bench.faulty_proxy import FaultyProxy
 from tests.service.conftest import chunks, pcm, realtime
 from tests.upstream.conftest import short_config
 
