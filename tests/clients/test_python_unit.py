@@ -5,11 +5,13 @@ StopDrive's modes), text drives and the ``dh-drive`` flags and subcommands for t
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import time
 
 import pytest
 from dhgateway.v1 import gateway_pb2 as pb
-from dhgateway_client import DriveOptions, Mark, Playback, TextInput
+from dhgateway_client import Drive, DriveError, DriveOptions, Mark, Playback, TextInput
 from dhgateway_client.audio import to_request
 from dhgateway_client.cli import (
     AudioLayout,
@@ -22,7 +24,9 @@ from dhgateway_client.cli import (
 from dhgateway_client.commands import COMMANDS, get_task_parser, stop_parser, watch_task_parser
 from dhgateway_client.output import event_json, show
 
+from gateway.testing import Harness
 from tests.clients.conftest import CLIP
+from tests.service.conftest import chunks, pcm, realtime
 
 
 def wav(*chunks: tuple[bytes, bytes]) -> bytes:
@@ -185,3 +189,85 @@ def test_the_other_calls_are_subcommands_with_their_own_flags() -> None:
     assert get_task_parser().parse_args(["--task", "t", "--refresh"]).refresh
     assert watch_task_parser().parse_args(["--task", "t", "--profile", "p"]).profile == "p"
     assert set(COMMANDS) == {"stop", "get-task", "watch-task"}
+
+
+# Against the real gateway and simulator.
+
+
+async def _playing(stream: Drive) -> None:
+    """Read ``stream`` until the avatar speaks."""
+    async for event in stream:
+        if event.WhichOneof("event") == "playback_started":
+            return
+    raise AssertionError("the stream ended before the avatar spoke")
+
+
+@pytest.mark.asyncio
+async def test_interrupt_silences_the_avatar_mid_stream_and_says_what_was_heard(
+    harness: Harness,
+) -> None:
+    stream = harness.client.drive("barge", realtime(chunks(pcm(5000), 640), 20))
+    await _playing(stream)
+    await asyncio.sleep(0.5)
+    asked = time.monotonic()
+    await stream.interrupt()
+    kinds = [event.WhichOneof("event") async for event in stream]
+    assert kinds[-2:] == ["playback_finished", "completed"]
+    assert stream.playback.interrupted and stream.playback.completed is not None
+    playout = await harness.sim.wait_playout_ended(stream.drive_id)
+    assert playout.ended_at is not None and playout.played_ms is not None
+    assert (playout.ended_at - asked) * 1000 < 150
+    assert abs(stream.playback.played_ms - playout.played_ms) <= 20
+    # The task is free at once.
+    async for _ in harness.client.drive("barge", [pcm(100)]):
+        pass
+
+
+@pytest.mark.asyncio
+async def test_interrupt_after_the_half_close_silences_the_tail_by_stop_drive(
+    harness: Harness,
+) -> None:
+    stream = harness.client.drive("tail", [pcm(3000)])  # all sent at once: a long tail
+    await _playing(stream)
+    await asyncio.sleep(0.3)
+    await stream.interrupt()
+    async for _ in stream:  # ends without an error: the stop was ours
+        pass
+    assert stream.playback.finished and stream.playback.interrupted
+    assert stream.playback.played_ms < 3000
+    await stream.interrupt()  # again: nothing to do
+
+
+@pytest.mark.asyncio
+async def test_stop_from_outside_finishes_or_interrupts(harness: Harness) -> None:
+    for mode, task in (("FINISH", "outside-f"), ("INTERRUPT", "outside-i")):
+        stream = harness.client.drive(task, realtime(chunks(pcm(5000), 640), 20))
+        await _playing(stream)
+        result = await harness.client.stop(task, mode=mode)  # type: ignore[arg-type]
+        assert result.drive_id == stream.drive_id
+        assert result.interrupted == (mode == "INTERRUPT")
+        with pytest.raises(DriveError) as caught:
+            async for _ in stream:
+                pass
+        assert caught.value.reason == "STOPPED_BY_REQUEST"
+    with pytest.raises(DriveError) as caught:
+        await harness.client.stop("nobody", mode="INTERRUPT")
+    assert caught.value.reason == "NO_ACTIVE_DRIVE"
+
+
+@pytest.mark.asyncio
+async def test_a_text_drive_speaks_and_can_be_interrupted(harness: Harness) -> None:
+    text = TextInput(text="Hello there, and welcome to the show.", timbre_id="voice-1")
+    spoken = [
+        e.WhichOneof("event")
+        async for e in harness.client.drive("text", (), DriveOptions(text=text))
+    ]
+    assert spoken[-2:] == ["playback_finished", "completed"]
+    (record,) = harness.sim.text_drives
+    assert record.request.text == text.text
+    stream = harness.client.drive("text", options=DriveOptions(text=text))
+    await _playing(stream)
+    await stream.interrupt()
+    async for _ in stream:
+        pass
+    assert stream.playback.interrupted
