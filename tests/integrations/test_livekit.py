@@ -9,8 +9,10 @@ the timing tests drive the AudioOutput directly, as AgentSession's audio forward
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -117,20 +119,28 @@ async def test_a_barge_in_after_the_flush_stops_the_avatar_playing_the_tail(
     await nothing_open(harness)
 
 
-async def _session(output_of: dhgateway.AvatarSession, tone: ToneTTS) -> AgentSession[Any]:
-    session: AgentSession[Any] = AgentSession(tts=tone)
-    await output_of.start(session)
-    return session
+@contextlib.asynccontextmanager
+async def started(
+    session: AgentSession[Any], avatar: dhgateway.AvatarSession
+) -> AsyncIterator[AgentSession[Any]]:
+    """``session`` started (no room, no STT or LLM: it speaks what ``say`` gives it), then
+    closed with ``avatar``."""
+    await session.start(agent=Agent(instructions="say what you are told"))
+    try:
+        yield session
+    finally:
+        await session.aclose()
+        await avatar.aclose()
 
 
 @pytest.mark.asyncio
 async def test_an_agent_session_speaks_through_the_avatar(harness: Harness) -> None:
     tone = ToneTTS()
     avatar = dhgateway.AvatarSession(task_id="lk-session", channel=harness.channel)
-    session = await _session(avatar, tone)
+    session: AgentSession[Any] = AgentSession(tts=tone)
+    await avatar.start(session)
     assert session.output.audio is avatar.audio_output  # the one call wired it
-    await session.start(agent=Agent(instructions="say what you are told"))
-    try:
+    async with started(session, avatar):
         for number, text in enumerate(["hello there", "how are you today"]):
             async with asyncio.timeout(DEADLINE_S):
                 await session.say(text).wait_for_playout()
@@ -143,9 +153,6 @@ async def test_an_agent_session_speaks_through_the_avatar(harness: Harness) -> N
             ("hello there", False),
             ("how are you today", False),
         ]
-    finally:
-        await session.aclose()
-        await avatar.aclose()
     await nothing_open(harness)
 
 
@@ -155,17 +162,14 @@ async def test_an_interrupted_agent_keeps_only_the_words_the_user_heard(
 ) -> None:
     session: AgentSession[Any] = AgentSession(tts=ToneTTS(realtime=True))
     # As RoomIO builds it in a room: the transcript synchroniser in front of the audio sink.
-    synchronizer = TranscriptSynchronizer(
-        next_in_chain_audio=dhgateway.DHGatewayAudioOutput(task_id="x", channel=harness.channel),
-        next_in_chain_text=None,
-    )
+    placeholder = dhgateway.DHGatewayAudioOutput(task_id="never-driven", channel=harness.channel)
+    synchronizer = TranscriptSynchronizer(next_in_chain_audio=placeholder, next_in_chain_text=None)
     session.output.audio = synchronizer.audio_output
     session.output.transcription = synchronizer.text_output
     avatar = dhgateway.AvatarSession(task_id="lk-cut", channel=harness.channel)
     await avatar.start(session)  # replaces the chain's tail, the synchroniser stays
     assert session.output.audio is synchronizer.audio_output
-    await session.start(agent=Agent(instructions="say what you are told"))
-    try:
+    async with started(session, avatar):
         words = " ".join(f"word{i}" for i in range(20))  # 4 s at 200 ms a word
         handle = session.say(words)
         await asyncio.sleep(1.5)
@@ -178,9 +182,6 @@ async def test_an_interrupted_agent_keeps_only_the_words_the_user_heard(
         assert said == words.split()[: len(said)]
         [record] = harness.sim.drives_for_task("lk-cut")
         assert (await harness.sim.wait_playout_ended(record.drive_id)).interrupted_at is not None
-    finally:
-        await session.aclose()
-        await avatar.aclose()
     await nothing_open(harness)
 
 
@@ -209,17 +210,14 @@ async def test_a_refused_key_is_the_sessions_error_with_the_gateways_reason() ->
     auth = AuthConfig(api_keys=(api_key("a", "dhgw_good-key"),))
     async with running_gateway(auth=auth) as h:
         avatar = dhgateway.AvatarSession(task_id="t", address=h.address, api_key="dhgw_bad-key")
-        session = await _session(avatar, ToneTTS())
+        session: AgentSession[Any] = AgentSession(tts=ToneTTS())
+        await avatar.start(session)
         errors: list[ErrorEvent] = []
         session.on("error", errors.append)
-        await session.start(agent=Agent(instructions="say what you are told"))
-        try:
+        async with started(session, avatar):
             for _ in range(2):  # each turn fails alike; none hangs
                 async with asyncio.timeout(DEADLINE_S):
                     await session.say("are you there").wait_for_playout()
-        finally:
-            await session.aclose()
-            await avatar.aclose()
         assert len(errors) == 2
         error = errors[0].error
         assert isinstance(error, dhgateway.DHGatewayStatusError)
