@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import secrets
 import sys
 import time
@@ -42,7 +41,7 @@ from dhgateway.v1 import gateway_pb2 as pb
 from dhgateway_client import DriveError, DriveGatewayClient, DriveOptions
 
 from bench.__main__ import machine
-from bench.lanes import in_lanes
+from bench.lanes import command_line, in_lanes, write_results
 from bench.playback_skew_report import (
     DriveResult,
     markdown,
@@ -216,19 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs.append(run)
     document = {
-        "command": "python -m bench.playback_skew "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("bench.playback_skew", argv),
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(began)),
         "grace_ms": ServerConfig().callback_grace_ms,  # as shipped: the gateway's default
         "kinds": [asdict(kind) for kind in KINDS],
         "runs": with_ratios(runs),
     }
-    name = out / args.name
-    Path(f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
-    Path(f"{name}.md").write_text(markdown(document))
-    print(markdown(document))
-    print(f"wrote {name}.json, .md")
+    write_results(out, args.name, document, markdown(document))
     disagree = [r["name"] for r in runs if not all(r["metrics_agree"].values())]
     if disagree:
         print(f"/metrics disagrees with the log in: {', '.join(disagree)}", file=sys.stderr)

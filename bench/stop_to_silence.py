@@ -38,7 +38,7 @@ from urllib.request import urlopen
 from dhgateway_client import DriveError, DriveGatewayClient
 
 from bench.__main__ import machine
-from bench.lanes import in_lanes
+from bench.lanes import command_line, in_lanes, write_results
 from bench.playback_skew_report import percentiles
 from bench.run import ROOT, gateway_via, simulator
 
@@ -222,9 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         playouts = ended_playouts(sim_url, {r.drive_id for r in results if r.drive_id})
     document = {
-        "command": " ".join(
-            ["python -m bench.stop_to_silence", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": command_line("bench.stop_to_silence", argv),
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(began)),
         "speed": args.speed,
@@ -234,13 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "ways": summarise(results, playouts),
         "drives": [asdict(r) for r in results],
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = out / "stop-to-silence"
-    Path(f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
-    Path(f"{name}.md").write_text(markdown(document))
-    print(markdown(document))
-    print(f"wrote {name}.json, .md")
+    write_results(Path(args.out), "stop-to-silence", document, markdown(document))
     bad = [r for r in results if r.outcome != "OK"]
     return 1 if bad else 0
 

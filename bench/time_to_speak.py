@@ -40,6 +40,7 @@ from dhgateway_client import DriveError, DriveGatewayClient
 
 from bench.__main__ import machine
 from bench.faulty_proxy import FaultyProxy
+from bench.lanes import command_line, write_results
 from bench.playback_skew_report import percentiles
 from bench.run import ROOT, gateway_via, simulator
 from bench.soak import free_port
@@ -234,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         turns = asyncio.run(take_turns(addresses, args.turns, args.gap_s))
         add_simulator_figures(turns, sim_url, ssl.create_default_context(cafile=ca_file))
     document = {
-        "command": " ".join(
-            ["python -m bench.time_to_speak", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": command_line("bench.time_to_speak", argv),
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(began)),
         **{k: getattr(args, k) for k in ("rtt_ms", "keepalive_s", "gap_s", "warm_interval_s")},
@@ -244,13 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": summarise(turns),
         "turn_records": [asdict(t) for t in turns],
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = out / "time-to-speak"
-    Path(f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
-    Path(f"{name}.md").write_text(markdown(document))
-    print(markdown(document))
-    print(f"wrote {name}.json, .md")
+    write_results(Path(args.out), "time-to-speak", document, markdown(document))
     return 1 if any(t.outcome != "OK" for t in turns) else 0
 
 
