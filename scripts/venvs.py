@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Where the venvs' locks live (gitignored): one process creates a venv, the others wait.
+LOCKS = ROOT / ".tools"
+
 #: Creating a venv downloads wheels; bounded so that a stuck download fails the caller.
 INSTALL_TIMEOUT_S = 900
 
@@ -61,6 +64,23 @@ SPECS = {
         ("-r", "scripts/protobuf-floor.txt", "-e", "clients/python"),
         (ROOT / "scripts/protobuf-floor.txt", ROOT / "clients/python/pyproject.toml"),
     ),
+    # pipecat-ai requires protobuf<7: its plugin (integrations/pipecat) is tested here.
+    "pipecat": Spec(
+        ROOT / ".venv-pipecat",
+        (
+            "-c",
+            "integrations/pipecat/constraints.txt",
+            "-e",
+            "clients/python",
+            "-e",
+            "integrations/pipecat[dev]",
+        ),
+        (
+            ROOT / "integrations/pipecat/constraints.txt",
+            ROOT / "clients/python/pyproject.toml",
+            ROOT / "integrations/pipecat/pyproject.toml",
+        ),
+    ),
 }
 
 
@@ -77,8 +97,8 @@ def ensure(name: str, *, timeout_s: float = INSTALL_TIMEOUT_S) -> Path:
     spec = SPECS[name]
     stamp_file = spec.path / ".dhgw-stamp"
     stamp = spec.stamp()
-    spec.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(spec.path.parent / f".{spec.path.name}.lock", "w") as lock:
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with open(LOCKS / f"venv-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp_file.exists() and stamp_file.read_text() == stamp and spec.python.exists():
             return spec.python
