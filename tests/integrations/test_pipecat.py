@@ -271,7 +271,8 @@ async def test_bad_input_is_reported_and_dropped_and_leaves_nothing_open(
 
 
 def test_the_plugin_and_the_pipeline_type_check_against_pipecat(pipecat_python: Path) -> None:
-    """mypy --strict (the project's settings) with .venv-pipecat's packages."""
+    """mypy --strict (the project's settings) with .venv-pipecat's packages: the plugin, the
+    test pipeline and the example."""
     result = subprocess.run(
         [
             sys.executable,
@@ -281,6 +282,7 @@ def test_the_plugin_and_the_pipeline_type_check_against_pipecat(pipecat_python: 
             str(pipecat_python),
             "integrations/pipecat/src/dhgateway_pipecat",
             str(PIPELINE.relative_to(ROOT)),
+            "examples/pipecat/avatar_bot.py",
         ],
         cwd=ROOT,
         env=dict(os.environ, MYPYPATH="integrations/pipecat/src"),
