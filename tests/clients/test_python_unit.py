@@ -6,7 +6,12 @@ StopDrive's modes), text drives and the ``dh-drive`` flags and subcommands for t
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import select
 import struct
+import subprocess
+import sys
 import time
 
 import pytest
@@ -271,3 +276,38 @@ async def test_a_text_drive_speaks_and_can_be_interrupted(harness: Harness) -> N
     async for _ in stream:
         pass
     assert stream.playback.interrupted
+
+
+def _on_a_terminal(command: list[str]) -> str:
+    """Run ``command`` with its stdout on a pseudo-terminal; what it wrote there (bounded)."""
+    primary, secondary = pty.openpty()
+    with subprocess.Popen(command, stdout=secondary, stderr=subprocess.PIPE) as process:
+        os.close(secondary)
+        out = bytearray()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # the other side closed: EIO on Linux
+                break
+            if not data:
+                break
+            out += data
+        os.close(primary)
+        process.wait(30)
+    return out.decode(errors="replace")
+
+
+@pytest.mark.asyncio
+async def test_on_a_terminal_progress_is_one_live_line(harness: Harness) -> None:
+    command = [sys.executable, "-m", "dhgateway_client.cli", "--addr", harness.address]
+    command += ["--task", "tty", "--file", str(CLIP), "--realtime"]
+    screen = await asyncio.to_thread(_on_a_terminal, command)
+    assert "\r\x1b[K" in screen and "underruns 0 · speaking" in screen, screen
+    assert "progress" not in screen  # no progress line of its own: the live line instead
+    last = screen.rsplit("\x1b[K", 1)[-1]  # after the last erase: the end, no status after it
+    assert last.startswith("completed ") and "sent " not in last, screen
+    assert "underruns 0 · finished" in screen, screen

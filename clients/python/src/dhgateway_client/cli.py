@@ -38,20 +38,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
-import grpc
-
 from dhgateway_client.aio import Drive, drive
 from dhgateway_client.audio import AudioItem, Mark
+from dhgateway_client.cli_connection import add_connection_flags, connection_of
 from dhgateway_client.commands import COMMANDS
 from dhgateway_client.config import DriveOptions, EncodingName, PolicyName, TextInput
+from dhgateway_client.connection import Connection
 from dhgateway_client.errors import DriveError
-from dhgateway_client.output import event_json, show, show_error
+from dhgateway_client.output import LiveLine, PlainLines, error_json, event_json, printer
+
+Printer = LiveLine | PlainLines
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dh-drive`` flags (shared by every language's dh-drive)."""
     parser = argparse.ArgumentParser(prog="dh-drive", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--addr", default="127.0.0.1:50051", help="gateway host:port")
     parser.add_argument("--task", required=True, help="the vendor's stream task id")
     parser.add_argument("--file", help="a .wav file, or raw audio (or --text)")
     parser.add_argument("--text", help="speak this text with the vendor's TTS instead")
@@ -69,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mark-every-ms", type=int, default=0, help="a mark m<offset_ms> every N ms of audio"
     )
-    parser.add_argument("--api-key", help="sent as authorization: Bearer <key>")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_connection_flags(parser)
     return parser
 
 
@@ -198,43 +199,44 @@ def _audio(
     return _paced(data, chunk_bytes, args.chunk_ms, args.realtime, marks)
 
 
-async def _interrupt_after(stream: Drive, after_ms: int, as_json: bool) -> None:
+async def _interrupt_after(stream: Drive, after_ms: int, say: Printer) -> None:
     await asyncio.sleep(after_ms / 1000)
     # When the interrupt is sent, which is what the avatar's silence is measured from.
-    show({"event": "interrupt", "at_unix_ms": time.time() * 1000}, as_json)
+    say({"event": "interrupt", "at_unix_ms": time.time() * 1000})
     await stream.interrupt()
 
 
-async def run(args: argparse.Namespace, data: bytes) -> int:
+async def run(args: argparse.Namespace, data: bytes, connection: Connection) -> int:
     """Drive once with ``data`` (the file's bytes; none for ``--text``); returns the exit status."""
     options = drive_options(args)
-    metadata = [("authorization", f"Bearer {args.api_key}")] if args.api_key else None
-    async with grpc.aio.insecure_channel(args.addr) as channel:
+    say = printer(args.json)
+    async with connection.channel() as channel:
         audio = () if options.text is not None else _audio(args, options, data)
-        stream = drive(channel, args.task, audio, options, metadata=metadata)
+        stream = drive(channel, args.task, audio, options, metadata=connection.metadata)
         cancel_after_s = args.cancel_after_ms / 1000 if args.cancel_after_ms else None
         # When the cancel is asked for (the deadline), not when we got round to reporting it.
         cancel_at_ms = (time.time() + (cancel_after_s or 0)) * 1000
         interrupter = None
         if args.interrupt_after_ms is not None:
             interrupter = asyncio.create_task(
-                _interrupt_after(stream, args.interrupt_after_ms, args.json)
+                _interrupt_after(stream, args.interrupt_after_ms, say)
             )
         try:
             async with asyncio.timeout(cancel_after_s):
                 async for event in stream:
-                    show(event_json(event), args.json)
+                    say(event_json(event))
         except TimeoutError:
             await stream.aclose()
-            show({"event": "cancelled", "at_unix_ms": cancel_at_ms}, args.json)
+            say({"event": "cancelled", "at_unix_ms": cancel_at_ms})
         except DriveError as error:
-            show_error(error, args.json)
+            say(error_json(error))
             return 1
         finally:
             if interrupter is not None:
                 interrupter.cancel()
                 with contextlib.suppress(asyncio.CancelledError, DriveError):
                     await interrupter
+            say.close()
     return 0
 
 
@@ -247,9 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.file is None) == (args.text is None):
         parser.error("give one of --file or --text")
+    connection = connection_of(args, parser)
     data = b"" if args.file is None else Path(args.file).read_bytes()
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run(args, data))
+        return asyncio.run(run(args, data, connection))
     return 130
 
 

@@ -19,10 +19,10 @@ import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-import grpc
-
 from dhgateway_client.aio import DriveGatewayClient
+from dhgateway_client.cli_connection import add_connection_flags, connection_of
 from dhgateway_client.config import StopModeName
+from dhgateway_client.connection import Connection
 from dhgateway_client.errors import DriveError
 from dhgateway_client.output import message_json, show, show_error
 
@@ -31,11 +31,10 @@ Command = Callable[[DriveGatewayClient, argparse.Namespace], Coroutine[Any, Any,
 
 def _parser(name: str, summary: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"dh-drive {name}", description=summary)
-    parser.add_argument("--addr", default="127.0.0.1:50051", help="gateway host:port")
     parser.add_argument("--task", required=True, help="the vendor's stream task id")
     parser.add_argument("--profile", default="", help="the credentials profile")
-    parser.add_argument("--api-key", help="sent as authorization: Bearer <key>")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_connection_flags(parser)
     return parser
 
 
@@ -80,11 +79,10 @@ async def _watch_task(client: DriveGatewayClient, args: argparse.Namespace) -> N
         show({"event": "task", **message_json(info)}, args.json)
 
 
-async def _call(command: Command, args: argparse.Namespace) -> int:
-    metadata = [("authorization", f"Bearer {args.api_key}")] if args.api_key else None
-    async with grpc.aio.insecure_channel(args.addr) as channel:
+async def _call(command: Command, args: argparse.Namespace, connection: Connection) -> int:
+    async with connection.channel() as channel:
         try:
-            await command(DriveGatewayClient(channel, metadata=metadata), args)
+            await command(connection.client(channel), args)
         except DriveError as error:
             show_error(error, args.json)
             return 1
@@ -93,9 +91,11 @@ async def _call(command: Command, args: argparse.Namespace) -> int:
 
 def _runner(parser: Callable[[], argparse.ArgumentParser], command: Command) -> Callable[..., int]:
     def run(argv: Sequence[str]) -> int:
-        args = parser().parse_args(argv)
+        flags = parser()
+        args = flags.parse_args(argv)
+        connection = connection_of(args, flags)
         with contextlib.suppress(KeyboardInterrupt):
-            return asyncio.run(_call(command, args))
+            return asyncio.run(_call(command, args, connection))
         return 130
 
     return run
