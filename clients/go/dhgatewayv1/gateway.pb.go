@@ -1880,11 +1880,17 @@ func (x *StopDriveResponse) GetInterrupted() bool {
 	return false
 }
 
-// ListDrivesRequest asks for this gateway's drives.
+// ListDrivesRequest asks for one page of the gateway's drives.
 type ListDrivesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only drives of this task; "" means all.
-	TaskId        string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	TaskId string `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The most drives in the page: 0 means 100; above 1000 means 1000; negative is
+	// INVALID_ARGUMENT / BAD_PAGE_SIZE.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+	// same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1926,11 +1932,27 @@ func (x *ListDrivesRequest) GetTaskId() string {
 	return ""
 }
 
-// ListDrivesResponse lists drives.
+func (x *ListDrivesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDrivesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDrivesResponse is one page of drives.
 type ListDrivesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The active and queued drives.
-	Drives        []*DriveInfo `protobuf:"bytes,1,rep,name=drives,proto3" json:"drives,omitempty"`
+	// The active and queued drives of the page.
+	Drives []*DriveInfo `protobuf:"bytes,1,rep,name=drives,proto3" json:"drives,omitempty"`
+	// The token of the next page; "" when this page is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1972,6 +1994,13 @@ func (x *ListDrivesResponse) GetDrives() []*DriveInfo {
 	return nil
 }
 
+func (x *ListDrivesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // DriveInfo describes one drive.
 type DriveInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1988,7 +2017,9 @@ type DriveInfo struct {
 	// The labels of the drive's config.
 	Labels map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The credentials profile.
-	Profile       string `protobuf:"bytes,7,opt,name=profile,proto3" json:"profile,omitempty"`
+	Profile string `protobuf:"bytes,7,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The id of the gateway replica that runs the drive (its host name and a random suffix).
+	Replica       string `protobuf:"bytes,8,opt,name=replica,proto3" json:"replica,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2068,6 +2099,13 @@ func (x *DriveInfo) GetLabels() map[string]string {
 func (x *DriveInfo) GetProfile() string {
 	if x != nil {
 		return x.Profile
+	}
+	return ""
+}
+
+func (x *DriveInfo) GetReplica() string {
+	if x != nil {
+		return x.Replica
 	}
 	return ""
 }
@@ -2690,11 +2728,15 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x11StopDriveResponse\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12\x1b\n" +
 	"\tplayed_ms\x18\x02 \x01(\x03R\bplayedMs\x12 \n" +
-	"\vinterrupted\x18\x03 \x01(\bR\vinterrupted\",\n" +
+	"\vinterrupted\x18\x03 \x01(\bR\vinterrupted\"h\n" +
 	"\x11ListDrivesRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"E\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
 	"\x12ListDrivesResponse\x12/\n" +
-	"\x06drives\x18\x01 \x03(\v2\x17.dhgateway.v1.DriveInfoR\x06drives\"\xd9\x02\n" +
+	"\x06drives\x18\x01 \x03(\v2\x17.dhgateway.v1.DriveInfoR\x06drives\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf3\x02\n" +
 	"\tDriveInfo\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x19\n" +
 	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12.\n" +
@@ -2702,7 +2744,8 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\fstarted_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vstartedTime\x12\x17\n" +
 	"\asent_ms\x18\x05 \x01(\x03R\x06sentMs\x12;\n" +
 	"\x06labels\x18\x06 \x03(\v2#.dhgateway.v1.DriveInfo.LabelsEntryR\x06labels\x12\x18\n" +
-	"\aprofile\x18\a \x01(\tR\aprofile\x1a9\n" +
+	"\aprofile\x18\a \x01(\tR\aprofile\x12\x18\n" +
+	"\areplica\x18\b \x01(\tR\areplica\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x18\n" +

@@ -48,7 +48,11 @@ type DriveGatewayClient interface {
 	// STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
 	// plays what it was sent (FINISH) or goes silent now (INTERRUPT).
 	StopDrive(ctx context.Context, in *StopDriveRequest, opts ...grpc.CallOption) (*StopDriveResponse, error)
-	// ListDrives lists the active and queued drives of this gateway.
+	// ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+	// Redis (each replica publishes its drives there; a replica that died drops out within its
+	// lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+	// stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+	// BAD_PAGE_TOKEN for a page_token this call did not hand out.
 	ListDrives(ctx context.Context, in *ListDrivesRequest, opts ...grpc.CallOption) (*ListDrivesResponse, error)
 	// GetCapabilities says which audio formats, rates and policies this gateway accepts.
 	GetCapabilities(ctx context.Context, in *GetCapabilitiesRequest, opts ...grpc.CallOption) (*Capabilities, error)
@@ -160,7 +164,11 @@ type DriveGatewayServer interface {
 	// STOPPED_BY_REQUEST, after its PlaybackFinished. `mode` says whether the avatar first
 	// plays what it was sent (FINISH) or goes silent now (INTERRUPT).
 	StopDrive(context.Context, *StopDriveRequest) (*StopDriveResponse, error)
-	// ListDrives lists the active and queued drives of this gateway.
+	// ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+	// Redis (each replica publishes its drives there; a replica that died drops out within its
+	// lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+	// stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+	// BAD_PAGE_TOKEN for a page_token this call did not hand out.
 	ListDrives(context.Context, *ListDrivesRequest) (*ListDrivesResponse, error)
 	// GetCapabilities says which audio formats, rates and policies this gateway accepts.
 	GetCapabilities(context.Context, *GetCapabilitiesRequest) (*Capabilities, error)

@@ -171,7 +171,7 @@ export class GatewayClient {
   /** The gateway's active and queued drives (of `taskId` only, unless ""). */
   async listDrives(taskId = "", callOptions: UnaryCallOptions = {}): Promise<DriveInfo[]> {
     const response = await this.#unary<ListDrivesResponse>(
-      (metadata, options, callback) => this.stub.listDrives({ taskId }, metadata, options, callback),
+      (metadata, options, callback) => this.stub.listDrives({ taskId, pageSize: 0, pageToken: "" }, metadata, options, callback),
       callOptions,
     );
     return response.drives;

@@ -114,6 +114,7 @@ impl Client {
     pub async fn list_drives(&self, task_id: &str) -> Result<Vec<pb::DriveInfo>, DriveError> {
         let request = self.request(pb::ListDrivesRequest {
             task_id: task_id.to_owned(),
+            ..Default::default()
         });
         Ok(self.inner().list_drives(request).await?.into_inner().drives)
     }

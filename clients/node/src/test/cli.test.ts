@@ -301,13 +301,13 @@ test("a task prints every field by its proto name, an unset message left out", (
   const info: TaskInfo = {
     taskId: "t", profile: "", status: TaskStatus.TASK_STATUS_STREAMING, statusSource: TaskStatusSource.TASK_STATUS_SOURCE_QUERY,
     statusTime: at, failReason: "", roomId: "r", streamId: "s", createTime: undefined, speaking: true, speakingDriveId: "d",
-    activeDrive: { taskId: "t", driveId: "d", state: DriveState.DRIVE_STATE_STREAMING, startedTime: undefined, sentMs: 40, labels: {}, profile: "" },
+    activeDrive: { taskId: "t", driveId: "d", state: DriveState.DRIVE_STATE_STREAMING, startedTime: undefined, sentMs: 40, labels: {}, profile: "", replica: "r" },
     queuedDrives: 1, lastDrivenTime: undefined, idleDeadline: undefined,
   };
   assert.deepEqual(taskJson(info), {
     event: "task", task_id: "t", profile: "", status: "TASK_STATUS_STREAMING", status_source: "TASK_STATUS_SOURCE_QUERY",
     fail_reason: "", room_id: "r", stream_id: "s", speaking: true, speaking_drive_id: "d", queued_drives: 1,
     status_time: "2026-12-07T20:00:00.250Z",
-    active_drive: { task_id: "t", drive_id: "d", state: "DRIVE_STATE_STREAMING", sent_ms: "40", labels: {}, profile: "" },
+    active_drive: { task_id: "t", drive_id: "d", state: "DRIVE_STATE_STREAMING", sent_ms: "40", labels: {}, profile: "", replica: "r" },
   });
 });

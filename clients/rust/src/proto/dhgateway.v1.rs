@@ -333,19 +333,30 @@ pub struct StopDriveResponse {
     #[prost(bool, tag="3")]
     pub interrupted: bool,
 }
-/// ListDrivesRequest asks for this gateway's drives.
+/// ListDrivesRequest asks for one page of the gateway's drives.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListDrivesRequest {
     /// Only drives of this task; "" means all.
     #[prost(string, tag="1")]
     pub task_id: ::prost::alloc::string::String,
+    /// The most drives in the page: 0 means 100; above 1000 means 1000; negative is
+    /// INVALID_ARGUMENT / BAD_PAGE_SIZE.
+    #[prost(int32, tag="2")]
+    pub page_size: i32,
+    /// The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+    /// same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+    #[prost(string, tag="3")]
+    pub page_token: ::prost::alloc::string::String,
 }
-/// ListDrivesResponse lists drives.
+/// ListDrivesResponse is one page of drives.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListDrivesResponse {
-    /// The active and queued drives.
+    /// The active and queued drives of the page.
     #[prost(message, repeated, tag="1")]
     pub drives: ::prost::alloc::vec::Vec<DriveInfo>,
+    /// The token of the next page; "" when this page is the last.
+    #[prost(string, tag="2")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 /// DriveInfo describes one drive.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -371,6 +382,9 @@ pub struct DriveInfo {
     /// The credentials profile.
     #[prost(string, tag="7")]
     pub profile: ::prost::alloc::string::String,
+    /// The id of the gateway replica that runs the drive (its host name and a random suffix).
+    #[prost(string, tag="8")]
+    pub replica: ::prost::alloc::string::String,
 }
 /// GetCapabilitiesRequest asks what the gateway accepts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

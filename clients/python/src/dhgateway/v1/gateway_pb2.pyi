@@ -941,21 +941,33 @@ Global___StopDriveResponse: _TypeAlias = StopDriveResponse  # noqa: Y015
 
 @_typing.final
 class ListDrivesRequest(_message.Message):
-    """ListDrivesRequest asks for this gateway's drives."""
+    """ListDrivesRequest asks for one page of the gateway's drives."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Only drives of this task; "" means all."""
+    page_size: _builtins.int
+    """The most drives in the page: 0 means 100; above 1000 means 1000; negative is
+    INVALID_ARGUMENT / BAD_PAGE_SIZE.
+    """
+    page_token: _builtins.str
+    """The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+    same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+    """
     def __init__(
         self,
         *,
         task_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -963,23 +975,27 @@ Global___ListDrivesRequest: _TypeAlias = ListDrivesRequest  # noqa: Y015
 
 @_typing.final
 class ListDrivesResponse(_message.Message):
-    """ListDrivesResponse lists drives."""
+    """ListDrivesResponse is one page of drives."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     DRIVES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The token of the next page; "" when this page is the last."""
     @_builtins.property
     def drives(self) -> _containers.RepeatedCompositeFieldContainer[Global___DriveInfo]:
-        """The active and queued drives."""
+        """The active and queued drives of the page."""
 
     def __init__(
         self,
         *,
         drives: _abc.Iterable[Global___DriveInfo] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drives", b"drives"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drives", b"drives", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1018,6 +1034,7 @@ class DriveInfo(_message.Message):
     SENT_MS_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
+    REPLICA_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The vendor's task id."""
     drive_id: _builtins.str
@@ -1028,6 +1045,8 @@ class DriveInfo(_message.Message):
     """Milliseconds of audio sent to the avatar."""
     profile: _builtins.str
     """The credentials profile."""
+    replica: _builtins.str
+    """The id of the gateway replica that runs the drive (its host name and a random suffix)."""
     @_builtins.property
     def started_time(self) -> _timestamp_pb2.Timestamp:
         """When the Start was sent (unset before)."""
@@ -1046,10 +1065,11 @@ class DriveInfo(_message.Message):
         sent_ms: _builtins.int = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         profile: _builtins.str = ...,
+        replica: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["started_time", b"started_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drive_id", b"drive_id", "labels", b"labels", "profile", b"profile", "sent_ms", b"sent_ms", "started_time", b"started_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drive_id", b"drive_id", "labels", b"labels", "profile", b"profile", "replica", b"replica", "sent_ms", b"sent_ms", "started_time", b"started_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -89,7 +89,11 @@ class DriveGatewayServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListDrives(self, request, context):
-        """ListDrives lists the active and queued drives of this gateway.
+        """ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+        Redis (each replica publishes its drives there; a replica that died drops out within its
+        lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+        stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+        BAD_PAGE_TOKEN for a page_token this call did not hand out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

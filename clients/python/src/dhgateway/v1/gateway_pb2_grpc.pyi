@@ -49,7 +49,12 @@ class DriveGatewayStub:
     plays what it was sent (FINISH) or goes silent now (INTERRUPT).
     """
     ListDrives: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]
-    """ListDrives lists the active and queued drives of this gateway."""
+    """ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+    Redis (each replica publishes its drives there; a replica that died drops out within its
+    lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+    stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+    BAD_PAGE_TOKEN for a page_token this call did not hand out.
+    """
     GetCapabilities: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetCapabilitiesRequest, _gateway_pb2.Capabilities]
     """GetCapabilities says which audio formats, rates and policies this gateway accepts."""
     GetTask: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetTaskRequest, _gateway_pb2.TaskInfo]
@@ -82,7 +87,12 @@ class DriveGatewayAsyncStub(DriveGatewayStub):
     plays what it was sent (FINISH) or goes silent now (INTERRUPT).
     """
     ListDrives: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDrivesRequest, _gateway_pb2.ListDrivesResponse]  # type: ignore[assignment]
-    """ListDrives lists the active and queued drives of this gateway."""
+    """ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+    Redis (each replica publishes its drives there; a replica that died drops out within its
+    lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+    stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+    BAD_PAGE_TOKEN for a page_token this call did not hand out.
+    """
     GetCapabilities: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetCapabilitiesRequest, _gateway_pb2.Capabilities]  # type: ignore[assignment]
     """GetCapabilities says which audio formats, rates and policies this gateway accepts."""
     GetTask: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetTaskRequest, _gateway_pb2.TaskInfo]  # type: ignore[assignment]
@@ -130,7 +140,12 @@ class DriveGatewayServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.ListDrivesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.ListDrivesResponse, _abc.Awaitable[_gateway_pb2.ListDrivesResponse]]:
-        """ListDrives lists the active and queued drives of this gateway."""
+        """ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+        Redis (each replica publishes its drives there; a replica that died drops out within its
+        lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+        stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+        BAD_PAGE_TOKEN for a page_token this call did not hand out.
+        """
 
     @_abc_1.abstractmethod
     def GetCapabilities(

@@ -147,6 +147,7 @@ fn drive_json(drive: &pb::DriveInfo) -> Value {
         ("sent_ms", int64(drive.sent_ms)),
         ("labels", string_map(&drive.labels)),
         ("profile", drive.profile.clone().into()),
+        ("replica", drive.replica.clone().into()),
     ]);
     let object: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     object.into()
@@ -377,7 +378,7 @@ mod tests {
                 r#""status_source":"TASK_STATUS_SOURCE_UNSPECIFIED","fail_reason":"","room_id":"","#,
                 r#""stream_id":"","speaking":false,"speaking_drive_id":"","active_drive":{"#,
                 r#""task_id":"","drive_id":"d","state":"DRIVE_STATE_UNSPECIFIED","sent_ms":"40","#,
-                r#""labels":{"a":"1","b":"2"},"profile":""},"queued_drives":1,"#,
+                r#""labels":{"a":"1","b":"2"},"profile":"","replica":""},"queued_drives":1,"#,
                 r#""last_driven_time":"1970-01-01T00:00:00Z"}"#
             )
         );

@@ -790,16 +790,28 @@ export interface StopDriveResponse {
   interrupted: boolean;
 }
 
-/** ListDrivesRequest asks for this gateway's drives. */
+/** ListDrivesRequest asks for one page of the gateway's drives. */
 export interface ListDrivesRequest {
   /** Only drives of this task; "" means all. */
   taskId: string;
+  /**
+   * The most drives in the page: 0 means 100; above 1000 means 1000; negative is
+   * INVALID_ARGUMENT / BAD_PAGE_SIZE.
+   */
+  pageSize: number;
+  /**
+   * The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+   * same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+   */
+  pageToken: string;
 }
 
-/** ListDrivesResponse lists drives. */
+/** ListDrivesResponse is one page of drives. */
 export interface ListDrivesResponse {
-  /** The active and queued drives. */
+  /** The active and queued drives of the page. */
   drives: DriveInfo[];
+  /** The token of the next page; "" when this page is the last. */
+  nextPageToken: string;
 }
 
 /** DriveInfo describes one drive. */
@@ -820,6 +832,8 @@ export interface DriveInfo {
   labels: { [key: string]: string };
   /** The credentials profile. */
   profile: string;
+  /** The id of the gateway replica that runs the drive (its host name and a random suffix). */
+  replica: string;
 }
 
 export interface DriveInfo_LabelsEntry {
@@ -3164,13 +3178,19 @@ export const StopDriveResponse: MessageFns<StopDriveResponse> = {
 };
 
 function createBaseListDrivesRequest(): ListDrivesRequest {
-  return { taskId: "" };
+  return { taskId: "", pageSize: 0, pageToken: "" };
 }
 
 export const ListDrivesRequest: MessageFns<ListDrivesRequest> = {
   encode(message: ListDrivesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.taskId !== "") {
       writer.uint32(10).string(message.taskId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -3196,6 +3216,22 @@ export const ListDrivesRequest: MessageFns<ListDrivesRequest> = {
             message.taskId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3215,6 +3251,16 @@ export const ListDrivesRequest: MessageFns<ListDrivesRequest> = {
         : isSet(object.task_id)
         ? globalThis.String(object.task_id)
         : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -3222,6 +3268,12 @@ export const ListDrivesRequest: MessageFns<ListDrivesRequest> = {
     const obj: any = {};
     if (message.taskId !== "") {
       obj.taskId = message.taskId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -3232,18 +3284,23 @@ export const ListDrivesRequest: MessageFns<ListDrivesRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListDrivesRequest>, I>>(object: I): ListDrivesRequest {
     const message = createBaseListDrivesRequest();
     message.taskId = object.taskId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListDrivesResponse(): ListDrivesResponse {
-  return { drives: [] };
+  return { drives: [], nextPageToken: "" };
 }
 
 export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
   encode(message: ListDrivesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.drives) {
       DriveInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3269,6 +3326,14 @@ export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
             message.drives.push(DriveInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3284,6 +3349,11 @@ export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
   fromJSON(object: any): ListDrivesResponse {
     return {
       drives: globalThis.Array.isArray(object?.drives) ? object.drives.map((e: any) => DriveInfo.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3291,6 +3361,9 @@ export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
     const obj: any = {};
     if (message.drives?.length) {
       obj.drives = message.drives.map((e) => DriveInfo.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -3301,12 +3374,13 @@ export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListDrivesResponse>, I>>(object: I): ListDrivesResponse {
     const message = createBaseListDrivesResponse();
     message.drives = object.drives?.map((e) => DriveInfo.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
 
 function createBaseDriveInfo(): DriveInfo {
-  return { taskId: "", driveId: "", state: 0, startedTime: undefined, sentMs: 0, labels: {}, profile: "" };
+  return { taskId: "", driveId: "", state: 0, startedTime: undefined, sentMs: 0, labels: {}, profile: "", replica: "" };
 }
 
 export const DriveInfo: MessageFns<DriveInfo> = {
@@ -3331,6 +3405,9 @@ export const DriveInfo: MessageFns<DriveInfo> = {
     });
     if (message.profile !== "") {
       writer.uint32(58).string(message.profile);
+    }
+    if (message.replica !== "") {
+      writer.uint32(66).string(message.replica);
     }
     return writer;
   },
@@ -3407,6 +3484,14 @@ export const DriveInfo: MessageFns<DriveInfo> = {
             message.profile = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.replica = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3457,6 +3542,7 @@ export const DriveInfo: MessageFns<DriveInfo> = {
         )
         : {},
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
+      replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
     };
   },
 
@@ -3489,6 +3575,9 @@ export const DriveInfo: MessageFns<DriveInfo> = {
     if (message.profile !== "") {
       obj.profile = message.profile;
     }
+    if (message.replica !== "") {
+      obj.replica = message.replica;
+    }
     return obj;
   },
 
@@ -3512,6 +3601,7 @@ export const DriveInfo: MessageFns<DriveInfo> = {
       {},
     );
     message.profile = object.profile ?? "";
+    message.replica = object.replica ?? "";
     return message;
   },
 };
@@ -4700,7 +4790,13 @@ export const DriveGatewayService = {
     responseSerialize: (value: StopDriveResponse): Buffer => Buffer.from(StopDriveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StopDriveResponse => StopDriveResponse.decode(value),
   },
-  /** ListDrives lists the active and queued drives of this gateway. */
+  /**
+   * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+   * Redis (each replica publishes its drives there; a replica that died drops out within its
+   * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+   * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+   * BAD_PAGE_TOKEN for a page_token this call did not hand out.
+   */
   listDrives: {
     path: "/dhgateway.v1.DriveGateway/ListDrives" as const,
     requestStream: false as const,
@@ -4766,7 +4862,13 @@ export interface DriveGatewayServer extends UntypedServiceImplementation {
    * plays what it was sent (FINISH) or goes silent now (INTERRUPT).
    */
   stopDrive: handleUnaryCall<StopDriveRequest, StopDriveResponse>;
-  /** ListDrives lists the active and queued drives of this gateway. */
+  /**
+   * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+   * Redis (each replica publishes its drives there; a replica that died drops out within its
+   * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+   * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+   * BAD_PAGE_TOKEN for a page_token this call did not hand out.
+   */
   listDrives: handleUnaryCall<ListDrivesRequest, ListDrivesResponse>;
   /** GetCapabilities says which audio formats, rates and policies this gateway accepts. */
   getCapabilities: handleUnaryCall<GetCapabilitiesRequest, Capabilities>;
@@ -4815,7 +4917,13 @@ export interface DriveGatewayClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopDriveResponse) => void,
   ): ClientUnaryCall;
-  /** ListDrives lists the active and queued drives of this gateway. */
+  /**
+   * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+   * Redis (each replica publishes its drives there; a replica that died drops out within its
+   * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+   * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+   * BAD_PAGE_TOKEN for a page_token this call did not hand out.
+   */
   listDrives(
     request: ListDrivesRequest,
     callback: (error: ServiceError | null, response: ListDrivesResponse) => void,

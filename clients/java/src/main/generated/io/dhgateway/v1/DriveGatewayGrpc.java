@@ -292,7 +292,11 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * ListDrives lists the active and queued drives of this gateway.
+     * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+     * Redis (each replica publishes its drives there; a replica that died drops out within its
+     * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+     * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+     * BAD_PAGE_TOKEN for a page_token this call did not hand out.
      * </pre>
      */
     default void listDrives(io.dhgateway.v1.ListDrivesRequest request,
@@ -400,7 +404,11 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * ListDrives lists the active and queued drives of this gateway.
+     * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+     * Redis (each replica publishes its drives there; a replica that died drops out within its
+     * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+     * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+     * BAD_PAGE_TOKEN for a page_token this call did not hand out.
      * </pre>
      */
     public void listDrives(io.dhgateway.v1.ListDrivesRequest request,
@@ -498,7 +506,11 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * ListDrives lists the active and queued drives of this gateway.
+     * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+     * Redis (each replica publishes its drives there; a replica that died drops out within its
+     * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+     * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+     * BAD_PAGE_TOKEN for a page_token this call did not hand out.
      * </pre>
      */
     public io.dhgateway.v1.ListDrivesResponse listDrives(io.dhgateway.v1.ListDrivesRequest request) throws io.grpc.StatusException {
@@ -582,7 +594,11 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * ListDrives lists the active and queued drives of this gateway.
+     * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+     * Redis (each replica publishes its drives there; a replica that died drops out within its
+     * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+     * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+     * BAD_PAGE_TOKEN for a page_token this call did not hand out.
      * </pre>
      */
     public io.dhgateway.v1.ListDrivesResponse listDrives(io.dhgateway.v1.ListDrivesRequest request) {
@@ -666,7 +682,11 @@ public final class DriveGatewayGrpc {
 
     /**
      * <pre>
-     * ListDrives lists the active and queued drives of this gateway.
+     * ListDrives lists the active and queued drives of the gateway: of every replica sharing its
+     * Redis (each replica publishes its drives there; a replica that died drops out within its
+     * lease's TTL), else of this process. In pages, ordered by task id (then a key that is
+     * stable for a drive's life); INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative page_size,
+     * BAD_PAGE_TOKEN for a page_token this call did not hand out.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<io.dhgateway.v1.ListDrivesResponse> listDrives(

@@ -36,6 +36,7 @@ private static final long serialVersionUID = 0L;
     driveId_ = "";
     state_ = 0;
     profile_ = "";
+    replica_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -384,6 +385,53 @@ java.lang.String defaultValue) {
     }
   }
 
+  public static final int REPLICA_FIELD_NUMBER = 8;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object replica_ = "";
+  /**
+   * <pre>
+   * The id of the gateway replica that runs the drive (its host name and a random suffix).
+   * </pre>
+   *
+   * <code>string replica = 8;</code>
+   * @return The replica.
+   */
+  @java.lang.Override
+  public java.lang.String getReplica() {
+    java.lang.Object ref = replica_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      replica_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The id of the gateway replica that runs the drive (its host name and a random suffix).
+   * </pre>
+   *
+   * <code>string replica = 8;</code>
+   * @return The bytes for replica.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getReplicaBytes() {
+    java.lang.Object ref = replica_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      replica_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -422,6 +470,9 @@ java.lang.String defaultValue) {
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 7, profile_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(replica_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 8, replica_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -456,6 +507,9 @@ java.lang.String defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(profile_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(7, profile_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(replica_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(8, replica_);
     }
     return size;
   }
@@ -497,6 +551,8 @@ java.lang.String defaultValue) {
         other.internalGetLabels())) return false;
     if (!getProfile()
         .equals(other.getProfile())) return false;
+    if (!getReplica()
+        .equals(other.getReplica())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -527,6 +583,8 @@ java.lang.String defaultValue) {
     }
     hash = (37 * hash) + PROFILE_FIELD_NUMBER;
     hash = (53 * hash) + getProfile().hashCode();
+    hash = (37 * hash) + REPLICA_FIELD_NUMBER;
+    hash = (53 * hash) + getReplica().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -701,6 +759,7 @@ java.lang.String defaultValue) {
       sentMs_ = 0L;
       internalGetMutableLabels().clear();
       profile_ = "";
+      replica_ = "";
       return this;
     }
 
@@ -760,6 +819,9 @@ java.lang.String defaultValue) {
       if (((from_bitField0_ & 0x00000040) != 0)) {
         result.profile_ = profile_;
       }
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.replica_ = replica_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -800,6 +862,11 @@ java.lang.String defaultValue) {
       if (!other.getProfile().isEmpty()) {
         profile_ = other.profile_;
         bitField0_ |= 0x00000040;
+        onChanged();
+      }
+      if (!other.getReplica().isEmpty()) {
+        replica_ = other.replica_;
+        bitField0_ |= 0x00000080;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -867,6 +934,11 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000040;
               break;
             } // case 58
+            case 66: {
+              replica_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1582,6 +1654,98 @@ java.lang.String defaultValue) {
       checkByteStringIsUtf8(value);
       profile_ = value;
       bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object replica_ = "";
+    /**
+     * <pre>
+     * The id of the gateway replica that runs the drive (its host name and a random suffix).
+     * </pre>
+     *
+     * <code>string replica = 8;</code>
+     * @return The replica.
+     */
+    public java.lang.String getReplica() {
+      java.lang.Object ref = replica_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        replica_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The id of the gateway replica that runs the drive (its host name and a random suffix).
+     * </pre>
+     *
+     * <code>string replica = 8;</code>
+     * @return The bytes for replica.
+     */
+    public com.google.protobuf.ByteString
+        getReplicaBytes() {
+      java.lang.Object ref = replica_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        replica_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The id of the gateway replica that runs the drive (its host name and a random suffix).
+     * </pre>
+     *
+     * <code>string replica = 8;</code>
+     * @param value The replica to set.
+     * @return This builder for chaining.
+     */
+    public Builder setReplica(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      replica_ = value;
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The id of the gateway replica that runs the drive (its host name and a random suffix).
+     * </pre>
+     *
+     * <code>string replica = 8;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearReplica() {
+      replica_ = getDefaultInstance().getReplica();
+      bitField0_ = (bitField0_ & ~0x00000080);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The id of the gateway replica that runs the drive (its host name and a random suffix).
+     * </pre>
+     *
+     * <code>string replica = 8;</code>
+     * @param value The bytes for replica to set.
+     * @return This builder for chaining.
+     */
+    public Builder setReplicaBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      replica_ = value;
+      bitField0_ |= 0x00000080;
       onChanged();
       return this;
     }

@@ -179,4 +179,24 @@ java.lang.String defaultValue);
    */
   com.google.protobuf.ByteString
       getProfileBytes();
+
+  /**
+   * <pre>
+   * The id of the gateway replica that runs the drive (its host name and a random suffix).
+   * </pre>
+   *
+   * <code>string replica = 8;</code>
+   * @return The replica.
+   */
+  java.lang.String getReplica();
+  /**
+   * <pre>
+   * The id of the gateway replica that runs the drive (its host name and a random suffix).
+   * </pre>
+   *
+   * <code>string replica = 8;</code>
+   * @return The bytes for replica.
+   */
+  com.google.protobuf.ByteString
+      getReplicaBytes();
 }

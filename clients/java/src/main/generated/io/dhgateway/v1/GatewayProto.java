@@ -224,89 +224,91 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
       "\017\n\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022$\n\004mod" +
       "e\030\003 \001(\0162\026.dhgateway.v1.StopMode\"M\n\021StopD" +
       "riveResponse\022\020\n\010drive_id\030\001 \001(\t\022\021\n\tplayed" +
-      "_ms\030\002 \001(\003\022\023\n\013interrupted\030\003 \001(\010\"$\n\021ListDr" +
-      "ivesRequest\022\017\n\007task_id\030\001 \001(\t\"=\n\022ListDriv" +
-      "esResponse\022\'\n\006drives\030\001 \003(\0132\027.dhgateway.v" +
-      "1.DriveInfo\"\217\002\n\tDriveInfo\022\017\n\007task_id\030\001 \001" +
-      "(\t\022\020\n\010drive_id\030\002 \001(\t\022\'\n\005state\030\003 \001(\0162\030.dh" +
-      "gateway.v1.DriveState\0220\n\014started_time\030\004 " +
-      "\001(\0132\032.google.protobuf.Timestamp\022\017\n\007sent_" +
-      "ms\030\005 \001(\003\0223\n\006labels\030\006 \003(\0132#.dhgateway.v1." +
-      "DriveInfo.LabelsEntry\022\017\n\007profile\030\007 \001(\t\032-" +
-      "\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(" +
-      "\t:\0028\001\"\030\n\026GetCapabilitiesRequest\"\241\004\n\014Capa" +
-      "bilities\022)\n\tencodings\030\001 \003(\0162\026.dhgateway." +
-      "v1.Encoding\022 \n\030min_input_sample_rate_hz\030" +
-      "\002 \001(\005\022 \n\030max_input_sample_rate_hz\030\003 \001(\005\022" +
-      "\020\n\010channels\030\004 \003(\005\022\036\n\026output_sample_rates" +
-      "_hz\030\005 \003(\005\022\027\n\017max_chunk_bytes\030\006 \001(\005\022\026\n\016pa" +
-      "cing_enabled\030\007 \001(\010\022\026\n\016pacing_lead_ms\030\010 \001" +
-      "(\005\022\024\n\014max_frame_ms\030\t \001(\005\0227\n\021conflict_pol" +
-      "icies\030\n \003(\0162\034.dhgateway.v1.ConflictPolic" +
-      "y\0222\n\016voice_channels\030\013 \003(\0162\032.dhgateway.v1" +
-      ".VoiceChannel\0228\n\025default_queue_timeout\030\014" +
-      " \001(\0132\031.google.protobuf.Duration\022\023\n\013text_" +
-      "drives\030\r \001(\010\022\026\n\016max_text_chars\030\016 \001(\005\022\021\n\t" +
-      "interrupt\030\017 \001(\010\022*\n\nstop_modes\030\020 \003(\0162\026.dh" +
-      "gateway.v1.StopMode\"C\n\016GetTaskRequest\022\017\n" +
-      "\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refre" +
-      "sh\030\003 \001(\010\"4\n\020WatchTaskRequest\022\017\n\007task_id\030" +
-      "\001 \001(\t\022\017\n\007profile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007t" +
-      "ask_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022(\n\006status\030" +
-      "\003 \001(\0162\030.dhgateway.v1.TaskStatus\0225\n\rstatu" +
-      "s_source\030\004 \001(\0162\036.dhgateway.v1.TaskStatus" +
-      "Source\022/\n\013status_time\030\005 \001(\0132\032.google.pro" +
-      "tobuf.Timestamp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n\007" +
-      "room_id\030\007 \001(\t\022\021\n\tstream_id\030\010 \001(\t\022/\n\013crea" +
-      "te_time\030\t \001(\0132\032.google.protobuf.Timestam" +
-      "p\022\020\n\010speaking\030\n \001(\010\022\031\n\021speaking_drive_id" +
-      "\030\013 \001(\t\022-\n\014active_drive\030\014 \001(\0132\027.dhgateway" +
-      ".v1.DriveInfo\022\025\n\rqueued_drives\030\r \001(\005\0224\n\020" +
-      "last_driven_time\030\016 \001(\0132\032.google.protobuf" +
-      ".Timestamp\0221\n\ridle_deadline\030\017 \001(\0132\032.goog" +
-      "le.protobuf.Timestamp*\212\001\n\010Encoding\022\030\n\024EN" +
-      "CODING_UNSPECIFIED\020\000\022\025\n\021ENCODING_LINEAR1" +
-      "6\020\001\022\024\n\020ENCODING_FLOAT32\020\002\022\020\n\014ENCODING_WA" +
-      "V\020\003\022\022\n\016ENCODING_MULAW\020\004\022\021\n\rENCODING_ALAW" +
-      "\020\005*u\n\014VoiceChannel\022\035\n\031VOICE_CHANNEL_UNSP" +
-      "ECIFIED\020\000\022\025\n\021VOICE_CHANNEL_MIX\020\001\022\026\n\022VOIC" +
-      "E_CHANNEL_LEFT\020\002\022\027\n\023VOICE_CHANNEL_RIGHT\020" +
-      "\003*\205\001\n\016ConflictPolicy\022\037\n\033CONFLICT_POLICY_" +
-      "UNSPECIFIED\020\000\022\032\n\026CONFLICT_POLICY_REJECT\020" +
-      "\001\022\033\n\027CONFLICT_POLICY_PREEMPT\020\002\022\031\n\025CONFLI" +
-      "CT_POLICY_QUEUE\020\003*l\n\016PlaybackSource\022\037\n\033P" +
-      "LAYBACK_SOURCE_UNSPECIFIED\020\000\022\035\n\031PLAYBACK" +
-      "_SOURCE_ESTIMATED\020\001\022\032\n\026PLAYBACK_SOURCE_V" +
-      "ENDOR\020\002*T\n\010StopMode\022\031\n\025STOP_MODE_UNSPECI" +
-      "FIED\020\000\022\024\n\020STOP_MODE_FINISH\020\001\022\027\n\023STOP_MOD" +
-      "E_INTERRUPT\020\002*\222\001\n\nDriveState\022\033\n\027DRIVE_ST" +
-      "ATE_UNSPECIFIED\020\000\022\026\n\022DRIVE_STATE_QUEUED\020" +
-      "\001\022\032\n\026DRIVE_STATE_SETTING_UP\020\002\022\031\n\025DRIVE_S" +
-      "TATE_STREAMING\020\003\022\030\n\024DRIVE_STATE_STOPPING" +
-      "\020\004*\262\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPECI" +
-      "FIED\020\000\022\034\n\030TASK_STATUS_INITIALIZING\020\001\022\033\n\027" +
-      "TASK_STATUS_INIT_FAILED\020\002\022\031\n\025TASK_STATUS" +
-      "_STREAMING\020\003\022\030\n\024TASK_STATUS_STOPPING\020\004\022\027" +
-      "\n\023TASK_STATUS_STOPPED\020\005*\223\001\n\020TaskStatusSo" +
-      "urce\022\"\n\036TASK_STATUS_SOURCE_UNSPECIFIED\020\000" +
-      "\022\034\n\030TASK_STATUS_SOURCE_QUERY\020\001\022\037\n\033TASK_S" +
-      "TATUS_SOURCE_CALLBACK\020\002\022\034\n\030TASK_STATUS_S" +
-      "OURCE_DRIVE\020\0032\315\003\n\014DriveGateway\022A\n\005Drive\022" +
-      "\032.dhgateway.v1.DriveRequest\032\030.dhgateway." +
-      "v1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036.dhgatew" +
-      "ay.v1.StopDriveRequest\032\037.dhgateway.v1.St" +
-      "opDriveResponse\022O\n\nListDrives\022\037.dhgatewa" +
-      "y.v1.ListDrivesRequest\032 .dhgateway.v1.Li" +
-      "stDrivesResponse\022S\n\017GetCapabilities\022$.dh" +
-      "gateway.v1.GetCapabilitiesRequest\032\032.dhga" +
-      "teway.v1.Capabilities\022?\n\007GetTask\022\034.dhgat" +
-      "eway.v1.GetTaskRequest\032\026.dhgateway.v1.Ta" +
-      "skInfo\022E\n\tWatchTask\022\036.dhgateway.v1.Watch" +
-      "TaskRequest\032\026.dhgateway.v1.TaskInfo0\001Bu\n" +
-      "\017io.dhgateway.v1B\014GatewayProtoP\001ZCgithub" +
-      ".com/dh-gateway/dh-gateway/clients/go/dh" +
-      "gatewayv1;dhgatewayv1\252\002\014DhGateway.V1b\006pr" +
-      "oto3"
+      "_ms\030\002 \001(\003\022\023\n\013interrupted\030\003 \001(\010\"K\n\021ListDr" +
+      "ivesRequest\022\017\n\007task_id\030\001 \001(\t\022\021\n\tpage_siz" +
+      "e\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\"V\n\022ListDrive" +
+      "sResponse\022\'\n\006drives\030\001 \003(\0132\027.dhgateway.v1" +
+      ".DriveInfo\022\027\n\017next_page_token\030\002 \001(\t\"\240\002\n\t" +
+      "DriveInfo\022\017\n\007task_id\030\001 \001(\t\022\020\n\010drive_id\030\002" +
+      " \001(\t\022\'\n\005state\030\003 \001(\0162\030.dhgateway.v1.Drive" +
+      "State\0220\n\014started_time\030\004 \001(\0132\032.google.pro" +
+      "tobuf.Timestamp\022\017\n\007sent_ms\030\005 \001(\003\0223\n\006labe" +
+      "ls\030\006 \003(\0132#.dhgateway.v1.DriveInfo.Labels" +
+      "Entry\022\017\n\007profile\030\007 \001(\t\022\017\n\007replica\030\010 \001(\t\032" +
+      "-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001" +
+      "(\t:\0028\001\"\030\n\026GetCapabilitiesRequest\"\241\004\n\014Cap" +
+      "abilities\022)\n\tencodings\030\001 \003(\0162\026.dhgateway" +
+      ".v1.Encoding\022 \n\030min_input_sample_rate_hz" +
+      "\030\002 \001(\005\022 \n\030max_input_sample_rate_hz\030\003 \001(\005" +
+      "\022\020\n\010channels\030\004 \003(\005\022\036\n\026output_sample_rate" +
+      "s_hz\030\005 \003(\005\022\027\n\017max_chunk_bytes\030\006 \001(\005\022\026\n\016p" +
+      "acing_enabled\030\007 \001(\010\022\026\n\016pacing_lead_ms\030\010 " +
+      "\001(\005\022\024\n\014max_frame_ms\030\t \001(\005\0227\n\021conflict_po" +
+      "licies\030\n \003(\0162\034.dhgateway.v1.ConflictPoli" +
+      "cy\0222\n\016voice_channels\030\013 \003(\0162\032.dhgateway.v" +
+      "1.VoiceChannel\0228\n\025default_queue_timeout\030" +
+      "\014 \001(\0132\031.google.protobuf.Duration\022\023\n\013text" +
+      "_drives\030\r \001(\010\022\026\n\016max_text_chars\030\016 \001(\005\022\021\n" +
+      "\tinterrupt\030\017 \001(\010\022*\n\nstop_modes\030\020 \003(\0162\026.d" +
+      "hgateway.v1.StopMode\"C\n\016GetTaskRequest\022\017" +
+      "\n\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refr" +
+      "esh\030\003 \001(\010\"4\n\020WatchTaskRequest\022\017\n\007task_id" +
+      "\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007" +
+      "task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022(\n\006status" +
+      "\030\003 \001(\0162\030.dhgateway.v1.TaskStatus\0225\n\rstat" +
+      "us_source\030\004 \001(\0162\036.dhgateway.v1.TaskStatu" +
+      "sSource\022/\n\013status_time\030\005 \001(\0132\032.google.pr" +
+      "otobuf.Timestamp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n" +
+      "\007room_id\030\007 \001(\t\022\021\n\tstream_id\030\010 \001(\t\022/\n\013cre" +
+      "ate_time\030\t \001(\0132\032.google.protobuf.Timesta" +
+      "mp\022\020\n\010speaking\030\n \001(\010\022\031\n\021speaking_drive_i" +
+      "d\030\013 \001(\t\022-\n\014active_drive\030\014 \001(\0132\027.dhgatewa" +
+      "y.v1.DriveInfo\022\025\n\rqueued_drives\030\r \001(\005\0224\n" +
+      "\020last_driven_time\030\016 \001(\0132\032.google.protobu" +
+      "f.Timestamp\0221\n\ridle_deadline\030\017 \001(\0132\032.goo" +
+      "gle.protobuf.Timestamp*\212\001\n\010Encoding\022\030\n\024E" +
+      "NCODING_UNSPECIFIED\020\000\022\025\n\021ENCODING_LINEAR" +
+      "16\020\001\022\024\n\020ENCODING_FLOAT32\020\002\022\020\n\014ENCODING_W" +
+      "AV\020\003\022\022\n\016ENCODING_MULAW\020\004\022\021\n\rENCODING_ALA" +
+      "W\020\005*u\n\014VoiceChannel\022\035\n\031VOICE_CHANNEL_UNS" +
+      "PECIFIED\020\000\022\025\n\021VOICE_CHANNEL_MIX\020\001\022\026\n\022VOI" +
+      "CE_CHANNEL_LEFT\020\002\022\027\n\023VOICE_CHANNEL_RIGHT" +
+      "\020\003*\205\001\n\016ConflictPolicy\022\037\n\033CONFLICT_POLICY" +
+      "_UNSPECIFIED\020\000\022\032\n\026CONFLICT_POLICY_REJECT" +
+      "\020\001\022\033\n\027CONFLICT_POLICY_PREEMPT\020\002\022\031\n\025CONFL" +
+      "ICT_POLICY_QUEUE\020\003*l\n\016PlaybackSource\022\037\n\033" +
+      "PLAYBACK_SOURCE_UNSPECIFIED\020\000\022\035\n\031PLAYBAC" +
+      "K_SOURCE_ESTIMATED\020\001\022\032\n\026PLAYBACK_SOURCE_" +
+      "VENDOR\020\002*T\n\010StopMode\022\031\n\025STOP_MODE_UNSPEC" +
+      "IFIED\020\000\022\024\n\020STOP_MODE_FINISH\020\001\022\027\n\023STOP_MO" +
+      "DE_INTERRUPT\020\002*\222\001\n\nDriveState\022\033\n\027DRIVE_S" +
+      "TATE_UNSPECIFIED\020\000\022\026\n\022DRIVE_STATE_QUEUED" +
+      "\020\001\022\032\n\026DRIVE_STATE_SETTING_UP\020\002\022\031\n\025DRIVE_" +
+      "STATE_STREAMING\020\003\022\030\n\024DRIVE_STATE_STOPPIN" +
+      "G\020\004*\262\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPEC" +
+      "IFIED\020\000\022\034\n\030TASK_STATUS_INITIALIZING\020\001\022\033\n" +
+      "\027TASK_STATUS_INIT_FAILED\020\002\022\031\n\025TASK_STATU" +
+      "S_STREAMING\020\003\022\030\n\024TASK_STATUS_STOPPING\020\004\022" +
+      "\027\n\023TASK_STATUS_STOPPED\020\005*\223\001\n\020TaskStatusS" +
+      "ource\022\"\n\036TASK_STATUS_SOURCE_UNSPECIFIED\020" +
+      "\000\022\034\n\030TASK_STATUS_SOURCE_QUERY\020\001\022\037\n\033TASK_" +
+      "STATUS_SOURCE_CALLBACK\020\002\022\034\n\030TASK_STATUS_" +
+      "SOURCE_DRIVE\020\0032\315\003\n\014DriveGateway\022A\n\005Drive" +
+      "\022\032.dhgateway.v1.DriveRequest\032\030.dhgateway" +
+      ".v1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036.dhgate" +
+      "way.v1.StopDriveRequest\032\037.dhgateway.v1.S" +
+      "topDriveResponse\022O\n\nListDrives\022\037.dhgatew" +
+      "ay.v1.ListDrivesRequest\032 .dhgateway.v1.L" +
+      "istDrivesResponse\022S\n\017GetCapabilities\022$.d" +
+      "hgateway.v1.GetCapabilitiesRequest\032\032.dhg" +
+      "ateway.v1.Capabilities\022?\n\007GetTask\022\034.dhga" +
+      "teway.v1.GetTaskRequest\032\026.dhgateway.v1.T" +
+      "askInfo\022E\n\tWatchTask\022\036.dhgateway.v1.Watc" +
+      "hTaskRequest\032\026.dhgateway.v1.TaskInfo0\001Bu" +
+      "\n\017io.dhgateway.v1B\014GatewayProtoP\001ZCgithu" +
+      "b.com/dh-gateway/dh-gateway/clients/go/d" +
+      "hgatewayv1;dhgatewayv1\252\002\014DhGateway.V1b\006p" +
+      "roto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -421,19 +423,19 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     internal_static_dhgateway_v1_ListDrivesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_ListDrivesRequest_descriptor,
-        new java.lang.String[] { "TaskId", });
+        new java.lang.String[] { "TaskId", "PageSize", "PageToken", });
     internal_static_dhgateway_v1_ListDrivesResponse_descriptor =
       getDescriptor().getMessageType(17);
     internal_static_dhgateway_v1_ListDrivesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_ListDrivesResponse_descriptor,
-        new java.lang.String[] { "Drives", });
+        new java.lang.String[] { "Drives", "NextPageToken", });
     internal_static_dhgateway_v1_DriveInfo_descriptor =
       getDescriptor().getMessageType(18);
     internal_static_dhgateway_v1_DriveInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveInfo_descriptor,
-        new java.lang.String[] { "TaskId", "DriveId", "State", "StartedTime", "SentMs", "Labels", "Profile", });
+        new java.lang.String[] { "TaskId", "DriveId", "State", "StartedTime", "SentMs", "Labels", "Profile", "Replica", });
     internal_static_dhgateway_v1_DriveInfo_LabelsEntry_descriptor =
       internal_static_dhgateway_v1_DriveInfo_descriptor.getNestedType(0);
     internal_static_dhgateway_v1_DriveInfo_LabelsEntry_fieldAccessorTable = new

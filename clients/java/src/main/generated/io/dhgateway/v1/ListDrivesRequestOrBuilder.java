@@ -29,4 +29,37 @@ public interface ListDrivesRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getTaskIdBytes();
+
+  /**
+   * <pre>
+   * The most drives in the page: 0 means 100; above 1000 means 1000; negative is
+   * INVALID_ARGUMENT / BAD_PAGE_SIZE.
+   * </pre>
+   *
+   * <code>int32 page_size = 2;</code>
+   * @return The pageSize.
+   */
+  int getPageSize();
+
+  /**
+   * <pre>
+   * The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+   * same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+   * </pre>
+   *
+   * <code>string page_token = 3;</code>
+   * @return The pageToken.
+   */
+  java.lang.String getPageToken();
+  /**
+   * <pre>
+   * The previous page's next_page_token, "" for the first page. Opaque; valid only with the
+   * same task_id (else INVALID_ARGUMENT / BAD_PAGE_TOKEN).
+   * </pre>
+   *
+   * <code>string page_token = 3;</code>
+   * @return The bytes for pageToken.
+   */
+  com.google.protobuf.ByteString
+      getPageTokenBytes();
 }

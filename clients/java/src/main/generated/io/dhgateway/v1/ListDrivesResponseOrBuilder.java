@@ -12,7 +12,7 @@ public interface ListDrivesResponseOrBuilder extends
 
   /**
    * <pre>
-   * The active and queued drives.
+   * The active and queued drives of the page.
    * </pre>
    *
    * <code>repeated .dhgateway.v1.DriveInfo drives = 1;</code>
@@ -21,7 +21,7 @@ public interface ListDrivesResponseOrBuilder extends
       getDrivesList();
   /**
    * <pre>
-   * The active and queued drives.
+   * The active and queued drives of the page.
    * </pre>
    *
    * <code>repeated .dhgateway.v1.DriveInfo drives = 1;</code>
@@ -29,7 +29,7 @@ public interface ListDrivesResponseOrBuilder extends
   io.dhgateway.v1.DriveInfo getDrives(int index);
   /**
    * <pre>
-   * The active and queued drives.
+   * The active and queued drives of the page.
    * </pre>
    *
    * <code>repeated .dhgateway.v1.DriveInfo drives = 1;</code>
@@ -37,7 +37,7 @@ public interface ListDrivesResponseOrBuilder extends
   int getDrivesCount();
   /**
    * <pre>
-   * The active and queued drives.
+   * The active and queued drives of the page.
    * </pre>
    *
    * <code>repeated .dhgateway.v1.DriveInfo drives = 1;</code>
@@ -46,11 +46,31 @@ public interface ListDrivesResponseOrBuilder extends
       getDrivesOrBuilderList();
   /**
    * <pre>
-   * The active and queued drives.
+   * The active and queued drives of the page.
    * </pre>
    *
    * <code>repeated .dhgateway.v1.DriveInfo drives = 1;</code>
    */
   io.dhgateway.v1.DriveInfoOrBuilder getDrivesOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * The token of the next page; "" when this page is the last.
+   * </pre>
+   *
+   * <code>string next_page_token = 2;</code>
+   * @return The nextPageToken.
+   */
+  java.lang.String getNextPageToken();
+  /**
+   * <pre>
+   * The token of the next page; "" when this page is the last.
+   * </pre>
+   *
+   * <code>string next_page_token = 2;</code>
+   * @return The bytes for nextPageToken.
+   */
+  com.google.protobuf.ByteString
+      getNextPageTokenBytes();
 }
