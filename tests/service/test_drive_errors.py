@@ -53,6 +53,7 @@ async def test_raw_protocol_errors(harness: Harness) -> None:
     cases = [
         ([pb.DriveRequest(audio=b"\0\0")], Reason.CONFIG_REQUIRED),
         ([], Reason.CONFIG_REQUIRED),
+        ([pb.DriveRequest(interrupt=pb.Interrupt())], Reason.CONFIG_REQUIRED),
         ([pb.DriveRequest(config=pb.DriveConfig(task_id=" "))], Reason.TASK_ID_REQUIRED),
         (
             [
