@@ -4,8 +4,9 @@
   (:class:`Observer`, :class:`NullObserver`, :class:`DriveEnd`).
 * :mod:`~gateway.observability.metrics`: :class:`GatewayMetrics`, the Prometheus metrics of one
   app in a registry of its own; it is the real :class:`Observer`.
-* :mod:`~gateway.observability.interceptor`: RPC counts by method and status code, for
-  ``grpc.aio`` (:func:`interceptors_for`).
+* :mod:`~gateway.observability.rpc_metrics`: the ``grpc_server_*`` families;
+  :mod:`~gateway.observability.interceptor` feeds them from ``grpc.aio`` (RPCs by method and
+  status code, their duration, messages each way: :func:`interceptors_for`).
 * :mod:`~gateway.observability.http`: ``/metrics``, ``/healthz``, ``/readyz``.
 * :mod:`~gateway.observability.logging`: :func:`configure_logging`, structured and redacted.
 """

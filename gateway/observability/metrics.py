@@ -6,15 +6,17 @@ process do not collide. It implements :class:`~gateway.observability.observer.Ob
 drive shell feeds it at lifecycle points, never per chunk. The gauges of live drives are read
 from the app at scrape time, so no code path has to keep them balanced.
 
-Names (``dhgw_`` is the gateway's; the ``grpc_server_*`` pair follows go-grpc-prometheus so
-that existing dashboards work):
+Names (``dhgw_`` is the gateway's; the ``grpc_server_*`` families of
+:mod:`~gateway.observability.rpc_metrics` follow go-grpc-prometheus so that existing
+dashboards work; prometheus_client's ``process_*`` and ``python_*`` collectors are
+registered too):
 
 =============================================  =========  ==================================
 name                                           type       labels
 =============================================  =========  ==================================
 ``dhgw_drives_active``                         gauge
 ``dhgw_drives_queued``                         gauge
-``dhgw_load_cpu_share``                        gauge
+``dhgw_load_cpu_ratio``                        gauge
 ``dhgw_event_loop_lag_seconds``                gauge
 ``dhgw_admission_capacity_drives``             gauge
 ``dhgw_drives_finished_total``                 counter    status, reason
@@ -44,9 +46,11 @@ name                                           type       labels
 ``dhgw_callbacks_relay_applied_total``         counter    event_type
 ``dhgw_callback_relay_listening``              gauge
 ``dhgw_callback_relay_subscriptions_total``    counter
-``grpc_server_started_total``                  counter    grpc_type, grpc_service, grpc_method
-``grpc_server_handled_total``                  counter    ... and grpc_code
 =============================================  =========  ==================================
+
+No ``_created`` series: constructing :class:`GatewayMetrics` turns them off for the process
+(prometheus_client's switch is process-wide), as the text format's scrapers ignore them and
+each doubles a counter's or histogram's series.
 
 The skew is the vendor's callback time minus the estimate's, split by its sign into
 ``direction`` (late: the vendor said it after the estimate) and observed as a magnitude: a
@@ -64,9 +68,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from gateway.observability.observer import DriveEnd
+from gateway.observability.rpc_metrics import RpcMetrics
 from gateway.upstream import Attempt
 
 __all__ = ["GatewayMetrics", "LiveCounts"]
@@ -100,7 +114,8 @@ class GatewayMetrics:
     Args:
         live: (active, queued) drives, read at scrape time; None reads zeros.
         load: the process's load (admission's measures), read at scrape time; None: zeros.
-        registry: where to register; a fresh ``CollectorRegistry`` by default.
+        registry: where to register; a fresh ``CollectorRegistry`` by default. Never the
+            process-global one: the ``process_*`` and ``python_*`` collectors are already there.
     """
 
     def __init__(
@@ -112,6 +127,10 @@ class GatewayMetrics:
     ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         counts = live or (lambda: (0, 0))
         self.drives_active = Gauge(
             "dhgw_drives_active", "Drives holding their task (setting up or streaming).", registry=r
@@ -122,12 +141,12 @@ class GatewayMetrics:
         )
         self.drives_queued.set_function(lambda: counts()[1])
         load_now = load or (lambda: (0.0, 0.0, None))
-        self.load_cpu_share = Gauge(
-            "dhgw_load_cpu_share",
+        self.load_cpu_ratio = Gauge(
+            "dhgw_load_cpu_ratio",
             "Share of one core this process used over the last second (admission's measure).",
             registry=r,
         )
-        self.load_cpu_share.set_function(lambda: load_now()[0])
+        self.load_cpu_ratio.set_function(lambda: load_now()[0])
         self.event_loop_lag = Gauge(
             "dhgw_event_loop_lag_seconds",
             "Mean lateness of the event loop's timers over the last second.",
@@ -251,16 +270,7 @@ class GatewayMetrics:
             registry=r,
         )
         self._callback_relay_metrics()
-        rpc_labels = ["grpc_type", "grpc_service", "grpc_method"]
-        self.rpcs_started = Counter(
-            "grpc_server_started", "RPCs started on the server.", rpc_labels, registry=r
-        )
-        self.rpcs_handled = Counter(
-            "grpc_server_handled",
-            "RPCs completed on the server, by status code (aborts included).",
-            [*rpc_labels, "grpc_code"],
-            registry=r,
-        )
+        self.rpc = RpcMetrics(r)
         for outcome in ("ok", "failed"):
             self.ws_connects.labels(outcome)  # present at 0 from the first scrape
         for event in ("started", "finished"):

@@ -161,3 +161,60 @@ async def test_a_call_the_client_cancels_is_counted_cancelled(
             break
         await asyncio.sleep(0.01)
     assert handled(metrics, "server_stream", "ServerStream", "CANCELLED") == 1
+
+
+def sample(metrics: GatewayMetrics, name: str, method: str, kind: str, **more: str) -> float:
+    labels = {"grpc_type": kind, "grpc_service": SERVICE, "grpc_method": method, **more}
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.asyncio
+async def test_messages_each_way_are_counted_per_method(
+    served: tuple[grpc.aio.Channel, GatewayMetrics],
+) -> None:
+    channel, metrics = served
+    bidi: Any = channel.stream_stream(f"/{SERVICE}/Bidi", None, None)
+    assert [r async for r in bidi(iter([b"a", b"b", b"c"]))] == [b"a", b"b", b"c"]
+    assert await code_of(bidi(iter([b"x", b"abort"]))) == grpc.StatusCode.NOT_FOUND
+    unary: Any = channel.unary_unary(f"/{SERVICE}/Unary", None, None)
+    assert await unary(b"ok") == b"ok"
+    assert await code_of(unary(b"abort")) == grpc.StatusCode.NOT_FOUND
+
+    def messages(method: str, kind: str) -> tuple[float, float]:
+        received = sample(metrics, "grpc_server_msg_received_total", method, kind)
+        return received, sample(metrics, "grpc_server_msg_sent_total", method, kind)
+
+    assert messages("Bidi", "bidi_stream") == (5, 4)  # the aborted call answered its "x"
+    assert messages("Unary", "unary") == (2, 1)  # an abort sends no response message
+
+
+@pytest.mark.asyncio
+async def test_each_call_is_timed_by_its_code(
+    served: tuple[grpc.aio.Channel, GatewayMetrics],
+) -> None:
+    channel, metrics = served
+    stub: Any = channel.unary_stream(f"/{SERVICE}/ServerStream", None, None)
+    assert await code_of(stub(b"ok")) == grpc.StatusCode.OK
+    assert await code_of(stub(b"abort")) == grpc.StatusCode.NOT_FOUND
+    for code in ("OK", "NOT_FOUND"):
+        name = "grpc_server_handling_seconds"
+        count = sample(metrics, f"{name}_count", "ServerStream", "server_stream", grpc_code=code)
+        total = sample(metrics, f"{name}_sum", "ServerStream", "server_stream", grpc_code=code)
+        assert count == 1, code
+        assert 0 < total < 5, code
+
+
+@pytest.mark.asyncio
+async def test_a_method_nobody_serves_leaves_no_series(
+    served: tuple[grpc.aio.Channel, GatewayMetrics],
+) -> None:
+    channel, metrics = served
+    stub: Any = channel.unary_unary(f"/{SERVICE}/Chosen-By-The-Client", None, None)
+    assert await code_of(stub(b"ok")) == grpc.StatusCode.UNIMPLEMENTED
+    grpc_series = [
+        s
+        for family in metrics.registry.collect()
+        if family.name.startswith("grpc_server_")
+        for s in family.samples
+    ]
+    assert grpc_series == []  # no served method was called, and the unknown one is not counted

@@ -85,7 +85,7 @@ async def test_a_demo_drive_is_counted_exactly() -> None:
     assert value(s, "dhgw_upstream_ws_drops_total") == 0
     assert value(s, "dhgw_drives_active") == 0
     assert value(s, "dhgw_drives_queued") == 0
-    assert value(s, "dhgw_load_cpu_share") > 0  # the sampler saw the drive's work
+    assert value(s, "dhgw_load_cpu_ratio") > 0  # the sampler saw the drive's work
     assert value(s, "dhgw_event_loop_lag_seconds") >= 0
     assert math.isnan(value(s, "dhgw_admission_capacity_drives"))  # one drive: no estimate
     started_rpcs = {"grpc_type": "bidi_stream", "grpc_service": SERVICE, "grpc_method": "Drive"}
@@ -229,7 +229,7 @@ def test_the_load_gauges_read_admission_at_scrape_time() -> None:
     load: tuple[float, float, int | None] = (0.42, 0.003, 160)
     metrics = GatewayMetrics(load=lambda: load)
     got = metrics.registry.get_sample_value
-    assert got("dhgw_load_cpu_share") == 0.42
+    assert got("dhgw_load_cpu_ratio") == 0.42
     assert got("dhgw_event_loop_lag_seconds") == 0.003
     assert got("dhgw_admission_capacity_drives") == 160
     load = (0.1, 0.0, None)
