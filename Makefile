@@ -92,5 +92,13 @@ SPEAK_TURNS ?= 20
 bench-speak: $(STAMP)
 	$(BIN)/python -m bench.time_to_speak --turns $(SPEAK_TURNS)
 
+## Measure what the LiveKit plugin adds to a turn's first frame (TTS frame in, first frame at the
+## simulator) against the Python client driving the same frames, interleaved, PLUGIN_TURNS each
+## (default 30; about 10 s). Writes bench/results/plugin-latency.{json,md}.
+.PHONY: bench-plugins
+PLUGIN_TURNS ?= 30
+bench-plugins: $(STAMP)
+	$(BIN)/python -m bench.plugin_latency --turns $(PLUGIN_TURNS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

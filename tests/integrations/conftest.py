@@ -1,17 +1,18 @@
-"""What the LiveKit plugin's tests share: a gateway, frames as a TTS makes them, and a record of
-the playback callbacks an output made, with when."""
+"""What the LiveKit plugin's tests share: a gateway, audio, and a record of the playback callbacks
+an output made, with when (frames as a TTS makes them, and a turn spoken into an output:
+:mod:`livekit.plugins.dhgateway.testing`, which the benches use too)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest_asyncio
-from livekit import rtc
 from livekit.agents.voice.io import AudioOutput, PlaybackFinishedEvent
 from livekit.plugins.dhgateway import DHGatewayAudioOutput
+from livekit.plugins.dhgateway.testing import drives_ended
 
 from gateway.testing import Harness, running_gateway
 from tests.service.conftest import pcm
@@ -39,32 +40,6 @@ def speech(ms: int, *, rate: int = 24000, channels: int = 1, seed: int = 1) -> b
     return pcm(ms * channels, rate, seed)
 
 
-def frames(audio: bytes, rate: int = 24000, channels: int = 1) -> list[rtc.AudioFrame]:
-    """``audio`` as 20 ms frames, as a TTS hands them to an AgentSession."""
-    size = rate // 50 * channels * 2
-    return [
-        rtc.AudioFrame(
-            audio[i : i + size], rate, channels, len(audio[i : i + size]) // 2 // channels
-        )
-        for i in range(0, len(audio), size)
-    ]
-
-
-async def say(
-    output: AudioOutput, pieces: Sequence[rtc.AudioFrame], *, paced: bool = False
-) -> None:
-    """Capture ``pieces`` (at 1x when ``paced``, as a live TTS), then flush: one segment."""
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    for index, frame in enumerate(pieces):
-        # 100 ms at once, then at 1x on an absolute schedule, as a live TTS's first burst.
-        delay = began + (index - 5) * 0.02 - loop.time() if paced else 0
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await output.capture_frame(frame)
-    output.flush()
-
-
 async def playout(output: AudioOutput) -> PlaybackFinishedEvent:
     """What the output said of its last segment, once it finished (bounded)."""
     async with asyncio.timeout(DEADLINE_S):
@@ -73,10 +48,7 @@ async def playout(output: AudioOutput) -> PlaybackFinishedEvent:
 
 async def nothing_open(h: Harness) -> None:
     """Wait (bounded) until the gateway holds no drive: every stream the plugin opened ended."""
-    async with asyncio.timeout(DEADLINE_S):
-        # The gateway's word over the wire is what counts here: no event to wait on.
-        while await h.client.list_drives():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+    await drives_ended(h.client, timeout_s=DEADLINE_S)
 
 
 @dataclass

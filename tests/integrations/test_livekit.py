@@ -19,21 +19,13 @@ import pytest
 from livekit.agents import Agent, AgentSession, ErrorEvent
 from livekit.agents.voice.transcription import TranscriptSynchronizer
 from livekit.plugins import dhgateway
-from livekit.plugins.dhgateway.testing import ToneTTS
+from livekit.plugins.dhgateway.testing import ToneTTS, frames, say
 
 from gateway.config import AuthConfig
 from gateway.simulator.playout import PlayoutOutcome
 from gateway.testing import Harness, running_gateway
 from tests.conftest import free_port
-from tests.integrations.conftest import (
-    DEADLINE_S,
-    Heard,
-    frames,
-    nothing_open,
-    playout,
-    say,
-    speech,
-)
+from tests.integrations.conftest import DEADLINE_S, Heard, nothing_open, playout, speech
 from tests.security.conftest import api_key
 
 #: How far a playback callback may be from the simulator's record of the same moment.

@@ -1,9 +1,11 @@
-"""A synthetic TTS for demos and tests: every word a short tone, no model, no network.
+"""What demos, tests and benchmarks of the plugin need: a synthetic TTS, its frames, a turn
+spoken into an output, and the gateway's word that every drive has ended.
 
 ``AgentSession(tts=ToneTTS())`` speaks any text at once, offline, so an agent's voice can be
 sent through the gateway to ``dh-gateway simulator`` with nothing else installed. Its audio is
 a pure function of the text (:meth:`ToneTTS.render`), which lets a test compare what the
-simulated avatar received with what was said.
+simulated avatar received with what was said. Without a session, :func:`frames` cuts audio as
+a TTS hands it over and :func:`say` speaks it into an output as a session does.
 """
 
 from __future__ import annotations
@@ -13,11 +15,52 @@ import math
 import uuid
 import zlib
 from array import array
+from collections.abc import Sequence
 
+from dhgateway_client import DriveGatewayClient
+from livekit import rtc
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, tts
+from livekit.agents.voice.io import AudioOutput
 
 SAMPLE_RATE = 24000
 FRAME_MS = 20
+
+
+def frames(audio: bytes, rate: int = SAMPLE_RATE, channels: int = 1) -> list[rtc.AudioFrame]:
+    """``audio`` (s16le, interleaved when stereo) as 20 ms frames, as a TTS hands them to an
+    AgentSession."""
+    size = rate * FRAME_MS // 1000 * channels * 2
+    return [
+        rtc.AudioFrame(
+            audio[i : i + size], rate, channels, len(audio[i : i + size]) // 2 // channels
+        )
+        for i in range(0, len(audio), size)
+    ]
+
+
+async def say(
+    output: AudioOutput, pieces: Sequence[rtc.AudioFrame], *, paced: bool = False
+) -> None:
+    """Capture ``pieces`` (at 1x when ``paced``, as a live TTS), then flush: one segment, as an
+    AgentSession speaks a turn. Await ``output.wait_for_playout()`` for its end."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for index, frame in enumerate(pieces):
+        # 100 ms at once, then at 1x on an absolute schedule, as a live TTS's first burst.
+        delay = began + (index - 5) * FRAME_MS / 1000 - loop.time() if paced else 0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await output.capture_frame(frame)
+    output.flush()
+
+
+async def drives_ended(client: DriveGatewayClient, *, timeout_s: float = 10.0) -> None:
+    """Return once the gateway lists no drive: every stream opened on it has ended (a segment's
+    playout is reported before its stream ends). Raises TimeoutError after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        # The gateway's word over the wire is what counts here: no event to wait on.
+        while await client.list_drives():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
 
 class ToneTTS(tts.TTS[None]):
