@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts right what the test suite needs from the machine: a working /dev/null, and the Debian
-# packages it uses (redis-server), installed when missing.
+# packages it uses (redis-server, and promtool out of prometheus), installed when missing.
 set -euo pipefail
 sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
@@ -23,4 +23,17 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# promtool (`promtool check metrics` lints the /metrics exposition in the tests) ships only in
+# Debian's prometheus package, whose maintainer scripts set up a server we do not want: take
+# the one binary out of the package instead of installing it.
+if ! command -v promtool >/dev/null 2>&1; then
+  work=$(mktemp -d)
+  chmod 777 "$work" # apt downloads as its own _apt user, who must write there
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && "${sudo_cmd[@]}" apt-get update -qq && apt-get download -qq prometheus)
+  dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+  "${sudo_cmd[@]}" install -m 755 "$work/usr/bin/promtool" /usr/local/bin/promtool
+  promtool --version >/dev/null
 fi
