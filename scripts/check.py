@@ -29,6 +29,7 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
             [str(BIN / "buf"), "breaking", "--against", "protos/baseline.binpb"],
         ),
         ("build clients", [sys.executable, "scripts/build_clients.py"]),
+        ("build kustomize and crdcheck", [sys.executable, "-m", "scripts.manifests", "--tools"]),
         (
             "pytest",
             [

@@ -1,36 +1,49 @@
-"""The Kubernetes examples (deploy/kubernetes): valid, hardened, and true to the gateway.
+"""The Kubernetes setups (deploy/kubernetes): valid, hardened, and true to the gateway.
 
-Every manifest is parsed with PyYAML and validated, strictly (no unknown field), against the
-Kubernetes API schemas that ``kubernetes-validate`` ships, for the oldest version the examples
-support (native sidecars: 1.29) and the newest it knows. Then what a schema cannot know: every
-container is hardened, probed and bounded; the gateway runs the image of this release; its
-``DHGW_*`` variables are settings the gateway has, and the environment the image and the
-manifest give it is one the gateway's own loader accepts (the Secrets' example values standing
-in for the mounted files); the Secrets referenced exist with those keys; and the Pod outlives
-the gateway's drain.
+The kustomize base and overlays are rendered by a pinned kustomize (scripts/manifests.py) and
+every object is validated, strictly (no unknown field), against the Kubernetes API schemas that
+``kubernetes-validate`` ships, for the oldest version the setups support (native sidecars:
+1.29) and the newest it knows; the Prometheus Operator's kinds, which it does not know, are
+decoded strictly into the Operator's Go types (tests/test_deploy_cluster.py, with the
+autoscaler and the network policy). Then what a schema cannot know: every container is
+hardened, probed and bounded; the gateway runs the image of this release and requests the CPU
+its admission counts on; its ``DHGW_*`` variables are settings the gateway has, and the
+environment the image and the manifest give it is one the gateway's own loader accepts (the
+Secrets' example values standing in for the mounted files); the Secrets referenced exist with
+those keys; and the Pod outlives the gateway's drain.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from gateway.config import GatewayConfig, is_local_address, load_config
-from gateway.config.settings import API_KEYS_ENV, CONFIG_FILE_ENV, PROFILE_ENV, SETTINGS
-from tests.test_container import IMAGE_UID, env_pairs, runtime, version
-
-ROOT = Path(__file__).resolve().parent.parent
-DEPLOY = ROOT / "deploy" / "kubernetes"
-MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
-WORKLOADS = ("sidecar-pod.yaml", "replicas.yaml")
+from gateway.config import is_local_address
+from scripts import manifests
+from tests.deploy_manifests import (
+    DEPLOY,
+    ROOT,
+    SECRETS,
+    TARGETS,
+    WORKLOADS,
+    by_kind,
+    container_ports,
+    documents,
+    effective_config,
+    env_of,
+    is_gateway,
+    known_variables,
+    port_of,
+    pre_stop_s,
+    quantity,
+    secrets,
+    selects,
+    workload,
+)
+from tests.test_container import IMAGE_UID, version
 
 #: Native sidecars (restartPolicy: Always on an init container) are on by default from 1.29.
 OLDEST_KUBERNETES = "1.29.0"
@@ -38,165 +51,41 @@ IMAGE_REPOSITORY = "registry.example.com/dh-gateway"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 
 
-@dataclass(frozen=True)
-class Workload:
-    """A Pod spec, from a Pod or a Deployment's template."""
-
-    file: str
-    spec: dict[str, Any]
-
-    def containers(self) -> Iterator[dict[str, Any]]:
-        """The long-running containers: app containers and native sidecars."""
-        for init in self.spec.get("initContainers", []):
-            assert init.get("restartPolicy") == "Always", (
-                f"{self.file}: init container {init['name']} is not a sidecar"
-            )
-            yield init
-        yield from self.spec["containers"]
-
-    def gateway(self) -> dict[str, Any]:
-        (found,) = [c for c in self.containers() if is_gateway(c)]
-        return found
+def kustomization_files(folder: Path) -> set[Path]:
+    """The files a kustomization.yaml names (resources in its folder, patches), resolved."""
+    spec = yaml.safe_load((folder / "kustomization.yaml").read_text(encoding="utf-8"))
+    named = [r for r in spec.get("resources", []) if not (folder / r).is_dir()]
+    named += [p["path"] for p in spec.get("patches", []) if "path" in p]
+    return {(folder / n).resolve() for n in named}
 
 
-def is_gateway(container: dict[str, Any]) -> bool:
-    return str(container["image"]).rsplit("/", 1)[-1].startswith("dh-gateway:")
-
-
-@cache
-def documents(name: str) -> tuple[dict[str, Any], ...]:
-    docs = yaml.safe_load_all((DEPLOY / name).read_text(encoding="utf-8"))
-    return tuple(d for d in docs if d is not None)
-
-
-def all_documents() -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in MANIFESTS:
-        for doc in documents(path.name):
-            yield path.name, doc
-
-
-def workload(file: str) -> Workload:
-    specs = []
-    for doc in documents(file):
-        if doc["kind"] == "Pod":
-            specs.append(doc["spec"])
-        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
-            specs.append(doc["spec"]["template"]["spec"])
-    (spec,) = specs
-    return Workload(file, spec)
-
-
-def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container.get("env", [])}
-
-
-def container_ports(container: dict[str, Any]) -> dict[str, int]:
-    return {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-
-
-def port_of(listen: str) -> int:
-    return int(listen.rsplit(":", 1)[1])
-
-
-def secrets() -> dict[str, dict[str, str]]:
-    found = {}
-    for doc in documents("secret.example.yaml"):
-        assert doc["kind"] == "Secret"
-        assert not doc.get("data"), "stringData: placeholders a reader can see"
-        found[doc["metadata"]["name"]] = dict(doc["stringData"])
-    return found
-
-
-def mounted_secret(workload: Workload, container: dict[str, Any], path: str) -> tuple[str, str]:
-    """The (Secret, key) whose content a mounted file ``path`` is."""
-    volumes = {v["name"]: v for v in workload.spec.get("volumes", [])}
-    mounts = container.get("volumeMounts", [])
-    holders = [m for m in mounts if path.startswith(m["mountPath"].rstrip("/") + "/")]
-    assert len(holders) == 1, f"{workload.file}: {path} is in no mounted volume"
-    mount = holders[0]
-    assert mount.get("readOnly") is True, f"{mount['name']} must be mounted read-only"
-    secret = volumes[mount["name"]].get("secret")
-    assert secret is not None, f"{path} is not in a Secret volume"
-    relative = path[len(mount["mountPath"].rstrip("/")) + 1 :]
-    items = {i["path"]: i["key"] for i in secret.get("items", [])}
-    key = items.get(relative, relative) if items else relative
-    assert not items or relative in items, f"{relative} is not an item of {secret['secretName']}"
-    return secret["secretName"], key
-
-
-def known_variables() -> set[str]:
-    """The gateway's variables: its table of settings, and the names the README documents."""
-    names = {setting.variable for setting in SETTINGS}
-    names |= {f"DHGW_{n}" for n in (*PROFILE_ENV, API_KEYS_ENV, CONFIG_FILE_ENV)}
-    names |= set(re.findall(r"DHGW_[A-Z0-9_]+", (ROOT / "README.md").read_text("utf-8")))
-    return names
-
-
-def gateway_environment(file: str, files: Path) -> dict[str, str]:
-    """What the gateway container's process sees: the image's ENV, then the manifest's env,
-    Secret values from secret.example.yaml, and mounted files written under ``files``."""
-    w = workload(file)
-    g = w.gateway()
-    known = secrets()
-    env = {k: v for k, v in env_pairs(runtime()).items() if k.startswith("DHGW_")}
-    for name, entry in env_of(g).items():
-        if "value" in entry:
-            value = str(entry["value"])
-            if name.endswith("_FILE"):
-                secret, key = mounted_secret(w, g, value)
-                copy = files / f"{secret}-{key}"
-                copy.write_text(known[secret][key], encoding="utf-8")
-                value = str(copy)
-            env[name] = value
-        else:
-            ref = entry["valueFrom"]["secretKeyRef"]
-            assert ref["key"] in known[ref["name"]], ref
-            env[name] = known[ref["name"]][ref["key"]]
-    return env
-
-
-def effective_config(file: str, files: Path) -> GatewayConfig:
-    return load_config(environ=gateway_environment(file, files))
-
-
-def quantity(value: str | int | float) -> float:
-    """A Kubernetes resource quantity (``250m``, ``1``, ``512Mi``, ``1G``) as a number."""
-    text = str(value)
-    factors = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    for suffix in sorted(factors, key=len, reverse=True):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factors[suffix]
-    return float(text)
-
-
-def pre_stop_s(container: dict[str, Any]) -> float:
-    pre_stop = container.get("lifecycle", {}).get("preStop")
-    if pre_stop is None:
-        return 0.0
-    if "sleep" in pre_stop:
-        return float(pre_stop["sleep"]["seconds"])
-    command = pre_stop["exec"]["command"]
-    assert command[0] == "sleep", f"unexpected preStop {command}"
-    return float(command[1])
-
-
-def test_the_manifests_are_there() -> None:
-    assert {p.name for p in MANIFESTS} == {*WORKLOADS, "secret.example.yaml"}
+def test_the_setups_are_there_and_every_file_is_used() -> None:
+    """Each overlay renders its setup's kinds, and every YAML file is the Secrets' placeholders
+    or is named by a kustomization: no example left behind that nothing renders."""
+    assert set(WORKLOADS) <= set(manifests.TARGETS)
     assert (DEPLOY / "README.md").is_file()
-    kinds = {(file, doc["kind"]) for file, doc in all_documents()}
-    assert ("sidecar-pod.yaml", "Pod") in kinds
-    for kind in ("Deployment", "PodDisruptionBudget", "Service"):
-        assert ("replicas.yaml", kind) in kinds
+    assert [d["kind"] for d in documents("sidecar")] == ["Deployment"]
+    replicas = {d["kind"] for d in documents("replicas")}
+    expected = {"Deployment", "PodDisruptionBudget", "Service", "HorizontalPodAutoscaler"}
+    assert replicas >= expected | {"ServiceMonitor", "NetworkPolicy"}
+    used = {(DEPLOY / SECRETS).resolve()}
+    for folder in manifests.TARGETS.values():
+        used |= {(folder / "kustomization.yaml").resolve(), *kustomization_files(folder)}
+    files = {p.resolve() for p in DEPLOY.rglob("*.yaml")}
+    assert files == used, f"unused: {sorted(str(p) for p in files - used)}"
 
 
 @pytest.mark.parametrize("kubernetes", [OLDEST_KUBERNETES, kubernetes_validate.latest_version()])
-@pytest.mark.parametrize("manifest", [p.name for p in MANIFESTS])
-def test_manifest_matches_the_kubernetes_schema(manifest: str, kubernetes: str) -> None:
-    for doc in documents(manifest):
+@pytest.mark.parametrize("target", TARGETS)
+def test_manifest_matches_the_kubernetes_schema(target: str, kubernetes: str) -> None:
+    """Every core object; the Operator's kinds are tests/test_deploy_cluster.py's."""
+    for doc in documents(target):
+        if manifests.is_custom(doc):
+            continue
         try:
             kubernetes_validate.validate(doc, kubernetes, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{manifest}: {doc['kind']}/{doc['metadata']['name']}: {exc.message}")
+            pytest.fail(f"{target}: {doc['kind']}/{doc['metadata']['name']}: {exc.message}")
 
 
 @pytest.mark.parametrize("file", WORKLOADS)
@@ -276,18 +165,18 @@ def test_the_gateway_accepts_its_configuration(file: str, tmp_path: Path) -> Non
 
 
 def test_sidecar_listens_where_only_its_pod_reaches(tmp_path: Path) -> None:
-    config = effective_config("sidecar-pod.yaml", tmp_path)
+    config = effective_config("sidecar", tmp_path)
     assert is_local_address(config.server.listen), config.server.listen
-    ports = container_ports(workload("sidecar-pod.yaml").gateway()).values()
+    ports = container_ports(workload("sidecar").gateway()).values()
     assert port_of(config.server.listen) not in ports, "the drive port is not exposed"
 
 
 def test_replicas_serve_drives_only_with_tls_and_api_keys(tmp_path: Path) -> None:
-    config = effective_config("replicas.yaml", tmp_path)
+    config = effective_config("replicas", tmp_path)
     assert not is_local_address(config.server.listen)
     assert config.server.tls is not None, "TLS from a Secret"
     assert config.auth.enabled and config.auth.api_keys, "API keys from a Secret"
-    ports = container_ports(workload("replicas.yaml").gateway())
+    ports = container_ports(workload("replicas").gateway())
     assert port_of(config.server.listen) == ports["grpc"]
 
 
@@ -344,17 +233,17 @@ def test_referenced_secrets_exist_with_their_keys(file: str) -> None:
 
 
 def test_replicas_roll_and_are_disrupted_one_at_a_time_and_are_reachable() -> None:
-    docs = {(d["kind"], d["metadata"]["name"]): d for d in documents("replicas.yaml")}
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in documents("replicas")}
     deployment = docs["Deployment", "dh-gateway"]
-    assert deployment["spec"]["replicas"] == 3
+    assert "replicas" not in deployment["spec"], "the autoscaler owns the count"
     strategy = deployment["spec"]["strategy"]
     assert strategy["type"] == "RollingUpdate"
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0
     labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert selects(deployment["spec"]["selector"], labels)
     pdb = docs["PodDisruptionBudget", "dh-gateway"]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    port_names = set(container_ports(workload("replicas.yaml").gateway()))
+    assert selects(pdb["spec"]["selector"], labels)
+    port_names = set(container_ports(workload("replicas").gateway()))
     services = [d for d in docs.values() if d["kind"] == "Service"]
     assert services
     for service in services:
@@ -365,10 +254,46 @@ def test_replicas_roll_and_are_disrupted_one_at_a_time_and_are_reachable() -> No
             assert port["targetPort"] in port_names
 
 
+def test_sidecar_is_the_applications_own_pod() -> None:
+    (deployment,) = by_kind("sidecar", "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selects(deployment["spec"]["selector"], labels)
+    assert labels["app.kubernetes.io/name"] != "dh-gateway", "the application's, not ours"
+    w = workload("sidecar")
+    assert [c["name"] for c in w.spec["initContainers"]] == [w.gateway()["name"]]
+    assert [c for c in w.spec["containers"] if not is_gateway(c)], "the application runs too"
+
+
+@pytest.mark.parametrize("file", WORKLOADS)
+def test_the_cpu_request_is_the_admission_threshold(file: str, tmp_path: Path) -> None:
+    """Admission admits drives up to ``admit_max_cpu`` of a core: the scheduler must reserve
+    that much, or a busy node starves the pacing that admission promised (underruns)."""
+    config = effective_config(file, tmp_path)
+    g = workload(file).gateway()
+    assert "DHGW_ADMIT_MAX_CPU" in env_of(g), "state the threshold beside the request"
+    request = quantity(g["resources"]["requests"]["cpu"])
+    assert config.limits.admit_max_cpu > 0
+    assert request == pytest.approx(config.limits.admit_max_cpu), (
+        f"{file}: requests.cpu {request} is not DHGW_ADMIT_MAX_CPU {config.limits.admit_max_cpu}"
+    )
+    assert quantity(g["resources"]["limits"]["cpu"]) >= 1, "one core for the event loop"
+
+
+def test_replicas_receive_the_vendors_callbacks(tmp_path: Path) -> None:
+    config = effective_config("replicas", tmp_path)
+    assert config.server.callback_listen
+    assert config.server.redis_url, "each callback reaches the replica running its drive"
+    credentials = config.credentials("")
+    assert credentials is not None and credentials.callback_secret, "signed callbacks only"
+    ports = container_ports(workload("replicas").gateway())
+    assert ports["callback"] == port_of(config.server.callback_listen)
+
+
 def test_the_readme_explains_both_deployments() -> None:
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
-    for needle in ("sidecar-pod.yaml", "replicas.yaml", "secret.example.yaml", "Redis"):
-        assert needle in readme
+    needles = ("overlays/sidecar", "overlays/replicas", SECRETS, "Redis", "kubectl apply -k")
+    for needle in (*needles, manifests.KUSTOMIZE_VERSION, "Helm", "HorizontalPodAutoscaler"):
+        assert needle in readme, needle
     assert f"{IMAGE_REPOSITORY}:{version()}" in readme, "the build command tags the same image"
     root = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "deploy/kubernetes/README.md" in root

@@ -39,23 +39,29 @@ def go_command() -> str:
     return found
 
 
+def plugin_path(name: str, version: str) -> Path:
+    """Where :func:`plugin` installs the binary (present only once it has)."""
+    return TOOLS / f"{name}-{version}" / name
+
+
 def plugin(name: str, package: str, version: str) -> Path:
     """The plugin's binary, installed first when missing (idempotent)."""
-    bindir = TOOLS / f"{name}-{version}"
-    binary = bindir / name
+    return install(plugin_path(name, version), f"{package}@{version}")
+
+
+def install(binary: Path, target: str, cwd: Path = TOOLS) -> Path:
+    """``binary`` (a file in its own folder under :data:`TOOLS`), made first when missing by
+    ``go install TARGET`` run in ``cwd``: TARGET's command must be named as ``binary`` is."""
     if binary.exists():
         return binary
+    bindir = binary.parent
     # Install into a scratch folder, then rename: an interrupted install leaves no half binary.
-    scratch = TOOLS / f".{name}-{version}.partial"
+    scratch = bindir.with_name(f".{bindir.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     env = dict(os.environ, GOBIN=str(scratch), GOTOOLCHAIN="local", GOFLAGS="-buildvcs=false")
     subprocess.run(
-        [go_command(), "install", f"{package}@{version}"],
-        env=env,
-        cwd=TOOLS,
-        check=True,
-        timeout=INSTALL_TIMEOUT_S,
+        [go_command(), "install", target], env=env, cwd=cwd, check=True, timeout=INSTALL_TIMEOUT_S
     )
     shutil.rmtree(bindir, ignore_errors=True)
     scratch.rename(bindir)

@@ -1,6 +1,7 @@
 """The Go modules' own checks: gofmt, go vet and their unit tests (``go test ./...``), for the
-client and for the benchmark's load generator (``bench/loadgen``: its pacing, start offsets,
-flags and report, against fake servers)."""
+client, for the benchmark's load generator (``bench/loadgen``: its pacing, start offsets,
+flags and report, against fake servers) and for the manifests' type checker
+(``scripts/crdcheck``: tests/test_deploy_cluster.py runs it)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from scripts.clients.lang_go import GO_DIR, go_command, go_env
 #: go test compiles gRPC's packages when its cache is cold; the tests themselves take ~2 s.
 GO_TIMEOUT_S = 300
 LOADGEN_DIR = GO_DIR.parent.parent / "bench" / "loadgen"
+CRDCHECK_DIR = GO_DIR.parent.parent / "scripts" / "crdcheck"
 
-modules = pytest.mark.parametrize("module", [GO_DIR, LOADGEN_DIR], ids=["client", "loadgen"])
+modules = pytest.mark.parametrize(
+    "module", [GO_DIR, LOADGEN_DIR, CRDCHECK_DIR], ids=["client", "loadgen", "crdcheck"]
+)
 
 
 def go(module: Path, *args: str) -> subprocess.CompletedProcess[str]:
