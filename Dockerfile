@@ -6,8 +6,8 @@
 # Secure by default: the image listens on 0.0.0.0:50051, and the gateway refuses to serve a
 # non-loopback address with neither TLS nor API keys. So the container does not start until the
 # operator configures TLS (DHGW_TLS_CERT_FILE / DHGW_TLS_KEY_FILE, mounted files) and/or API keys
-# (DHGW_API_KEY_SHA256), as deploy/kubernetes/replicas.yaml does; or moves the listener to a
-# loopback address or a unix socket (a sidecar: deploy/kubernetes/sidecar-pod.yaml); or says
+# (DHGW_API_KEY_SHA256), as deploy/kubernetes/overlays/replicas does; or moves the listener to
+# a loopback address or a unix socket (a sidecar: deploy/kubernetes/overlays/sidecar); or says
 # `serve --allow-insecure` on purpose (a service mesh that provides mTLS). The vendor credentials
 # come from DHGW_ZEGO_APP_ID and DHGW_ZEGO_SERVER_SECRET_FILE (a mounted file: a secret in the
 # environment shows in `docker inspect`). See deploy/kubernetes/README.md.
