@@ -23,9 +23,11 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from dhgateway_client import DriveOptions
+from dhgateway_client.connection import Connection
 from dhgateway_pipecat import DHGatewayAvatarService
 from pipecat.frames.frames import (
     EndFrame,
@@ -199,6 +201,37 @@ async def bad_input(tts: Tts, log: Log, args: argparse.Namespace) -> None:
     await log.wait("up", "BotStoppedSpeakingFrame", 2)
 
 
+async def direct(args: argparse.Namespace) -> int:
+    """The ``turns`` scenario's audio through the Python client alone, no pipeline: the
+    baseline of the plugin path's latency (the same process kind, chunks and pace)."""
+    connection = Connection.from_env(address=args.address, api_key=args.api_key)
+    log = Log()
+    step = RATE * FRAME_MS // 1000 * 2
+
+    async def paced(audio: bytes) -> AsyncIterator[bytes]:
+        began = time.monotonic()
+        for n, at in enumerate(range(0, len(audio), step)):
+            yield audio[at : at + step]
+            await asyncio.sleep(max(0.0, began + (n + 1) * FRAME_MS / 1000 - time.monotonic()))
+
+    channel = connection.channel()
+    try:
+        client = connection.client(channel)
+        for n, ms in enumerate(args.turn_ms, start=1):
+            audio = speech(ms, seed=n)
+            log.add({"kind": "turn", "index": n, "bytes": len(audio)})
+            options = DriveOptions(sample_rate_hz=RATE, channels=1, on_conflict="QUEUE")
+            async with asyncio.timeout(ms / 1000 + 10):
+                async for _ in client.drive(args.task, paced(audio), options):
+                    pass
+    finally:
+        await channel.close(None)
+    for record in log.records:
+        print(json.dumps(record), flush=True)
+    print(json.dumps({"kind": "done", "status": 0}), flush=True)
+    return 0
+
+
 SCENARIOS: dict[str, Scenario] = {
     "turns": turns,
     "barge-in": barge_in,
@@ -253,7 +286,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("scenario", choices=sorted([*SCENARIOS, "direct"]))
     parser.add_argument("--address", required=True)
     parser.add_argument("--task", required=True)
     parser.add_argument("--api-key")
@@ -264,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=30)
     args = parser.parse_args(argv)
     args.turn_ms = args.turn_ms or [1000, 1000]
-    return asyncio.run(run(args))
+    return asyncio.run(direct(args) if args.scenario == "direct" else run(args))
 
 
 if __name__ == "__main__":
