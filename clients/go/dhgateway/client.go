@@ -10,6 +10,9 @@
 //	client := dhgateway.NewClient(conn)
 //	completed, err := client.Speak(ctx, "my-task-id", dhgateway.Options{}, pcm, 640, nil)
 //
+// For a TLS gateway that wants an API key, Connection (else the DHGW_* variables, with
+// ConnectionFromEnv) dials it: conn, err := connection.Dial().
+//
 // The generated messages and stubs are in package dhgatewayv1.
 package dhgateway
 

@@ -10,8 +10,8 @@ package main
 //	    such a line now and at each change, until the task ended (exit 0)
 //
 // Fields by their proto names, int64 as strings, enums by name, as for the drive's events; a
-// failed call prints the error line and exits 1. Each takes --addr, --profile, --api-key and
-// --json as the drive command does.
+// failed call prints the error line and exits 1. Each takes --task, --profile, --json and the
+// connection flags (connection.go) as the drive command does.
 
 import (
 	"context"
@@ -22,16 +22,14 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/dh-gateway/dh-gateway/clients/go/dhgateway"
 )
 
 // commandArgs are the flags of the other calls.
 type commandArgs struct {
-	addr, task, profile, apiKey, stopMode string
-	refresh, json                         bool
+	task, profile, stopMode string
+	refresh, json           bool
+	conn                    dhgateway.Connection // from the connection flags, else DHGW_*
 }
 
 // command is one subcommand: its own flags beyond the common ones, and its call.
@@ -66,17 +64,17 @@ var commands = map[string]command{
 // parseCommand reads a subcommand's flags; nil after an error (or --help) was shown.
 func parseCommand(name string, c command, argv []string, stderr io.Writer) (*commandArgs, int) {
 	var a commandArgs
+	var connection connectionFlags
 	fs := flag.NewFlagSet("dh-drive "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: dh-drive %s [flags]\n%s\n", name, c.summary)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&a.addr, "addr", "127.0.0.1:50051", "gateway host:port")
 	fs.StringVar(&a.task, "task", "", "the vendor's stream task id (required)")
 	fs.StringVar(&a.profile, "profile", "", "the credentials profile")
-	fs.StringVar(&a.apiKey, "api-key", "", "sent as authorization: Bearer <key>")
 	fs.BoolVar(&a.json, "json", false, "one JSON object per line")
+	connection.register(fs)
 	c.flags(fs, &a)
 	if err := fs.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,7 +82,10 @@ func parseCommand(name string, c command, argv []string, stderr io.Writer) (*com
 		}
 		return nil, 2
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var problem string
+	var err error
 	switch {
 	case a.task == "":
 		problem = "--task is required"
@@ -92,6 +93,10 @@ func parseCommand(name string, c command, argv []string, stderr io.Writer) (*com
 		problem = "unexpected arguments: " + strings.Join(fs.Args(), " ")
 	case name == "stop" && a.stopMode != "finish" && a.stopMode != "interrupt":
 		problem = "--stop-mode: invalid choice " + a.stopMode
+	default:
+		if a.conn, err = connection.connection(given); err != nil {
+			problem = err.Error()
+		}
 	}
 	if problem != "" {
 		fmt.Fprintf(stderr, "dh-drive %s: error: %s\n", name, problem)
@@ -107,16 +112,12 @@ func runCommand(name string, c command, argv []string, stdout, stderr io.Writer)
 	if a == nil {
 		return status
 	}
-	conn, err := grpc.NewClient(a.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		fmt.Fprintf(stderr, "dh-drive: %v\n", err)
-		return 1
+	conn, status := dial(a.conn, "dh-drive "+name, stderr)
+	if conn == nil {
+		return status
 	}
 	defer conn.Close()
 	ctx := context.Background()
-	if a.apiKey != "" {
-		ctx = dhgateway.WithAPIKey(ctx, a.apiKey)
-	}
 	out := &printer{w: stdout, json: a.json}
 	if err := c.call(ctx, dhgateway.NewClient(conn), a, out); err != nil {
 		e, _ := dhgateway.FromError(err)

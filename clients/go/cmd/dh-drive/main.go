@@ -17,7 +17,9 @@
 // strictly before its end; a WAV file's audio is found from its header). Without --json, the
 // avatar's playback prints as speaking / mark / finished lines. --text "..." (with
 // --timbre-id) speaks a text with the vendor's TTS instead of a file. dh-drive stop, get-task
-// and watch-task call the other RPCs (commands.go).
+// and watch-task call the other RPCs (commands.go). Every command takes the connection flags
+// (connection.go): --addr, --tls, --ca, --cert, --key, --server-name, --api-key-file and
+// --api-key, each else its DHGW_* variable.
 package main
 
 import (
@@ -37,9 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -53,10 +53,11 @@ var (
 )
 
 type args struct {
-	addr, task, file, text, timbreID, encoding, policy, apiKey string
-	rate, channels, chunkMs, cancelAfterMs, markEveryMs        int
-	interruptAfterMs                                           int // -1: never
-	realtime, json                                             bool
+	task, file, text, timbreID, encoding, policy        string
+	rate, channels, chunkMs, cancelAfterMs, markEveryMs int
+	interruptAfterMs                                    int // -1: never
+	realtime, json                                      bool
+	conn                                                dhgateway.Connection // from the connection flags, else DHGW_*
 }
 
 func main() {
@@ -66,9 +67,10 @@ func main() {
 // parse reads the flags (the same as every language's dh-drive); nil after an error was shown.
 func parse(argv []string, stderr io.Writer) (*args, int) {
 	var a args
+	var connection connectionFlags
 	fs := flag.NewFlagSet("dh-drive", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&a.addr, "addr", "127.0.0.1:50051", "gateway host:port")
+	connection.register(fs)
 	fs.StringVar(&a.task, "task", "", "the vendor's stream task id (required)")
 	fs.StringVar(&a.file, "file", "", "a .wav file, or raw audio (or --text)")
 	fs.StringVar(&a.text, "text", "", "speak this text with the vendor's TTS instead")
@@ -82,7 +84,6 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 	fs.IntVar(&a.cancelAfterMs, "cancel-after-ms", 0, "cancel the drive after this long")
 	fs.IntVar(&a.interruptAfterMs, "interrupt-after-ms", -1, "interrupt (silence) the avatar after this long (-1: never)")
 	fs.IntVar(&a.markEveryMs, "mark-every-ms", 0, "a mark m<offset_ms> every N ms of audio")
-	fs.StringVar(&a.apiKey, "api-key", "", "sent as authorization: Bearer <key>")
 	fs.BoolVar(&a.json, "json", false, "one JSON object per line")
 	if err := fs.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,6 +94,7 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var problem string
+	var err error
 	switch {
 	case a.task == "":
 		problem = "--task is required"
@@ -104,6 +106,10 @@ func parse(argv []string, stderr io.Writer) (*args, int) {
 		problem = "--encoding: invalid choice " + a.encoding
 	case !slices.Contains(policies, a.policy):
 		problem = "--policy: invalid choice " + a.policy
+	default:
+		if a.conn, err = connection.connection(given); err != nil {
+			problem = err.Error()
+		}
 	}
 	if problem != "" {
 		fmt.Fprintf(stderr, "dh-drive: error: %s\n", problem)
@@ -123,6 +129,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if a == nil {
 		return status
 	}
+	conn, status := dial(a.conn, "dh-drive", stderr)
+	if conn == nil {
+		return status
+	}
+	defer conn.Close()
 	var data []byte
 	if a.text == "" {
 		var err error
@@ -151,19 +162,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	chunkBytes := dhgateway.ChunkBytes(encoding, a.rate, a.channels, a.chunkMs)
 	items := pieces(data, chunkBytes, audioLayout(data, encoding, a.rate, a.channels).marks(a.markEveryMs))
 
-	conn, err := grpc.NewClient(a.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		fmt.Fprintf(stderr, "dh-drive: %v\n", err)
-		return 1
-	}
-	defer conn.Close()
 	out := &printer{w: stdout, json: a.json}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if a.apiKey != "" {
-		ctx = dhgateway.WithAPIKey(ctx, a.apiKey)
-	}
 	// The cancel's deadline, reported as asked for, not when we got round to reporting it.
 	var cancelled atomic.Bool
 	cancelAt := time.Now().Add(time.Duration(a.cancelAfterMs) * time.Millisecond)

@@ -11,15 +11,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dh-gateway/dh-gateway/clients/go/dhgateway"
 	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
 )
 
+// clearConnectionEnv unsets the DHGW_* variables the connection flags fall back to.
+func clearConnectionEnv(t *testing.T) {
+	t.Helper()
+	for _, name := range []string{"DHGW_ADDRESS", "DHGW_API_KEY", "DHGW_TLS", "DHGW_TLS_CA_FILE",
+		"DHGW_TLS_CLIENT_CERT_FILE", "DHGW_TLS_CLIENT_KEY_FILE", "DHGW_TLS_SERVER_NAME"} {
+		t.Setenv(name, "")
+	}
+}
+
 func TestParseFlags(t *testing.T) {
+	clearConnectionEnv(t)
 	a, status := parse(strings.Fields(
 		"--addr 127.0.0.1:1 --task t --file f.wav --rate 8000 --channels 2 --policy QUEUE "+
 			"--chunk-ms 40 --realtime --cancel-after-ms 1500 --mark-every-ms 500 --api-key k --json --encoding MULAW"), io.Discard)
 	want := args{
-		addr: "127.0.0.1:1", task: "t", file: "f.wav", encoding: "MULAW", policy: "QUEUE", apiKey: "k",
+		task: "t", file: "f.wav", encoding: "MULAW", policy: "QUEUE",
+		conn: dhgateway.Connection{Address: "127.0.0.1:1", APIKey: "k"},
 		rate: 8000, channels: 2, chunkMs: 40, cancelAfterMs: 1500, markEveryMs: 500, interruptAfterMs: -1,
 		realtime: true, json: true,
 	}
@@ -223,8 +235,9 @@ func TestPiecesCutTheChunksAtTheMarksAndKeepEveryByte(t *testing.T) {
 }
 
 func TestTheOtherCallsAreSubcommandsWithTheirOwnFlags(t *testing.T) {
+	clearConnectionEnv(t)
 	a, status := parseCommand("stop", commands["stop"], strings.Fields("--task t --stop-mode interrupt --profile p --json"), io.Discard)
-	if a == nil || status != 0 || *a != (commandArgs{addr: "127.0.0.1:50051", task: "t", profile: "p", stopMode: "interrupt", json: true}) {
+	if a == nil || status != 0 || *a != (commandArgs{conn: dhgateway.Connection{Address: "127.0.0.1:50051"}, task: "t", profile: "p", stopMode: "interrupt", json: true}) {
 		t.Errorf("stop flags = %+v, %d", a, status)
 	}
 	if a, _ := parseCommand("get-task", commands["get-task"], strings.Fields("--task t --refresh"), io.Discard); a == nil || !a.refresh {
