@@ -180,4 +180,6 @@ def capabilities(config: GatewayConfig) -> pb.Capabilities:
         ),
         text_drives=True,
         max_text_chars=MAX_TEXT_CHARS,
+        interrupt=True,
+        stop_modes=[pb.STOP_MODE_FINISH, pb.STOP_MODE_INTERRUPT],
     )

@@ -142,6 +142,8 @@ async def test_capabilities_list_exactly_what_is_accepted(harness: Harness) -> N
     assert caps.max_chunk_bytes == harness.config.limits.max_chunk_bytes
     assert caps.pacing_lead_ms == harness.config.pacing.lead_ms
     assert len(caps.conflict_policies) == 3 and len(caps.voice_channels) == 3
+    assert caps.interrupt and caps.text_drives
+    assert list(caps.stop_modes) == [pb.STOP_MODE_FINISH, pb.STOP_MODE_INTERRUPT]
     # The edges are accepted; one step beyond is refused with a message naming what is.
     for rate, ok in ((8000, True), (48000, True), (7999, False), (48001, False)):
         options = DriveOptions(sample_rate_hz=rate)
