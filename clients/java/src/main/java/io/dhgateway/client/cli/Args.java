@@ -7,14 +7,17 @@ import java.util.List;
 /** The {@code dh-drive} flags, the same in every client language; parsed by hand. */
 final class Args {
   static final String USAGE =
-      "usage: dh-drive [-h] [--addr ADDR] --task TASK [--file FILE] [--text TEXT]\n"
+      "usage: dh-drive [-h] --task TASK [--file FILE] [--text TEXT]\n"
           + "                [--timbre-id TIMBRE_ID]\n"
           + "                [--encoding {LINEAR16,FLOAT32,WAV,MULAW,ALAW}] [--rate RATE]\n"
           + "                [--channels CHANNELS] [--policy {REJECT,PREEMPT,QUEUE}]\n"
           + "                [--chunk-ms CHUNK_MS] [--realtime]\n"
           + "                [--cancel-after-ms CANCEL_AFTER_MS]\n"
           + "                [--interrupt-after-ms INTERRUPT_AFTER_MS]\n"
-          + "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]\n";
+          + "                [--mark-every-ms MARK_EVERY_MS] [--json] [--addr ADDR] [--tls]\n"
+          + "                [--ca CA] [--cert CERT] [--key KEY]\n"
+          + "                [--server-name SERVER_NAME]\n"
+          + "                [--api-key-file API_KEY_FILE | --api-key API_KEY]\n";
 
   static final String HELP =
       USAGE
@@ -23,7 +26,6 @@ final class Args {
           + "\n"
           + "options:\n"
           + "  -h, --help            show this help message and exit\n"
-          + "  --addr ADDR           gateway host:port\n"
           + "  --task TASK           the vendor's stream task id\n"
           + "  --file FILE           a .wav file, or raw audio (or --text)\n"
           + "  --text TEXT           speak this text with the vendor's TTS instead\n"
@@ -43,8 +45,8 @@ final class Args {
           + "  --mark-every-ms MARK_EVERY_MS\n"
           + "                        put a mark named m<offset_ms> every this many ms of\n"
           + "                        audio (0: none)\n"
-          + "  --api-key API_KEY     sent as authorization: Bearer <key>\n"
-          + "  --json                one JSON object per line\n";
+          + "  --json                one JSON object per line\n"
+          + ConnectionFlags.HELP;
 
   /** A command line that asks for help or is wrong; {@code status} is the exit status. */
   static final class UsageException extends Exception {
@@ -57,7 +59,8 @@ final class Args {
     }
   }
 
-  String addr = "127.0.0.1:50051";
+  /** {@code --addr}, {@code --tls}, the TLS files and the API key. */
+  final ConnectionFlags connection = new ConnectionFlags();
   String task;
   String file;
   String text;
@@ -71,7 +74,6 @@ final class Args {
   Integer cancelAfterMs;
   Integer interruptAfterMs;
   int markEveryMs;
-  String apiKey;
   boolean json;
 
   static Args parse(String[] argv) throws UsageException {
@@ -92,13 +94,14 @@ final class Args {
           throw new UsageException(0, HELP);
         case "--realtime":
         case "--json":
+        case "--tls":
           if (inline != null) {
             throw error("argument " + name + ": ignored explicit argument '" + inline + "'");
           }
-          if (name.equals("--realtime")) {
-            args.realtime = true;
-          } else {
-            args.json = true;
+          switch (name) {
+            case "--realtime" -> args.realtime = true;
+            case "--json" -> args.json = true;
+            default -> args.connection.tls = true;
           }
           continue;
         default:
@@ -115,7 +118,11 @@ final class Args {
         }
         value = argv[++i];
       }
-      args.set(name, value);
+      if (ConnectionFlags.takesValue(name)) {
+        args.connection.set(name, value);
+      } else {
+        args.set(name, value);
+      }
     }
     List<String> missing = new ArrayList<>();
     if (args.task == null) {
@@ -134,8 +141,10 @@ final class Args {
   }
 
   private static boolean isValued(String name) {
+    if (ConnectionFlags.takesValue(name)) {
+      return true;
+    }
     switch (name) {
-      case "--addr":
       case "--task":
       case "--file":
       case "--text":
@@ -148,7 +157,6 @@ final class Args {
       case "--chunk-ms":
       case "--cancel-after-ms":
       case "--mark-every-ms":
-      case "--api-key":
         return true;
       default:
         return false;
@@ -162,9 +170,6 @@ final class Args {
 
   private void set(String name, String value) throws UsageException {
     switch (name) {
-      case "--addr":
-        addr = value;
-        break;
       case "--task":
         task = value;
         break;
@@ -201,9 +206,6 @@ final class Args {
       case "--mark-every-ms":
         markEveryMs = integer(name, value);
         break;
-      case "--api-key":
-        apiKey = value;
-        break;
       default:
         throw new IllegalStateException(name);
     }
@@ -232,7 +234,8 @@ final class Args {
     }
   }
 
-  private static UsageException error(String message) {
+  /** A usage error of the drive command: the usage line, then the message (exit status 2). */
+  static UsageException error(String message) {
     return new UsageException(2, USAGE + "dh-drive: error: " + message + "\n");
   }
 }

@@ -26,8 +26,8 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * <p>Fields by their proto names, int64 as strings, enums by name, as for the drive's events; a
- * failed call prints the {@code error} line and exits 1. Each takes {@code --addr}, {@code
- * --profile}, {@code --api-key} and {@code --json} as the drive command does.
+ * failed call prints the {@code error} line and exits 1. Each takes {@code --profile}, {@code
+ * --json} and the drive command's connection flags ({@link ConnectionFlags}).
  */
 final class Commands {
   static final Set<String> NAMES = Set.of("stop", "get-task", "watch-task");
@@ -36,10 +36,9 @@ final class Commands {
 
   /** A subcommand's flags. */
   static final class CommandArgs {
-    String addr = "127.0.0.1:50051";
+    final ConnectionFlags connection = new ConnectionFlags();
     String task;
     String profile = "";
-    String apiKey;
     boolean json;
     String stopMode = "finish";
     boolean refresh;
@@ -54,9 +53,28 @@ final class Commands {
         };
     return "usage: dh-drive "
         + name
-        + " [-h] [--addr ADDR] --task TASK [--profile PROFILE] [--api-key API_KEY] [--json]"
+        + " [-h] --task TASK [--profile PROFILE] [--json] "
+        + ConnectionFlags.USAGE
         + extra
         + "\n";
+  }
+
+  static String help(String name) {
+    String extra =
+        switch (name) {
+          case "stop" -> "  --stop-mode {finish,interrupt}\n";
+          case "get-task" -> "  --refresh             ask the vendor now\n";
+          default -> "";
+        };
+    return usage(name)
+        + "\n"
+        + "options:\n"
+        + "  -h, --help            show this help message and exit\n"
+        + "  --task TASK           the vendor's stream task id\n"
+        + "  --profile PROFILE     the credentials profile\n"
+        + "  --json                one JSON object per line\n"
+        + extra
+        + ConnectionFlags.HELP;
   }
 
   /** Parses subcommand {@code name}'s flags. */
@@ -64,37 +82,40 @@ final class Commands {
     CommandArgs args = new CommandArgs();
     for (int i = 0; i < argv.length; i++) {
       String flag = argv[i];
+      boolean valued =
+          Set.of("--task", "--profile", "--stop-mode").contains(flag)
+              || ConnectionFlags.takesValue(flag);
+      if (valued && i + 1 >= argv.length) {
+        throw error(name, "argument " + flag + ": expected one argument");
+      }
       switch (flag) {
-        case "-h", "--help" -> throw new Args.UsageException(0, usage(name));
+        case "-h", "--help" -> throw new Args.UsageException(0, help(name));
         case "--json" -> args.json = true;
+        case "--tls" -> args.connection.tls = true;
         case "--refresh" -> {
           if (!name.equals("get-task")) {
             throw error(name, "unrecognized arguments: " + flag);
           }
           args.refresh = true;
         }
-        case "--addr", "--task", "--profile", "--api-key", "--stop-mode" -> {
-          if (flag.equals("--stop-mode") && !name.equals("stop")) {
+        case "--task" -> args.task = argv[++i];
+        case "--profile" -> args.profile = argv[++i];
+        case "--stop-mode" -> {
+          String value = argv[++i];
+          if (!name.equals("stop")) {
             throw error(name, "unrecognized arguments: " + flag);
           }
-          if (i + 1 >= argv.length) {
-            throw error(name, "argument " + flag + ": expected one argument");
+          if (!List.of("finish", "interrupt").contains(value)) {
+            throw error(name, "argument --stop-mode: invalid choice: '" + value + "'");
           }
-          String value = argv[++i];
-          switch (flag) {
-            case "--addr" -> args.addr = value;
-            case "--task" -> args.task = value;
-            case "--profile" -> args.profile = value;
-            case "--api-key" -> args.apiKey = value;
-            default -> {
-              if (!List.of("finish", "interrupt").contains(value)) {
-                throw error(name, "argument --stop-mode: invalid choice: '" + value + "'");
-              }
-              args.stopMode = value;
-            }
-          }
+          args.stopMode = value;
         }
-        default -> throw error(name, "unrecognized arguments: " + flag);
+        default -> {
+          if (!valued) {
+            throw error(name, "unrecognized arguments: " + flag);
+          }
+          args.connection.set(flag, argv[++i]);
+        }
       }
     }
     if (args.task == null) {
@@ -110,20 +131,18 @@ final class Commands {
   /** Runs subcommand {@code name}; returns the exit status. */
   static int run(String name, String[] argv, PrintStream out, PrintStream err) {
     CommandArgs args;
+    ConnectionFlags.Dialed dialed;
     try {
       args = parse(name, argv);
+      dialed = args.connection.dial(System.getenv(), message -> error(name, message));
     } catch (Args.UsageException e) {
       (e.status == 0 ? out : err).print(e.getMessage());
       return e.status;
     }
     DhDrive printer = new DhDrive(out, args.json);
-    ManagedChannel channel = DhDrive.channel(args.addr);
+    ManagedChannel channel = dialed.channel();
     try {
-      DriveGatewayClient client = DriveGatewayClient.create(channel);
-      if (args.apiKey != null && !args.apiKey.isEmpty()) {
-        client = client.withApiKey(args.apiKey);
-      }
-      call(name, client, args, printer);
+      call(name, dialed.connection().client(channel), args, printer);
       return 0;
     } catch (DriveException e) {
       printer.show(DhDrive.errorJson(e));

@@ -17,8 +17,6 @@ import io.dhgateway.client.DriveInput;
 import io.dhgateway.client.DriveOptions;
 import io.dhgateway.v1.DriveEvent;
 import io.grpc.ConnectivityState;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -58,7 +56,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>{@code --text "..."} (with {@code --timbre-id}) speaks a text with the vendor's TTS instead
  * of a file; {@code dh-drive stop}, {@code get-task} and {@code watch-task} call the other RPCs
- * ({@link Commands}).
+ * ({@link Commands}). Every command reaches the gateway by {@link ConnectionFlags}: {@code
+ * --addr}, TLS ({@code --tls}, {@code --ca}, {@code --cert}/{@code --key}) and the API key.
  */
 public final class DhDrive {
   private static final Charset UTF8 = StandardCharsets.UTF_8;
@@ -91,8 +90,10 @@ public final class DhDrive {
       return Commands.run(argv[0], java.util.Arrays.copyOfRange(argv, 1, argv.length), out, err);
     }
     Args args;
+    ConnectionFlags.Dialed dialed;
     try {
       args = Args.parse(argv);
+      dialed = args.connection.dial(System.getenv(), Args::error);
     } catch (Args.UsageException e) {
       (e.status == 0 ? out : err).print(e.getMessage());
       return e.status;
@@ -103,14 +104,18 @@ public final class DhDrive {
         data = Files.readAllBytes(Path.of(args.file));
       }
     } catch (IOException e) {
+      dialed.channel().shutdownNow();
       err.println("dh-drive: cannot read " + args.file + ": " + e);
       return 1;
     }
-    return new DhDrive(out, args.json).drive(args, data);
+    return new DhDrive(out, args.json).drive(args, data, dialed);
   }
 
-  /** Drives once with {@code data} (the file's bytes); returns the exit status. */
-  private int drive(Args args, byte[] data) {
+  /**
+   * Drives once with {@code data} (the file's bytes) over {@code dialed}, which it shuts down;
+   * returns the exit status.
+   */
+  private int drive(Args args, byte[] data, ConnectionFlags.Dialed dialed) {
     boolean wav = args.file != null && args.file.toLowerCase(Locale.ROOT).endsWith(".wav");
     String encoding = args.encoding != null ? args.encoding : wav ? "WAV" : "LINEAR16";
     DriveOptions.Builder builder =
@@ -132,7 +137,7 @@ public final class DhDrive {
     Iterable<DriveInput> inputs =
         Marks.flatten(args.realtime ? AudioChunks.realtime(slots, args.chunkMs) : slots);
 
-    ManagedChannel channel = channel(args.addr);
+    ManagedChannel channel = dialed.channel();
     AtomicReference<Drive> active = new AtomicReference<>();
     // Ctrl-C: reset the stream, so the gateway stops the avatar now rather than at the timeout.
     Thread onInterrupt =
@@ -145,10 +150,7 @@ public final class DhDrive {
             });
     Runtime.getRuntime().addShutdownHook(onInterrupt);
     try {
-      DriveGatewayClient client = DriveGatewayClient.create(channel);
-      if (args.apiKey != null && !args.apiKey.isEmpty()) {
-        client = client.withApiKey(args.apiKey);
-      }
+      DriveGatewayClient client = dialed.connection().client(channel);
       // Connect (and load the transport's classes) before the drive's clock starts.
       awaitConnected(channel, CONNECT_WAIT);
       boolean cancels = args.cancelAfterMs != null && args.cancelAfterMs != 0;
@@ -205,11 +207,6 @@ public final class DhDrive {
         // Already shutting down.
       }
     }
-  }
-
-  /** A plaintext channel to {@code addr}. */
-  static ManagedChannel channel(String addr) {
-    return Grpc.newChannelBuilder(addr, InsecureChannelCredentials.create()).build();
   }
 
   /** Sends the in-stream interrupt after {@code afterMs}, on a daemon thread. */

@@ -22,7 +22,8 @@ class ArgsTest {
   @Test
   void defaultsAreThoseOfThePythonDhDrive() throws Exception {
     Args args = Args.parse(new String[] {"--task", "t", "--file", "a.wav"});
-    assertEquals("127.0.0.1:50051", args.addr);
+    assertNull(args.connection.addr); // then $DHGW_ADDRESS, then 127.0.0.1:50051
+    assertNull(args.connection.tls);
     assertEquals("REJECT", args.policy);
     assertEquals(20, args.chunkMs);
     assertEquals(0, args.rate);
@@ -41,9 +42,10 @@ class ArgsTest {
               "--addr=127.0.0.1:1", "--task", "t", "--file=f.raw", "--encoding", "MULAW",
               "--rate", "8000", "--channels=2", "--policy", "QUEUE", "--chunk-ms", "40",
               "--realtime", "--cancel-after-ms", "1500", "--mark-every-ms=250", "--api-key", "k",
-              "--json"
+              "--json", "--tls", "--ca", "ca.pem", "--cert=c.pem", "--key", "k.pem",
+              "--server-name", "gw.example"
             });
-    assertEquals("127.0.0.1:1", args.addr);
+    ConnectionFlagsTest.assertTls(args.connection, "127.0.0.1:1");
     assertEquals("f.raw", args.file);
     assertEquals("MULAW", args.encoding);
     assertEquals(8000, args.rate);
@@ -53,7 +55,7 @@ class ArgsTest {
     assertTrue(args.realtime);
     assertEquals(1500, args.cancelAfterMs);
     assertEquals(250, args.markEveryMs);
-    assertEquals("k", args.apiKey);
+    assertEquals("k", args.connection.apiKey);
     assertTrue(args.json);
   }
 
