@@ -20,7 +20,8 @@ import java.util.Set;
  * Where the gateway is and how to reach it: from the builder, else the {@code DHGW_*} environment.
  *
  * <ul>
- *   <li>{@code DHGW_ADDRESS}: the gateway, {@code host:port} (default {@code 127.0.0.1:50051});
+ *   <li>{@code DHGW_ADDRESS}: the gateway, {@code host:port} or {@code unix:/path} (default {@code
+ *       127.0.0.1:50051});
  *   <li>{@code DHGW_API_KEY}: sent as {@code authorization: Bearer <key>};
  *   <li>{@code DHGW_TLS}: {@code on} for TLS verified by the system's roots;
  *   <li>{@code DHGW_TLS_CA_FILE}: PEM roots that verify the gateway (turns TLS on);
@@ -86,7 +87,7 @@ public final class Connection {
     return builder().build();
   }
 
-  /** {@code host:port}. */
+  /** {@code host:port} or {@code unix:/path}. */
   public String address() {
     return address;
   }
@@ -205,7 +206,7 @@ public final class Connection {
 
     private Builder() {}
 
-    /** {@code host:port} ({@code DHGW_ADDRESS}). */
+    /** {@code host:port} or {@code unix:/path} ({@code DHGW_ADDRESS}). */
     public Builder address(String address) {
       this.address = address;
       return this;
