@@ -24,8 +24,10 @@ import { extname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
-import { GatewayClient } from "./client";
+import { GatewayClient, type GatewayClientOptions } from "./client";
 import { COMMANDS } from "./commands";
+import type { Connection } from "./connection";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, CONNECTION_USAGE, clientOptionsOf, connectionOf, UsageError } from "./connectionFlags";
 import { show, showError } from "./output";
 import { DriveError } from "./errors";
 
@@ -36,7 +38,8 @@ import { chunkBytes, ENCODINGS, type EncodingName, POLICIES, type PolicyName, sa
 
 /** The parsed flags (the same as every language's dh-drive). */
 export interface CliArgs {
-  addr: string;
+  /** The gateway: the connection flags, else the DHGW_* environment. */
+  connection: Connection;
   task: string;
   /** The audio file; "" for a text drive. */
   file: string;
@@ -54,22 +57,23 @@ export interface CliArgs {
   interruptAfterMs: number | undefined;
   /** A mark named `m<offset_ms>` every this many ms of audio; 0: none. */
   markEveryMs: number;
-  apiKey: string | undefined;
   json: boolean;
 }
 
-/** A bad command line: the message is printed after the usage, and dh-drive exits 2. */
-export class UsageError extends Error {}
+export { UsageError };
+
+const INDENT = "                ";
 
 export const USAGE =
-  "usage: dh-drive [-h] [--addr ADDR] --task TASK [--file FILE] [--text TEXT]\n" +
+  "usage: dh-drive [-h] --task TASK [--file FILE] [--text TEXT]\n" +
   "                [--timbre-id TIMBRE_ID]\n" +
   `                [--encoding {${ENCODINGS.join(",")}}] [--rate RATE]\n` +
   `                [--channels CHANNELS] [--policy {${POLICIES.join(",")}}]\n` +
   "                [--chunk-ms CHUNK_MS] [--realtime]\n" +
   "                [--cancel-after-ms CANCEL_AFTER_MS]\n" +
   "                [--interrupt-after-ms INTERRUPT_AFTER_MS]\n" +
-  "                [--mark-every-ms MARK_EVERY_MS] [--api-key API_KEY] [--json]";
+  "                [--mark-every-ms MARK_EVERY_MS] [--json]\n" +
+  CONNECTION_USAGE.map((flags) => INDENT + flags).join("\n");
 
 const HELP = `${USAGE}
 
@@ -77,7 +81,6 @@ Stream a WAV or raw PCM file through dh-gateway and print its events.
 
 options:
   -h, --help            show this help message and exit
-  --addr ADDR           gateway host:port (default: 127.0.0.1:50051)
   --task TASK           the vendor's stream task id
   --file FILE           a .wav file, or raw audio (or --text)
   --text TEXT           speak this text with the vendor's TTS instead
@@ -98,8 +101,9 @@ options:
   --mark-every-ms MARK_EVERY_MS
                         put a mark named m<offset_ms> every this many ms of
                         audio (0: none)
-  --api-key API_KEY     sent as authorization: Bearer <key>
-  --json                one JSON object per line`;
+  --json                one JSON object per line
+
+${CONNECTION_HELP}`;
 
 function integer(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) {
@@ -119,8 +123,14 @@ function choice<T extends string>(flag: string, value: string | undefined, choic
   throw new UsageError(`argument --${flag}: invalid choice: '${value}' (choose from ${quoted})`);
 }
 
-/** Parses dh-drive's flags; `"help"` for `-h`/`--help`. @throws UsageError */
-export function parseCli(argv: readonly string[]): CliArgs | "help" {
+/**
+ * Parses dh-drive's flags, each connection flag else its variable in `env`, and reads the
+ * `--api-key-file`; `"help"` for `-h`/`--help`. @throws UsageError
+ */
+export function parseCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): CliArgs | "help" {
   let values;
   try {
     ({ values } = parseArgs({
@@ -129,7 +139,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
       allowPositionals: false,
       options: {
         help: { type: "boolean", short: "h" },
-        addr: { type: "string", default: "127.0.0.1:50051" },
+        ...CONNECTION_OPTIONS,
         task: { type: "string" },
         file: { type: "string" },
         text: { type: "string" },
@@ -143,7 +153,6 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
         "cancel-after-ms": { type: "string" },
         "interrupt-after-ms": { type: "string" },
         "mark-every-ms": { type: "string" },
-        "api-key": { type: "string" },
         json: { type: "boolean", default: false },
       },
     }));
@@ -160,7 +169,7 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
     throw new UsageError("give one of --file or --text");
   }
   return {
-    addr: values.addr ?? "127.0.0.1:50051",
+    connection: connectionOf(values, env),
     task: values.task ?? "",
     file: values.file ?? "",
     text: values.text,
@@ -174,7 +183,6 @@ export function parseCli(argv: readonly string[]): CliArgs | "help" {
     cancelAfterMs: integer("cancel-after-ms", values["cancel-after-ms"]),
     interruptAfterMs: integer("interrupt-after-ms", values["interrupt-after-ms"]),
     markEveryMs: integer("mark-every-ms", values["mark-every-ms"]) ?? 0,
-    apiKey: values["api-key"],
     json: values.json ?? false,
   };
 }
@@ -360,13 +368,21 @@ export function eventJson(event: DriveEvent): Record<string, unknown> {
   return line;
 }
 
-/** Drives once with `data` (the file's bytes); resolves with the exit status. */
-export async function run(args: CliArgs, data: Uint8Array, interrupt?: AbortSignal): Promise<number> {
+/**
+ * Drives once with `data` (the file's bytes) on a client made with `client` (default: from
+ * `args.connection`, reading its TLS files); resolves with the exit status.
+ */
+export async function run(
+  args: CliArgs,
+  data: Uint8Array,
+  interrupt?: AbortSignal,
+  client: GatewayClientOptions = clientOptionsOf(args.connection),
+): Promise<number> {
   const encoding = fileEncoding(args.file, args.encoding);
   const text = args.text === undefined ? undefined : { text: args.text, timbreId: args.timbreId };
   const options = { encoding, sampleRateHz: args.rate, channels: args.channels, onConflict: args.policy, text };
   const size = chunkBytes(encoding, args.rate, args.channels, args.chunkMs);
-  const gateway = new GatewayClient(args.addr, { apiKey: args.apiKey });
+  const gateway = new GatewayClient(args.connection.address, client);
   const cancel = new AbortController();
   const stop = (): void => cancel.abort();
   interrupt?.addEventListener("abort", stop, { once: true });
@@ -421,8 +437,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     return command(argv.slice(1));
   }
   let args: CliArgs | "help";
+  let client: GatewayClientOptions | undefined;
   try {
     args = parseCli(argv);
+    client = args === "help" ? undefined : clientOptionsOf(args.connection);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${USAGE}\ndh-drive: error: ${error.message}\n`);
@@ -430,7 +448,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     }
     throw error;
   }
-  if (args === "help") {
+  if (args === "help" || client === undefined) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
@@ -445,7 +463,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const onSigint = (): void => interrupt.abort();
   process.once("SIGINT", onSigint);
   try {
-    return await run(args, data, interrupt.signal);
+    return await run(args, data, interrupt.signal, client);
   } finally {
     process.off("SIGINT", onSigint);
   }

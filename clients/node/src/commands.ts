@@ -8,22 +8,24 @@
  *   ended (exit 0) or the command is interrupted.
  *
  * Fields by their proto names, int64 as strings, enums by name, as for the drive's events; a
- * failed call prints the `error` line and exits 1. Each takes `--addr`, `--profile`,
- * `--api-key` and `--json` as the drive command does.
+ * failed call prints the `error` line and exits 1. Each takes `--profile`, `--json` and the
+ * connection flags (./connectionFlags.ts) as the drive command does.
  */
 
 import { parseArgs } from "node:util";
 
 import { GatewayClient } from "./client";
+import type { Connection } from "./connection";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, CONNECTION_USAGE, clientOptionsOf, connectionOf, UsageError } from "./connectionFlags";
 import { DriveError } from "./errors";
 import { show, showError, taskJson } from "./output";
 
 /** The flags of one of the other calls. */
 export interface CommandArgs {
-  addr: string;
+  /** The gateway: the connection flags, else the DHGW_* environment. */
+  connection: Connection;
   task: string;
   profile: string;
-  apiKey: string | undefined;
   json: boolean;
   /** stop: "finish" or "interrupt". */
   stopMode: "finish" | "interrupt";
@@ -32,7 +34,7 @@ export interface CommandArgs {
 }
 
 /** A bad command line of a subcommand: printed after its usage; exit 2. */
-export class CommandUsageError extends Error {}
+export class CommandUsageError extends UsageError {}
 
 const EXTRA: Record<string, string> = {
   stop: " [--stop-mode {finish,interrupt}]",
@@ -41,11 +43,24 @@ const EXTRA: Record<string, string> = {
 };
 
 function usage(name: string): string {
-  return `usage: dh-drive ${name} [-h] [--addr ADDR] --task TASK [--profile PROFILE] [--api-key API_KEY] [--json]${EXTRA[name] ?? ""}`;
+  const indent = " ".repeat(`usage: dh-drive ${name} `.length);
+  const lines = [`[-h] --task TASK [--profile PROFILE] [--json]`, ...CONNECTION_USAGE];
+  const extra = EXTRA[name] ?? "";
+  if (extra) {
+    lines.push(extra.trimStart());
+  }
+  return `usage: dh-drive ${name} ${lines.join(`\n${indent}`)}`;
 }
 
-/** Parses the flags of subcommand `name`; `"help"` for `-h`. @throws CommandUsageError */
-export function parseCommand(name: string, argv: readonly string[]): CommandArgs | "help" {
+/**
+ * Parses the flags of subcommand `name`, each connection flag else its variable in `env`, and
+ * reads the `--api-key-file`; `"help"` for `-h`. @throws UsageError
+ */
+export function parseCommand(
+  name: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): CommandArgs | "help" {
   let values;
   try {
     ({ values } = parseArgs({
@@ -54,10 +69,9 @@ export function parseCommand(name: string, argv: readonly string[]): CommandArgs
       allowPositionals: false,
       options: {
         help: { type: "boolean", short: "h" },
-        addr: { type: "string", default: "127.0.0.1:50051" },
+        ...CONNECTION_OPTIONS,
         task: { type: "string" },
         profile: { type: "string", default: "" },
-        "api-key": { type: "string" },
         json: { type: "boolean", default: false },
         ...(name === "stop" ? { "stop-mode": { type: "string" as const, default: "finish" } } : {}),
         ...(name === "get-task" ? { refresh: { type: "boolean" as const, default: false } } : {}),
@@ -77,10 +91,9 @@ export function parseCommand(name: string, argv: readonly string[]): CommandArgs
     throw new CommandUsageError(`argument --stop-mode: invalid choice: '${stopMode}' (choose from 'finish', 'interrupt')`);
   }
   return {
-    addr: String(values.addr),
+    connection: connectionOf(values, env),
     task: values.task,
     profile: String(values.profile),
-    apiKey: values["api-key"],
     json: Boolean(values.json),
     stopMode,
     refresh: Boolean(values.refresh),
@@ -109,20 +122,21 @@ const CALLS: Record<string, Call> = {
 
 async function runCommand(name: string, argv: readonly string[]): Promise<number> {
   let args: CommandArgs | "help";
+  let gateway: GatewayClient | undefined;
   try {
     args = parseCommand(name, argv);
+    gateway = args === "help" ? undefined : new GatewayClient(args.connection.address, clientOptionsOf(args.connection));
   } catch (error) {
-    if (error instanceof CommandUsageError) {
+    if (error instanceof UsageError) {
       process.stderr.write(`${usage(name)}\ndh-drive ${name}: error: ${error.message}\n`);
       return 2;
     }
     throw error;
   }
-  if (args === "help") {
-    process.stdout.write(`${usage(name)}\n`);
+  if (args === "help" || gateway === undefined) {
+    process.stdout.write(`${usage(name)}\n\n${CONNECTION_HELP}\n`);
     return 0;
   }
-  const gateway = new GatewayClient(args.addr, { apiKey: args.apiKey });
   try {
     await CALLS[name]?.(gateway, args);
   } catch (error) {

@@ -3,7 +3,8 @@
  *
  * `GatewayClient` connects; `drive()` streams audio and yields events; `openDrive()` gives a
  * {@link Drive} to write to by hand; a failed drive throws {@link DriveError} carrying the
- * gateway's `ErrorInfo` reason and metadata.
+ * gateway's `ErrorInfo` reason and metadata. `connect(connectionFromEnv())` reaches the gateway
+ * that the `DHGW_*` variables describe (TLS, mutual TLS, the API key).
  */
 
 export {
@@ -13,6 +14,16 @@ export {
   type TaskCallOptions,
   type UnaryCallOptions,
 } from "./client";
+export {
+  channelCredentials,
+  channelOptions,
+  type Connection,
+  ConnectionConfigError,
+  connect,
+  connectionFromEnv,
+  DEFAULT_ADDRESS,
+  gatewayClientOptions,
+} from "./connection";
 export { type AudioItem, Drive, type DriveCallOptions, drive, openDrive } from "./drive";
 export { codeName, DriveError, type ErrorDetails, errorDetails, STATUS_DETAILS_KEY } from "./errors";
 export {

@@ -30,9 +30,15 @@ import {
 } from "../gen/dhgateway/v1/gateway";
 import { taskJson } from "../output";
 
+/** The connection with nothing given and no DHGW_* variable set. */
+const PLAIN = {
+  address: "127.0.0.1:50051", apiKey: undefined, profile: "", taskId: "", tls: false, caFile: undefined,
+  certFile: undefined, keyFile: undefined, serverName: "",
+};
+
 test("flags and their defaults", () => {
-  assert.deepEqual(parseCli(["--task", "t", "--file", "a.wav"]), {
-    addr: "127.0.0.1:50051",
+  assert.deepEqual(parseCli(["--task", "t", "--file", "a.wav"], {}), {
+    connection: PLAIN,
     task: "t",
     file: "a.wav",
     text: undefined,
@@ -46,19 +52,18 @@ test("flags and their defaults", () => {
     cancelAfterMs: undefined,
     interruptAfterMs: undefined,
     markEveryMs: 0,
-    apiKey: undefined,
     json: false,
   });
   const args = parseCli([
     "--addr=127.0.0.1:1", "--task", "t", "--file", "x.raw", "--encoding", "MULAW", "--rate", "8000",
     "--channels", "2", "--policy", "QUEUE", "--chunk-ms", "40", "--realtime", "--cancel-after-ms",
     "1500", "--mark-every-ms", "250", "--api-key", "k", "--json",
-  ]);
+  ], {});
   assert.notEqual(args, "help");
   assert.deepEqual(args, {
-    addr: "127.0.0.1:1", task: "t", file: "x.raw", text: undefined, timbreId: "", encoding: "MULAW", rate: 8000,
+    connection: { ...PLAIN, address: "127.0.0.1:1", apiKey: "k" }, task: "t", file: "x.raw", text: undefined, timbreId: "", encoding: "MULAW", rate: 8000,
     channels: 2, policy: "QUEUE", chunkMs: 40, realtime: true, cancelAfterMs: 1500, interruptAfterMs: undefined,
-    markEveryMs: 250, apiKey: "k", json: true,
+    markEveryMs: 250, json: true,
   });
   const spoken = parseCli(["--task", "t", "--text", "Hi there", "--timbre-id", "v", "--interrupt-after-ms", "0"]);
   assert.ok(spoken !== "help");
@@ -285,8 +290,8 @@ test("realtime chunks stop when the signal aborts", async () => {
 });
 
 test("the other calls are subcommands with their own flags", () => {
-  assert.deepEqual(parseCommand("stop", ["--task", "t", "--stop-mode", "interrupt", "--json"]), {
-    addr: "127.0.0.1:50051", task: "t", profile: "", apiKey: undefined, json: true, stopMode: "interrupt", refresh: false,
+  assert.deepEqual(parseCommand("stop", ["--task", "t", "--stop-mode", "interrupt", "--json"], {}), {
+    connection: PLAIN, task: "t", profile: "", json: true, stopMode: "interrupt", refresh: false,
   });
   const got = parseCommand("get-task", ["--task", "t", "--refresh", "--profile", "p"]);
   assert.ok(got !== "help" && got.refresh && got.profile === "p");

@@ -20,14 +20,18 @@ export function errorInfo(reason: string, metadata: Record<string, string>): { t
   };
 }
 
-/** A DriveGateway server on a free loopback port, and a client stub for it. */
+/**
+ * A DriveGateway server on a free loopback port (plaintext unless `serverCredentials` say
+ * otherwise), and a plaintext client stub for it.
+ */
 export async function serve(
   implementation: UntypedServiceImplementation,
+  serverCredentials: ServerCredentials = ServerCredentials.createInsecure(),
 ): Promise<{ client: DriveGatewayClient; address: string; close: () => void }> {
   const server = new Server();
   server.addService(DriveGatewayService, implementation);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync("127.0.0.1:0", serverCredentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
