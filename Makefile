@@ -93,9 +93,10 @@ SPEAK_TURNS ?= 20
 bench-speak: $(STAMP)
 	$(BIN)/python -m bench.time_to_speak --turns $(SPEAK_TURNS)
 
-## Measure what the LiveKit plugin adds to a turn's first frame (TTS frame in, first frame at the
-## simulator) against the Python client driving the same frames, interleaved, PLUGIN_TURNS each
-## (default 30; about 10 s). Writes bench/results/plugin-latency.{json,md}.
+## Measure what the LiveKit and pipecat plugins add to a turn's first frame (TTS frame in, first
+## frame at the simulator) against the Python client driving the same frames, interleaved,
+## PLUGIN_TURNS each (default 30; about 15 s, plus .venv-pipecat's creation when missing).
+## Writes bench/results/plugin-latency.{json,md}.
 .PHONY: bench-plugins
 PLUGIN_TURNS ?= 30
 bench-plugins: $(STAMP)

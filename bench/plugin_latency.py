@@ -2,15 +2,18 @@
 frame, against the Python client driving the same frames (the baseline), side by side in one run.
 
 The simulator and the gateway run in this process (:func:`gateway.testing.running_gateway`),
-so the simulator's record and the paths' readings share one ``time.monotonic()`` clock. Per
-turn, each path of :data:`PATHS` speaks the same :data:`TURN_MS` of a TTS's audio
-(:class:`~livekit.plugins.dhgateway.testing.ToneTTS`, 24 kHz mono) in 20 ms frames, all at once,
-on one task; the paths take turns, alternating which goes first, one drive at a time (each turn
-waits until the gateway lists no drive), after :data:`WARMUP_TURNS` unrecorded turns each.
-Measured: from the first frame handed to the path (a TTS frame into ``capture_frame``, the
-client's audio source yielding its first piece) to the first frame at the simulator (its
-``first_audio_at``). p50/p99 per path, and each as a ratio to the direct path's. Bounded: each
-turn within :data:`TURN_BOUND_S`. Writes ``bench/results/plugin-latency.json`` and ``.md``.
+and so do the paths but pipecat's, whose pipeline runs in ``.venv-pipecat`` (created when
+missing) as a process of its own; every reading is ``time.monotonic()``, one clock for every
+process on Linux. Per turn, each path of :data:`PATHS` speaks the same :data:`TURN_MS` of a
+TTS's audio (:class:`~livekit.plugins.dhgateway.testing.ToneTTS`, 24 kHz mono) in 20 ms
+frames, all at once, on one task; the paths take turns, alternating which goes first, one drive
+at a time (each turn waits until the gateway lists no drive), after :data:`WARMUP_TURNS`
+unrecorded turns each. Measured: from the first frame handed to the path (a TTS frame into
+``capture_frame``, the client's audio source yielding its first piece, a ``TTSStartedFrame``
+and the first ``TTSAudioRawFrame`` queued into the pipeline) to the first frame at the
+simulator (its ``first_audio_at``). p50/p99 per path, and each as a ratio to the direct path's.
+Bounded: each turn within :data:`TURN_BOUND_S`. Writes ``bench/results/plugin-latency.json``
+and ``.md``.
 
 Another integration is measured by adding its path to :data:`PATHS`: an async context manager
 that sets it up on the harness and yields a :data:`Speak`.
@@ -20,8 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -45,11 +52,15 @@ from bench.lanes import command_line, write_results
 from bench.playback_skew_report import percentiles
 from bench.run import ROOT
 from gateway.testing import Harness, running_gateway
+from scripts import venvs
 
 TASK_ID = "plugin-latency"
 TURN_MS = 100
 WARMUP_TURNS = 1
 TURN_BOUND_S = 10.0
+#: A pipecat process's start (python, pipecat's imports, the pipeline's), its end after its
+#: last turn (the service's stop_timeout_s and a margin).
+PIPECAT_START_S, PIPECAT_END_S = 60.0, 20.0
 BASELINE = "direct"
 
 #: Speaks one turn (its audio fixed when the path was set up) to its end; returns the
@@ -108,8 +119,74 @@ async def livekit_plugin(h: Harness, task_id: str, audio: bytes) -> AsyncIterato
         await output.aclose()
 
 
+@contextlib.asynccontextmanager
+async def pipecat_plugin(h: Harness, task_id: str, audio: bytes) -> AsyncIterator[Speak]:
+    """pipecat's DHGatewayAvatarService in a real pipeline (:mod:`bench.pipecat_turns`), a
+    process of ``.venv-pipecat``'s python (created here when missing or stale: pipecat needs
+    protobuf<7) against the gateway's address. Its readings are ``time.monotonic()`` too: on
+    Linux that is CLOCK_MONOTONIC, one clock for the whole system, so they compare with the
+    simulator's."""
+    python = await asyncio.to_thread(venvs.ensure, "pipecat")
+    line = base64.b64encode(audio) + b"\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DHGW_")}
+    with tempfile.TemporaryFile() as stderr:
+        process = await asyncio.create_subprocess_exec(
+            str(python), "-m", "bench.pipecat_turns", "--address", h.address, "--task", task_id,
+            "--turn-bound-s", str(TURN_BOUND_S),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            env=env, cwd=ROOT,
+        )  # fmt: skip
+        assert process.stdin is not None and process.stdout is not None
+        stdin, stdout = process.stdin, process.stdout
+
+        def failed(what: str) -> RuntimeError:
+            stderr.seek(0)
+            return RuntimeError(f"{what}: {stderr.read().decode(errors='replace')[-3000:]}")
+
+        spoken = 0
+
+        async def speak() -> float:
+            nonlocal spoken
+            spoken += 1
+            stdin.write(line)
+            await stdin.drain()
+            while reply := await stdout.readline():
+                turn = json.loads(reply)
+                # An earlier index is a turn whose wait here timed out.
+                if turn["index"] == spoken:
+                    if turn["outcome"] != "OK":
+                        raise TurnFailed(turn["outcome"])
+                    # That process's time.monotonic(): on Linux the system-wide
+                    # CLOCK_MONOTONIC, so it compares with the simulator's first_audio_at.
+                    return float(turn["t"])
+            raise TurnFailed("PIPELINE_EXITED")
+
+        try:
+            try:
+                async with asyncio.timeout(PIPECAT_START_S):
+                    ready = await stdout.readline()
+            except TimeoutError:
+                raise failed("the pipecat pipeline did not start") from None
+            if not ready:
+                raise failed("the pipecat pipeline exited")
+            yield speak
+            stdin.close()
+            async with asyncio.timeout(PIPECAT_END_S):
+                await process.wait()
+            if process.returncode != 0:
+                raise failed(f"the pipecat pipeline ended with {process.returncode}")
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
 #: The paths measured, the baseline first; each turn of the run speaks once on each.
-PATHS: dict[str, OpenPath] = {BASELINE: python_client, "livekit": livekit_plugin}
+PATHS: dict[str, OpenPath] = {
+    BASELINE: python_client,
+    "livekit": livekit_plugin,
+    "pipecat": pipecat_plugin,
+}
 
 
 @dataclass
@@ -195,8 +272,8 @@ def markdown(document: dict[str, Any]) -> str:
         f"TTS frame in -> first frame at the simulator: {document['turns']} turns per path of "
         f"{document['turn_ms']} ms in {document['frame_ms']} ms frames, all at once, on one "
         f"task, the paths interleaved, after {document['warmup_turns']} warm-up turn(s) each; "
-        "gateway and simulator in one process. The ratio is to the Python client driving the "
-        "same frames (direct).",
+        "gateway, simulator and paths in one process, but pipecat's pipeline in one of its own "
+        "(.venv-pipecat). The ratio is to the Python client driving the same frames (direct).",
         "",
         "| path | outcomes | first frame ms p50 / p99 | ratio to direct p50 / p99 |",
         "|---|---|---|---|",

@@ -5,7 +5,9 @@ runs in ``.venv-pipecat`` (created here if missing: ``scripts/venvs.py pipecat``
 ``integrations/pipecat/constraints.txt``) as a subprocess, ``pipecat_pipeline.py``: a real
 Pipeline of a synthetic TTS, the service and a recording sink. The gateway and simulator run
 here, on loopback; the two processes share one monotonic clock, so what the pipeline saw is
-held against the simulator's own records.
+held against the simulator's own records. How fast the plugin's path is, is not asserted here:
+``python -m bench.plugin_latency`` measures it against the Python client's (``make
+bench-plugins``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ ROOT = HERE.parent.parent
 PIPELINE = HERE / "pipecat_pipeline.py"
 #: Beyond the pipeline's own bound (--timeout-s), the time a pipecat process takes to start.
 START_S = 20
-#: Turns per path of the latency comparison.
-TURNS = 20
 #: The first test may create the venv (pipecat and its dependencies: about 40 s from a warm
 #: cache, minutes from a cold one); the rest are bounded by their pipeline's run.
 pytestmark = pytest.mark.timeout(venvs.INSTALL_TIMEOUT_S + 120)
@@ -208,48 +208,6 @@ async def test_a_barge_in_silences_the_avatar_and_the_next_turn_is_clean(
         assert [m["interrupted"] for m in turns] == [True, False]
 
 
-def first_frame_ms(h: Harness, task: str, seen: Seen) -> list[float]:
-    """Per turn: from its first audio handed over to its first frame at the simulator."""
-    records = h.sim.drives_for_task(task)
-    assert len(records) == len(seen.turns())
-    return [
-        (record.first_audio_at - turn["t"]) * 1000
-        for record, turn in zip(records, seen.turns(), strict=True)
-        if record.first_audio_at is not None
-    ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-@pytest.mark.asyncio
-async def test_the_plugin_path_adds_little_to_the_first_frame(pipecat_python: Path) -> None:
-    """TTS frame in to first frame at the simulator: the pipeline against the Python client
-    alone, the same audio at 1x from the same kind of process (-s prints the figures)."""
-    turns = [arg for _ in range(TURNS) for arg in ("--turn-ms", "300")]
-    async with gateway() as h:
-        plugin = await run_pipeline(
-            pipecat_python, h.address, "turns", "--task", "pc-lat-p", *turns
-        )
-        direct = await run_pipeline(
-            pipecat_python, h.address, "direct", "--task", "pc-lat-d", *turns
-        )
-        ms = {"plugin": first_frame_ms(h, "pc-lat-p", plugin)}
-        ms["direct"] = first_frame_ms(h, "pc-lat-d", direct)
-    figures = {k: (percentile(v, 0.5), percentile(v, 0.99)) for k, v in ms.items()}
-    print(
-        "first frame at the simulator, p50/p99 ms: "
-        + ", ".join(f"{k} {p50:.1f}/{p99:.1f}" for k, (p50, p99) in figures.items())
-    )
-    assert len(ms["plugin"]) == len(ms["direct"]) == TURNS
-    # Unloaded the plugin adds 2-3 ms at p50 (pipecat's queues and a task hop); with both
-    # cores busy elsewhere about 30. The bound catches a plugin that waits for a turn's audio
-    # (300 ms) before it drives, not the machine's load.
-    assert figures["plugin"][0] - figures["direct"][0] < 100
-
-
 def free_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as probe:
@@ -316,7 +274,7 @@ async def test_bad_input_is_reported_and_dropped_and_leaves_nothing_open(
 
 def test_the_plugin_and_the_pipeline_type_check_against_pipecat(pipecat_python: Path) -> None:
     """mypy --strict (the project's settings) with .venv-pipecat's packages: the plugin, the
-    test pipeline and the example."""
+    test and bench pipelines and the example."""
     result = subprocess.run(
         [
             sys.executable,
@@ -326,6 +284,7 @@ def test_the_plugin_and_the_pipeline_type_check_against_pipecat(pipecat_python: 
             str(pipecat_python),
             "integrations/pipecat/src/dhgateway_pipecat",
             str(PIPELINE.relative_to(ROOT)),
+            "bench/pipecat_turns.py",
             "examples/pipecat/avatar_bot.py",
         ],
         cwd=ROOT,
