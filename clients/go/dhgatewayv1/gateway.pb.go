@@ -1639,7 +1639,11 @@ type Completed struct {
 	// Milliseconds of the drive's audio the avatar played (as in PlaybackFinished).
 	PlayedMs int64 `protobuf:"varint,10,opt,name=played_ms,json=playedMs,proto3" json:"played_ms,omitempty"`
 	// Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
-	Interrupted   bool `protobuf:"varint,11,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	Interrupted bool `protobuf:"varint,11,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	// Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+	// the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+	// (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+	BilledMs      int64 `protobuf:"varint,12,opt,name=billed_ms,json=billedMs,proto3" json:"billed_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1749,6 +1753,13 @@ func (x *Completed) GetInterrupted() bool {
 		return x.Interrupted
 	}
 	return false
+}
+
+func (x *Completed) GetBilledMs() int64 {
+	if x != nil {
+		return x.BilledMs
+	}
+	return 0
 }
 
 // StopDriveRequest asks to end the active drive of a task.
@@ -2019,7 +2030,9 @@ type DriveInfo struct {
 	// The credentials profile.
 	Profile string `protobuf:"bytes,7,opt,name=profile,proto3" json:"profile,omitempty"`
 	// The id of the gateway replica that runs the drive (its host name and a random suffix).
-	Replica       string `protobuf:"bytes,8,opt,name=replica,proto3" json:"replica,omitempty"`
+	Replica string `protobuf:"bytes,8,opt,name=replica,proto3" json:"replica,omitempty"`
+	// Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+	BilledMs      int64 `protobuf:"varint,9,opt,name=billed_ms,json=billedMs,proto3" json:"billed_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2108,6 +2121,13 @@ func (x *DriveInfo) GetReplica() string {
 		return x.Replica
 	}
 	return ""
+}
+
+func (x *DriveInfo) GetBilledMs() int64 {
+	if x != nil {
+		return x.BilledMs
+	}
+	return 0
 }
 
 // GetCapabilitiesRequest asks what the gateway accepts.
@@ -2703,7 +2723,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\asent_ms\x18\x02 \x01(\x03R\x06sentMs\x12\x17\n" +
 	"\alead_ms\x18\x03 \x01(\x03R\x06leadMs\x12\x1c\n" +
 	"\tunderruns\x18\x04 \x01(\x05R\tunderruns\x12\x1b\n" +
-	"\tplayed_ms\x18\x05 \x01(\x03R\bplayedMs\"\x84\x03\n" +
+	"\tplayed_ms\x18\x05 \x01(\x03R\bplayedMs\"\xa1\x03\n" +
 	"\tCompleted\x12\x1f\n" +
 	"\vreceived_ms\x18\x01 \x01(\x03R\n" +
 	"receivedMs\x12\x17\n" +
@@ -2720,7 +2740,8 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\x13time_to_speaking_ms\x18\t \x01(\x03R\x10timeToSpeakingMs\x12\x1b\n" +
 	"\tplayed_ms\x18\n" +
 	" \x01(\x03R\bplayedMs\x12 \n" +
-	"\vinterrupted\x18\v \x01(\bR\vinterrupted\"q\n" +
+	"\vinterrupted\x18\v \x01(\bR\vinterrupted\x12\x1b\n" +
+	"\tbilled_ms\x18\f \x01(\x03R\bbilledMs\"q\n" +
 	"\x10StopDriveRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12*\n" +
@@ -2736,7 +2757,7 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
 	"\x12ListDrivesResponse\x12/\n" +
 	"\x06drives\x18\x01 \x03(\v2\x17.dhgateway.v1.DriveInfoR\x06drives\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf3\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x03\n" +
 	"\tDriveInfo\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x19\n" +
 	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12.\n" +
@@ -2745,7 +2766,8 @@ const file_dhgateway_v1_gateway_proto_rawDesc = "" +
 	"\asent_ms\x18\x05 \x01(\x03R\x06sentMs\x12;\n" +
 	"\x06labels\x18\x06 \x03(\v2#.dhgateway.v1.DriveInfo.LabelsEntryR\x06labels\x12\x18\n" +
 	"\aprofile\x18\a \x01(\tR\aprofile\x12\x18\n" +
-	"\areplica\x18\b \x01(\tR\areplica\x1a9\n" +
+	"\areplica\x18\b \x01(\tR\areplica\x12\x1b\n" +
+	"\tbilled_ms\x18\t \x01(\x03R\bbilledMs\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x18\n" +

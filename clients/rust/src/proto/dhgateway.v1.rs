@@ -305,6 +305,11 @@ pub struct Completed {
     /// Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT).
     #[prost(bool, tag="11")]
     pub interrupted: bool,
+    /// Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+    /// the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+    /// (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+    #[prost(int64, tag="12")]
+    pub billed_ms: i64,
 }
 /// StopDriveRequest asks to end the active drive of a task.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -385,6 +390,9 @@ pub struct DriveInfo {
     /// The id of the gateway replica that runs the drive (its host name and a random suffix).
     #[prost(string, tag="8")]
     pub replica: ::prost::alloc::string::String,
+    /// Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+    #[prost(int64, tag="9")]
+    pub billed_ms: i64,
 }
 /// GetCapabilitiesRequest asks what the gateway accepts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

@@ -830,6 +830,7 @@ class Completed(_message.Message):
     TIME_TO_SPEAKING_MS_FIELD_NUMBER: _builtins.int
     PLAYED_MS_FIELD_NUMBER: _builtins.int
     INTERRUPTED_FIELD_NUMBER: _builtins.int
+    BILLED_MS_FIELD_NUMBER: _builtins.int
     received_ms: _builtins.int
     """Milliseconds of audio received from the client."""
     sent_ms: _builtins.int
@@ -854,6 +855,11 @@ class Completed(_message.Message):
     """Milliseconds of the drive's audio the avatar played (as in PlaybackFinished)."""
     interrupted: _builtins.bool
     """Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT)."""
+    billed_ms: _builtins.int
+    """Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+    the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+    (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+    """
     def __init__(
         self,
         *,
@@ -868,10 +874,11 @@ class Completed(_message.Message):
         time_to_speaking_ms: _builtins.int = ...,
         played_ms: _builtins.int = ...,
         interrupted: _builtins.bool = ...,
+        billed_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_sent", b"bytes_sent", "dropped_ms", b"dropped_ms", "frames_sent", b"frames_sent", "interrupted", b"interrupted", "played_ms", b"played_ms", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "stop_lag_ms", b"stop_lag_ms", "time_to_first_frame_ms", b"time_to_first_frame_ms", "time_to_speaking_ms", b"time_to_speaking_ms", "underruns", b"underruns"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["billed_ms", b"billed_ms", "bytes_sent", b"bytes_sent", "dropped_ms", b"dropped_ms", "frames_sent", b"frames_sent", "interrupted", b"interrupted", "played_ms", b"played_ms", "received_ms", b"received_ms", "sent_ms", b"sent_ms", "stop_lag_ms", b"stop_lag_ms", "time_to_first_frame_ms", b"time_to_first_frame_ms", "time_to_speaking_ms", b"time_to_speaking_ms", "underruns", b"underruns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1035,6 +1042,7 @@ class DriveInfo(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     PROFILE_FIELD_NUMBER: _builtins.int
     REPLICA_FIELD_NUMBER: _builtins.int
+    BILLED_MS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """The vendor's task id."""
     drive_id: _builtins.str
@@ -1047,6 +1055,8 @@ class DriveInfo(_message.Message):
     """The credentials profile."""
     replica: _builtins.str
     """The id of the gateway replica that runs the drive (its host name and a random suffix)."""
+    billed_ms: _builtins.int
+    """Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms)."""
     @_builtins.property
     def started_time(self) -> _timestamp_pb2.Timestamp:
         """When the Start was sent (unset before)."""
@@ -1066,10 +1076,11 @@ class DriveInfo(_message.Message):
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         profile: _builtins.str = ...,
         replica: _builtins.str = ...,
+        billed_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["started_time", b"started_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drive_id", b"drive_id", "labels", b"labels", "profile", b"profile", "replica", b"replica", "sent_ms", b"sent_ms", "started_time", b"started_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["billed_ms", b"billed_ms", "drive_id", b"drive_id", "labels", b"labels", "profile", b"profile", "replica", b"replica", "sent_ms", b"sent_ms", "started_time", b"started_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -765,6 +765,12 @@ export interface Completed {
   playedMs: number;
   /** Whether the drive was interrupted (an interrupt, StopDrive INTERRUPT, a PREEMPT). */
   interrupted: boolean;
+  /**
+   * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+   * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+   * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+   */
+  billedMs: number;
 }
 
 /** StopDriveRequest asks to end the active drive of a task. */
@@ -834,6 +840,8 @@ export interface DriveInfo {
   profile: string;
   /** The id of the gateway replica that runs the drive (its host name and a random suffix). */
   replica: string;
+  /** Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms). */
+  billedMs: number;
 }
 
 export interface DriveInfo_LabelsEntry {
@@ -2699,6 +2707,7 @@ function createBaseCompleted(): Completed {
     timeToSpeakingMs: 0,
     playedMs: 0,
     interrupted: false,
+    billedMs: 0,
   };
 }
 
@@ -2736,6 +2745,9 @@ export const Completed: MessageFns<Completed> = {
     }
     if (message.interrupted !== false) {
       writer.uint32(88).bool(message.interrupted);
+    }
+    if (message.billedMs !== 0) {
+      writer.uint32(96).int64(message.billedMs);
     }
     return writer;
   },
@@ -2841,6 +2853,14 @@ export const Completed: MessageFns<Completed> = {
             message.interrupted = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.billedMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2902,6 +2922,11 @@ export const Completed: MessageFns<Completed> = {
         ? globalThis.Number(object.played_ms)
         : 0,
       interrupted: isSet(object.interrupted) ? globalThis.Boolean(object.interrupted) : false,
+      billedMs: isSet(object.billedMs)
+        ? globalThis.Number(object.billedMs)
+        : isSet(object.billed_ms)
+        ? globalThis.Number(object.billed_ms)
+        : 0,
     };
   },
 
@@ -2940,6 +2965,9 @@ export const Completed: MessageFns<Completed> = {
     if (message.interrupted !== false) {
       obj.interrupted = message.interrupted;
     }
+    if (message.billedMs !== 0) {
+      obj.billedMs = Math.round(message.billedMs);
+    }
     return obj;
   },
 
@@ -2959,6 +2987,7 @@ export const Completed: MessageFns<Completed> = {
     message.timeToSpeakingMs = object.timeToSpeakingMs ?? 0;
     message.playedMs = object.playedMs ?? 0;
     message.interrupted = object.interrupted ?? false;
+    message.billedMs = object.billedMs ?? 0;
     return message;
   },
 };
@@ -3380,7 +3409,17 @@ export const ListDrivesResponse: MessageFns<ListDrivesResponse> = {
 };
 
 function createBaseDriveInfo(): DriveInfo {
-  return { taskId: "", driveId: "", state: 0, startedTime: undefined, sentMs: 0, labels: {}, profile: "", replica: "" };
+  return {
+    taskId: "",
+    driveId: "",
+    state: 0,
+    startedTime: undefined,
+    sentMs: 0,
+    labels: {},
+    profile: "",
+    replica: "",
+    billedMs: 0,
+  };
 }
 
 export const DriveInfo: MessageFns<DriveInfo> = {
@@ -3408,6 +3447,9 @@ export const DriveInfo: MessageFns<DriveInfo> = {
     }
     if (message.replica !== "") {
       writer.uint32(66).string(message.replica);
+    }
+    if (message.billedMs !== 0) {
+      writer.uint32(72).int64(message.billedMs);
     }
     return writer;
   },
@@ -3492,6 +3534,14 @@ export const DriveInfo: MessageFns<DriveInfo> = {
             message.replica = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.billedMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3543,6 +3593,11 @@ export const DriveInfo: MessageFns<DriveInfo> = {
         : {},
       profile: isSet(object.profile) ? globalThis.String(object.profile) : "",
       replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
+      billedMs: isSet(object.billedMs)
+        ? globalThis.Number(object.billedMs)
+        : isSet(object.billed_ms)
+        ? globalThis.Number(object.billed_ms)
+        : 0,
     };
   },
 
@@ -3578,6 +3633,9 @@ export const DriveInfo: MessageFns<DriveInfo> = {
     if (message.replica !== "") {
       obj.replica = message.replica;
     }
+    if (message.billedMs !== 0) {
+      obj.billedMs = Math.round(message.billedMs);
+    }
     return obj;
   },
 
@@ -3602,6 +3660,7 @@ export const DriveInfo: MessageFns<DriveInfo> = {
     );
     message.profile = object.profile ?? "";
     message.replica = object.replica ?? "";
+    message.billedMs = object.billedMs ?? 0;
     return message;
   },
 };

@@ -218,6 +218,23 @@ private static final long serialVersionUID = 0L;
     return interrupted_;
   }
 
+  public static final int BILLED_MS_FIELD_NUMBER = 12;
+  private long billedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+   * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+   * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+   * </pre>
+   *
+   * <code>int64 billed_ms = 12;</code>
+   * @return The billedMs.
+   */
+  @java.lang.Override
+  public long getBilledMs() {
+    return billedMs_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -264,6 +281,9 @@ private static final long serialVersionUID = 0L;
     }
     if (interrupted_ != false) {
       output.writeBool(11, interrupted_);
+    }
+    if (billedMs_ != 0L) {
+      output.writeInt64(12, billedMs_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -313,6 +333,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(11, interrupted_);
     }
+    if (billedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(12, billedMs_);
+    }
     return size;
   }
   @java.lang.Override
@@ -359,6 +383,8 @@ private static final long serialVersionUID = 0L;
         != other.getPlayedMs()) return false;
     if (getInterrupted()
         != other.getInterrupted()) return false;
+    if (getBilledMs()
+        != other.getBilledMs()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -402,6 +428,9 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + INTERRUPTED_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getInterrupted());
+    hash = (37 * hash) + BILLED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getBilledMs());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -548,6 +577,7 @@ private static final long serialVersionUID = 0L;
       timeToSpeakingMs_ = 0L;
       playedMs_ = 0L;
       interrupted_ = false;
+      billedMs_ = 0L;
       return this;
     }
 
@@ -614,6 +644,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000400) != 0)) {
         result.interrupted_ = interrupted_;
       }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.billedMs_ = billedMs_;
+      }
     }
 
     @java.lang.Override
@@ -660,6 +693,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getInterrupted() != false) {
         setInterrupted(other.getInterrupted());
+      }
+      if (other.getBilledMs() != 0L) {
+        setBilledMs(other.getBilledMs());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -740,6 +776,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000400;
               break;
             } // case 88
+            case 96: {
+              billedMs_ = input.readInt64();
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 96
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1240,6 +1281,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearInterrupted() {
       bitField0_ = (bitField0_ & ~0x00000400);
       interrupted_ = false;
+      onChanged();
+      return this;
+    }
+
+    private long billedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+     * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+     * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 12;</code>
+     * @return The billedMs.
+     */
+    @java.lang.Override
+    public long getBilledMs() {
+      return billedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+     * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+     * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 12;</code>
+     * @param value The billedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setBilledMs(long value) {
+
+      billedMs_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+     * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+     * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 12;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearBilledMs() {
+      bitField0_ = (bitField0_ & ~0x00000800);
+      billedMs_ = 0L;
       onChanged();
       return this;
     }

@@ -120,4 +120,16 @@ public interface CompletedOrBuilder extends
    * @return The interrupted.
    */
   boolean getInterrupted();
+
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar was driven with: what the drive costs. An audio drive:
+   * the audio sent to the avatar (sent_ms); a text drive: the length of its rendered speech
+   * (the vendor's, once its callback said the avatar finished; else the gateway's estimate).
+   * </pre>
+   *
+   * <code>int64 billed_ms = 12;</code>
+   * @return The billedMs.
+   */
+  long getBilledMs();
 }

@@ -432,6 +432,21 @@ java.lang.String defaultValue) {
     }
   }
 
+  public static final int BILLED_MS_FIELD_NUMBER = 9;
+  private long billedMs_ = 0L;
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+   * </pre>
+   *
+   * <code>int64 billed_ms = 9;</code>
+   * @return The billedMs.
+   */
+  @java.lang.Override
+  public long getBilledMs() {
+    return billedMs_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -473,6 +488,9 @@ java.lang.String defaultValue) {
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(replica_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 8, replica_);
     }
+    if (billedMs_ != 0L) {
+      output.writeInt64(9, billedMs_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -510,6 +528,10 @@ java.lang.String defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(replica_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(8, replica_);
+    }
+    if (billedMs_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(9, billedMs_);
     }
     return size;
   }
@@ -553,6 +575,8 @@ java.lang.String defaultValue) {
         .equals(other.getProfile())) return false;
     if (!getReplica()
         .equals(other.getReplica())) return false;
+    if (getBilledMs()
+        != other.getBilledMs()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -585,6 +609,9 @@ java.lang.String defaultValue) {
     hash = (53 * hash) + getProfile().hashCode();
     hash = (37 * hash) + REPLICA_FIELD_NUMBER;
     hash = (53 * hash) + getReplica().hashCode();
+    hash = (37 * hash) + BILLED_MS_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getBilledMs());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -760,6 +787,7 @@ java.lang.String defaultValue) {
       internalGetMutableLabels().clear();
       profile_ = "";
       replica_ = "";
+      billedMs_ = 0L;
       return this;
     }
 
@@ -822,6 +850,9 @@ java.lang.String defaultValue) {
       if (((from_bitField0_ & 0x00000080) != 0)) {
         result.replica_ = replica_;
       }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.billedMs_ = billedMs_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -868,6 +899,9 @@ java.lang.String defaultValue) {
         replica_ = other.replica_;
         bitField0_ |= 0x00000080;
         onChanged();
+      }
+      if (other.getBilledMs() != 0L) {
+        setBilledMs(other.getBilledMs());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -939,6 +973,11 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 72: {
+              billedMs_ = input.readInt64();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1746,6 +1785,50 @@ java.lang.String defaultValue) {
       checkByteStringIsUtf8(value);
       replica_ = value;
       bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+
+    private long billedMs_ ;
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 9;</code>
+     * @return The billedMs.
+     */
+    @java.lang.Override
+    public long getBilledMs() {
+      return billedMs_;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 9;</code>
+     * @param value The billedMs to set.
+     * @return This builder for chaining.
+     */
+    public Builder setBilledMs(long value) {
+
+      billedMs_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+     * </pre>
+     *
+     * <code>int64 billed_ms = 9;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearBilledMs() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      billedMs_ = 0L;
       onChanged();
       return this;
     }

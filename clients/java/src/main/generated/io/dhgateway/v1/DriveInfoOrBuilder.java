@@ -199,4 +199,14 @@ java.lang.String defaultValue);
    */
   com.google.protobuf.ByteString
       getReplicaBytes();
+
+  /**
+   * <pre>
+   * Milliseconds of audio the avatar was driven with so far (as in Completed.billed_ms).
+   * </pre>
+   *
+   * <code>int64 billed_ms = 9;</code>
+   * @return The billedMs.
+   */
+  long getBilledMs();
 }

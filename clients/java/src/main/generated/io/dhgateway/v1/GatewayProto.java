@@ -214,101 +214,102 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
       "utput_channels\030\003 \001(\005\"g\n\010Progress\022\023\n\013rece" +
       "ived_ms\030\001 \001(\003\022\017\n\007sent_ms\030\002 \001(\003\022\017\n\007lead_m" +
       "s\030\003 \001(\003\022\021\n\tunderruns\030\004 \001(\005\022\021\n\tplayed_ms\030" +
-      "\005 \001(\003\"\373\001\n\tCompleted\022\023\n\013received_ms\030\001 \001(\003" +
+      "\005 \001(\003\"\216\002\n\tCompleted\022\023\n\013received_ms\030\001 \001(\003" +
       "\022\017\n\007sent_ms\030\002 \001(\003\022\022\n\nbytes_sent\030\003 \001(\003\022\023\n" +
       "\013frames_sent\030\004 \001(\003\022\021\n\tunderruns\030\005 \001(\005\022\023\n" +
       "\013stop_lag_ms\030\006 \001(\003\022\022\n\ndropped_ms\030\007 \001(\003\022\036" +
       "\n\026time_to_first_frame_ms\030\010 \001(\003\022\033\n\023time_t" +
       "o_speaking_ms\030\t \001(\003\022\021\n\tplayed_ms\030\n \001(\003\022\023" +
-      "\n\013interrupted\030\013 \001(\010\"Z\n\020StopDriveRequest\022" +
-      "\017\n\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022$\n\004mod" +
-      "e\030\003 \001(\0162\026.dhgateway.v1.StopMode\"M\n\021StopD" +
-      "riveResponse\022\020\n\010drive_id\030\001 \001(\t\022\021\n\tplayed" +
-      "_ms\030\002 \001(\003\022\023\n\013interrupted\030\003 \001(\010\"K\n\021ListDr" +
-      "ivesRequest\022\017\n\007task_id\030\001 \001(\t\022\021\n\tpage_siz" +
-      "e\030\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\"V\n\022ListDrive" +
-      "sResponse\022\'\n\006drives\030\001 \003(\0132\027.dhgateway.v1" +
-      ".DriveInfo\022\027\n\017next_page_token\030\002 \001(\t\"\240\002\n\t" +
-      "DriveInfo\022\017\n\007task_id\030\001 \001(\t\022\020\n\010drive_id\030\002" +
-      " \001(\t\022\'\n\005state\030\003 \001(\0162\030.dhgateway.v1.Drive" +
-      "State\0220\n\014started_time\030\004 \001(\0132\032.google.pro" +
-      "tobuf.Timestamp\022\017\n\007sent_ms\030\005 \001(\003\0223\n\006labe" +
-      "ls\030\006 \003(\0132#.dhgateway.v1.DriveInfo.Labels" +
-      "Entry\022\017\n\007profile\030\007 \001(\t\022\017\n\007replica\030\010 \001(\t\032" +
-      "-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001" +
-      "(\t:\0028\001\"\030\n\026GetCapabilitiesRequest\"\241\004\n\014Cap" +
-      "abilities\022)\n\tencodings\030\001 \003(\0162\026.dhgateway" +
-      ".v1.Encoding\022 \n\030min_input_sample_rate_hz" +
-      "\030\002 \001(\005\022 \n\030max_input_sample_rate_hz\030\003 \001(\005" +
-      "\022\020\n\010channels\030\004 \003(\005\022\036\n\026output_sample_rate" +
-      "s_hz\030\005 \003(\005\022\027\n\017max_chunk_bytes\030\006 \001(\005\022\026\n\016p" +
-      "acing_enabled\030\007 \001(\010\022\026\n\016pacing_lead_ms\030\010 " +
-      "\001(\005\022\024\n\014max_frame_ms\030\t \001(\005\0227\n\021conflict_po" +
-      "licies\030\n \003(\0162\034.dhgateway.v1.ConflictPoli" +
-      "cy\0222\n\016voice_channels\030\013 \003(\0162\032.dhgateway.v" +
-      "1.VoiceChannel\0228\n\025default_queue_timeout\030" +
-      "\014 \001(\0132\031.google.protobuf.Duration\022\023\n\013text" +
-      "_drives\030\r \001(\010\022\026\n\016max_text_chars\030\016 \001(\005\022\021\n" +
-      "\tinterrupt\030\017 \001(\010\022*\n\nstop_modes\030\020 \003(\0162\026.d" +
-      "hgateway.v1.StopMode\"C\n\016GetTaskRequest\022\017" +
-      "\n\007task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refr" +
-      "esh\030\003 \001(\010\"4\n\020WatchTaskRequest\022\017\n\007task_id" +
-      "\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007" +
-      "task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022(\n\006status" +
-      "\030\003 \001(\0162\030.dhgateway.v1.TaskStatus\0225\n\rstat" +
-      "us_source\030\004 \001(\0162\036.dhgateway.v1.TaskStatu" +
-      "sSource\022/\n\013status_time\030\005 \001(\0132\032.google.pr" +
-      "otobuf.Timestamp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n" +
-      "\007room_id\030\007 \001(\t\022\021\n\tstream_id\030\010 \001(\t\022/\n\013cre" +
-      "ate_time\030\t \001(\0132\032.google.protobuf.Timesta" +
-      "mp\022\020\n\010speaking\030\n \001(\010\022\031\n\021speaking_drive_i" +
-      "d\030\013 \001(\t\022-\n\014active_drive\030\014 \001(\0132\027.dhgatewa" +
-      "y.v1.DriveInfo\022\025\n\rqueued_drives\030\r \001(\005\0224\n" +
-      "\020last_driven_time\030\016 \001(\0132\032.google.protobu" +
-      "f.Timestamp\0221\n\ridle_deadline\030\017 \001(\0132\032.goo" +
-      "gle.protobuf.Timestamp*\212\001\n\010Encoding\022\030\n\024E" +
-      "NCODING_UNSPECIFIED\020\000\022\025\n\021ENCODING_LINEAR" +
-      "16\020\001\022\024\n\020ENCODING_FLOAT32\020\002\022\020\n\014ENCODING_W" +
-      "AV\020\003\022\022\n\016ENCODING_MULAW\020\004\022\021\n\rENCODING_ALA" +
-      "W\020\005*u\n\014VoiceChannel\022\035\n\031VOICE_CHANNEL_UNS" +
-      "PECIFIED\020\000\022\025\n\021VOICE_CHANNEL_MIX\020\001\022\026\n\022VOI" +
-      "CE_CHANNEL_LEFT\020\002\022\027\n\023VOICE_CHANNEL_RIGHT" +
-      "\020\003*\205\001\n\016ConflictPolicy\022\037\n\033CONFLICT_POLICY" +
-      "_UNSPECIFIED\020\000\022\032\n\026CONFLICT_POLICY_REJECT" +
-      "\020\001\022\033\n\027CONFLICT_POLICY_PREEMPT\020\002\022\031\n\025CONFL" +
-      "ICT_POLICY_QUEUE\020\003*l\n\016PlaybackSource\022\037\n\033" +
-      "PLAYBACK_SOURCE_UNSPECIFIED\020\000\022\035\n\031PLAYBAC" +
-      "K_SOURCE_ESTIMATED\020\001\022\032\n\026PLAYBACK_SOURCE_" +
-      "VENDOR\020\002*T\n\010StopMode\022\031\n\025STOP_MODE_UNSPEC" +
-      "IFIED\020\000\022\024\n\020STOP_MODE_FINISH\020\001\022\027\n\023STOP_MO" +
-      "DE_INTERRUPT\020\002*\222\001\n\nDriveState\022\033\n\027DRIVE_S" +
-      "TATE_UNSPECIFIED\020\000\022\026\n\022DRIVE_STATE_QUEUED" +
-      "\020\001\022\032\n\026DRIVE_STATE_SETTING_UP\020\002\022\031\n\025DRIVE_" +
-      "STATE_STREAMING\020\003\022\030\n\024DRIVE_STATE_STOPPIN" +
-      "G\020\004*\262\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPEC" +
-      "IFIED\020\000\022\034\n\030TASK_STATUS_INITIALIZING\020\001\022\033\n" +
-      "\027TASK_STATUS_INIT_FAILED\020\002\022\031\n\025TASK_STATU" +
-      "S_STREAMING\020\003\022\030\n\024TASK_STATUS_STOPPING\020\004\022" +
-      "\027\n\023TASK_STATUS_STOPPED\020\005*\223\001\n\020TaskStatusS" +
-      "ource\022\"\n\036TASK_STATUS_SOURCE_UNSPECIFIED\020" +
-      "\000\022\034\n\030TASK_STATUS_SOURCE_QUERY\020\001\022\037\n\033TASK_" +
-      "STATUS_SOURCE_CALLBACK\020\002\022\034\n\030TASK_STATUS_" +
-      "SOURCE_DRIVE\020\0032\315\003\n\014DriveGateway\022A\n\005Drive" +
-      "\022\032.dhgateway.v1.DriveRequest\032\030.dhgateway" +
-      ".v1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036.dhgate" +
-      "way.v1.StopDriveRequest\032\037.dhgateway.v1.S" +
-      "topDriveResponse\022O\n\nListDrives\022\037.dhgatew" +
-      "ay.v1.ListDrivesRequest\032 .dhgateway.v1.L" +
-      "istDrivesResponse\022S\n\017GetCapabilities\022$.d" +
-      "hgateway.v1.GetCapabilitiesRequest\032\032.dhg" +
-      "ateway.v1.Capabilities\022?\n\007GetTask\022\034.dhga" +
-      "teway.v1.GetTaskRequest\032\026.dhgateway.v1.T" +
-      "askInfo\022E\n\tWatchTask\022\036.dhgateway.v1.Watc" +
-      "hTaskRequest\032\026.dhgateway.v1.TaskInfo0\001Bu" +
-      "\n\017io.dhgateway.v1B\014GatewayProtoP\001ZCgithu" +
-      "b.com/dh-gateway/dh-gateway/clients/go/d" +
-      "hgatewayv1;dhgatewayv1\252\002\014DhGateway.V1b\006p" +
-      "roto3"
+      "\n\013interrupted\030\013 \001(\010\022\021\n\tbilled_ms\030\014 \001(\003\"Z" +
+      "\n\020StopDriveRequest\022\017\n\007task_id\030\001 \001(\t\022\017\n\007p" +
+      "rofile\030\002 \001(\t\022$\n\004mode\030\003 \001(\0162\026.dhgateway.v" +
+      "1.StopMode\"M\n\021StopDriveResponse\022\020\n\010drive" +
+      "_id\030\001 \001(\t\022\021\n\tplayed_ms\030\002 \001(\003\022\023\n\013interrup" +
+      "ted\030\003 \001(\010\"K\n\021ListDrivesRequest\022\017\n\007task_i" +
+      "d\030\001 \001(\t\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_token" +
+      "\030\003 \001(\t\"V\n\022ListDrivesResponse\022\'\n\006drives\030\001" +
+      " \003(\0132\027.dhgateway.v1.DriveInfo\022\027\n\017next_pa" +
+      "ge_token\030\002 \001(\t\"\263\002\n\tDriveInfo\022\017\n\007task_id\030" +
+      "\001 \001(\t\022\020\n\010drive_id\030\002 \001(\t\022\'\n\005state\030\003 \001(\0162\030" +
+      ".dhgateway.v1.DriveState\0220\n\014started_time" +
+      "\030\004 \001(\0132\032.google.protobuf.Timestamp\022\017\n\007se" +
+      "nt_ms\030\005 \001(\003\0223\n\006labels\030\006 \003(\0132#.dhgateway." +
+      "v1.DriveInfo.LabelsEntry\022\017\n\007profile\030\007 \001(" +
+      "\t\022\017\n\007replica\030\010 \001(\t\022\021\n\tbilled_ms\030\t \001(\003\032-\n" +
+      "\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t" +
+      ":\0028\001\"\030\n\026GetCapabilitiesRequest\"\241\004\n\014Capab" +
+      "ilities\022)\n\tencodings\030\001 \003(\0162\026.dhgateway.v" +
+      "1.Encoding\022 \n\030min_input_sample_rate_hz\030\002" +
+      " \001(\005\022 \n\030max_input_sample_rate_hz\030\003 \001(\005\022\020" +
+      "\n\010channels\030\004 \003(\005\022\036\n\026output_sample_rates_" +
+      "hz\030\005 \003(\005\022\027\n\017max_chunk_bytes\030\006 \001(\005\022\026\n\016pac" +
+      "ing_enabled\030\007 \001(\010\022\026\n\016pacing_lead_ms\030\010 \001(" +
+      "\005\022\024\n\014max_frame_ms\030\t \001(\005\0227\n\021conflict_poli" +
+      "cies\030\n \003(\0162\034.dhgateway.v1.ConflictPolicy" +
+      "\0222\n\016voice_channels\030\013 \003(\0162\032.dhgateway.v1." +
+      "VoiceChannel\0228\n\025default_queue_timeout\030\014 " +
+      "\001(\0132\031.google.protobuf.Duration\022\023\n\013text_d" +
+      "rives\030\r \001(\010\022\026\n\016max_text_chars\030\016 \001(\005\022\021\n\ti" +
+      "nterrupt\030\017 \001(\010\022*\n\nstop_modes\030\020 \003(\0162\026.dhg" +
+      "ateway.v1.StopMode\"C\n\016GetTaskRequest\022\017\n\007" +
+      "task_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022\017\n\007refres" +
+      "h\030\003 \001(\010\"4\n\020WatchTaskRequest\022\017\n\007task_id\030\001" +
+      " \001(\t\022\017\n\007profile\030\002 \001(\t\"\204\004\n\010TaskInfo\022\017\n\007ta" +
+      "sk_id\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022(\n\006status\030\003" +
+      " \001(\0162\030.dhgateway.v1.TaskStatus\0225\n\rstatus" +
+      "_source\030\004 \001(\0162\036.dhgateway.v1.TaskStatusS" +
+      "ource\022/\n\013status_time\030\005 \001(\0132\032.google.prot" +
+      "obuf.Timestamp\022\023\n\013fail_reason\030\006 \001(\t\022\017\n\007r" +
+      "oom_id\030\007 \001(\t\022\021\n\tstream_id\030\010 \001(\t\022/\n\013creat" +
+      "e_time\030\t \001(\0132\032.google.protobuf.Timestamp" +
+      "\022\020\n\010speaking\030\n \001(\010\022\031\n\021speaking_drive_id\030" +
+      "\013 \001(\t\022-\n\014active_drive\030\014 \001(\0132\027.dhgateway." +
+      "v1.DriveInfo\022\025\n\rqueued_drives\030\r \001(\005\0224\n\020l" +
+      "ast_driven_time\030\016 \001(\0132\032.google.protobuf." +
+      "Timestamp\0221\n\ridle_deadline\030\017 \001(\0132\032.googl" +
+      "e.protobuf.Timestamp*\212\001\n\010Encoding\022\030\n\024ENC" +
+      "ODING_UNSPECIFIED\020\000\022\025\n\021ENCODING_LINEAR16" +
+      "\020\001\022\024\n\020ENCODING_FLOAT32\020\002\022\020\n\014ENCODING_WAV" +
+      "\020\003\022\022\n\016ENCODING_MULAW\020\004\022\021\n\rENCODING_ALAW\020" +
+      "\005*u\n\014VoiceChannel\022\035\n\031VOICE_CHANNEL_UNSPE" +
+      "CIFIED\020\000\022\025\n\021VOICE_CHANNEL_MIX\020\001\022\026\n\022VOICE" +
+      "_CHANNEL_LEFT\020\002\022\027\n\023VOICE_CHANNEL_RIGHT\020\003" +
+      "*\205\001\n\016ConflictPolicy\022\037\n\033CONFLICT_POLICY_U" +
+      "NSPECIFIED\020\000\022\032\n\026CONFLICT_POLICY_REJECT\020\001" +
+      "\022\033\n\027CONFLICT_POLICY_PREEMPT\020\002\022\031\n\025CONFLIC" +
+      "T_POLICY_QUEUE\020\003*l\n\016PlaybackSource\022\037\n\033PL" +
+      "AYBACK_SOURCE_UNSPECIFIED\020\000\022\035\n\031PLAYBACK_" +
+      "SOURCE_ESTIMATED\020\001\022\032\n\026PLAYBACK_SOURCE_VE" +
+      "NDOR\020\002*T\n\010StopMode\022\031\n\025STOP_MODE_UNSPECIF" +
+      "IED\020\000\022\024\n\020STOP_MODE_FINISH\020\001\022\027\n\023STOP_MODE" +
+      "_INTERRUPT\020\002*\222\001\n\nDriveState\022\033\n\027DRIVE_STA" +
+      "TE_UNSPECIFIED\020\000\022\026\n\022DRIVE_STATE_QUEUED\020\001" +
+      "\022\032\n\026DRIVE_STATE_SETTING_UP\020\002\022\031\n\025DRIVE_ST" +
+      "ATE_STREAMING\020\003\022\030\n\024DRIVE_STATE_STOPPING\020" +
+      "\004*\262\001\n\nTaskStatus\022\033\n\027TASK_STATUS_UNSPECIF" +
+      "IED\020\000\022\034\n\030TASK_STATUS_INITIALIZING\020\001\022\033\n\027T" +
+      "ASK_STATUS_INIT_FAILED\020\002\022\031\n\025TASK_STATUS_" +
+      "STREAMING\020\003\022\030\n\024TASK_STATUS_STOPPING\020\004\022\027\n" +
+      "\023TASK_STATUS_STOPPED\020\005*\223\001\n\020TaskStatusSou" +
+      "rce\022\"\n\036TASK_STATUS_SOURCE_UNSPECIFIED\020\000\022" +
+      "\034\n\030TASK_STATUS_SOURCE_QUERY\020\001\022\037\n\033TASK_ST" +
+      "ATUS_SOURCE_CALLBACK\020\002\022\034\n\030TASK_STATUS_SO" +
+      "URCE_DRIVE\020\0032\315\003\n\014DriveGateway\022A\n\005Drive\022\032" +
+      ".dhgateway.v1.DriveRequest\032\030.dhgateway.v" +
+      "1.DriveEvent(\0010\001\022L\n\tStopDrive\022\036.dhgatewa" +
+      "y.v1.StopDriveRequest\032\037.dhgateway.v1.Sto" +
+      "pDriveResponse\022O\n\nListDrives\022\037.dhgateway" +
+      ".v1.ListDrivesRequest\032 .dhgateway.v1.Lis" +
+      "tDrivesResponse\022S\n\017GetCapabilities\022$.dhg" +
+      "ateway.v1.GetCapabilitiesRequest\032\032.dhgat" +
+      "eway.v1.Capabilities\022?\n\007GetTask\022\034.dhgate" +
+      "way.v1.GetTaskRequest\032\026.dhgateway.v1.Tas" +
+      "kInfo\022E\n\tWatchTask\022\036.dhgateway.v1.WatchT" +
+      "askRequest\032\026.dhgateway.v1.TaskInfo0\001Bu\n\017" +
+      "io.dhgateway.v1B\014GatewayProtoP\001ZCgithub." +
+      "com/dh-gateway/dh-gateway/clients/go/dhg" +
+      "atewayv1;dhgatewayv1\252\002\014DhGateway.V1b\006pro" +
+      "to3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -405,7 +406,7 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     internal_static_dhgateway_v1_Completed_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_Completed_descriptor,
-        new java.lang.String[] { "ReceivedMs", "SentMs", "BytesSent", "FramesSent", "Underruns", "StopLagMs", "DroppedMs", "TimeToFirstFrameMs", "TimeToSpeakingMs", "PlayedMs", "Interrupted", });
+        new java.lang.String[] { "ReceivedMs", "SentMs", "BytesSent", "FramesSent", "Underruns", "StopLagMs", "DroppedMs", "TimeToFirstFrameMs", "TimeToSpeakingMs", "PlayedMs", "Interrupted", "BilledMs", });
     internal_static_dhgateway_v1_StopDriveRequest_descriptor =
       getDescriptor().getMessageType(14);
     internal_static_dhgateway_v1_StopDriveRequest_fieldAccessorTable = new
@@ -435,7 +436,7 @@ public final class GatewayProto extends com.google.protobuf.GeneratedFile {
     internal_static_dhgateway_v1_DriveInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_dhgateway_v1_DriveInfo_descriptor,
-        new java.lang.String[] { "TaskId", "DriveId", "State", "StartedTime", "SentMs", "Labels", "Profile", "Replica", });
+        new java.lang.String[] { "TaskId", "DriveId", "State", "StartedTime", "SentMs", "Labels", "Profile", "Replica", "BilledMs", });
     internal_static_dhgateway_v1_DriveInfo_LabelsEntry_descriptor =
       internal_static_dhgateway_v1_DriveInfo_descriptor.getNestedType(0);
     internal_static_dhgateway_v1_DriveInfo_LabelsEntry_fieldAccessorTable = new
