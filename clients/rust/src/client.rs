@@ -33,13 +33,14 @@ impl Client {
         }
     }
 
-    /// A client of `addr` (`host:port`, or a `http://` URI) that connects on first use; a
-    /// gateway that cannot be reached fails the call with `UNAVAILABLE`.
+    /// A client of `addr` (`host:port`, `unix:/path`, or an `http://` URI) that connects on
+    /// first use; a gateway that cannot be reached fails the call with `UNAVAILABLE`. For TLS
+    /// and the environment's settings, see [`Connection`](crate::Connection).
     pub fn connect_lazy(addr: &str) -> Result<Self, tonic::transport::Error> {
         Ok(Self::new(endpoint(addr)?.connect_lazy()))
     }
 
-    /// A client of `addr` (`host:port`, or a `http://` URI), connected now.
+    /// A client of `addr` (`host:port`, `unix:/path`, or an `http://` URI), connected now.
     pub async fn connect(addr: &str) -> Result<Self, tonic::transport::Error> {
         Ok(Self::new(endpoint(addr)?.connect().await?))
     }
@@ -143,10 +144,18 @@ impl Client {
 }
 
 fn endpoint(addr: &str) -> Result<Endpoint, tonic::transport::Error> {
-    if addr.contains("://") {
-        Endpoint::from_shared(addr.to_owned())
+    Endpoint::from_shared(uri(addr, false))
+}
+
+/// The URI tonic takes for `addr`: a URI or `unix:/path` as it is, `host:port` as
+/// `https://host:port` with TLS, else `http://host:port`.
+pub(crate) fn uri(addr: &str, tls: bool) -> String {
+    if addr.contains("://") || addr.starts_with("unix:") {
+        addr.to_owned()
+    } else if tls {
+        format!("https://{addr}")
     } else {
-        Endpoint::from_shared(format!("http://{addr}"))
+        format!("http://{addr}")
     }
 }
 

@@ -33,9 +33,20 @@ impl DriveError {
             Some(info) => (info.reason, info.domain, info.metadata),
             None => (String::new(), String::new(), HashMap::new()),
         };
+        let broken = status.code() != Code::Unavailable && connection_broke(status);
         Self {
-            code: status.code(),
-            message: status.message().to_owned(),
+            // gRPC's code for a connection that broke (tonic says UNKNOWN "transport error",
+            // or CANCELLED when a mutual-TLS gateway drops it after the handshake).
+            code: if broken {
+                Code::Unavailable
+            } else {
+                status.code()
+            },
+            message: if broken {
+                chain(status)
+            } else {
+                status.message().to_owned()
+            },
             reason,
             domain,
             metadata,
@@ -46,6 +57,34 @@ impl DriveError {
     pub fn code_name(&self) -> &'static str {
         code_name(self.code)
     }
+}
+
+/// Whether tonic made `status` from a failure of the connection (its source chain holds a
+/// transport error), not from the gateway's answer.
+fn connection_broke(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// The status's message and the messages of its sources: `transport error: connection error:
+/// peer closed connection ...` says more than tonic's `transport error`.
+fn chain(status: &Status) -> String {
+    let mut message = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = error.source();
+    }
+    message
 }
 
 impl From<Status> for DriveError {
@@ -92,6 +131,7 @@ pub fn code_name(code: Code) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::block_on;
     use prost::Message;
 
     /// `google.rpc.Status` and `google.rpc.ErrorInfo` as on the wire, written out here so the
@@ -191,6 +231,33 @@ mod tests {
         // Undecodable details are no reason either (and no panic).
         let garbage = Status::with_details(Code::Internal, "x", vec![0xff, 0xff].into());
         assert_eq!(DriveError::from_status(&garbage).reason, "");
+    }
+
+    #[test]
+    fn a_connection_that_broke_is_unavailable() {
+        block_on(async {
+            // A listener that closes each connection: the call's status comes from tonic.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a free port");
+            let address = listener.local_addr().expect("bound");
+            let closer = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    drop(stream);
+                }
+            });
+            let client = crate::Client::connect_lazy(&address.to_string()).expect("valid");
+            let call = client.capabilities();
+            let error = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+                .await
+                .expect("within 10 s")
+                .expect_err("the connection closes");
+            closer.abort();
+            assert_eq!(error.code_name(), "UNAVAILABLE", "{error}");
+        });
+        // The gateway's own answers keep their codes.
+        let answered = DriveError::from_status(&Status::cancelled("the gateway says so"));
+        assert_eq!(answered.code_name(), "CANCELLED");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! before it; [`AudioSender::interrupt`] (or an [`Interrupter`]) silences the avatar now
 //! (barge-in). [`DriveOptions::text`] makes a text drive, spoken by the vendor's TTS.
 //! [`Client::stop`], [`Client::get_task`] and [`Client::watch_task`] (a [`TaskWatch`] of the
-//! task's changes) are the other calls. Dropping the sender half-closes the stream (end of the utterance); the events
+//! task's changes) are the other calls. [`Connection`] reaches a TLS (or mutual-TLS) gateway
+//! with an API key, each setting else from its `DHGW_*` variable. Dropping the sender half-closes the stream (end of the utterance); the events
 //! end with `Completed` once the avatar has played it all. Dropping the events cancels the
 //! drive (the gateway sends the avatar its Stop at once). A failed drive yields a
 //! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason and
@@ -49,6 +50,7 @@
 mod proto;
 
 mod client;
+mod connection;
 mod drive;
 mod error;
 mod events;
@@ -61,11 +63,12 @@ mod testing;
 pub use proto::dhgateway::v1 as pb;
 
 pub use client::Client;
+pub use connection::{Connection, ConnectionArgs, ConnectionError, DEFAULT_ADDRESS};
 pub use drive::{AudioSender, DriveClosed, Interrupter};
 pub use error::{code_name, DriveError};
 pub use events::{DriveEvents, Event, EventKind};
 pub use options::{chunk_bytes, sample_width, DriveOptions};
 pub use pb::{ConflictPolicy, Encoding, PlaybackSource, VoiceChannel};
 pub use tasks::TaskWatch;
-pub use tonic::transport::Channel;
+pub use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 pub use tonic::Code;

@@ -2,21 +2,72 @@
 
 use dhgateway_client::{pb, ConflictPolicy, Encoding};
 
-use crate::argparse::{flag, Flag, Kind};
+use crate::argparse::{flag, Flag, Given, Kind};
 pub use crate::argparse::{Spec, Stop};
 
-const ADDR: Flag = flag("--addr", Kind::Text, "gateway host:port");
 const TASK: Flag = Flag {
     required: true,
     ..flag("--task", Kind::Text, "the vendor's stream task id")
 };
-const API_KEY: Flag = flag(
-    "--api-key",
-    Kind::Text,
-    "sent as authorization: Bearer <key>",
-);
 const JSON: Flag = flag("--json", Kind::Switch, "one JSON object per line");
 const PROFILE: Flag = flag("--profile", Kind::Text, "the credentials profile");
+
+/// The title of the connection flags' group in the help, as the Python `dh-drive`'s.
+const GATEWAY: &str = "the gateway (each flag, else its DHGW_* variable)";
+
+/// A flag of the connection group.
+const fn gateway(name: &'static str, kind: Kind, help: &'static str) -> Flag {
+    Flag {
+        group: GATEWAY,
+        ..flag(name, kind, help)
+    }
+}
+
+const ADDR: Flag = gateway(
+    "--addr",
+    Kind::Text,
+    "host:port or unix:/path ($DHGW_ADDRESS, else 127.0.0.1:50051)",
+);
+const TLS: Flag = gateway("--tls", Kind::Switch, "TLS, verified by the system's roots");
+const CA: Flag = gateway(
+    "--ca",
+    Kind::Text,
+    "PEM roots that verify the gateway (implies --tls)",
+);
+const CERT: Flag = gateway(
+    "--cert",
+    Kind::Text,
+    "client certificate (PEM) for mutual TLS (needs --key)",
+);
+const KEY: Flag = gateway(
+    "--key",
+    Kind::Text,
+    "the client certificate's private key (PEM)",
+);
+const SERVER_NAME: Flag = gateway(
+    "--server-name",
+    Kind::Text,
+    "the name on the gateway's certificate",
+);
+const API_KEY_FILE: Flag = gateway(
+    "--api-key-file",
+    Kind::Text,
+    "read the API key from this file (mode 600)",
+);
+const API_KEY: Flag = gateway(
+    "--api-key",
+    Kind::Text,
+    "the API key itself ($DHGW_API_KEY; shows in ps)",
+);
+/// `--api-key-file` and `--api-key` exclude each other.
+const ONE_KEY: &[&[&str]] = &[&["--api-key-file", "--api-key"]];
+
+/// The flags `$before`, the connection flags, then `$after`: every command's order.
+macro_rules! with_gateway {
+    ($($before:expr),* ; $($after:expr),*) => {
+        &[$($before,)* ADDR, TLS, CA, CERT, KEY, SERVER_NAME, API_KEY_FILE, API_KEY, $($after),*]
+    };
+}
 
 const ENCODINGS: &[&str] = &["LINEAR16", "FLOAT32", "WAV", "MULAW", "ALAW"];
 const POLICIES: &[&str] = &["REJECT", "PREEMPT", "QUEUE"];
@@ -26,8 +77,7 @@ const STOP_MODES: &[&str] = &["finish", "interrupt"];
 pub const DRIVE: Spec = Spec {
     prog: "dh-drive",
     description: "Stream a WAV or raw PCM file through dh-gateway and print its events.",
-    flags: &[
-        ADDR,
+    flags: with_gateway![
         TASK,
         flag(
             "--file",
@@ -65,9 +115,9 @@ pub const DRIVE: Spec = Spec {
             Kind::Int,
             "a mark m<offset_ms> every N ms of audio",
         ),
-        API_KEY,
-        JSON,
+        JSON;
     ],
+    exclusive: ONE_KEY,
 };
 
 /// The subcommands, by name: the gateway's other calls.
@@ -77,14 +127,11 @@ pub static COMMANDS: [(Command, Spec); 3] = [
         Spec {
             prog: "dh-drive stop",
             description: "End the task's active drive (StopDrive).",
-            flags: &[
-                ADDR,
-                TASK,
-                PROFILE,
-                API_KEY,
-                JSON,
-                flag("--stop-mode", Kind::Choice(STOP_MODES), ""),
+            flags: with_gateway![
+                TASK, PROFILE, JSON;
+                flag("--stop-mode", Kind::Choice(STOP_MODES), "")
             ],
+            exclusive: ONE_KEY,
         },
     ),
     (
@@ -92,14 +139,11 @@ pub static COMMANDS: [(Command, Spec); 3] = [
         Spec {
             prog: "dh-drive get-task",
             description: "How the task is (GetTask).",
-            flags: &[
-                ADDR,
-                TASK,
-                PROFILE,
-                API_KEY,
-                JSON,
-                flag("--refresh", Kind::Switch, "ask the vendor now"),
+            flags: with_gateway![
+                TASK, PROFILE, JSON;
+                flag("--refresh", Kind::Switch, "ask the vendor now")
             ],
+            exclusive: ONE_KEY,
         },
     ),
     (
@@ -107,7 +151,8 @@ pub static COMMANDS: [(Command, Spec); 3] = [
         Spec {
             prog: "dh-drive watch-task",
             description: "The task now and at each change (WatchTask).",
-            flags: &[ADDR, TASK, PROFILE, API_KEY, JSON],
+            flags: with_gateway![TASK, PROFILE, JSON;],
+            exclusive: ONE_KEY,
         },
     ),
 ];
@@ -127,10 +172,38 @@ pub fn command(name: &str) -> Option<&'static (Command, Spec)> {
         .find(|(_, spec)| spec.prog.strip_prefix("dh-drive ") == Some(name))
 }
 
+/// The connection flags as given (each `None` when absent: its variable decides).
+#[derive(Debug, Default, PartialEq)]
+pub struct ConnectionFlags {
+    pub addr: Option<String>,
+    /// `Some(true)` with `--tls`: there is no flag to turn it off.
+    pub tls: Option<bool>,
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub server_name: Option<String>,
+    pub api_key_file: Option<String>,
+    pub api_key: Option<String>,
+}
+
+impl ConnectionFlags {
+    fn of(given: &Given) -> Self {
+        Self {
+            addr: given.text("--addr"),
+            tls: given.switch("--tls").then_some(true),
+            ca: given.text("--ca"),
+            cert: given.text("--cert"),
+            key: given.text("--key"),
+            server_name: given.text("--server-name"),
+            api_key_file: given.text("--api-key-file"),
+            api_key: given.text("--api-key"),
+        }
+    }
+}
+
 /// The drive's flags.
 #[derive(Debug, PartialEq)]
 pub struct Args {
-    pub addr: String,
     pub task: String,
     pub file: Option<String>,
     pub text: Option<String>,
@@ -145,8 +218,8 @@ pub struct Args {
     /// Never when negative (as the Go `dh-drive`'s -1).
     pub interrupt_after_ms: Option<i64>,
     pub mark_every_ms: i64,
-    pub api_key: Option<String>,
     pub json: bool,
+    pub connection: ConnectionFlags,
 }
 
 /// The drive's flags from `argv`: exactly one of `--file` and `--text`.
@@ -159,7 +232,6 @@ pub fn parse(argv: &[String]) -> Result<Args, Stop> {
     let int = |name| given.text(name).map(|_| given.int(name, 0));
     let named = |name, prefix: &str| given.text(name).map(|value| format!("{prefix}{value}"));
     Ok(Args {
-        addr: given.text("--addr").unwrap_or_else(default_addr),
         task: given.text("--task").unwrap_or_default(),
         file,
         text,
@@ -175,21 +247,20 @@ pub fn parse(argv: &[String]) -> Result<Args, Stop> {
         cancel_after_ms: int("--cancel-after-ms"),
         interrupt_after_ms: int("--interrupt-after-ms"),
         mark_every_ms: given.int("--mark-every-ms", 0),
-        api_key: given.text("--api-key"),
         json: given.switch("--json"),
+        connection: ConnectionFlags::of(&given),
     })
 }
 
 /// A subcommand's flags (those it does not take keep their defaults).
 #[derive(Debug, PartialEq)]
 pub struct CommandArgs {
-    pub addr: String,
     pub task: String,
     pub profile: String,
-    pub api_key: Option<String>,
     pub json: bool,
     pub stop_mode: pb::StopMode,
     pub refresh: bool,
+    pub connection: ConnectionFlags,
 }
 
 /// The flags of the subcommand of `spec` from `argv`.
@@ -197,10 +268,8 @@ pub fn parse_command(spec: &Spec, argv: &[String]) -> Result<CommandArgs, Stop> 
     let given = spec.parse(argv)?;
     let interrupt = given.text("--stop-mode").as_deref() == Some("interrupt");
     Ok(CommandArgs {
-        addr: given.text("--addr").unwrap_or_else(default_addr),
         task: given.text("--task").unwrap_or_default(),
         profile: given.text("--profile").unwrap_or_default(),
-        api_key: given.text("--api-key"),
         json: given.switch("--json"),
         stop_mode: if interrupt {
             pb::StopMode::Interrupt
@@ -208,11 +277,8 @@ pub fn parse_command(spec: &Spec, argv: &[String]) -> Result<CommandArgs, Stop> 
             pb::StopMode::Finish
         },
         refresh: given.switch("--refresh"),
+        connection: ConnectionFlags::of(&given),
     })
-}
-
-fn default_addr() -> String {
-    "127.0.0.1:50051".to_owned()
 }
 
 #[cfg(test)]

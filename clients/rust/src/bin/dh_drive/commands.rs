@@ -7,30 +7,24 @@
 //!   ended (exit 0).
 //!
 //! Fields by their proto names, int64 as strings, enums by name, as for the drive's events; a
-//! failed call prints the `error` line and exits 1. Each takes `--addr`, `--profile`,
-//! `--api-key` and `--json` as the drive command does.
+//! failed call prints the `error` line and exits 1. Each takes `--profile`, `--json` and the
+//! connection flags (`connection.rs`) as the drive command does.
 
 use std::process::ExitCode;
 
-use dhgateway_client::{Client, DriveError};
+use dhgateway_client::{Client, Connection, DriveError};
 
 use crate::args::{Command, CommandArgs};
 use crate::lines::{error_json, show, stopped_json, task_json};
 
-/// A client of `addr`, sending `api_key` with every call; the error names the bad flag.
-pub fn client(addr: &str, api_key: Option<&str>) -> Result<Client, String> {
-    let client = Client::connect_lazy(addr).map_err(|e| format!("--addr: {e}"))?;
-    match api_key {
-        Some(key) => client
-            .with_api_key(key)
-            .map_err(|e| format!("--api-key: {e}")),
-        None => Ok(client),
-    }
-}
-
-/// Runs `command`; exit 0 when its call succeeded, 1 (after the error line) when it failed.
-pub async fn run(command: Command, args: CommandArgs) -> Result<ExitCode, String> {
-    let client = client(&args.addr, args.api_key.as_deref())?;
+/// Runs `command` on the gateway of `connection`; exit 0 when its call succeeded, 1 (after
+/// the error line) when it failed.
+pub async fn run(
+    command: Command,
+    args: CommandArgs,
+    connection: Connection,
+) -> Result<ExitCode, String> {
+    let client = connection.connect_lazy().map_err(|e| e.to_string())?;
     match call(command, &client, &args).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

@@ -250,6 +250,8 @@ mod tests {
                 time_to_speaking_ms: 9,
                 played_ms: 2960,
                 interrupted: true,
+                // Fields this line does not print yet (billed_ms) keep their defaults.
+                ..pb::Completed::default()
             })),
         })
         .expect("known");

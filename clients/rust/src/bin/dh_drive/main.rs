@@ -18,12 +18,15 @@
 //! ms, strictly before its end; a WAV file's audio is found from its header). Without `--json`,
 //! the avatar's playback prints as `speaking` / `mark` / `finished` lines. `--text "..."` (with
 //! `--timbre-id`) speaks a text instead of a file. `dh-drive stop`, `get-task` and `watch-task`
-//! call the other RPCs (`commands.rs`).
+//! call the other RPCs (`commands.rs`). Every command takes the connection flags
+//! (`connection.rs`): `--addr`, `--tls`, `--ca`, `--cert`/`--key`, `--server-name`,
+//! `--api-key-file` or `--api-key`, each else its `DHGW_*` variable.
 
 mod argparse;
 mod args;
 mod audio;
 mod commands;
+mod connection;
 mod lines;
 
 use std::future::Future;
@@ -32,7 +35,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use dhgateway_client::{chunk_bytes, pb, DriveOptions, Encoding};
+use dhgateway_client::{chunk_bytes, pb, Connection, DriveOptions, Encoding};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -88,13 +91,13 @@ fn drive_options(args: &Args) -> DriveOptions {
     }
 }
 
-async fn run(args: Args, data: Vec<u8>) -> Result<ExitCode, String> {
+async fn run(args: Args, connection: Connection, data: Vec<u8>) -> Result<ExitCode, String> {
     let options = drive_options(&args);
     let encoding = options.encoding;
     let chunk = chunk_bytes(encoding, args.rate, args.channels, args.chunk_ms);
     let marks = audio_layout(&data, encoding, args.rate, args.channels).marks(args.mark_every_ms);
     let pieces = pieces(&Bytes::from(data), chunk, &marks);
-    let client = commands::client(&args.addr, args.api_key.as_deref())?;
+    let client = connection.connect_lazy().map_err(|e| e.to_string())?;
     // When the cancel is asked for (the deadline), not when we got round to reporting it.
     let cancel_after = args
         .cancel_after_ms
@@ -189,13 +192,23 @@ fn block_on(work: impl Future<Output = Result<ExitCode, String>>) -> ExitCode {
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some((command, spec)) = argv.first().and_then(|name| args::command(name)) {
-        return match parsed(spec, || args::parse_command(spec, &argv[1..])) {
-            Ok(args) => block_on(commands::run(*command, args)),
+        let parse = || {
+            let args = args::parse_command(spec, &argv[1..])?;
+            let connection = connection::connection_of(&args.connection)?;
+            Ok((args, connection))
+        };
+        return match parsed(spec, parse) {
+            Ok((args, connection)) => block_on(commands::run(*command, args, connection)),
             Err(code) => code,
         };
     }
-    let args = match parsed(&args::DRIVE, || args::parse(&argv)) {
-        Ok(args) => args,
+    let parse = || {
+        let args = args::parse(&argv)?;
+        let connection = connection::connection_of(&args.connection)?;
+        Ok((args, connection))
+    };
+    let (args, connection) = match parsed(&args::DRIVE, parse) {
+        Ok(parsed) => parsed,
         Err(code) => return code,
     };
     let data = match &args.file {
@@ -208,5 +221,5 @@ fn main() -> ExitCode {
             }
         },
     };
-    block_on(run(args, data))
+    block_on(run(args, connection, data))
 }
