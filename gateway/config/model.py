@@ -33,6 +33,12 @@ DEFAULT_PROFILE = "default"
 DEFAULT_MAX_IDLE_TIME_S = 900.0
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: The usage metrics' own label values (``gateway/observability/usage.py``): the principal of
+#: a drive no key authenticated, and both labels of the pairs beyond the cap. No API key or
+#: profile may be named so, or its usage would mix with theirs.
+ANONYMOUS_LABEL = "anonymous"
+OTHER_LABEL = "other"
+RESERVED_LABELS = frozenset({ANONYMOUS_LABEL, OTHER_LABEL})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,9 +287,14 @@ class ObservabilityConfig:
     #: ``json``, ``console``, or ``auto`` (JSON unless stderr is a terminal).
     log_format: str = "auto"
     log_level: str = "INFO"
+    #: How many (API key, profile) pairs the usage metrics label per process; the drives of
+    #: later pairs are counted as principal="other", profile="other".
+    usage_label_limit: int = 100
 
     def __post_init__(self) -> None:
         checks = Checks()
+        if isinstance(self.usage_label_limit, bool) or self.usage_label_limit < 0:
+            checks.add("usage_label_limit", f"must be 0 or more, got {self.usage_label_limit!r}")
         if self.log_format not in ("auto", "json", "console"):
             checks.add("log_format", f"must be auto, json or console, got {self.log_format!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -325,6 +336,10 @@ def cross_problems(
             problems.append(
                 Problem(f"profiles.{name}", "is not a valid profile name (letters, digits, _.-)")
             )
+        elif name in RESERVED_LABELS:
+            problems.append(
+                Problem(f"profiles.{name}", "is reserved: the usage metrics count under it")
+            )
     if default_profile not in profiles:
         problems.append(
             Problem(
@@ -334,6 +349,13 @@ def cross_problems(
             )
         )
     for key in auth.api_keys:
+        if key.name in RESERVED_LABELS:
+            problems.append(
+                Problem(
+                    "auth.api_keys",
+                    f"key name {key.name!r} is reserved: the usage metrics count under it",
+                )
+            )
         for profile in key.profiles:
             if profile != ANY_PROFILE and profile not in profiles:
                 problems.append(

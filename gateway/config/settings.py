@@ -207,6 +207,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("observability", "metrics_listen", "METRICS_LISTEN", "str",
       'host:port of the metrics endpoint ("" = off)', empty_is_value=True),
     S("observability", "log_format", "LOG_FORMAT", "str", "auto, json or console"),
+    S("observability", "usage_label_limit", "USAGE_LABEL_LIMIT", "int",
+      "(API key, profile) pairs the usage metrics label; the rest count as other"),
     # A global flag of dh-gateway (before the command), so no per-command flag.
     S("observability", "log_level", "LOG_LEVEL", "str", "DEBUG, INFO, WARNING, ERROR",
       flag=False),

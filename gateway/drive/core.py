@@ -430,6 +430,11 @@ class DriveCore(Lifecycle):
         """Milliseconds of audio released to the shell."""
         return self.pacer.sent_ms() if self.pacer else 0.0
 
+    @property
+    def billed_ms(self) -> float:
+        """Milliseconds of audio the avatar was driven with: all that was sent to it."""
+        return self.sent_ms
+
     def completed(self) -> Completion:
         """The final accounting (after :meth:`finish`)."""
         pacer = self.pacer
@@ -451,6 +456,7 @@ class DriveCore(Lifecycle):
             dropped_ms=max(0, round(dropped_ms)),
             played_ms=finish.played_ms if finish else 0,
             interrupted=self.interrupting,
+            billed_ms=round(self.billed_ms),
         )
 
     # Internals.

@@ -45,3 +45,5 @@ class Completion:
     time_to_first_frame_ms: int = 0
     #: From config to PlaybackStarted (0: the avatar never spoke).
     time_to_speaking_ms: int = 0
+    #: The audio the avatar was driven with: ``sent_ms``, or a text drive's rendered length.
+    billed_ms: int = 0

@@ -296,6 +296,13 @@ class TextCore(Lifecycle):
         """Audio sent: none (the vendor speaks the text itself)."""
         return 0.0
 
+    @property
+    def billed_ms(self) -> float:
+        """Milliseconds of speech the avatar was driven with: the text's rendered length, as
+        the vendor measured it once it said the avatar finished, else the estimate; 0 until
+        the vendor accepted the text. A text cut short was still handed over whole."""
+        return self._playback.sent_ms if self.started_at is not None else 0.0
+
     def completed(self) -> Completion:
         """The final accounting (after :meth:`finish`): a text drive sends no audio."""
         finish, spoke_at = self.speech.finish_event, self.speech.started_at
@@ -309,4 +316,5 @@ class TextCore(Lifecycle):
             played_ms=0 if finish is None else finish.played_ms,
             interrupted=self.interrupting,
             time_to_speaking_ms=0 if spoke_at is None else round((spoke_at - self.began_at) * 1000),
+            billed_ms=round(self.billed_ms),
         )

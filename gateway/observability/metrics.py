@@ -46,7 +46,13 @@ name                                           type       labels
 ``dhgw_callbacks_relay_applied_total``         counter    event_type
 ``dhgw_callback_relay_listening``              gauge
 ``dhgw_callback_relay_subscriptions_total``    counter
+``dhgw_usage_drives_total``, ``_errors_total``  counter    principal, profile, outcome / reason
+``dhgw_usage_audio_seconds_total``             counter    principal, profile
+``dhgw_usage_speaking_seconds_total``          counter    principal, profile, source
 =============================================  =========  ==================================
+
+The ``dhgw_usage_*`` families count per API key and credentials profile, capped in labels
+(:mod:`~gateway.observability.usage`).
 
 No ``_created`` series: constructing :class:`GatewayMetrics` turns them off for the process
 (prometheus_client's switch is process-wide), as the text format's scrapers ignore them and
@@ -79,8 +85,9 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from gateway.observability.observer import DriveEnd
+from gateway.observability.observer import DriveEnd, Tenant
 from gateway.observability.rpc_metrics import RpcMetrics
+from gateway.observability.usage import UsageMetrics
 from gateway.upstream import Attempt
 
 __all__ = ["GatewayMetrics", "LiveCounts"]
@@ -116,6 +123,8 @@ class GatewayMetrics:
         load: the process's load (admission's measures), read at scrape time; None: zeros.
         registry: where to register; a fresh ``CollectorRegistry`` by default. Never the
             process-global one: the ``process_*`` and ``python_*`` collectors are already there.
+        usage_label_limit: how many (API key, profile) pairs the usage families label
+            (``observability.usage_label_limit``).
     """
 
     def __init__(
@@ -124,6 +133,7 @@ class GatewayMetrics:
         *,
         load: LoadNow | None = None,
         registry: CollectorRegistry | None = None,
+        usage_label_limit: int = 100,
     ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -271,6 +281,7 @@ class GatewayMetrics:
         )
         self._callback_relay_metrics()
         self.rpc = RpcMetrics(r)
+        self.usage = UsageMetrics(r, usage_label_limit)
         for outcome in ("ok", "failed"):
             self.ws_connects.labels(outcome)  # present at 0 from the first scrape
         for event in ("started", "finished"):
@@ -336,6 +347,7 @@ class GatewayMetrics:
         if end.dropped:
             self.ws_drops.inc()
         self._observe_playback(end)
+        self.usage.drive_finished(end)
 
     def _observe_playback(self, end: DriveEnd) -> None:
         played = end.playback
@@ -355,8 +367,9 @@ class GatewayMetrics:
         if end.time_to_speaking_s is not None:
             self.time_to_speaking_seconds.observe(end.time_to_speaking_s)
 
-    def drive_refused(self, reason: str) -> None:
+    def drive_refused(self, reason: str, tenant: Tenant | None = None) -> None:
         self.drives_refused.labels(reason).inc()
+        self.usage.drive_refused(reason, tenant or Tenant())
 
     def ws_connect(self, *, ok: bool) -> None:
         self.ws_connects.labels("ok" if ok else "failed").inc()

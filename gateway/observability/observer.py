@@ -19,7 +19,23 @@ from gateway.drive.core import DriveCore
 from gateway.drive.speech import PlaybackTimings
 from gateway.upstream import Attempt
 
-__all__ = ["DriveEnd", "NullObserver", "Observer"]
+__all__ = ["DriveEnd", "NullObserver", "Observer", "Tenant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """Whom a drive's usage is counted for: names from the gateway's own configuration only,
+    never a client's strings (they become metric labels).
+
+    Attributes:
+        principal: the name of the API key that authenticated the call; "" when the gateway
+            checks no keys (or the caller was not identified).
+        profile: the credentials profile the drive used, resolved (the default profile's
+            name for ""); "" when the drive ended before its profile was known to exist.
+    """
+
+    principal: str = ""
+    profile: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +59,11 @@ class DriveEnd:
             played out (how long its stream stayed open for the avatar to finish); else None.
         time_to_first_frame_s: from the config to the first audio frame sent (None: none was).
         time_to_speaking_s: from the config to PlaybackStarted (None: it was not reported).
+        tenant: whose drive it was.
+        billed_s: the audio the avatar was driven with (``Completed.billed_ms``): the audio
+            sent, or a text drive's rendered length.
+        played_s: what the avatar played, as its PlaybackFinished said (0: none was
+            reported); ``playback.finished`` says whether the vendor confirmed it.
     """
 
     status: str
@@ -57,6 +78,9 @@ class DriveEnd:
     playout_wait_s: float | None = None
     time_to_first_frame_s: float | None = None
     time_to_speaking_s: float | None = None
+    tenant: Tenant = field(default_factory=Tenant)
+    billed_s: float = 0.0
+    played_s: float = 0.0
 
     @classmethod
     def of(
@@ -67,6 +91,7 @@ class DriveEnd:
         reason: str,
         stop_sent_at: float | None = None,
         dropped: bool = False,
+        tenant: Tenant | None = None,
     ) -> DriveEnd:
         """The end of a drive, from the accounting its core kept.
 
@@ -76,6 +101,7 @@ class DriveEnd:
             stop_sent_at: when the Stop went out (the core's clock), for a drive that ran out of
                 audio; None otherwise.
             dropped: the vendor's WebSocket was lost.
+            tenant: whose drive it was.
         """
         pacer = core.pacer
         last_frame = pacer.last_frame_at if pacer is not None else None
@@ -83,6 +109,7 @@ class DriveEnd:
         spoke = core.speech.started_at
         playback = core.speech.timings(pacer.playback if pacer is not None else None)
         played_out_at = playback.finished_at if playback.estimated_end is not None else None
+        finish = core.speech.finish_event
         return cls(
             status=status,
             reason=reason,
@@ -104,18 +131,25 @@ class DriveEnd:
             ),
             time_to_first_frame_s=None if first_frame is None else first_frame - core.began_at,
             time_to_speaking_s=None if spoke is None else spoke - core.began_at,
+            tenant=tenant or Tenant(),
+            billed_s=core.billed_ms / 1000,
+            played_s=0.0 if finish is None else finish.played_ms / 1000,
         )
 
     def log_fields(self) -> dict[str, object]:
-        """The accounting as log fields, in milliseconds; stop_lag_ms, the playback skews,
-        playout_wait_ms and the times to the first frame and to speaking only when known."""
+        """The accounting as log fields, in milliseconds; the API key's name, stop_lag_ms, the
+        playback skews, playout_wait_ms and the times to the first frame and to speaking only
+        when known."""
         fields: dict[str, object] = {
             "status": self.status,
             "received_ms": round(self.received_s * 1000),
             "sent_ms": round(self.sent_s * 1000),
+            "billed_ms": round(self.billed_s * 1000),
             "frames_sent": self.frames_sent,
             "underruns": self.underruns,
         }
+        if self.tenant.principal:
+            fields["principal"] = self.tenant.principal  # a key's name, never the key
         if self.stop_lag_s is not None:
             fields["stop_lag_ms"] = round(self.stop_lag_s * 1000)
         known = {
@@ -144,8 +178,9 @@ class Observer(Protocol):
         """A drive ended (clean-up done: Stop sent, WebSocket closed, task released)."""
         ...
 
-    def drive_refused(self, reason: str) -> None:
-        """A drive was refused before it began (GATEWAY_BUSY, DRAINING)."""
+    def drive_refused(self, reason: str, tenant: Tenant | None = None) -> None:
+        """A drive was refused before it began (GATEWAY_BUSY, DRAINING); ``tenant``: whose, as
+        far as it was known (None: not at all)."""
         ...
 
     def ws_connect(self, *, ok: bool) -> None:
@@ -173,7 +208,7 @@ class NullObserver:
     def drive_finished(self, end: DriveEnd) -> None:
         pass
 
-    def drive_refused(self, reason: str) -> None:
+    def drive_refused(self, reason: str, tenant: Tenant | None = None) -> None:
         pass
 
     def ws_connect(self, *, ok: bool) -> None:

@@ -46,6 +46,7 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
+from gateway.observability.observer import Tenant
 from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, log_end
 from gateway.service.drive_services import DriveServices
@@ -87,6 +88,7 @@ class Drive(DriveShell[DriveCore]):
         audio: the client's audio chunks, marks and its Interrupt; ends at half-close; may
             raise GatewayError.
         listener: receives Queued / Started / Progress and the playback events.
+        tenant: whom its usage is counted for (anonymous when None).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Drive(DriveShell[DriveCore]):
         credentials: Credentials,
         audio: AsyncIterator[_Request],
         listener: DriveListener,
+        tenant: Tenant | None = None,
     ) -> None:
         core = DriveCore(
             Converter(spec.input, spec.output_rate_hz),
@@ -104,7 +107,7 @@ class Drive(DriveShell[DriveCore]):
             now=services.clock(),
             vendor_grace_s=services.vendor_grace_s,
         )
-        super().__init__(services, spec, credentials, listener, core)
+        super().__init__(services, spec, credentials, listener, core, tenant)
         self._audio = audio
         self._session: DriveSession | None = None
         self._want = Flag(True)  # the core wants more audio (or the read-ahead came)
@@ -449,4 +452,4 @@ class Drive(DriveShell[DriveCore]):
 
     def _log_end(self, error: BaseException | None) -> None:
         """The drive is over (clean-up done): one log line, one observer call."""
-        log_end(self.spec, self._drive_id, self.core, self.services.observer, error)
+        log_end(self.spec, self._drive_id, self.core, self.services.observer, error, self.tenant)

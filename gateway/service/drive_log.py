@@ -14,7 +14,7 @@ from gateway.drive.core import DriveCore
 from gateway.drive.machine import DriveState
 from gateway.drive.spec import DriveSpec
 from gateway.errors import GatewayError, UpstreamDisconnected, UpstreamError
-from gateway.observability.observer import DriveEnd, Observer
+from gateway.observability.observer import DriveEnd, Observer, Tenant
 from gateway.service.status import outcome_of
 
 log = logging.getLogger("gateway.drive")
@@ -56,8 +56,10 @@ def log_end(
     core: DriveCore,
     observer: Observer,
     error: BaseException | None,
+    tenant: Tenant | None = None,
 ) -> None:
-    """The drive is over (clean-up done): one log line, one observer call."""
+    """The drive is over (clean-up done): one log line, one observer call (its usage counted
+    for ``tenant``)."""
     status, reason = outcome_of(error)
     end = DriveEnd.of(
         core,
@@ -65,6 +67,7 @@ def log_end(
         reason=reason,
         stop_sent_at=core.stop_sent_at if error is None else None,
         dropped=isinstance(error, UpstreamDisconnected),
+        tenant=tenant,
     )
     report_end(spec, drive_id, core, end, observer, error)
 

@@ -22,6 +22,7 @@ from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import ConflictPolicy, DriveSpec
 from gateway.drive.speech import PlaybackEvent, SpeechTracker
 from gateway.errors import GatewayError
+from gateway.observability.observer import Tenant
 from gateway.registry.base import Lease, task_key
 from gateway.service.drive_log import log_fields
 from gateway.service.drive_services import DriveServices
@@ -70,6 +71,11 @@ class ShellCore(Protocol):
     def sent_ms(self) -> float:
         """How much of the drive's audio went to the vendor (a text drive: its estimate)."""
 
+    @property
+    def billed_ms(self) -> float:
+        """How much audio the avatar was driven with so far (a text drive: its rendered
+        length once the vendor accepted it)."""
+
     def queued(self) -> None:
         """The task is busy: the drive waits its turn."""
 
@@ -100,6 +106,8 @@ class DriveShell(Generic[CoreT]):
         credentials: the vendor account to drive with.
         listener: receives Queued / Started / Progress and the playback events.
         core: the drive's state.
+        tenant: whom the drive's usage is counted for (the API key's name, the resolved
+            profile); anonymous when None.
     """
 
     def __init__(
@@ -109,9 +117,11 @@ class DriveShell(Generic[CoreT]):
         credentials: Credentials,
         listener: DriveListener,
         core: CoreT,
+        tenant: Tenant | None = None,
     ) -> None:
         self.services = services
         self.spec = spec
+        self.tenant = tenant or Tenant()
         self.credentials = credentials
         self.key = task_key(credentials.app_id, spec.task_id)
         self._clock = services.clock

@@ -32,7 +32,7 @@ from gateway.drive.outputs import Completion
 from gateway.drive.spec import ConflictPolicy, DriveSpec, InterruptRequest, MarkRequest
 from gateway.drive.text import TextCore, resolve_timbre
 from gateway.errors import GatewayError, InvalidDrive, Reason, UpstreamApiError
-from gateway.observability.observer import DriveEnd
+from gateway.observability.observer import DriveEnd, Tenant
 from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, report_end
 from gateway.service.drive_services import DriveServices
@@ -56,8 +56,8 @@ class TextDrive(DriveShell[TextCore]):
     """One text Drive RPC from config to Completed; implements the registry's ``Holder``.
 
     Args:
-        services, spec, credentials, listener: as for :class:`~.drive.Drive`; ``spec.text``
-            must be set.
+        services, spec, credentials, listener, tenant: as for :class:`~.drive.Drive`;
+            ``spec.text`` must be set.
         requests: the client's stream after the config; anything in it fails the drive.
 
     Raises:
@@ -71,6 +71,7 @@ class TextDrive(DriveShell[TextCore]):
         credentials: Credentials,
         requests: AsyncIterator[bytes | MarkRequest | InterruptRequest],
         listener: DriveListener,
+        tenant: Tenant | None = None,
     ) -> None:
         request = spec.text
         assert request is not None  # the servicer sends only text configs here
@@ -81,7 +82,7 @@ class TextDrive(DriveShell[TextCore]):
             now=services.clock(),
             vendor_grace_s=services.vendor_grace_s,
         )
-        super().__init__(services, spec, credentials, listener, core)
+        super().__init__(services, spec, credentials, listener, core, tenant)
         self._requests = requests
         self._call: asyncio.Future[TextGrant] | None = None
 
@@ -224,6 +225,7 @@ class TextDrive(DriveShell[TextCore]):
     def _log_end(self, error: BaseException | None) -> None:
         core = self.core
         status, reason = outcome_of(error)
+        finish = core.speech.finish_event
         end = DriveEnd(
             status=status,
             reason=reason,
@@ -233,5 +235,8 @@ class TextDrive(DriveShell[TextCore]):
             underruns=0,
             stop_lag_s=None,
             playback=core.speech.timings(core.playback),
+            tenant=self.tenant,
+            billed_s=core.billed_ms / 1000,
+            played_s=0.0 if finish is None else finish.played_ms / 1000,
         )
         report_end(self.spec, self._drive_id, core, end, self.services.observer, error)

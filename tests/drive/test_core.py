@@ -345,6 +345,7 @@ def test_real_time_drive_completion_and_progress() -> None:
         frames_sent=150,
         underruns=0,
         stop_lag_ms=50,
+        billed_ms=3000,  # what the avatar was driven with: all that was sent
     )
     # Progress: every 0.5 s while audio flows (2 per second: within [1, 4] a second).
     times = [round(t - 100.0, 6) for t, _ in shell.reports]

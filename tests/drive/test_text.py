@@ -104,6 +104,7 @@ def test_without_callbacks_the_estimate_starts_and_finishes_the_speech() -> None
     drive.released()
     assert drive.state is DriveState.CLOSED
     assert drive.completed().sent_ms == drive.completed().frames_sent == 0
+    assert drive.completed().billed_ms == 1000  # the rendered length: 10 characters at 100 ms
 
 
 def test_the_vendors_word_moves_the_start_and_measures_the_speech() -> None:
@@ -117,6 +118,7 @@ def test_the_vendors_word_moves_the_start_and_measures_the_speech() -> None:
     assert shown(drive.playback_due(11.6)) == [(Heard.FINISHED, Source.VENDOR, 800, False)]
     assert not drive.vendor_status(4, 11.7)  # already finished
     assert not drive.finish(11.6)
+    assert drive.billed_ms == pytest.approx(800.0)  # the vendor's length, not the estimate's
 
 
 def test_an_estimate_the_vendor_does_not_confirm_is_reported_after_the_grace() -> None:
