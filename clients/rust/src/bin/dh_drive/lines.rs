@@ -62,6 +62,7 @@ pub fn event_json(event: &Event) -> Map<String, Value> {
             ("time_to_speaking_ms", int64(c.time_to_speaking_ms)),
             ("played_ms", int64(c.played_ms)),
             ("interrupted", c.interrupted.into()),
+            ("billed_ms", int64(c.billed_ms)),
         ],
     });
     line(event.name(), fields)
@@ -148,6 +149,7 @@ fn drive_json(drive: &pb::DriveInfo) -> Value {
         ("labels", string_map(&drive.labels)),
         ("profile", drive.profile.clone().into()),
         ("replica", drive.replica.clone().into()),
+        ("billed_ms", int64(drive.billed_ms)),
     ]);
     let object: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     object.into()
@@ -250,14 +252,13 @@ mod tests {
                 time_to_speaking_ms: 9,
                 played_ms: 2960,
                 interrupted: true,
-                // Fields this line does not print yet (billed_ms) keep their defaults.
-                ..pb::Completed::default()
+                billed_ms: 2960,
             })),
         })
         .expect("known");
         assert_eq!(
             Value::Object(event_json(&event)).to_string(),
-            r#"{"event":"completed","drive_id":"d-1","received_ms":"3000","sent_ms":"3000","bytes_sent":"96000","frames_sent":"75","underruns":0,"stop_lag_ms":"12","dropped_ms":"40","time_to_first_frame_ms":"5","time_to_speaking_ms":"9","played_ms":"2960","interrupted":true}"#
+            r#"{"event":"completed","drive_id":"d-1","received_ms":"3000","sent_ms":"3000","bytes_sent":"96000","frames_sent":"75","underruns":0,"stop_lag_ms":"12","dropped_ms":"40","time_to_first_frame_ms":"5","time_to_speaking_ms":"9","played_ms":"2960","interrupted":true,"billed_ms":"2960"}"#
         );
         let queued = Event::from_proto(pb::DriveEvent {
             drive_id: String::new(),
@@ -364,6 +365,7 @@ mod tests {
             active_drive: Some(pb::DriveInfo {
                 drive_id: "d".into(),
                 sent_ms: 40,
+                billed_ms: 40,
                 labels: [
                     ("b".to_owned(), "2".to_owned()),
                     ("a".to_owned(), "1".to_owned()),
@@ -380,7 +382,8 @@ mod tests {
                 r#""status_source":"TASK_STATUS_SOURCE_UNSPECIFIED","fail_reason":"","room_id":"","#,
                 r#""stream_id":"","speaking":false,"speaking_drive_id":"","active_drive":{"#,
                 r#""task_id":"","drive_id":"d","state":"DRIVE_STATE_UNSPECIFIED","sent_ms":"40","#,
-                r#""labels":{"a":"1","b":"2"},"profile":"","replica":""},"queued_drives":1,"#,
+                r#""labels":{"a":"1","b":"2"},"profile":"","replica":"","billed_ms":"40"},"#,
+                r#""queued_drives":1,"#,
                 r#""last_driven_time":"1970-01-01T00:00:00Z"}"#
             )
         );
