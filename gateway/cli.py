@@ -1,8 +1,10 @@
-"""``dh-gateway``: serve | config | health | api-key | simulator | demo.
+"""``dh-gateway``: serve | config | health | usage | api-key | simulator | demo.
 
 * ``dh-gateway serve``: the gateway, configured from flags > ``DHGW_*`` variables > a TOML file.
 * ``dh-gateway config``: the effective configuration, validated, secrets masked.
 * ``dh-gateway health``: one ``grpc.health.v1`` check; exit 0 when SERVING (for HEALTHCHECK).
+* ``dh-gateway usage``: drives, audio and speaking seconds and errors per API key and profile,
+  from running gateways' ``/metrics``.
 * ``dh-gateway api-key``: a new API key and the SHA-256 the configuration stores.
 * ``dh-gateway simulator``: the built-in simulator of the vendor's cloud, standalone.
 * ``dh-gateway demo``: simulator + gateway on free loopback ports, a real client drive, and the
@@ -102,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--cert-file", help="PEM client certificate (mutual TLS)")
     health.add_argument("--key-file", help="PEM key of the client certificate")
     health.add_argument("--server-name", help="the name to verify in the gateway's certificate")
+    usage = sub.add_parser(
+        "usage", help="print running gateways' usage per API key and profile (from /metrics)"
+    )
+    usage.add_argument(
+        "urls",
+        nargs="*",
+        metavar="URL",
+        help="a gateway's metrics endpoint, host:port or a URL; several are added up "
+        "(default: DHGW_METRICS_LISTEN, else 127.0.0.1:9464)",
+    )
+    usage.add_argument("--timeout", type=float, default=5.0, metavar="S", help="default 5")
     api_key = sub.add_parser("api-key", help="make an API key and print its SHA-256")
     api_key.add_argument("--name", default="my-client", help="the key's name in the config")
     api_key.add_argument(
@@ -184,7 +197,13 @@ def _health_target(address: str | None, environ: dict[str, str]) -> str:
     )
     if target.startswith(("unix:", "unix-abstract:")):
         return target
-    host, _, port = target.rpartition(":")
+    return _reachable(target)
+
+
+def _reachable(listen: str) -> str:
+    """The host:port to reach a listener on ``listen`` from this machine (a wildcard host is
+    the loopback)."""
+    host, _, port = listen.rpartition(":")
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host in ("[::]", "::"):
@@ -224,6 +243,30 @@ def check_health(args: argparse.Namespace) -> int:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
     print(status)
     return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def show_usage(args: argparse.Namespace) -> int:
+    """``dh-gateway usage``: the table of each tenant's totals; 1 when a URL does not answer."""
+    from gateway.observability.usage_view import (
+        ScrapeFailed,
+        metrics_url,
+        render,
+        scrape,
+        usage_of,
+    )
+
+    targets = args.urls or [_reachable(os.environ.get("DHGW_METRICS_LISTEN") or "127.0.0.1:9464")]
+    try:
+        texts = [scrape(metrics_url(target), args.timeout) for target in targets]
+        rows = usage_of(texts)
+    except ScrapeFailed as exc:
+        print(f"dh-gateway usage: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # the parser's word for text that is not an exposition
+        print(f"dh-gateway usage: not Prometheus metrics: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(render(rows))
+    return 0
 
 
 def make_api_key(args: argparse.Namespace) -> int:
@@ -280,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "health":
             return check_health(args)
+        if args.command == "usage":
+            return show_usage(args)
         if args.command == "api-key":
             return make_api_key(args)
         if args.command == "demo":
