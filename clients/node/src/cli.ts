@@ -335,6 +335,7 @@ export const INT64_FIELDS: Readonly<Partial<Record<EventCase, readonly string[]>
     "timeToFirstFrameMs",
     "timeToSpeakingMs",
     "playedMs",
+    "billedMs",
   ],
   playbackFinished: ["playedMs"],
   markPlayed: ["atMs"],

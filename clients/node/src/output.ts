@@ -73,7 +73,14 @@ export function driveInfoJson(info: DriveInfo): Record<string, unknown> {
   if (info.startedTime !== undefined) {
     json.started_time = timestamp(info.startedTime);
   }
-  return { ...json, sent_ms: String(info.sentMs), labels: { ...info.labels }, profile: info.profile, replica: info.replica };
+  return {
+    ...json,
+    sent_ms: String(info.sentMs),
+    labels: { ...info.labels },
+    profile: info.profile,
+    replica: info.replica,
+    billed_ms: String(info.billedMs),
+  };
 }
 
 /**

@@ -100,9 +100,9 @@ test("events print with proto field names and enum names", () => {
     { event: "queued", drive_id: "", reason: "REASON_TASK_BUSY", ahead: 2 },
   );
   assert.deepEqual(
-    Object.keys(eventJson({ driveId: "d", time: undefined, event: { $case: "completed", value: { receivedMs: 1, sentMs: 2, bytesSent: 3, framesSent: 4, underruns: 5, stopLagMs: 6, droppedMs: 7, timeToFirstFrameMs: 8, timeToSpeakingMs: 9, playedMs: 10, interrupted: true } } })),
+    Object.keys(eventJson({ driveId: "d", time: undefined, event: { $case: "completed", value: { receivedMs: 1, sentMs: 2, bytesSent: 3, framesSent: 4, underruns: 5, stopLagMs: 6, droppedMs: 7, timeToFirstFrameMs: 8, timeToSpeakingMs: 9, playedMs: 10, interrupted: true, billedMs: 11 } } })),
     ["event", "drive_id", "received_ms", "sent_ms", "bytes_sent", "frames_sent", "underruns", "stop_lag_ms",
-      "dropped_ms", "time_to_first_frame_ms", "time_to_speaking_ms", "played_ms", "interrupted"],
+      "dropped_ms", "time_to_first_frame_ms", "time_to_speaking_ms", "played_ms", "interrupted", "billed_ms"],
   );
   assert.deepEqual(eventJson({ driveId: "d", time: undefined, event: undefined }), { event: "unknown", drive_id: "d" });
 });
@@ -306,13 +306,13 @@ test("a task prints every field by its proto name, an unset message left out", (
   const info: TaskInfo = {
     taskId: "t", profile: "", status: TaskStatus.TASK_STATUS_STREAMING, statusSource: TaskStatusSource.TASK_STATUS_SOURCE_QUERY,
     statusTime: at, failReason: "", roomId: "r", streamId: "s", createTime: undefined, speaking: true, speakingDriveId: "d",
-    activeDrive: { taskId: "t", driveId: "d", state: DriveState.DRIVE_STATE_STREAMING, startedTime: undefined, sentMs: 40, labels: {}, profile: "", replica: "r" },
+    activeDrive: { taskId: "t", driveId: "d", state: DriveState.DRIVE_STATE_STREAMING, startedTime: undefined, sentMs: 40, labels: {}, profile: "", replica: "r", billedMs: 40 },
     queuedDrives: 1, lastDrivenTime: undefined, idleDeadline: undefined,
   };
   assert.deepEqual(taskJson(info), {
     event: "task", task_id: "t", profile: "", status: "TASK_STATUS_STREAMING", status_source: "TASK_STATUS_SOURCE_QUERY",
     fail_reason: "", room_id: "r", stream_id: "s", speaking: true, speaking_drive_id: "d", queued_drives: 1,
     status_time: "2026-12-07T20:00:00.250Z",
-    active_drive: { task_id: "t", drive_id: "d", state: "DRIVE_STATE_STREAMING", sent_ms: "40", labels: {}, profile: "", replica: "r" },
+    active_drive: { task_id: "t", drive_id: "d", state: "DRIVE_STATE_STREAMING", sent_ms: "40", labels: {}, profile: "", replica: "r", billed_ms: "40" },
   });
 });

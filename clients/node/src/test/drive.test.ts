@@ -42,7 +42,7 @@ let resumeSlow: (() => void) | undefined;
 let server: Awaited<ReturnType<typeof serve>>;
 
 function completed(): Completed {
-  const zero = { receivedMs: 0, sentMs: 0, bytesSent: 0, framesSent: 0, underruns: 0, stopLagMs: 0, droppedMs: 0 };
+  const zero = { receivedMs: 0, sentMs: 0, bytesSent: 0, framesSent: 0, underruns: 0, stopLagMs: 0, droppedMs: 0, billedMs: 0 };
   return { ...zero, timeToFirstFrameMs: 0, timeToSpeakingMs: 0, playedMs: 0, interrupted: false };
 }
 
