@@ -72,7 +72,7 @@ outcomes), and where another replica's were applied (``dhgw_callbacks_relay_appl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -125,6 +125,7 @@ class GatewayMetrics:
             process-global one: the ``process_*`` and ``python_*`` collectors are already there.
         usage_label_limit: how many (API key, profile) pairs the usage families label
             (``observability.usage_label_limit``).
+        tenants: the pairs the configuration allows, whose usage series start at 0.
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class GatewayMetrics:
         load: LoadNow | None = None,
         registry: CollectorRegistry | None = None,
         usage_label_limit: int = 100,
+        tenants: Iterable[Tenant] = (),
     ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -281,7 +283,7 @@ class GatewayMetrics:
         )
         self._callback_relay_metrics()
         self.rpc = RpcMetrics(r)
-        self.usage = UsageMetrics(r, usage_label_limit)
+        self.usage = UsageMetrics(r, usage_label_limit, tenants)
         for outcome in ("ok", "failed"):
             self.ws_connects.labels(outcome)  # present at 0 from the first scrape
         for event in ("started", "finished"):

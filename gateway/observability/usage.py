@@ -8,6 +8,12 @@ labelled per process: the drives of any later pair are counted under ``other`` /
 and the first such drive logs a warning. Counted when each drive ends (a refusal: when it is
 refused), like :mod:`~gateway.observability.metrics`' other totals.
 
+When every pair the configuration allows (each key with each profile it may use; without keys,
+``anonymous`` with each profile) fits under the cap, their drives, audio and speaking series
+start at 0: ``increase()`` cannot see the first value of a series that appears mid-window, so
+a tenant's first drive after a restart would otherwise go uncounted. Errors and refusals
+appear with their first occurrence, as other by-reason counters do.
+
 =============================================  ========  =====================================
 name                                           type      labels (besides principal, profile)
 =============================================  ========  =====================================
@@ -31,18 +37,34 @@ Seconds per tenant per day (docs/operations.md):
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable
 
 from prometheus_client import CollectorRegistry, Counter
 
+from gateway.config import ANY_PROFILE, AuthConfig
 from gateway.config.model import ANONYMOUS_LABEL as ANONYMOUS, OTHER_LABEL as OTHER
 from gateway.observability.observer import DriveEnd, Tenant
 
-__all__ = ["ANONYMOUS", "OTHER", "TenantLabels", "UsageMetrics"]
+__all__ = ["ANONYMOUS", "OTHER", "TenantLabels", "UsageMetrics", "configured_tenants"]
 
 log = logging.getLogger("gateway.observability")
 
 #: The label names, in order.
 TENANT_LABELS = ("principal", "profile")
+OUTCOMES = ("completed", "failed")
+SOURCES = ("vendor", "estimated")
+
+
+def configured_tenants(auth: AuthConfig, profiles: Collection[str]) -> list[Tenant]:
+    """Every (key, profile) pair the configuration lets drive, in its order: each API key with
+    each profile it may use; without keys, anyone with each profile."""
+    if not auth.enabled:
+        return [Tenant("", profile) for profile in profiles]
+    return [
+        Tenant(key.name, profile)
+        for key in auth.api_keys
+        for profile in (profiles if ANY_PROFILE in key.profiles else key.profiles)
+    ]
 
 
 class TenantLabels:
@@ -84,9 +106,13 @@ class UsageMetrics:
     Args:
         registry: where to register them (the gateway's own).
         limit: how many (principal, profile) pairs are labelled.
+        tenants: the pairs the configuration allows (:func:`configured_tenants`); when they
+            all fit under ``limit``, their series start at 0.
     """
 
-    def __init__(self, registry: CollectorRegistry, limit: int) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, limit: int, tenants: Iterable[Tenant] = ()
+    ) -> None:
         self.labels = TenantLabels(limit)
         self.drives = Counter(
             "dhgw_usage_drives",
@@ -115,6 +141,18 @@ class UsageMetrics:
             [*TENANT_LABELS, "reason"],
             registry=registry,
         )
+        known = list(dict.fromkeys(tenants))
+        if len(known) <= limit:
+            for tenant in known:
+                self._start_at_zero(tenant)
+
+    def _start_at_zero(self, tenant: Tenant) -> None:
+        principal, profile = self.labels.of(tenant)
+        for outcome in OUTCOMES:
+            self.drives.labels(principal, profile, outcome)
+        self.audio_seconds.labels(principal, profile)
+        for source in SOURCES:
+            self.speaking_seconds.labels(principal, profile, source)
 
     def drive_finished(self, end: DriveEnd) -> None:
         """Count a drive that began (it held or waited for its task) and ended."""

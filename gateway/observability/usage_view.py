@@ -70,7 +70,8 @@ def scrape(url: str, timeout_s: float) -> str:
 
 def usage_of(texts: list[str]) -> list[TenantUsage]:
     """Each tenant's totals over the expositions ``texts`` (one per replica), sorted by
-    principal and profile, ``other`` last.
+    principal and profile, ``other`` last; a tenant with no drive yet is left out (the
+    gateway starts each configured pair's series at 0).
 
     Raises:
         ValueError: a text that is not the Prometheus text format.
@@ -85,9 +86,8 @@ def usage_of(texts: list[str]) -> list[TenantUsage]:
                 key = (labels.get("principal", ""), labels.get("profile", ""))
                 row = found.setdefault(key, TenantUsage(*key))
                 _add(row, sample.name, labels, sample.value)
-    return sorted(
-        found.values(), key=lambda r: (r.principal == OTHER_LABEL, r.principal, r.profile)
-    )
+    rows = [row for row in found.values() if row.drives]
+    return sorted(rows, key=lambda r: (r.principal == OTHER_LABEL, r.principal, r.profile))
 
 
 def _add(row: TenantUsage, name: str, labels: dict[str, str], value: float) -> None:
@@ -102,14 +102,15 @@ def _add(row: TenantUsage, name: str, labels: dict[str, str], value: float) -> N
 
 
 def render(rows: list[TenantUsage]) -> str:
-    """A table of ``rows`` and their total, one line each; seconds to a tenth."""
+    """A table of ``rows`` and their total, one line each; seconds to a tenth, ``-`` for the
+    profile of drives refused before their profile was known."""
     total = TenantUsage("total", "")
     for row in rows:
         total.drives += row.drives
         total.audio_s += row.audio_s
         total.speaking_s += row.speaking_s
         total.errors.update(row.errors)
-    lines = [_HEADERS] + [_cells(row) for row in [*rows, total]]
+    lines = [_HEADERS, *(_cells(row, row.profile or "-") for row in rows), _cells(total, "")]
     widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADERS))]
     numeric = range(2, 6)
     out = []
@@ -122,11 +123,11 @@ def render(rows: list[TenantUsage]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _cells(row: TenantUsage) -> tuple[str, ...]:
+def _cells(row: TenantUsage, profile: str) -> tuple[str, ...]:
     reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(row.errors.items()))
     return (
         row.principal,
-        row.profile,
+        profile,
         f"{row.drives:.0f}",
         f"{row.audio_s:.1f}",
         f"{row.speaking_s:.1f}",
