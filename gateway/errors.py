@@ -46,6 +46,9 @@ class Reason(enum.StrEnum):
     BAD_TEXT = "BAD_TEXT"
     TIMBRE_REQUIRED = "TIMBRE_REQUIRED"
     TEXT_DRIVE_AUDIO = "TEXT_DRIVE_AUDIO"
+    # A unary call's request.
+    BAD_PAGE_SIZE = "BAD_PAGE_SIZE"
+    BAD_PAGE_TOKEN = "BAD_PAGE_TOKEN"
     # Exclusivity.
     TASK_BUSY = "TASK_BUSY"
     # Ended on purpose.

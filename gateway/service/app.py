@@ -8,7 +8,6 @@ that is ""); closing it stops the endpoint.
 
 from __future__ import annotations
 
-import uuid
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,10 +28,12 @@ from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
 from gateway.registry.redis_client import shared_client
 from gateway.service.callbacks import CallbackRouter
+from gateway.service.drive_list import DriveList, new_replica_id
 from gateway.service.drive_services import DriveServices
 from gateway.service.drive_shell import DriveShell
 from gateway.service.shared_state import SharedStateProbe
 from gateway.service.tasks import TaskService
+from gateway.tasks.board import DriveBoard
 from gateway.tasks.store import TaskStore
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
 from gateway.upstream.redis_limiter import RedisRateLimiter
@@ -91,16 +92,32 @@ class GatewayApp:
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
         )
         self._warmer = ApiWarmer(self.upstream, config.upstream.api_warm_interval_s)
+        #: This process's id among the replicas (ListDrives and GetTask name it per drive).
+        self.replica = new_replica_id()
         store = None
+        board = None
         if self._redis is not None:
             store = TaskStore(
                 self._redis,
-                replica=uuid.uuid4().hex,
+                replica=self.replica,
                 drive_ttl_s=2 * limits.max_drive_s,  # a wait and a drive, each at most that
                 timeout_s=server.redis_timeout_s,
             )
+            # Published with a lease's TTL and renewal: a dead replica's drives lapse with it.
+            board = DriveBoard(
+                self._redis,
+                replica=self.replica,
+                drives=lambda: self.drive_list.here(),
+                ttl_s=server.lease_ttl_s,
+                refresh_s=server.lease_renew_s,
+                timeout_s=server.redis_timeout_s,
+            )
+        #: What ListDrives lists: this process's drives, and with Redis every replica's.
+        self.drive_list = DriveList(self.replica, lambda: self.drives, board)
         #: The tasks' lives: GetTask, WatchTask, and what a task's end does to its drives.
-        self.tasks = TaskService(self.upstream, lambda: self.drives, store=store)
+        self.tasks = TaskService(
+            self.upstream, lambda: self.drives, store=store, replica=self.replica
+        )
         #: The vendor's callbacks (None: not received; playback is the estimate alone).
         self.callbacks: CallbackRouter | None = None
         grace_s = 0.0
@@ -149,6 +166,8 @@ class GatewayApp:
             await self._metrics_server.start(self.config.observability.metrics_listen)
         if self._redis_registry is not None:
             await self._redis_registry.start()
+        if self.drive_list.board is not None:
+            self.drive_list.board.start()
         if self.shared_state is not None:
             self.shared_state.start()
         if self.callbacks is not None and not self._started:
@@ -184,6 +203,10 @@ class GatewayApp:
         finally:
             await self._warmer.stop()
             await self.upstream.close()
+            # The task facts' last writes (a drive's end) finish before their client closes.
+            await self.tasks.close()
+            if self.drive_list.board is not None:
+                await self.drive_list.board.close()
             if self._redis_registry is not None:
                 await self._redis_registry.close()
             if self._redis is not None:
@@ -213,10 +236,12 @@ class GatewayApp:
         """Run ``drive`` as one of this gateway's live drives."""
         self.admission.drive_began()
         self.drives.add(drive)
+        self.drive_list.began(drive)
         try:
             return await drive.run()
         finally:
             self.drives.discard(drive)
+            self.drive_list.ended(drive)
             if self.callbacks is not None:
                 self.callbacks.drive_ended(drive.drive_id)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -29,10 +29,11 @@ from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, KeySlots, Principal
 from gateway.service.convert import capabilities, spec_from_config
 from gateway.service.drive import Drive
+from gateway.service.drive_list import PageAsk, page_of
 from gateway.service.drive_shell import DriveShell
 from gateway.service.status import STATUS_OF, internal_error, to_grpc_status
-from gateway.service.task_pb import drive_info, task_info
-from gateway.service.tasks import TaskService, active_drive
+from gateway.service.task_pb import task_info
+from gateway.service.tasks import TaskService
 from gateway.service.text_drive import TextDrive
 
 log = logging.getLogger("gateway.service")
@@ -134,9 +135,12 @@ class _StreamListener:
     handler writes the final event or the status.
     """
 
-    def __init__(self, context: Context, tasks: TaskService) -> None:
+    def __init__(
+        self, context: Context, tasks: TaskService, on_change: Callable[[], None] = lambda: None
+    ) -> None:
         self._context = context
         self._tasks = tasks  # learns each drive's start and playback (the task's life)
+        self._on_change = on_change  # ListDrives' board learns each queueing and start
         self._last: asyncio.Future[None] | None = None
 
     def _start_write(self, drive: DriveShell[Any], **event: Any) -> asyncio.Future[None]:
@@ -164,6 +168,7 @@ class _StreamListener:
 
     async def queued(self, drive: DriveShell[Any], *, rate_limited: bool, ahead: int) -> None:
         reason = pb.Queued.REASON_RATE_LIMITED if rate_limited else pb.Queued.REASON_TASK_BUSY
+        self._on_change()
         await self._write(drive, queued=pb.Queued(reason=reason, ahead=ahead))
 
     async def started(self, drive: DriveShell[Any], output: OutputFormat, setup_ms: int) -> None:
@@ -173,6 +178,7 @@ class _StreamListener:
             output_channels=output.channels,
         )
         self._tasks.drive_started(drive)
+        self._on_change()
         await self._write(drive, started=started)
 
     def progress(self, drive: DriveShell[Any], snapshot: ProgressSnapshot) -> None:
@@ -260,7 +266,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     async def Drive(  # type: ignore[override]  # an aio handler that writes via the context
         self, request_iterator: AsyncIterator[pb.DriveRequest], context: Context
     ) -> None:
-        listener = _StreamListener(context, self.app.tasks)
+        listener = _StreamListener(context, self.app.tasks, self.app.drive_list.changed)
         drive: DriveShell[Any] | None = None
         try:
             principal = self.auth.identify(context.invocation_metadata())
@@ -355,14 +361,15 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         self, request: pb.ListDrivesRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ListDrivesResponse:
         principal = await self._caller(context)
-        infos = []
-        for drive in self.app.drives:
-            if request.task_id and drive.spec.task_id != request.task_id:
-                continue
-            if not principal.allows(self._profile(drive.spec.profile), drive.spec.task_id):
-                continue  # a key sees only what it may drive
-            infos.append(drive_info(drive.spec.task_id, active_drive(drive)))
-        return pb.ListDrivesResponse(drives=infos)
+        try:
+            ask = PageAsk.of(request)  # a bad request fails before Redis is asked
+            drives = await self.app.drive_list.everywhere()
+        except GatewayError as exc:
+            await _abort(context, to_grpc_status(exc))
+            raise AssertionError("unreachable") from exc  # abort always raises
+        # A key sees only what it may drive.
+        allowed = (d for d in drives if principal.allows(self._profile(d.drive.profile), d.task_id))
+        return page_of(allowed, ask)
 
     async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext[object, object]

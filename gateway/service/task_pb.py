@@ -25,6 +25,7 @@ def drive_info(task_id: str, drive: ActiveDrive) -> pb.DriveInfo:
         sent_ms=drive.sent_ms,
         labels=dict(drive.labels),
         profile=drive.profile,
+        replica=drive.replica,
     )
     _set_time(info.started_time, drive.started_at)
     return info

@@ -81,6 +81,7 @@ class TaskService:
         poll_s: how often a watch looks at what other replicas wrote, and whether its status
             needs a fresh query.
         clock: Unix seconds.
+        replica: this replica's id (what its drives say runs them).
     """
 
     def __init__(
@@ -93,7 +94,9 @@ class TaskService:
         ended_grace_s: float = 1.0,
         poll_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        replica: str = "",
     ) -> None:
+        self.replica = replica
         self.book = TaskBook()
         self._upstream = upstream
         self._drives = drives
@@ -105,10 +108,13 @@ class TaskService:
         self._changes: dict[str, asyncio.Event] = {}
         self._queries: dict[str, asyncio.Future[None]] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        self._closed = False
         self._token = uuid.uuid4().hex  # this replica's drives' records in the store
 
     async def close(self) -> None:
-        """Let the pending Redis writes finish (each is bounded by the store's timeout)."""
+        """Let the pending Redis writes finish (each is bounded by the store's timeout); no
+        write starts after this (the store's client is about to close)."""
+        self._closed = True
         if self._writes:
             await asyncio.wait(set(self._writes))
 
@@ -270,7 +276,7 @@ class TaskService:
         facts = self.book.get(key)
         assert facts is not None  # the query or the pull made the entry
         here = [d for d in self._drives() if d.key == key]
-        active = next((active_drive(d) for d in here if d.state in HOLDING), None)
+        active = next((active_drive(d, self.replica) for d in here if d.state in HOLDING), None)
         queued = sum(d.state is DriveState.QUEUED for d in here)
         if shared is not None:
             active = active or shared.active
@@ -316,7 +322,9 @@ class TaskService:
         event = self._changes.pop(key, None)
         if event is not None:
             event.set()  # each waiter takes a fresh event next time
-        if self._store is not None:
+        # A drive that ends after the app closed (its handler cancelled late) leaves its record
+        # to its TTL: a write now would open a connection nobody closes.
+        if self._store is not None and not self._closed:
             self._spawn(self._publish(key, drive, ended))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -357,8 +365,8 @@ class TaskService:
         return shared
 
 
-def active_drive(drive: DriveShell[Any]) -> ActiveDrive:
-    """What GetTask and ListDrives say of a live drive."""
+def active_drive(drive: DriveShell[Any], replica: str = "") -> ActiveDrive:
+    """What GetTask and ListDrives say of a live drive of ``replica``."""
     return ActiveDrive(
         drive_id=drive.drive_id,
         state=drive.state,
@@ -367,4 +375,5 @@ def active_drive(drive: DriveShell[Any]) -> ActiveDrive:
         started_at=drive.started_wall,
         sent_ms=round(drive.core.sent_ms),
         speaking=drive.core.speech.started and not drive.core.speech.finished,
+        replica=replica,
     )

@@ -111,6 +111,7 @@ class ActiveDrive:
         started_at: when its Start went out (Unix seconds; None before).
         sent_ms: audio sent, when reported.
         speaking: whether the avatar speaks this drive now.
+        replica: the id of the replica that runs it ("" when not known).
     """
 
     drive_id: str
@@ -120,6 +121,7 @@ class ActiveDrive:
     started_at: float | None = None
     sent_ms: int = 0
     speaking: bool = False
+    replica: str = ""
 
 
 @dataclass(slots=True)

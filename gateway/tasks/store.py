@@ -246,4 +246,5 @@ def _read_drive(fields: Mapping[str, str]) -> ActiveDrive | None:
         started_at=_float(fields.get("started")),
         sent_ms=int(sent) if sent.isdigit() else 0,
         speaking=fields.get("spk") == "1",
+        replica=fields.get("rep", ""),
     )

@@ -5,6 +5,7 @@ and the metrics listener never shares its port."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -93,21 +94,32 @@ async def test_two_processes_on_one_port_share_connections_and_tasks(redis_url: 
         near = await stack.enter_async_context(connection(address))
         holder = near.drive("shared", realtime(chunks(pcm(5000), 3200), 100))
         holder_id = await started_drive_id(holder)
-        assert [d.drive_id for d in await near.list_drives()] == [holder_id]
+        (held,) = await near.list_drives()
+        assert held.drive_id == holder_id and held.replica
 
-        # ListDrives shows one process's drives: a connection whose answer lacks the holder
-        # reached the other process.
+        # ListDrives names the process that runs each drive: a connection whose own drive
+        # runs elsewhere than the holder reached the other process.
         far = None
-        for _ in range(MAX_CHANNELS):
+        for n in range(MAX_CHANNELS):
             candidate = await stack.enter_async_context(connection(address))
-            if not await candidate.list_drives():
+            probe = candidate.drive(f"probe-{n}", realtime(chunks(pcm(2000), 3200), 100))
+            await started_drive_id(probe)
+            (mine,) = await candidate.list_drives(f"probe-{n}")
+            await probe.aclose()
+            if mine.replica != held.replica:
                 far = candidate
                 break
         assert far is not None, f"{MAX_CHANNELS} connections all reached one process"
 
-        # (a) The other process serves drives too ...
+        # (a) The other process serves drives too, and lists the first one's (shared) ...
         events = [e async for e in far.drive("elsewhere", [pcm(200)])]
         assert events[-1].WhichOneof("event") == "completed"
+        for _ in range(100):  # published within 50 ms of its start: 5 s at most
+            if holder_id in {d.drive_id for d in await far.list_drives()}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the first process's drive never showed on the second")
         # (b) ... but not the task the first one holds: the registry is shared.
         error = await stream_error(far.drive("shared", [pcm(100)]))
         assert (error.code, error.reason) == (C.ALREADY_EXISTS, "TASK_BUSY")
