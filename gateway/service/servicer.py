@@ -24,6 +24,7 @@ from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import InterruptRequest, MarkRequest
 from gateway.drive.speech import Heard, PlaybackEvent, Source
 from gateway.errors import DriveEnded, GatewayError, InvalidDrive, Reason
+from gateway.observability.observer import Tenant
 from gateway.registry.base import task_key
 from gateway.service.app import GatewayApp
 from gateway.service.auth import Authenticator, KeySlots, Principal
@@ -268,21 +269,24 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     ) -> None:
         listener = _StreamListener(context, self.app.tasks, self.app.drive_list.changed)
         drive: DriveShell[Any] | None = None
+        tenant = Tenant()  # whose usage: the key's name, the profile once it is known to exist
         try:
             principal = self.auth.identify(context.invocation_metadata())
+            tenant = Tenant(principal.name)
             requests = _DriveRequests(context)
             config = await self._first_config(requests)
             spec = spec_from_config(config, self.app.config.limits)
             principal.check(self._profile(spec.profile), spec.task_id)
             credentials = self.app.credentials(spec.profile)
+            tenant = Tenant(principal.name, self._profile(spec.profile))
             self.app.tasks.check_drivable(task_key(credentials.app_id, spec.task_id), spec.task_id)
             self.app.admit()
             with self.slots.hold(principal):
                 services = self.app.drive_services
                 if spec.text is not None:
-                    drive = TextDrive(services, spec, credentials, requests, listener)
+                    drive = TextDrive(services, spec, credentials, requests, listener, tenant)
                 else:
-                    drive = Drive(services, spec, credentials, requests, listener)
+                    drive = Drive(services, spec, credentials, requests, listener, tenant)
                 try:
                     completion = await self.app.run(drive)
                 finally:
@@ -290,7 +294,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             await listener.settle()
         except GatewayError as exc:
             if drive is None:  # a drive that began logs and counts its own end
-                self.app.observer.drive_refused(exc.reason.value)
+                self.app.observer.drive_refused(exc.reason.value, tenant)
                 log.info(
                     "drive refused: %s",
                     exc.message,
@@ -317,6 +321,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             dropped_ms=completion.dropped_ms,
             played_ms=completion.played_ms,
             interrupted=completion.interrupted,
+            billed_ms=completion.billed_ms,
         )
         await context.write(
             pb.DriveEvent(drive_id=drive.drive_id, time=_now(), completed=completed)
