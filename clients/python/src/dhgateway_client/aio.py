@@ -16,6 +16,7 @@ from dhgateway_client.audio import AudioItem, to_request
 from dhgateway_client.config import DriveOptions, StopModeName
 from dhgateway_client.errors import DriveError
 from dhgateway_client.playback import Playback, StopResult
+from dhgateway_client.trace_context import with_trace_context
 
 Metadata = Sequence[tuple[str, str]]
 Call = grpc.aio.StreamStreamCall[pb.DriveRequest, pb.DriveEvent]
@@ -250,10 +251,15 @@ def drive(
     (``played_ms``, ``interrupted``), and last ``completed``: the avatar is silent and the task
     free. See :class:`Drive` for :meth:`~Drive.interrupt` and cancelling.
 
+    Tracing: when the application uses OpenTelemetry and a span is current here, the call
+    carries its context and the gateway's span of the drive is its child
+    (:mod:`dhgateway_client.trace_context`; the client depends on no OpenTelemetry package).
+
     Raises:
         DriveError: (from the iteration) the drive failed; ``reason`` is the gateway's
             ``ErrorInfo`` reason.
     """
+    metadata = with_trace_context(metadata)
     return Drive(channel, task_id, audio, options or DriveOptions(), metadata, timeout_s)
 
 
