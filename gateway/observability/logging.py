@@ -12,6 +12,9 @@ on the rendered line (so a traceback or a library's message that quotes a URL is
 It masks the configured ServerSecrets wherever they appear, ``Signature=``/``Token=``-style
 ``key=value`` pairs (:func:`gateway.upstream.redact_text`) and a 32-hex digest written next to
 the word Signature (``"Signature": "…"``).
+
+A line logged in the tasks of a traced drive carries its ``trace_id`` and ``span_id``
+(:func:`add_trace_ids`; :mod:`gateway.observability.drive_trace` says whose they are).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from gateway.config import GatewayConfig, ObservabilityConfig
+from gateway.observability.drive_trace import log_ids
 from gateway.upstream.redact import MASK, SENSITIVE_KEYS, redact_text
 
-__all__ = ["Redactor", "configure_logging", "make_formatter"]
+__all__ = ["Redactor", "add_trace_ids", "configure_logging", "make_formatter"]
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -90,6 +94,16 @@ class Redactor:
         return self.text(str(line))
 
 
+def add_trace_ids(logger: Any, method_name: str, event_dict: Any) -> Any:
+    """structlog processor: the ids of the traced drive the logging task works for (none
+    when it works for none, or tracing is off)."""
+    ids = log_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 def _sensitive(key: object) -> bool:
     return isinstance(key, str) and key.lower() in SENSITIVE_KEYS
 
@@ -112,6 +126,7 @@ def make_formatter(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        add_trace_ids,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
@@ -172,6 +187,7 @@ def configure_logging(
         processors=[
             structlog.stdlib.filter_by_level,
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -8,6 +8,7 @@ that is ""); closing it stops the endpoint.
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,6 +24,7 @@ from gateway.errors import DriveEnded, InvalidDrive, Reason
 from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
+from gateway.observability.tracer_setup import tracer_from_environ
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
@@ -52,6 +54,8 @@ class GatewayApp:
         metrics: the Prometheus metrics (None when ``metrics_listen`` is "").
         observer: where drives report their lifecycle (the metrics, or a no-op).
         metrics_address: where ``/metrics`` listens once started (the real port), else "".
+        tracer: the drives' traces (OpenTelemetry when the ``OTEL_*`` environment asks for
+            them, else a no-op); closing the app flushes them.
     """
 
     def __init__(self, config: GatewayConfig, *, registry: TaskRegistry | None = None) -> None:
@@ -88,6 +92,7 @@ class GatewayApp:
             self.metrics = GatewayMetrics(self._live_counts, load=self.admission.load_now)
             self.observer = self.metrics
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
+        self.tracer = tracer_from_environ(os.environ, default_profile=config.default_profile)
         self.upstream = UpstreamClient(
             config.upstream, limiter=limiter, on_attempt=self._on_attempt
         )
@@ -143,6 +148,7 @@ class GatewayApp:
             pacing=config.pacing,
             vendor_grace_s=grace_s,
             explain_end=self.tasks.explain,
+            tracer=self.tracer,
         )
         self._started = False
 
@@ -211,6 +217,7 @@ class GatewayApp:
                 await self._redis_registry.close()
             if self._redis is not None:
                 await self._redis.aclose()
+            await self.tracer.close()
 
     def credentials(self, profile: str) -> Credentials:
         """The credentials of ``profile`` ("" = default).

@@ -46,13 +46,21 @@ from gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
 )
-from gateway.observability.observer import Tenant
+from gateway.observability.drive_trace import (
+    DRIVE_BY_WS_STREAM,
+    INTERRUPT_DRIVE_TASK,
+    START,
+    STOP,
+    WS_CONNECT,
+    Step,
+)
+from gateway.observability.observer import DriveEnd, Tenant
 from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, log_end
 from gateway.service.drive_services import DriveServices
 from gateway.service.drive_shell import DriveListener, DriveShell
 from gateway.service.flag import Flag
-from gateway.upstream import DriveSession
+from gateway.upstream import DriveGrant, DriveSession
 
 log = logging.getLogger("gateway.drive")
 
@@ -90,6 +98,8 @@ class Drive(DriveShell[DriveCore]):
         listener: receives Queued / Started / Progress and the playback events.
         tenant: whom its usage is counted for (anonymous when None).
     """
+
+    KIND = "audio"
 
     def __init__(
         self,
@@ -151,24 +161,16 @@ class Drive(DriveShell[DriveCore]):
 
     async def _set_up(self, output: OutputFormat) -> None:
         services = self.services
-        grant = await services.upstream.drive_by_ws_stream(
-            self.spec.task_id, self.credentials, on_wait=self._rate_limit_reporter()
-        )
+        with self.trace.step(DRIVE_BY_WS_STREAM) as call:
+            grant = await services.upstream.drive_by_ws_stream(
+                self.spec.task_id, self.credentials, on_wait=self._rate_limit_reporter(call)
+            )
+            call.set(attempts=grant.attempts, request_id=grant.request_id)
         self._drive_id = grant.drive_id
+        self.trace.set(drive_id=grant.drive_id)
         if self._lease is not None:
             await services.registry.update(self._lease)
-        try:
-            self._session = await DriveSession.open(
-                grant,
-                sample_rate=output.sample_rate_hz,
-                channels=output.channels,
-                voice_channel=output.voice_channel if output.channels == 2 else None,
-                config=services.connection,
-            )
-        except UpstreamError:
-            services.observer.ws_connect(ok=False)
-            raise
-        services.observer.ws_connect(ok=True)
+        self._session = await self._open(grant, output)
         core = self.core
         core.started(self._clock())
         self.started_wall = time.time()
@@ -176,6 +178,33 @@ class Drive(DriveShell[DriveCore]):
         services.observer.drive_started(core.setup_ms / 1000)
         log.info("drive started", extra=self._log_fields(setup_ms=core.setup_ms))
         await self._listener.started(self, output, core.setup_ms)
+
+    async def _open(self, grant: DriveGrant, output: OutputFormat) -> DriveSession:
+        """Connect the drive's WebSocket and send Start (traced as two steps)."""
+        observer = self.services.observer
+        steps: list[Step] = [self.trace.step(WS_CONNECT)]  # then Start, once connected
+
+        def on_connected() -> None:
+            steps[-1].end()
+            steps.append(self.trace.step(START))
+
+        try:
+            session = await DriveSession.open(
+                grant,
+                sample_rate=output.sample_rate_hz,
+                channels=output.channels,
+                voice_channel=output.voice_channel if output.channels == 2 else None,
+                config=self.services.connection,
+                on_connected=on_connected,
+            )
+        except BaseException as exc:
+            steps[-1].end(exc)
+            if isinstance(exc, UpstreamError):
+                observer.ws_connect(ok=False)
+            raise
+        steps[-1].end()
+        observer.ws_connect(ok=True)
+        return session
 
     async def _until_output_known(self) -> OutputFormat:
         core = self.core
@@ -222,6 +251,7 @@ class Drive(DriveShell[DriveCore]):
                 await self._pump()
                 if (snapshot := core.progress_due(now)) is not None:
                     self._listener.progress(self, snapshot)
+                    self.trace.progress(snapshot.underruns)
                 self._report_playback(now)
                 if core.flushed:
                     break
@@ -265,11 +295,17 @@ class Drive(DriveShell[DriveCore]):
         it has (logged; the drive ends as it would have)."""
         core = self.core
         asked_at = self._clock()
+        call = self.trace.step(INTERRUPT_DRIVE_TASK)
         try:
             result = await self.services.upstream.interrupt_drive_task(
-                self.spec.task_id, self.credentials
+                self.spec.task_id,
+                self.credentials,
+                on_wait=self._rate_limit_reporter(call, tell=False),
             )
-        except GatewayError as exc:
+        except BaseException as exc:
+            call.end(exc)
+            if not isinstance(exc, GatewayError):
+                raise
             core.silence_failed()
             log.warning(
                 "drive not interrupted: the avatar plays what it has",
@@ -280,6 +316,8 @@ class Drive(DriveShell[DriveCore]):
             sent_at = asked_at + result.waited_s
             core.silenced((sent_at + self._clock()) / 2)
             played_ms = core.played_ms(self._clock())
+            call.set(played_ms=played_ms)
+            call.end()
             log.info("drive interrupted", extra=self._log_fields(played_ms=played_ms))
         self._report_playback(self._clock())
 
@@ -381,6 +419,7 @@ class Drive(DriveShell[DriveCore]):
         """
         core = self.core
         core.receive_interrupt(self._clock())
+        self.trace.event("interrupt", source="client")
         self._interrupt_wait()
         self._wake.set()
 
@@ -409,9 +448,11 @@ class Drive(DriveShell[DriveCore]):
         that only stalled still hears it (a gone one fails at once)."""
         session = self._session
         assert session is not None
+        stop = self.trace.step(STOP)
         try:
             await session.send_stop()
         except UpstreamError as exc:
+            stop.end(exc)
             # Expected once the connection was lost (the drive reports that); else worth a look.
             lost = session.closed.done() and session.closed.result() is not None
             log.log(
@@ -419,6 +460,8 @@ class Drive(DriveShell[DriveCore]):
                 "drive Stop not sent",
                 extra=self._log_fields(error=exc.message),
             )
+        finally:
+            stop.end()  # a success (or a cancellation: no failure of the Stop's)
 
     async def _clean_up(self, reader: asyncio.Task[None], owes_stop: bool) -> None:
         core = self.core
@@ -450,6 +493,8 @@ class Drive(DriveShell[DriveCore]):
     def _error_metadata(self) -> dict[str, str]:
         return error_metadata(self.spec, self._drive_id, self.core, self._clock())
 
-    def _log_end(self, error: BaseException | None) -> None:
+    def _log_end(self, error: BaseException | None) -> DriveEnd:
         """The drive is over (clean-up done): one log line, one observer call."""
-        log_end(self.spec, self._drive_id, self.core, self.services.observer, error, self.tenant)
+        return log_end(
+            self.spec, self._drive_id, self.core, self.services.observer, error, self.tenant
+        )

@@ -57,9 +57,9 @@ def log_end(
     observer: Observer,
     error: BaseException | None,
     tenant: Tenant | None = None,
-) -> None:
+) -> DriveEnd:
     """The drive is over (clean-up done): one log line, one observer call (its usage counted
-    for ``tenant``)."""
+    for ``tenant``); returns the end reported."""
     status, reason = outcome_of(error)
     end = DriveEnd.of(
         core,
@@ -69,7 +69,7 @@ def log_end(
         dropped=isinstance(error, UpstreamDisconnected),
         tenant=tenant,
     )
-    report_end(spec, drive_id, core, end, observer, error)
+    return report_end(spec, drive_id, core, end, observer, error)
 
 
 def report_end(
@@ -79,8 +79,9 @@ def report_end(
     end: DriveEnd,
     observer: Observer,
     error: BaseException | None,
-) -> None:
-    """Report a drive's ``end`` (clean-up done): one log line, one observer call."""
+) -> DriveEnd:
+    """Report a drive's ``end`` (clean-up done): one log line, one observer call; returns
+    ``end``."""
     reason = end.reason
     observer.drive_finished(end)
     fields = log_fields(spec, drive_id, **end.log_fields())
@@ -88,7 +89,7 @@ def report_end(
         fields["setup_ms"] = core.setup_ms
     if error is None:
         log.info("drive completed", extra=fields)
-        return
+        return end
     # The vendor's failures and our bugs are worth a look; the rest is the client's doing.
     serious = isinstance(error, UpstreamError) or reason == "INTERNAL"
     message = error.message if isinstance(error, GatewayError) else type(error).__name__
@@ -97,3 +98,4 @@ def report_end(
         "drive failed",
         extra={**fields, "reason": reason, "error": message},
     )
+    return end

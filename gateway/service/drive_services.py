@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gateway.config import Credentials, LimitsConfig, UpstreamConfig
 from gateway.drive.settings import PacingSettings
 from gateway.errors import GatewayError
+from gateway.observability.drive_trace import NULL_TRACER, DriveTracer
 from gateway.observability.observer import Observer
 from gateway.registry.base import TaskRegistry
 from gateway.upstream import UpstreamClient
@@ -45,6 +46,7 @@ class DriveServices:
         vendor_grace_s: how long a playback estimate waits for the vendor's callback (0: the
             gateway receives none).
         explain_end: what a drive's error means for its task (the task room's).
+        tracer: where drives trace their steps (OpenTelemetry, or a no-op).
     """
 
     registry: TaskRegistry
@@ -56,3 +58,4 @@ class DriveServices:
     clock: Callable[[], float] = loop_time
     vendor_grace_s: float = 0.0
     explain_end: ExplainEnd = as_is
+    tracer: DriveTracer = NULL_TRACER

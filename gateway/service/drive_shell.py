@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gateway.config import Credentials
 from gateway.drive.audio import OutputFormat
@@ -20,9 +20,17 @@ from gateway.drive.machine import DriveState
 from gateway.drive.outputs import Completion
 from gateway.drive.progress import ProgressSnapshot
 from gateway.drive.spec import ConflictPolicy, DriveSpec
-from gateway.drive.speech import PlaybackEvent, SpeechTracker
-from gateway.errors import GatewayError
-from gateway.observability.observer import Tenant
+from gateway.drive.speech import Heard, PlaybackEvent, SpeechTracker
+from gateway.errors import GatewayError, Reason
+from gateway.observability.drive_trace import (
+    NULL_TRACE,
+    QUEUED,
+    RATE_LIMIT_WAIT,
+    DriveTrace,
+    Step,
+    bind_log_ids,
+)
+from gateway.observability.observer import DriveEnd, Tenant
 from gateway.registry.base import Lease, task_key
 from gateway.service.drive_log import log_fields
 from gateway.service.drive_services import DriveServices
@@ -98,7 +106,11 @@ CoreT = TypeVar("CoreT", bound=ShellCore)
 class DriveShell(Generic[CoreT]):
     """One Drive RPC's shell; implements the registry's ``Holder``. Subclasses implement
     :meth:`_steps`, :meth:`_read`, :meth:`_clean_up`, :meth:`vendor_status`,
-    :meth:`_error_metadata` and :meth:`_log_end`.
+    :meth:`_error_metadata` and :meth:`_log_end`, and name their :attr:`KIND`.
+
+    Tracing: :attr:`trace` is the drive's span from :meth:`run` on (``services.tracer``; a
+    no-op when tracing is off); the shell reports its steps there, and the drive's tasks log
+    its trace id.
 
     Args:
         services: what every drive shares (registry, vendor client, observer, settings, clock).
@@ -109,6 +121,9 @@ class DriveShell(Generic[CoreT]):
         tenant: whom the drive's usage is counted for (the API key's name, the resolved
             profile); anonymous when None.
     """
+
+    #: What kind of drive this is, for its trace (``audio``, ``text``).
+    KIND: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -132,6 +147,7 @@ class DriveShell(Generic[CoreT]):
         self._lease: Lease | None = None
         self._work: asyncio.Task[Completion] | None = None
         self._wake = Flag()  # an input arrived (audio, a callback, a failure...): look again
+        self.trace: DriveTrace = NULL_TRACE
 
     # Holder protocol and outside requests.
 
@@ -149,6 +165,8 @@ class DriveShell(Generic[CoreT]):
         once; the first reason wins, and a drive already ending by itself ends as it would
         have."""
         if self.core.end(reason):
+            preempted = reason.reason is Reason.PREEMPTED
+            self.trace.event("preempted" if preempted else "ended", reason=reason.reason.value)
             self._take_end()
 
     def _take_end(self) -> None:
@@ -182,17 +200,24 @@ class DriveShell(Generic[CoreT]):
         Raises:
             GatewayError: why the drive failed (the servicer maps it to a status).
         """
-        self._work = asyncio.create_task(self._drive(), name=f"drive {self.spec.task_id}")
-        try:
-            return await asyncio.shield(self._work)
-        except asyncio.CancelledError:
-            # The client cancelled or vanished: end the drive now (its finally cleans up).
-            self._work.cancel()
-            with contextlib.suppress(BaseException):
-                await self._work
-            raise
-        except GatewayError as exc:
-            raise exc.with_metadata(self._error_metadata()) from exc.__cause__
+        self.trace = self.services.tracer.drive(
+            self.spec, kind=self.KIND, tenant=self.tenant, clock=self._clock
+        )
+        # Bound before the work task is made: it and the tasks it makes log the trace's ids.
+        with bind_log_ids(self.trace):
+            self._work = asyncio.create_task(self._drive(), name=f"drive {self.spec.task_id}")
+            try:
+                return await asyncio.shield(self._work)
+            except asyncio.CancelledError:
+                # The client cancelled or vanished: end the drive now (its finally cleans up).
+                self._work.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._work
+                raise
+            except GatewayError as exc:
+                raise exc.with_metadata(self._error_metadata()) from exc.__cause__
+            finally:
+                self.trace.finish(None)  # a work task cancelled before it ran reported nothing
 
     async def _drive(self) -> Completion:
         try:
@@ -233,6 +258,8 @@ class DriveShell(Generic[CoreT]):
     def _report_playback(self, now: float) -> None:
         for event in self.core.playback_due(now):
             self._listener.playback(self, event)
+            if event.kind is not Heard.MARK:
+                self.trace.playback(event)
 
     async def _sleep_until(self, at: float) -> None:
         """Sleep until ``at`` (the clock's time) or the next :attr:`_wake`, whichever first."""
@@ -242,10 +269,12 @@ class DriveShell(Generic[CoreT]):
                 await self._wake.wait()
 
     def _report_end(self, error: BaseException | None) -> None:
+        end = None
         try:
-            self._log_end(error)
+            end = self._log_end(error)
         except Exception:  # reporting must never change how a drive ends
             log.exception("reporting the end of a drive failed")
+        self.trace.finish(end)
 
     async def _acquire(self) -> Lease:
         """Take the task, waiting as the drive's policy says (Queued reported once)."""
@@ -257,22 +286,33 @@ class DriveShell(Generic[CoreT]):
             else self.spec.queue_timeout_s or limits.queue_timeout_s
         )
 
-        async def on_queued(ahead: int) -> None:
-            self.core.queued()
-            services.observer.drive_queued()
-            log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
-            await self._listener.queued(self, rate_limited=False, ahead=ahead)
+        with self.trace.step(QUEUED) as waiting:
 
-        return await services.registry.acquire(
-            self.key, self, policy=self.spec.on_conflict, timeout_s=timeout_s, on_queued=on_queued
-        )
+            async def on_queued(ahead: int) -> None:
+                self.core.queued()
+                services.observer.drive_queued()
+                waiting.set(ahead=ahead)
+                log.info("drive queued", extra=self._log_fields(cause="task_busy", ahead=ahead))
+                await self._listener.queued(self, rate_limited=False, ahead=ahead)
 
-    def _rate_limit_reporter(self) -> WaitCallback:
-        """An ``on_wait`` for the vendor calls: Queued (RATE_LIMITED) once, the first time."""
-        told = False
+            return await services.registry.acquire(
+                self.key,
+                self,
+                policy=self.spec.on_conflict,
+                timeout_s=timeout_s,
+                on_queued=on_queued,
+            )
+
+    def _rate_limit_reporter(self, call: Step, *, tell: bool = True) -> WaitCallback:
+        """An ``on_wait`` for the vendor ``call``: each wait a ``rate_limit_wait`` span of it
+        (as long as the limiter expected), and Queued (RATE_LIMITED) the first time unless not
+        ``tell``."""
+        told = not tell
 
         async def on_rate_limited(wait_s: float) -> None:
             nonlocal told
+            now = self._clock()
+            call.interval(RATE_LIMIT_WAIT, now, now + wait_s)
             if not told:  # once: the client needs to know why, not each retry
                 told = True
                 log.info("drive queued", extra=self._log_fields(cause="rate_limited"))
@@ -303,8 +343,9 @@ class DriveShell(Generic[CoreT]):
         """What a failed drive's ErrorInfo carries."""
         raise NotImplementedError
 
-    def _log_end(self, error: BaseException | None) -> None:
-        """The drive is over (clean-up done): one log line, one observer call."""
+    def _log_end(self, error: BaseException | None) -> DriveEnd:
+        """The drive is over (clean-up done): one log line, one observer call; returns the
+        end they reported."""
         raise NotImplementedError
 
     def _log_fields(self, **extra: object) -> dict[str, object]:

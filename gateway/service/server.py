@@ -16,8 +16,9 @@ it), a distinct ``observability.metrics_listen`` port or "" (that listener never
 scrape must reach one known process), and the same user (the kernel shares a port only between
 sockets of one user). A process without ``reuse_port`` still fails to start on a port in use.
 
-Interceptors run in this order: the caller's ``interceptors`` (observability, which should see
-every call, refused ones included), then :class:`~gateway.service.auth.AuthInterceptor`.
+Interceptors run in this order: the app's tracer's (which read a Drive call's trace context,
+when tracing is on), the caller's ``interceptors`` (observability, which should see every call,
+refused ones included), then :class:`~gateway.service.auth.AuthInterceptor`.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ async def start_server(
     authenticator = Authenticator(config.auth, config.limits)
     server = grpc.aio.server(
         options=server_options(app),
-        interceptors=[*interceptors, AuthInterceptor(authenticator)],
+        interceptors=[*app.tracer.interceptors(), *interceptors, AuthInterceptor(authenticator)],
     )
     add_servicer(DriveGatewayServicer(app, authenticator), server)
     health_servicer = health_aio.HealthServicer()

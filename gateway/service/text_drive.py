@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from gateway.config import Credentials
 from gateway.drive.audio import OutputFormat
@@ -32,6 +32,7 @@ from gateway.drive.outputs import Completion
 from gateway.drive.spec import ConflictPolicy, DriveSpec, InterruptRequest, MarkRequest
 from gateway.drive.text import TextCore, resolve_timbre
 from gateway.errors import GatewayError, InvalidDrive, Reason, UpstreamApiError
+from gateway.observability.drive_trace import DRIVE_BY_TEXT, INTERRUPT_DRIVE_TASK, Step
 from gateway.observability.observer import DriveEnd, Tenant
 from gateway.registry.base import Played
 from gateway.service.drive_log import error_metadata, report_end
@@ -52,6 +53,23 @@ def _retrieve(call: asyncio.Future[TextGrant]) -> None:
         call.exception()
 
 
+def _ends(step: Step) -> Callable[[asyncio.Future[TextGrant]], None]:
+    """A done-callback ending ``step`` as the DriveByText call ended (it may outlive the
+    drive's wait for it)."""
+
+    def done(call: asyncio.Future[TextGrant]) -> None:
+        if call.cancelled():
+            step.end(asyncio.CancelledError())
+            return
+        error = call.exception()
+        if error is None:
+            grant = call.result()
+            step.set(attempts=grant.attempts, request_id=grant.request_id)
+        step.end(error)
+
+    return done
+
+
 class TextDrive(DriveShell[TextCore]):
     """One text Drive RPC from config to Completed; implements the registry's ``Holder``.
 
@@ -63,6 +81,8 @@ class TextDrive(DriveShell[TextCore]):
     Raises:
         InvalidDrive: TIMBRE_REQUIRED: neither the config nor the profile names a timbre.
     """
+
+    KIND = "text"
 
     def __init__(
         self,
@@ -111,6 +131,7 @@ class TextDrive(DriveShell[TextCore]):
         services, core = self.services, self.core
         request = core.request
         self.core.asking()
+        call = self.trace.step(DRIVE_BY_TEXT)
         self._call = asyncio.ensure_future(
             services.upstream.drive_by_text(
                 self.spec.task_id,
@@ -120,16 +141,18 @@ class TextDrive(DriveShell[TextCore]):
                 speech_rate=request.speech_rate,
                 pitch_rate=request.pitch_rate,
                 interrupt=self.spec.on_conflict is ConflictPolicy.PREEMPT,
-                on_wait=self._rate_limit_reporter(),
+                on_wait=self._rate_limit_reporter(call),
             )
         )
         self._call.add_done_callback(_retrieve)
+        self._call.add_done_callback(_ends(call))
         try:
             grant = await asyncio.shield(self._call)
         except UpstreamApiError:
             core.refused()  # the vendor said no: it will not speak it
             raise
         self._drive_id = grant.drive_id
+        self.trace.set(drive_id=grant.drive_id)
         if self._lease is not None:
             await services.registry.update(self._lease)
         core.started(self._clock())
@@ -159,10 +182,13 @@ class TextDrive(DriveShell[TextCore]):
         """Ask the vendor to interrupt the task (bounded); the avatar is silent from its
         answer, or, when it cannot be asked, from now on by the gateway's account."""
         try:
-            async with asyncio.timeout(self._call_bound_s()):
-                await self.services.upstream.interrupt_drive_task(
-                    self.spec.task_id, self.credentials
-                )
+            with self.trace.step(INTERRUPT_DRIVE_TASK) as call:
+                async with asyncio.timeout(self._call_bound_s()):
+                    await self.services.upstream.interrupt_drive_task(
+                        self.spec.task_id,
+                        self.credentials,
+                        on_wait=self._rate_limit_reporter(call, tell=False),
+                    )
         except (GatewayError, TimeoutError) as exc:
             log.warning(
                 "could not interrupt the avatar: %s", type(exc).__name__, extra=self._log_fields()
@@ -176,6 +202,7 @@ class TextDrive(DriveShell[TextCore]):
             async for item in self._requests:
                 if isinstance(item, InterruptRequest):
                     self.core.receive_interrupt(self._clock())
+                    self.trace.event("interrupt", source="client")
                     self._interrupt_wait()
                     self._wake.set()
                     continue
@@ -222,7 +249,7 @@ class TextDrive(DriveShell[TextCore]):
     def _error_metadata(self) -> dict[str, str]:
         return error_metadata(self.spec, self._drive_id, self.core, self._clock())
 
-    def _log_end(self, error: BaseException | None) -> None:
+    def _log_end(self, error: BaseException | None) -> DriveEnd:
         core = self.core
         status, reason = outcome_of(error)
         finish = core.speech.finish_event
@@ -239,4 +266,4 @@ class TextDrive(DriveShell[TextCore]):
             billed_s=core.billed_ms / 1000,
             played_s=0.0 if finish is None else finish.played_ms / 1000,
         )
-        report_end(self.spec, self._drive_id, core, end, self.services.observer, error)
+        return report_end(self.spec, self._drive_id, core, end, self.services.observer, error)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from websockets.exceptions import ConnectionClosed
 
@@ -108,6 +108,7 @@ class DriveSession:
         voice_channel: int | None = None,
         config: UpstreamConfig,
         on_event: EventCallback | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> DriveSession:
         """Connect to ``grant.wss_address`` and send Start.
 
@@ -118,6 +119,8 @@ class DriveSession:
             voice_channel: stereo only: 0 mixed, 1 left, 2 right; None leaves the vendor's default.
             config: handshake, keepalive and close timeouts; TLS verification.
             on_event: receives whatever the vendor sends on the connection.
+            on_connected: called once the handshake is done, before Start is sent (what a
+                trace tells apart); it must not raise.
 
         Raises:
             ValueError: an unsupported audio format.
@@ -135,6 +138,8 @@ class DriveSession:
             with contextlib.suppress(Exception):
                 await (await dialing).close()
             raise
+        if on_connected is not None:
+            on_connected()
         session = cls(
             connection,
             grant,
