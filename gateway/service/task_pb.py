@@ -26,6 +26,7 @@ def drive_info(task_id: str, drive: ActiveDrive) -> pb.DriveInfo:
         labels=dict(drive.labels),
         profile=drive.profile,
         replica=drive.replica,
+        billed_ms=drive.billed_ms,
     )
     _set_time(info.started_time, drive.started_at)
     return info

@@ -376,4 +376,5 @@ def active_drive(drive: DriveShell[Any], replica: str = "") -> ActiveDrive:
         sent_ms=round(drive.core.sent_ms),
         speaking=drive.core.speech.started and not drive.core.speech.finished,
         replica=replica,
+        billed_ms=round(drive.core.billed_ms),
     )

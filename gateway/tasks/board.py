@@ -7,13 +7,14 @@ what the others published.
 
 Keys:
 
-* ``dhgw:drives:<replica>``: a hash of the replica's live drives (field: the drive's listing
-  key; value: JSON of :class:`ListedDrive`), rewritten whole every ``refresh_s`` and soon after
-  each change of its drives, with the TTL of a lease (``server.lease_ttl_s``): a replica that
-  dies stops rewriting it, so its drives drop out within that TTL, as its leases lapse. A
-  replica that closes deletes it at once.
-* ``dhgw:drivereplicas``: the set of replicas that have such a hash; a reader drops the ones
-  whose hash lapsed.
+* ``dhgw:drives:<replica>``: the replica's live drives, a JSON array of one object per
+  :class:`ListedDrive` (one string, not a hash of them: a reader parses one string per replica,
+  which is what keeps a read of thousands of drives short), rewritten whole every
+  ``refresh_s`` and soon after each change of its drives, with the TTL of a lease
+  (``server.lease_ttl_s``): a replica that dies stops rewriting it, so its drives drop out
+  within that TTL, as its leases lapse. A replica that closes deletes it at once.
+* ``dhgw:drivereplicas``: the set of replicas that have such a key; a reader drops the ones
+  whose key lapsed.
 
 Every call is bounded by ``timeout_s``; a write that fails is logged and retried at the next
 round (its TTL gives that more than one chance), a read that fails raises.
@@ -46,35 +47,30 @@ _HASH = f"{PREFIX}:drives:"
 _REPLICAS = f"{PREFIX}:drivereplicas"
 #: The shortest time between two writes: a burst of starts and ends is one write.
 MIN_GAP_S = 0.05
-# KEYS: the replica's hash, the replicas' set. ARGV: TTL (ms), the replica, then field, value
-# pairs. Replaces the replica's drives with these (in HSETs of 500 pairs: Lua's ``unpack``
-# has a stack limit).
+# KEYS: the replica's key, the replicas' set. ARGV: TTL (ms), the replica, its drives' JSON
+# ("" for none). Replaces the replica's drives with these.
 _WRITE = """
-redis.call('DEL', KEYS[1])
-if #ARGV < 3 then
+if ARGV[3] == '' then
+  redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[2])
   return 0
 end
-for i = 3, #ARGV, 1000 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS: the replicas' set. ARGV: the hashes' prefix. Returns every replica's drives as
-# {replica, {field, value, ...}, ...} in one snapshot; a replica whose hash lapsed leaves the
-# set.
+# KEYS: the replicas' set. ARGV: the keys' prefix. Returns every replica's drives as
+# {replica, JSON, ...} in one snapshot; a replica whose key lapsed leaves the set.
 _READ = """
 local out = {}
 for _, replica in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local drives = redis.call('HGETALL', ARGV[1] .. replica)
-  if #drives == 0 then
-    redis.call('SREM', KEYS[1], replica)
-  else
+  local drives = redis.call('GET', ARGV[1] .. replica)
+  if drives then
     out[#out + 1] = replica
     out[#out + 1] = drives
+  else
+    redis.call('SREM', KEYS[1], replica)
   end
 end
 return out
@@ -168,10 +164,8 @@ class DriveBoard:
         async with asyncio.timeout(self._timeout_s):
             raw = await cancellable(self._read(keys=[_REPLICAS], args=[_HASH]))
         listed: list[ListedDrive] = []
-        for replica, fields in zip(raw[::2], raw[1::2], strict=True):
-            name = text(replica)
-            pairs = zip(fields[::2], fields[1::2], strict=True)
-            listed += [d for k, v in pairs if (d := _decode(name, text(k), text(v))) is not None]
+        for replica, drives in zip(raw[::2], raw[1::2], strict=True):
+            listed += _decoded(text(replica), drives)
         return listed
 
     async def _publish(self) -> None:
@@ -187,16 +181,16 @@ class DriveBoard:
             await asyncio.sleep(MIN_GAP_S)
 
     async def _write_drives(self, drives: list[ListedDrive]) -> None:
-        args: list[str | int] = [self._ttl_ms, self.replica]
-        for listed in drives:
-            args += [listed.key, _encode(listed)]
+        encoded = json.dumps([_record(d) for d in drives], separators=(",", ":")) if drives else ""
+        args: list[str | int] = [self._ttl_ms, self.replica, encoded]
         async with asyncio.timeout(self._timeout_s):
             await cancellable(self._write(keys=[_HASH + self.replica, _REPLICAS], args=args))
 
 
-def _encode(listed: ListedDrive) -> str:
+def _record(listed: ListedDrive) -> dict[str, Any]:
     drive = listed.drive
-    record = {
+    return {
+        "key": listed.key,
         "task": listed.task_id,
         "id": drive.drive_id,
         "state": drive.state.name,
@@ -205,20 +199,24 @@ def _encode(listed: ListedDrive) -> str:
         "started": drive.started_at,
         "sent": drive.sent_ms,
     }
-    return json.dumps(record, separators=(",", ":"))
 
 
-def _decode(replica: str, key: str, value: str) -> ListedDrive | None:
-    """The drive published as ``value``; None for a record this version cannot read."""
+def _decoded(replica: str, raw: bytes | str) -> list[ListedDrive]:
+    """The drives ``replica`` published as ``raw``; a record this version cannot read is left
+    out (a newer replica's, or a broken one)."""
     try:
-        record = json.loads(value)
+        records = json.loads(raw)
     except ValueError:
-        return None
-    if not isinstance(record, dict):
-        return None
+        return []
+    if not isinstance(records, list):
+        return []
+    return [d for r in records if isinstance(r, dict) and (d := _drive(replica, r)) is not None]
+
+
+def _drive(replica: str, record: dict[str, Any]) -> ListedDrive | None:
     state = DriveState.__members__.get(str(record.get("state")))
-    task_id = record.get("task")
-    if state is None or not isinstance(task_id, str):
+    task_id, key = record.get("task"), record.get("key")
+    if state is None or not isinstance(task_id, str) or not isinstance(key, str):
         return None
     started = record.get("started")
     sent = record.get("sent")
@@ -237,4 +235,6 @@ def _decode(replica: str, key: str, value: str) -> ListedDrive | None:
 def _labels(value: Any) -> Mapping[str, str]:
     if not isinstance(value, dict):
         return {}
+    if all(isinstance(v, str) for v in value.values()):
+        return value  # JSON's keys are strings already: the common case, not copied
     return {str(k): str(v) for k, v in value.items()}

@@ -112,6 +112,8 @@ class ActiveDrive:
         sent_ms: audio sent, when reported.
         speaking: whether the avatar speaks this drive now.
         replica: the id of the replica that runs it ("" when not known).
+        billed_ms: the audio the avatar was driven with so far (``Completed.billed_ms``), when
+            reported.
     """
 
     drive_id: str
@@ -122,6 +124,7 @@ class ActiveDrive:
     sent_ms: int = 0
     speaking: bool = False
     replica: str = ""
+    billed_ms: int = 0
 
 
 @dataclass(slots=True)

@@ -146,6 +146,7 @@ class TaskStore:
             "prof", drive.profile, "labels", json.dumps(dict(drive.labels)),
             "started", "" if drive.started_at is None else repr(drive.started_at),
             "sent", drive.sent_ms, "spk", "1" if drive.speaking else "",
+            "billed", drive.billed_ms,
         ]  # fmt: skip
         args: list[str | int] = [self._drive_ms, token, "1" if claim else "", *fields]
         async with asyncio.timeout(self._timeout_s):
@@ -237,7 +238,7 @@ def _read_drive(fields: Mapping[str, str]) -> ActiveDrive | None:
         labels = {}
     if not isinstance(labels, dict):
         labels = {}
-    sent = fields.get("sent", "0")
+    sent, billed = fields.get("sent", "0"), fields.get("billed", "0")
     return ActiveDrive(
         drive_id=fields.get("id", ""),
         state=state,
@@ -247,4 +248,5 @@ def _read_drive(fields: Mapping[str, str]) -> ActiveDrive | None:
         sent_ms=int(sent) if sent.isdigit() else 0,
         speaking=fields.get("spk") == "1",
         replica=fields.get("rep", ""),
+        billed_ms=int(billed) if billed.isdigit() else 0,
     )
