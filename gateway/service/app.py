@@ -25,6 +25,7 @@ from gateway.observability.http import MetricsServer
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.observer import NullObserver, Observer
 from gateway.observability.tracer_setup import tracer_from_environ
+from gateway.observability.usage import configured_tenants
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
 from gateway.registry.redis import RedisRegistry
@@ -89,7 +90,12 @@ class GatewayApp:
         self.observer: Observer = NullObserver()
         self._metrics_server: MetricsServer | None = None
         if config.observability.metrics_listen:
-            self.metrics = GatewayMetrics(self._live_counts, load=self.admission.load_now)
+            self.metrics = GatewayMetrics(
+                self._live_counts,
+                load=self.admission.load_now,
+                usage_label_limit=config.observability.usage_label_limit,
+                tenants=configured_tenants(config.auth, config.profiles),
+            )
             self.observer = self.metrics
             self._metrics_server = MetricsServer(self.metrics.registry, self.ready)
         self.tracer = tracer_from_environ(os.environ, default_profile=config.default_profile)
