@@ -198,6 +198,7 @@ def _record(listed: ListedDrive) -> dict[str, Any]:
         "labels": dict(drive.labels),
         "started": drive.started_at,
         "sent": drive.sent_ms,
+        "billed": drive.billed_ms,
     }
 
 
@@ -218,8 +219,7 @@ def _drive(replica: str, record: dict[str, Any]) -> ListedDrive | None:
     task_id, key = record.get("task"), record.get("key")
     if state is None or not isinstance(task_id, str) or not isinstance(key, str):
         return None
-    started = record.get("started")
-    sent = record.get("sent")
+    started, sent, billed = record.get("started"), record.get("sent"), record.get("billed")
     drive = ActiveDrive(
         drive_id=str(record.get("id", "")),
         state=state,
@@ -228,6 +228,7 @@ def _drive(replica: str, record: dict[str, Any]) -> ListedDrive | None:
         started_at=float(started) if isinstance(started, int | float) else None,
         sent_ms=sent if isinstance(sent, int) else 0,
         replica=replica,
+        billed_ms=billed if isinstance(billed, int) else 0,  # 0 from an older replica
     )
     return ListedDrive(task_id, key, drive)
 
