@@ -309,19 +309,50 @@ class DriveGatewayClient:
         """
         return (await self.stop(task_id, profile=profile)).drive_id
 
-    async def list_drives(self, task_id: str = "") -> list[pb.DriveInfo]:
-        """The gateway's active and queued drives.
+    async def list_drives(self, task_id: str = "", *, page_size: int = 0) -> list[pb.DriveInfo]:
+        """Every active and queued drive of the gateway (of every replica sharing its Redis),
+        of ``task_id`` only unless "": all the pages of :meth:`iter_drives`.
 
         Raises:
-            DriveError: the call failed (e.g. UNAUTHENTICATED).
+            DriveError: a call failed (e.g. UNAUTHENTICATED).
         """
+        return [info async for info in self.iter_drives(task_id, page_size=page_size)]
+
+    async def iter_drives(
+        self, task_id: str = "", *, page_size: int = 0
+    ) -> AsyncGenerator[pb.DriveInfo, None]:
+        """The gateway's drives, asked for a page (``page_size`` of them; 0: the gateway's
+        default, 100) at a time as the iteration goes on. Ordered by task id; a drive that
+        lives through the whole iteration comes exactly once.
+
+        Raises:
+            DriveError: a call failed (INVALID_ARGUMENT / BAD_PAGE_SIZE for a negative
+                ``page_size``).
+        """
+        token = ""
+        while True:
+            page = await self.list_drives_page(task_id, page_size=page_size, page_token=token)
+            for info in page.drives:
+                yield info
+            if not page.next_page_token or page.next_page_token == token:
+                return
+            token = page.next_page_token
+
+    async def list_drives_page(
+        self, task_id: str = "", *, page_size: int = 0, page_token: str = ""
+    ) -> pb.ListDrivesResponse:
+        """One page of ListDrives: its ``drives`` and the ``next_page_token`` to pass as
+        ``page_token`` for the next ("" after the last page).
+
+        Raises:
+            DriveError: the call failed (e.g. INVALID_ARGUMENT / BAD_PAGE_TOKEN for a token
+                not handed out for this ``task_id``).
+        """
+        request = pb.ListDrivesRequest(task_id=task_id, page_size=page_size, page_token=page_token)
         try:
-            response = await self._stub.ListDrives(
-                pb.ListDrivesRequest(task_id=task_id), metadata=self._metadata
-            )
+            return await self._stub.ListDrives(request, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
             raise DriveError.from_rpc_error(error) from None
-        return list(response.drives)
 
     async def capabilities(self) -> pb.Capabilities:
         """What the gateway accepts.
