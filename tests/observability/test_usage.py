@@ -2,16 +2,20 @@
 two credentials profiles: each drive is counted under its key's name and its profile (audio
 driven within a frame of what the simulator received, speech by source, errors by reason),
 the label cap folds later pairs into ``other``, ``Completed.billed_ms`` is the audio driven,
-and ``dh-gateway usage`` prints the table from a live ``/metrics``.
+``dh-gateway usage`` prints the table from a live ``/metrics``, and the PromQL that
+docs/operations.md gives for seconds per tenant per day adds up a day (``promtool test rules``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from dhgateway.v1 import gateway_pb2 as pb
@@ -183,7 +187,10 @@ async def test_list_drives_and_get_task_say_what_a_live_drive_was_billed() -> No
         stream = alice.drive("a-live", held_audio(release))
         drive_id = await started(stream)
         async with asyncio.timeout(10):  # the 200 ms go out at once (inside the pacing lead)
-            while (listed := await alice.list_drives("a-live"))[0].sent_ms < 200:
+            while True:  # what ListDrives says is what is waited for
+                listed = await alice.list_drives("a-live")
+                if listed[0].sent_ms >= 200:
+                    break
                 await asyncio.sleep(0.02)
         task = await alice.get_task("a-live")
         release.set()
@@ -225,6 +232,50 @@ def test_the_reserved_names_and_a_negative_cap_are_refused() -> None:
         GatewayConfig(profiles={**base.profiles, "other": base.profiles["default"]})
     with pytest.raises(ConfigError, match="usage_label_limit"):
         ObservabilityConfig(usage_label_limit=-1)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+PROMQL_TEST = """
+rule_files: [rules.yml]
+tests:
+  - interval: 1m
+    input_series:
+      # A day of alice on two replicas, one restarted at 10:00; other at 0.5 s a minute.
+      - series: 'dhgw_usage_audio_seconds_total{principal="alice",profile="default",instance="a"}'
+        values: '0+2.5x1440'
+      - series: 'dhgw_usage_audio_seconds_total{principal="alice",profile="default",instance="b"}'
+        values: '0+1x600 0+1x839'
+      - series: 'dhgw_usage_audio_seconds_total{principal="other",profile="other",instance="a"}'
+        values: '0+0.5x1440'
+    promql_expr_test:
+      - expr: EXPR
+        eval_time: 1d
+        exp_samples:
+          - labels: '{principal="alice",profile="default"}'
+            value: 5039
+          - labels: '{principal="other",profile="other"}'
+            value: 720
+"""
+
+
+def test_the_documented_promql_sums_a_day_per_tenant(tmp_path: Path) -> None:
+    section = DOCS.read_text().split("### Usage per tenant", 1)[1]
+    expr = section.split("```promql\n", 1)[1].split("\n```", 1)[0].strip()
+    assert expr == "sum by (principal, profile) (increase(dhgw_usage_audio_seconds_total[1d]))"
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed: run `make test` (scripts/system-deps.sh)")
+    (tmp_path / "rules.yml").write_text("groups: []\n")
+    (tmp_path / "test.yml").write_text(PROMQL_TEST.replace("EXPR", expr))
+    result = subprocess.run(
+        [promtool, "test", "rules", "test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 async def dh_gateway(*args: str) -> tuple[int, str, str]:
