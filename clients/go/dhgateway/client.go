@@ -293,13 +293,36 @@ func (c *Client) Stop(ctx context.Context, taskID, profile string, mode pb.StopM
 	return response, nil
 }
 
-// ListDrives lists the gateway's active and queued drives (of taskID; "" for all).
+// ListDrives lists the gateway's active and queued drives (of taskID; "" for all): of every
+// replica sharing its Redis, every page (ListDrivesPage asks for one).
 func (c *Client) ListDrives(ctx context.Context, taskID string) ([]*pb.DriveInfo, error) {
-	response, err := c.rpc.ListDrives(ctx, &pb.ListDrivesRequest{TaskId: taskID})
+	var drives []*pb.DriveInfo
+	token := ""
+	for {
+		page, err := c.ListDrivesPage(ctx, taskID, 0, token)
+		if err != nil {
+			return nil, err
+		}
+		drives = append(drives, page.GetDrives()...)
+		next := page.GetNextPageToken()
+		if next == "" || next == token {
+			return drives, nil
+		}
+		token = next
+	}
+}
+
+// ListDrivesPage asks for one page of ListDrives (pageSize 0: the gateway's 100, at most
+// 1000); pass its NextPageToken as pageToken for the next page ("" after the last).
+func (c *Client) ListDrivesPage(
+	ctx context.Context, taskID string, pageSize int32, pageToken string,
+) (*pb.ListDrivesResponse, error) {
+	request := &pb.ListDrivesRequest{TaskId: taskID, PageSize: pageSize, PageToken: pageToken}
+	response, err := c.rpc.ListDrives(ctx, request)
 	if err != nil {
 		return nil, asError(err)
 	}
-	return response.GetDrives(), nil
+	return response, nil
 }
 
 // Capabilities says which formats, rates and policies the gateway accepts.

@@ -168,13 +168,36 @@ export class GatewayClient {
     }
   }
 
-  /** The gateway's active and queued drives (of `taskId` only, unless ""). */
+  /**
+   * The gateway's active and queued drives (of `taskId` only, unless ""): of every replica
+   * sharing its Redis, every page (`listDrivesPage` asks for one).
+   */
   async listDrives(taskId = "", callOptions: UnaryCallOptions = {}): Promise<DriveInfo[]> {
-    const response = await this.#unary<ListDrivesResponse>(
-      (metadata, options, callback) => this.stub.listDrives({ taskId, pageSize: 0, pageToken: "" }, metadata, options, callback),
+    const drives: DriveInfo[] = [];
+    for (let pageToken = ""; ; ) {
+      const page = await this.listDrivesPage(taskId, { pageToken }, callOptions);
+      drives.push(...page.drives);
+      if (page.nextPageToken === "" || page.nextPageToken === pageToken) {
+        return drives;
+      }
+      pageToken = page.nextPageToken;
+    }
+  }
+
+  /**
+   * One page of ListDrives (`pageSize` 0: the gateway's 100, at most 1000); pass its
+   * `nextPageToken` as `pageToken` for the next page ("" after the last).
+   */
+  listDrivesPage(
+    taskId = "",
+    page: { pageSize?: number; pageToken?: string } = {},
+    callOptions: UnaryCallOptions = {},
+  ): Promise<ListDrivesResponse> {
+    const request = { taskId, pageSize: page.pageSize ?? 0, pageToken: page.pageToken ?? "" };
+    return this.#unary<ListDrivesResponse>(
+      (metadata, options, callback) => this.stub.listDrives(request, metadata, options, callback),
       callOptions,
     );
-    return response.drives;
   }
 
   /** What the gateway accepts. */

@@ -51,6 +51,7 @@ export {
   type DriveInfo,
   DriveState,
   Encoding,
+  type ListDrivesResponse,
   type Mark,
   type MarkPlayed,
   type PlaybackFinished,

@@ -111,13 +111,35 @@ impl Client {
         Ok(self.inner().stop_drive(request).await?.into_inner())
     }
 
-    /// The gateway's active and queued drives (of `task_id`, or all for "").
+    /// The gateway's active and queued drives (of `task_id`, or all for ""): of every replica
+    /// sharing its Redis, every page (`list_drives_page` asks for one).
     pub async fn list_drives(&self, task_id: &str) -> Result<Vec<pb::DriveInfo>, DriveError> {
+        let mut drives = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self.list_drives_page(task_id, 0, &token).await?;
+            drives.extend(page.drives);
+            if page.next_page_token.is_empty() || page.next_page_token == token {
+                return Ok(drives);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// One page of ListDrives (`page_size` 0: the gateway's 100, at most 1000); pass its
+    /// `next_page_token` as `page_token` for the next page ("" after the last).
+    pub async fn list_drives_page(
+        &self,
+        task_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<pb::ListDrivesResponse, DriveError> {
         let request = self.request(pb::ListDrivesRequest {
             task_id: task_id.to_owned(),
-            ..Default::default()
+            page_size,
+            page_token: page_token.to_owned(),
         });
-        Ok(self.inner().list_drives(request).await?.into_inner().drives)
+        Ok(self.inner().list_drives(request).await?.into_inner())
     }
 
     /// What the gateway accepts: encodings, rates, policies, chunk size.

@@ -6,6 +6,7 @@ import io.dhgateway.v1.DriveInfo;
 import io.dhgateway.v1.GetCapabilitiesRequest;
 import io.dhgateway.v1.GetTaskRequest;
 import io.dhgateway.v1.ListDrivesRequest;
+import io.dhgateway.v1.ListDrivesResponse;
 import io.dhgateway.v1.StopDriveRequest;
 import io.dhgateway.v1.StopDriveResponse;
 import io.dhgateway.v1.StopMode;
@@ -19,6 +20,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.AbstractStub;
 import io.grpc.stub.MetadataUtils;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -176,12 +178,37 @@ public final class DriveGatewayClient {
     }
   }
 
-  /** The gateway's active and queued drives ({@code taskId} "" for all tasks). */
+  /**
+   * The gateway's active and queued drives ({@code taskId} "" for all tasks): of every replica
+   * sharing its Redis, every page ({@link #listDrivesPage} asks for one).
+   */
   public List<DriveInfo> listDrives(String taskId) {
+    List<DriveInfo> drives = new ArrayList<>();
+    String token = "";
+    while (true) {
+      ListDrivesResponse page = listDrivesPage(taskId, 0, token);
+      drives.addAll(page.getDrivesList());
+      String next = page.getNextPageToken();
+      if (next.isEmpty() || next.equals(token)) {
+        return List.copyOf(drives);
+      }
+      token = next;
+    }
+  }
+
+  /**
+   * One page of ListDrives ({@code pageSize} 0: the gateway's 100, at most 1000); pass its
+   * {@code getNextPageToken()} as {@code pageToken} for the next page ("" after the last).
+   */
+  public ListDrivesResponse listDrivesPage(String taskId, int pageSize, String pageToken) {
     ListDrivesRequest request =
-        ListDrivesRequest.newBuilder().setTaskId(taskId == null ? "" : taskId).build();
+        ListDrivesRequest.newBuilder()
+            .setTaskId(taskId == null ? "" : taskId)
+            .setPageSize(pageSize)
+            .setPageToken(pageToken == null ? "" : pageToken)
+            .build();
     try {
-      return blocking().listDrives(request).getDrivesList();
+      return blocking().listDrives(request);
     } catch (StatusRuntimeException e) {
       throw DriveException.fromThrowable(e);
     }
