@@ -93,6 +93,11 @@ class GatewayError(Exception):
             "not known" and is left out.
     """
 
+    #: The request field at fault, as a path from the method's request message
+    #: (``config.input.sample_rate_hz``); "" when no one field is. It becomes the status's
+    #: ``google.rpc.BadRequest``.
+    field = ""
+
     def __init__(self, reason: Reason, message: str, **metadata: str) -> None:
         super().__init__(message)
         self.reason = reason
@@ -118,7 +123,16 @@ class ConfigError(GatewayError, ValueError):
 
 
 class InvalidDrive(GatewayError):
-    """The client's stream broke the contract: a bad config, bad audio, a bad order of messages."""
+    """The client's stream broke the contract: a bad config, bad audio, a bad order of messages.
+
+    Args:
+        field: the request field at fault (see :attr:`GatewayError.field`); pass it whenever
+            one field is, so that the client learns which.
+    """
+
+    def __init__(self, reason: Reason, message: str, *, field: str = "", **metadata: str) -> None:
+        super().__init__(reason, message, **metadata)
+        self.field = field
 
 
 class DriveConflict(GatewayError):

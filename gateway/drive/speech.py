@@ -146,6 +146,7 @@ class SpeechTracker:
             raise InvalidDrive(
                 Reason.BAD_MARK,
                 f"a mark's name must be 1 to {MAX_MARK_NAME_BYTES} bytes, got {size}",
+                field="mark.name",
             )
         if self._marks_taken >= MAX_MARKS:
             raise InvalidDrive(Reason.BAD_MARK, f"a drive may carry at most {MAX_MARKS} marks")

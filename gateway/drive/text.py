@@ -44,6 +44,10 @@ RATE_BOUND = 500
 #: The longest timbre id, in UTF-8 bytes.
 MAX_TIMBRE_BYTES = 256
 
+#: The fields of a text drive's config, as paths from the Drive stream's DriveRequest.
+_TEXT = "config.text.text"
+_TIMBRE = "config.text.timbre_id"
+
 _LIVE = frozenset({DriveState.IDLE, DriveState.QUEUED, DriveState.SETTING_UP})
 
 
@@ -55,23 +59,28 @@ def text_request(text: str, timbre_id: str, speech_rate: int, pitch_rate: int) -
             INVALID_CONFIG (a rate out of range, a timbre id above 256 bytes).
     """
     if not text.strip():
-        raise InvalidDrive(Reason.BAD_TEXT, "DriveConfig.text.text is empty: say something")
+        raise InvalidDrive(
+            Reason.BAD_TEXT, "DriveConfig.text.text is empty: say something", field=_TEXT
+        )
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidDrive(
             Reason.BAD_TEXT,
             f"DriveConfig.text.text has {len(text)} characters (code points): "
             f"at most {MAX_TEXT_CHARS}, the vendor's limit",
+            field=_TEXT,
         )
     for name, rate in (("speech_rate", speech_rate), ("pitch_rate", pitch_rate)):
         if not -RATE_BOUND <= rate <= RATE_BOUND:
             raise InvalidDrive(
                 Reason.INVALID_CONFIG,
                 f"DriveConfig.text.{name} must be in [-{RATE_BOUND}, {RATE_BOUND}], got {rate}",
+                field=f"config.text.{name}",
             )
     if len(timbre_id.encode()) > MAX_TIMBRE_BYTES:
         raise InvalidDrive(
             Reason.INVALID_CONFIG,
             f"DriveConfig.text.timbre_id is longer than {MAX_TIMBRE_BYTES} bytes",
+            field=_TIMBRE,
         )
     return TextRequest(
         text=text, timbre_id=timbre_id, speech_rate=speech_rate, pitch_rate=pitch_rate
@@ -90,6 +99,7 @@ def resolve_timbre(request: TextRequest, default_timbre_id: str) -> str:
             Reason.TIMBRE_REQUIRED,
             "a text drive needs a timbre: set DriveConfig.text.timbre_id, or the profile's "
             "default_timbre_id",
+            field=_TIMBRE,
         )
     return timbre
 

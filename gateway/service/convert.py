@@ -60,15 +60,19 @@ MAX_LABEL_KEY_BYTES = 64
 MAX_LABEL_VALUE_BYTES = 256
 #: What ``google.protobuf.Duration`` allows in ``nanos``.
 _MAX_NANOS = 999_999_999
+_QUEUE_TIMEOUT = "config.queue_timeout"
 
 
-def _invalid(message: str) -> InvalidDrive:
-    return InvalidDrive(Reason.INVALID_CONFIG, message)
+def _invalid(message: str, field: str) -> InvalidDrive:
+    """INVALID_CONFIG for the Drive stream's ``field`` (a path from DriveRequest)."""
+    return InvalidDrive(Reason.INVALID_CONFIG, message, field=field)
 
 
 def _check_name(field: str, value: str) -> None:
     if len(value.encode()) > MAX_NAME_BYTES:
-        raise _invalid(f"DriveConfig.{field} is longer than {MAX_NAME_BYTES} bytes")
+        raise _invalid(
+            f"DriveConfig.{field} is longer than {MAX_NAME_BYTES} bytes", f"config.{field}"
+        )
 
 
 def _queue_timeout_s(config: pb.DriveConfig, limits: LimitsConfig) -> float | None:
@@ -79,14 +83,17 @@ def _queue_timeout_s(config: pb.DriveConfig, limits: LimitsConfig) -> float | No
     seconds, nanos = duration.seconds, duration.nanos
     # Not Duration.ToTimedelta(): it raises OverflowError beyond timedelta's range.
     if abs(nanos) > _MAX_NANOS or (seconds > 0 > nanos) or (seconds < 0 < nanos):
-        raise _invalid("queue_timeout is not a valid Duration (nanos out of range or sign)")
+        raise _invalid(
+            "queue_timeout is not a valid Duration (nanos out of range or sign)", _QUEUE_TIMEOUT
+        )
     timeout_s = seconds + nanos / 1e9
     if timeout_s <= 0:
-        raise _invalid("queue_timeout must be positive")
+        raise _invalid("queue_timeout must be positive", _QUEUE_TIMEOUT)
     if timeout_s > limits.max_drive_s:
         raise _invalid(
             f"queue_timeout must be at most {limits.max_drive_s:g} s "
-            "(the gateway's limits.max_drive_s)"
+            "(the gateway's limits.max_drive_s)",
+            _QUEUE_TIMEOUT,
         )
     return timeout_s
 
@@ -95,12 +102,19 @@ def _labels(config: pb.DriveConfig) -> dict[str, str]:
     """The config's labels, within :data:`MAX_LABELS` and the key and value lengths."""
     labels = dict(config.labels)
     if len(labels) > MAX_LABELS:
-        raise _invalid(f"DriveConfig.labels has {len(labels)} labels: at most {MAX_LABELS}")
+        raise _invalid(
+            f"DriveConfig.labels has {len(labels)} labels: at most {MAX_LABELS}", "config.labels"
+        )
     for key, value in labels.items():
         if not 0 < len(key.encode()) <= MAX_LABEL_KEY_BYTES:
-            raise _invalid(f"each label key must be 1 to {MAX_LABEL_KEY_BYTES} bytes")
+            raise _invalid(
+                f"each label key must be 1 to {MAX_LABEL_KEY_BYTES} bytes", "config.labels"
+            )
         if len(value.encode()) > MAX_LABEL_VALUE_BYTES:
-            raise _invalid(f"each label value must be at most {MAX_LABEL_VALUE_BYTES} bytes")
+            raise _invalid(
+                f"each label value must be at most {MAX_LABEL_VALUE_BYTES} bytes",
+                "config.labels",
+            )
     return labels
 
 
@@ -109,7 +123,9 @@ def _text(config: pb.DriveConfig) -> TextRequest | None:
     if not config.HasField("text"):
         return None
     if config.HasField("input"):
-        raise _invalid("a text drive carries no audio: DriveConfig.input must be unset")
+        raise _invalid(
+            "a text drive carries no audio: DriveConfig.input must be unset", "config.input"
+        )
     text = config.text
     return text_request(text.text, text.timbre_id, text.speech_rate, text.pitch_rate)
 
@@ -125,7 +141,9 @@ def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
     """
     task_id = config.task_id.strip()
     if not task_id:
-        raise InvalidDrive(Reason.TASK_ID_REQUIRED, "DriveConfig.task_id is required")
+        raise InvalidDrive(
+            Reason.TASK_ID_REQUIRED, "DriveConfig.task_id is required", field="config.task_id"
+        )
     _check_name("task_id", task_id)
     _check_name("profile", config.profile)
     fmt = config.input
@@ -136,6 +154,11 @@ def spec_from_config(config: pb.DriveConfig, limits: LimitsConfig) -> DriveSpec:
         raise InvalidDrive(
             Reason.UNSUPPORTED_FORMAT,
             "unknown enum value in DriveConfig (encoding, voice_channel or on_conflict)",
+            field="config.input.encoding"
+            if encoding is None
+            else "config.input.voice_channel"
+            if voice is None
+            else "config.on_conflict",
         )
     wav = encoding is Encoding.WAV
     queue_timeout_s = _queue_timeout_s(config, limits)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dhgateway.v1 import gateway_pb2 as pb
-from redis.exceptions import RedisError
 
+from gateway import redis_extra
 from gateway.errors import InvalidDrive, Reason, SharedStateUnavailable
 from gateway.service.drive_shell import DriveShell
 from gateway.service.task_pb import drive_info
@@ -117,7 +117,7 @@ class DriveList:
             return here
         try:
             published = await self.board.read()
-        except (RedisError, TimeoutError, OSError) as exc:
+        except (redis_extra.RedisError, TimeoutError, OSError) as exc:
             raise SharedStateUnavailable("listing the replicas' drives") from exc
         return here + [d for d in published if d.drive.replica != self.replica]
 
@@ -130,7 +130,9 @@ def page_size(requested: int) -> int:
     """
     if requested < 0:
         raise InvalidDrive(
-            Reason.BAD_PAGE_SIZE, f"ListDrivesRequest.page_size {requested} is negative"
+            Reason.BAD_PAGE_SIZE,
+            f"ListDrivesRequest.page_size {requested} is negative",
+            field="page_size",
         )
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
@@ -152,6 +154,7 @@ def _place(token: str, task_filter: str) -> tuple[str, str] | None:
     bad = InvalidDrive(
         Reason.BAD_PAGE_TOKEN,
         "ListDrivesRequest.page_token is not a next_page_token of ListDrives with this task_id",
+        field="page_token",
     )
     if len(token) > MAX_TOKEN_CHARS:
         raise bad

@@ -239,6 +239,14 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
     def _profile(self, profile: str) -> str:
         return profile or self.app.config.default_profile
 
+    def _credentials(self, profile: str, field: str) -> Credentials:
+        """The credentials of ``profile``; its UNKNOWN_PROFILE names the request's ``field``."""
+        try:
+            return self.app.credentials(profile)
+        except InvalidDrive as exc:
+            exc.field = field
+            raise
+
     async def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
         """The caller of a unary call; ends the call UNAUTHENTICATED when there is none."""
         try:
@@ -277,7 +285,7 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
             config = await self._first_config(requests)
             spec = spec_from_config(config, self.app.config.limits)
             principal.check(self._profile(spec.profile), spec.task_id)
-            credentials = self.app.credentials(spec.profile)
+            credentials = self._credentials(spec.profile, "config.profile")
             tenant = Tenant(principal.name, self._profile(spec.profile))
             self.app.tasks.check_drivable(task_key(credentials.app_id, spec.task_id), spec.task_id)
             self.app.admit()
@@ -333,13 +341,17 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         try:
             principal = self.auth.identify(context.invocation_metadata())
             if not request.task_id:
-                raise InvalidDrive(Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required")
+                raise InvalidDrive(
+                    Reason.TASK_ID_REQUIRED, "StopDriveRequest.task_id is required", field="task_id"
+                )
             principal.check(self._profile(request.profile), request.task_id)
-            credentials = self.app.credentials(request.profile)
+            credentials = self._credentials(request.profile, "profile")
             interrupt = _STOP_INTERRUPTS.get(request.mode)
             if interrupt is None:
                 raise InvalidDrive(
-                    Reason.UNKNOWN_STOP_MODE, f"StopDriveRequest.mode {request.mode} is not known"
+                    Reason.UNKNOWN_STOP_MODE,
+                    f"StopDriveRequest.mode {request.mode} is not known",
+                    field="mode",
                 )
             # Whichever replica runs the drive ends it. The answer comes once the drive let go
             # of the task (its Stop sent, its WebSocket closed), so a caller can speak again
@@ -390,9 +402,9 @@ class DriveGatewayServicer(pb_grpc.DriveGatewayServicer):
         try:
             principal = self.auth.identify(context.invocation_metadata())
             if not task_id:
-                raise InvalidDrive(Reason.TASK_ID_REQUIRED, "task_id is required")
+                raise InvalidDrive(Reason.TASK_ID_REQUIRED, "task_id is required", field="task_id")
             principal.check(self._profile(profile), task_id)
-            return self.app.credentials(profile)
+            return self._credentials(profile, "profile")
         except GatewayError as exc:
             await _abort(context, to_grpc_status(exc))
             raise AssertionError("unreachable") from exc  # abort always raises

@@ -2,7 +2,11 @@
 
 Every failure leaves the gateway through :func:`to_rpc_status`: a ``google.rpc.Status`` whose
 details hold one ``google.rpc.ErrorInfo`` (domain ``dhgateway``, the :class:`Reason`, and metadata
-such as task_id, drive_id, upstream_code, upstream_message, upstream_request_id, sent_ms).
+such as task_id, drive_id, upstream_code, upstream_message, upstream_request_id, sent_ms); a
+``google.rpc.RetryInfo`` when a retry is the answer (:data:`RETRY_AFTER_MS`); and a
+``google.rpc.BadRequest`` when one request field is at fault (:attr:`GatewayError.field`).
+``protos/dhgateway/v1/error_reason.proto`` documents both tables to clients;
+``tests/service/test_error_reasons.py`` keeps them equal.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ import asyncio
 from collections.abc import Mapping
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gateway.errors import GatewayError, Reason
+from gateway.errors import GatewayError, Reason, UpstreamUnreachable
 
 DOMAIN = "dhgateway"
 
@@ -68,17 +72,63 @@ STATUS_OF: Mapping[Reason, grpc.StatusCode] = {
 }
 
 
+#: The reasons a retry is the answer to, and how long to wait first (ms) unless the error says
+#: (its metadata ``retry_after_ms``). A floor: the caller backs off exponentially from it.
+RETRY_AFTER_MS: Mapping[Reason, int] = {
+    # A drive slot frees when a drive ends; drives last seconds.
+    Reason.GATEWAY_BUSY: 1000,
+    # The load gauge's window (the gate says so in the metadata).
+    Reason.GATEWAY_OVERLOADED: 1000,
+    # Long enough for the endpoint to leave the load balancer; another replica may take it.
+    Reason.DRAINING: 500,
+    # Redis reconnects within the client's own backoff (at most about a second).
+    Reason.SHARED_STATE_UNAVAILABLE: 1000,
+    # The vendor's limits are per second, and the gateway already waited its budget out.
+    Reason.UPSTREAM_RATE_LIMITED: 1000,
+    Reason.UPSTREAM_CONCURRENCY: 1000,
+    # The gateway already retried for its retry_budget_s: give the vendor a moment more.
+    Reason.UPSTREAM_UNREACHABLE: 1000,
+}
+RETRY_AFTER_KEY = "retry_after_ms"
+
+
+def retry_after_ms(error: GatewayError) -> int | None:
+    """How long ``error``'s caller should wait before retrying (ms); None: a retry cannot help."""
+    default = RETRY_AFTER_MS.get(error.reason)
+    if default is None or (isinstance(error, UpstreamUnreachable) and not error.retryable):
+        return None
+    said = error.metadata.get(RETRY_AFTER_KEY, "")
+    return int(said) if said.isdigit() else default
+
+
+def _packed(detail: message.Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
+
+
 def to_rpc_status(error: GatewayError) -> status_pb2.Status:
-    """The ``google.rpc.Status`` (with its ErrorInfo) that reports ``error`` to a client."""
+    """The ``google.rpc.Status`` (ErrorInfo, RetryInfo, BadRequest) that reports ``error``."""
     code = STATUS_OF[error.reason]
-    info = error_details_pb2.ErrorInfo(
-        reason=error.reason.value,
-        domain=DOMAIN,
-        metadata=error.metadata,
+    metadata = dict(error.metadata)
+    details: list[message.Message] = []
+    if (delay_ms := retry_after_ms(error)) is not None:
+        # ErrorInfo keeps the metadata too: clients read it there from before RetryInfo.
+        metadata[RETRY_AFTER_KEY] = str(delay_ms)
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(delay_ms)
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if error.field:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=error.field, description=error.message, reason=error.reason.value
+        )
+        details.append(error_details_pb2.BadRequest(field_violations=[violation]))
+    info = error_details_pb2.ErrorInfo(reason=error.reason.value, domain=DOMAIN, metadata=metadata)
+    return status_pb2.Status(
+        code=code.value[0],
+        message=error.message,
+        details=[_packed(d) for d in [info, *details]],
     )
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    return status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
 
 
 def to_grpc_status(error: GatewayError) -> grpc.Status:

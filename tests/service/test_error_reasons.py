@@ -15,7 +15,7 @@ from pathlib import Path
 from dhgateway.v1 import error_reason_pb2
 
 from gateway.errors import Reason
-from gateway.service.status import STATUS_OF
+from gateway.service.status import RETRY_AFTER_MS, STATUS_OF
 
 PROTO = Path(__file__).resolve().parents[2] / "protos" / "dhgateway" / "v1" / "error_reason.proto"
 UNSPECIFIED = "ERROR_REASON_UNSPECIFIED"
@@ -55,6 +55,11 @@ def test_the_proto_and_the_gateway_list_the_same_reasons() -> None:
 def test_each_reason_comes_with_the_code_the_proto_documents() -> None:
     codes = {name: code for name, (code, _) in documented().items()}
     assert codes == {r.value: STATUS_OF[r].name for r in Reason}
+
+
+def test_the_reasons_to_retry_are_those_the_proto_documents() -> None:
+    retried = {name for name, (_, retry) in documented().items() if retry}
+    assert retried == {r.value for r in RETRY_AFTER_MS}
 
 
 def test_the_zero_value_is_unspecified() -> None:

@@ -275,12 +275,14 @@ class Converter:
                 Reason.BAD_WAV,
                 f"the WAV header says {header.sample_rate_hz} Hz but the config says "
                 f"sample_rate_hz={fmt.sample_rate_hz}; fix one (or set 0 to use the header's)",
+                field="config.input.sample_rate_hz",
             )
         if fmt.channels and fmt.channels != header.channels:
             raise InvalidDrive(
                 Reason.BAD_WAV,
                 f"the WAV header says {header.channels} channel(s) but the config says "
                 f"channels={fmt.channels}; fix one (or set 0 to use the header's)",
+                field="config.input.channels",
             )
         if not rate_supported(header.sample_rate_hz):
             raise InvalidDrive(
@@ -295,7 +297,11 @@ class Converter:
                 f"use 1 (mono) or 2 (stereo)",
             )
         if fmt.keep_stereo and header.channels == 1:
-            raise InvalidDrive(Reason.UNSUPPORTED_FORMAT, f"the WAV is mono: {KEEP_STEREO_MONO}")
+            raise InvalidDrive(
+                Reason.UNSUPPORTED_FORMAT,
+                f"the WAV is mono: {KEEP_STEREO_MONO}",
+                field="config.input.keep_stereo",
+            )
         resolved = replace(fmt, sample_rate_hz=header.sample_rate_hz, channels=header.channels)
         return _Pipeline(
             header.sample_format,

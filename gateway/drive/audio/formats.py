@@ -134,8 +134,9 @@ KEEP_STEREO_MONO = (
 )
 
 
-def _unsupported(message: str) -> InvalidDrive:
-    return InvalidDrive(Reason.UNSUPPORTED_FORMAT, message)
+def _unsupported(message: str, field: str) -> InvalidDrive:
+    """UNSUPPORTED_FORMAT for ``field`` of ``DriveConfig.input`` (or of the config)."""
+    return InvalidDrive(Reason.UNSUPPORTED_FORMAT, message, field=f"config.{field}")
 
 
 def rate_supported(rate_hz: object) -> bool:
@@ -157,28 +158,34 @@ def validate_input(fmt: InputFormat) -> None:
         encoding = Encoding(fmt.encoding)
     except ValueError:
         raise _unsupported(
-            f"encoding {fmt.encoding!r} is not supported: use one of {_ENCODINGS_TEXT}"
+            f"encoding {fmt.encoding!r} is not supported: use one of {_ENCODINGS_TEXT}",
+            "input.encoding",
         ) from None
     try:
         VoiceChannel(fmt.voice_channel)
     except ValueError:
         raise _unsupported(
             f"voice_channel {fmt.voice_channel!r} is not supported: use one of "
-            f"{_VOICE_CHANNELS_TEXT}"
+            f"{_VOICE_CHANNELS_TEXT}",
+            "input.voice_channel",
         ) from None
     from_header = encoding is Encoding.WAV
     rate = fmt.sample_rate_hz
     if not (rate_supported(rate) or (from_header and rate == 0)):
         hint = " (or 0 to take it from the WAV header)" if from_header else ""
-        raise _unsupported(f"sample_rate_hz {rate!r} is not supported: use {RATES_TEXT}{hint}")
+        raise _unsupported(
+            f"sample_rate_hz {rate!r} is not supported: use {RATES_TEXT}{hint}",
+            "input.sample_rate_hz",
+        )
     channels = fmt.channels
     if channels not in SUPPORTED_CHANNELS and not (from_header and channels == 0):
         hint = " (or 0 to take it from the WAV header)" if from_header else ""
         raise _unsupported(
-            f"channels {channels!r} is not supported: use 1 (mono) or 2 (interleaved stereo){hint}"
+            f"channels {channels!r} is not supported: use 1 (mono) or 2 (interleaved stereo){hint}",
+            "input.channels",
         )
     if fmt.keep_stereo and channels == 1:
-        raise _unsupported(KEEP_STEREO_MONO)
+        raise _unsupported(KEEP_STEREO_MONO, "input.keep_stereo")
 
 
 def validate_output_rate(requested_rate_hz: int) -> None:
@@ -186,7 +193,8 @@ def validate_output_rate(requested_rate_hz: int) -> None:
     if requested_rate_hz != 0 and requested_rate_hz not in OUTPUT_RATES_HZ:
         raise _unsupported(
             f"output_sample_rate_hz {requested_rate_hz!r} is not supported: the avatar takes "
-            f"16000 or 24000 Hz (or 0 to choose from the input rate)"
+            f"16000 or 24000 Hz (or 0 to choose from the input rate)",
+            "output_sample_rate_hz",
         )
 
 
