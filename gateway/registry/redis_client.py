@@ -2,7 +2,8 @@
 
 :func:`shared_client` makes the client (registry and request rate) with bounded timeouts;
 :func:`answering` turns Redis's failures into the gateway's UNAVAILABLE; :func:`end_tasks`
-ends the registry's background tasks for good, whatever redis-py swallowed.
+ends the registry's background tasks for good, whatever redis-py swallowed. Importing this
+module does not import redis-py (:mod:`gateway.redis_extra`); :func:`shared_client` does.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
-
+from gateway import redis_extra
 from gateway.errors import SharedStateUnavailable
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["REDIS_TIMEOUT_S", "answering", "end_tasks", "shared_client", "text"]
 
@@ -24,14 +25,23 @@ __all__ = ["REDIS_TIMEOUT_S", "answering", "end_tasks", "shared_client", "text"]
 #: connection), counts as down: a set-up fails UNAVAILABLE within about 2 s instead of
 #: hanging (redis-py's default is 10 retries). The default of ``server.redis_timeout_s``.
 REDIS_TIMEOUT_S = 1.0
-_RETRY = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
 
 
 def shared_client(url: str, *, timeout_s: float = REDIS_TIMEOUT_S) -> aioredis.Redis:
     """The client for the Redis that replicas share (registry, request rate), with the
-    timeouts above; whoever calls it closes it."""
+    timeouts above; whoever calls it closes it.
+
+    Raises:
+        ConfigError: redis-py is not installed (:func:`gateway.redis_extra.require`).
+    """
+    redis_extra.require()
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
+
+    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
     return aioredis.Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=_RETRY
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=retry
     )
 
 
@@ -40,7 +50,7 @@ def answering(doing: str) -> Iterator[None]:
     """Redis's failures (connection, timeout) as the gateway's error, for the client."""
     try:
         yield
-    except RedisError as exc:
+    except redis_extra.RedisError as exc:
         raise SharedStateUnavailable(doing) from exc
 
 

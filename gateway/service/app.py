@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import redis.asyncio as aioredis
-
+from gateway import redis_extra
 from gateway.admission.gate import AdmissionGate
 from gateway.admission.gauge import LoadGauge
 from gateway.config import Credentials, GatewayConfig
@@ -28,8 +27,6 @@ from gateway.observability.tracer_setup import tracer_from_environ
 from gateway.observability.usage import configured_tenants
 from gateway.registry.base import TaskRegistry
 from gateway.registry.memory import MemoryRegistry
-from gateway.registry.redis import RedisRegistry
-from gateway.registry.redis_client import shared_client
 from gateway.service.callbacks import CallbackRouter
 from gateway.service.drive_list import DriveList, new_replica_id
 from gateway.service.drive_services import DriveServices
@@ -39,8 +36,12 @@ from gateway.service.tasks import TaskService
 from gateway.tasks.board import DriveBoard
 from gateway.tasks.store import TaskStore
 from gateway.upstream import Attempt, RequestLimiter, UpstreamClient
-from gateway.upstream.redis_limiter import RedisRateLimiter
 from gateway.upstream.warmup import ApiWarmer
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from gateway.registry.redis import RedisRegistry
 
 
 class GatewayApp:
@@ -71,6 +72,12 @@ class GatewayApp:
         self.shared_state: SharedStateProbe | None = None
         server = config.server
         if server.redis_url:
+            # Imported here: redis-py is the optional `redis` extra (ConfigError without it).
+            redis_extra.require()
+            from gateway.registry.redis import RedisRegistry
+            from gateway.registry.redis_client import shared_client
+            from gateway.upstream.redis_limiter import RedisRateLimiter
+
             self._redis = shared_client(server.redis_url, timeout_s=server.redis_timeout_s)
             self.shared_state = SharedStateProbe(self._redis.ping)
             limiter = RedisRateLimiter(self._redis, config.upstream.requests_per_second)

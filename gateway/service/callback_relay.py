@@ -48,16 +48,17 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from gateway import redis_extra
 from gateway.callbacks.receiver import Placed
 from gateway.callbacks.verify import Callback, DriveStatus, TaskStatus
 from gateway.redis_calls import cancellable
 from gateway.registry.base import task_key
 from gateway.registry.redis_client import end_tasks, text
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["BROADCAST", "CallbackRelay", "RelayObserver"]
 
@@ -231,7 +232,7 @@ class CallbackRelay:
         mode = "claim" if here else "drive"
         try:
             answer = await self._script(callback, mode, f"{PREFIX}:drive:{callback.drive_id}")
-        except (RedisError, TimeoutError) as exc:
+        except (redis_extra.RedisError, TimeoutError) as exc:
             log.warning("callback relay: Redis did not answer (%s)", type(exc).__name__)
             if not here:
                 return self._counted(callback, "unplaced")
@@ -245,7 +246,7 @@ class CallbackRelay:
         key = f"{PREFIX}:task:{task_key(callback.app_id, callback.task_id)}"
         try:
             answer = await self._script(callback, "task", key)
-        except (RedisError, TimeoutError) as exc:
+        except (redis_extra.RedisError, TimeoutError) as exc:
             log.warning("callback relay: Redis did not answer (%s)", type(exc).__name__)
             self._apply(callback)
             return self._counted(callback, "unplaced")
@@ -270,7 +271,7 @@ class CallbackRelay:
         try:
             async with asyncio.timeout(self._timeout_s):
                 await cancellable(self._redis.delete(_nonce_key(callback)))
-        except (RedisError, TimeoutError):
+        except (redis_extra.RedisError, TimeoutError):
             pass  # its retry is then a duplicate: answered 200, which the vendor takes as done
 
     def _counted(self, callback: Callback, outcome: str) -> Placed:
@@ -289,7 +290,7 @@ class CallbackRelay:
         try:
             async with asyncio.timeout(self._timeout_s):
                 await self._write_live([drive_id])
-        except (RedisError, TimeoutError) as exc:
+        except (redis_extra.RedisError, TimeoutError) as exc:
             log.warning("callback relay: could not name a drive (%s)", type(exc).__name__)
 
     def drive_ended(self, drive_id: str) -> None:
@@ -315,7 +316,7 @@ class CallbackRelay:
                 pipe.set(f"{PREFIX}:drive:{drive_id}", _ENDED, px=self._ended_ms)
                 pipe.set(f"{PREFIX}:task:{key}", "1", px=self._task_ms)
                 await cancellable(pipe.execute())
-        except (RedisError, TimeoutError) as exc:
+        except (redis_extra.RedisError, TimeoutError) as exc:
             # Its key then still names this replica, which answers from its own memory.
             log.warning("callback relay: could not mark a drive ended (%s)", type(exc).__name__)
 
@@ -329,7 +330,7 @@ class CallbackRelay:
                 async with asyncio.timeout(self._timeout_s):
                     await cancellable(pubsub.subscribe(f"{BROADCAST}:{self.relay_id}", BROADCAST))
                 await self._dispatch(pubsub)
-            except (RedisError, OSError, TimeoutError) as exc:
+            except (redis_extra.RedisError, OSError, TimeoutError) as exc:
                 if self.listening:
                     log.warning(
                         "callback relay lost Redis (%s): subscribing again", type(exc).__name__
@@ -365,7 +366,7 @@ class CallbackRelay:
             try:
                 async with asyncio.timeout(self._timeout_s):
                     await self._write_live(list(self._named))
-            except (RedisError, TimeoutError) as exc:
+            except (redis_extra.RedisError, TimeoutError) as exc:
                 log.warning("callback relay: could not rename drives (%s)", type(exc).__name__)
         self._listening.set()
         self._observer.callback_relay_listening(True)
@@ -412,5 +413,5 @@ async def _closed(pubsub: Any) -> None:
     """Close a subscription, whatever state its connection is in."""
     try:
         await pubsub.aclose()
-    except (RedisError, OSError):
+    except (redis_extra.RedisError, OSError):
         pass  # its connection is gone already

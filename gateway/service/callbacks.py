@@ -25,8 +25,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-
 from gateway.callbacks.receiver import CallbackReceiver, Placed
 from gateway.callbacks.verify import Callback, CallbackVerifier, TaskStatus
 from gateway.config import GatewayConfig
@@ -35,6 +33,8 @@ from gateway.service.callback_naming import NamingRegistry
 from gateway.service.callback_relay import CallbackRelay, RelayObserver
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from gateway.service.drive_shell import DriveShell
 
 log = logging.getLogger("gateway.callbacks")

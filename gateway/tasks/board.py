@@ -28,15 +28,16 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
+from gateway import redis_extra
 from gateway.drive.machine import DriveState
 from gateway.redis_calls import cancellable
 from gateway.registry.redis_client import end_tasks, text
 from gateway.tasks.model import ActiveDrive
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["DriveBoard", "ListedDrive"]
 
@@ -152,7 +153,7 @@ class DriveBoard:
             self._task = None
         try:
             await self._write_drives([])
-        except (RedisError, TimeoutError, OSError) as exc:
+        except (redis_extra.RedisError, TimeoutError, OSError) as exc:
             log.debug("drives not taken off the board: %s", type(exc).__name__)
 
     async def read(self) -> list[ListedDrive]:
@@ -176,7 +177,7 @@ class DriveBoard:
             self._changed.clear()
             try:
                 await self._write_drives(list(self._drives()))
-            except (RedisError, TimeoutError, OSError) as exc:
+            except (redis_extra.RedisError, TimeoutError, OSError) as exc:
                 log.debug("drives not published: %s", type(exc).__name__)
             await asyncio.sleep(MIN_GAP_S)
 

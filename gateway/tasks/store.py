@@ -25,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-
-import redis.asyncio as aioredis
+from typing import TYPE_CHECKING
 
 from gateway.drive.machine import DriveState
 from gateway.redis_calls import cancellable
 from gateway.registry.redis_client import text
 from gateway.tasks.model import ActiveDrive, StatusSource, TaskFacts, TaskStatus, VendorStatus
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["PREFIX", "SharedView", "TaskStore"]
 
