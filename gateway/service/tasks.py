@@ -29,8 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
+from gateway import redis_extra
 from gateway.callbacks.verify import TaskStatus as TaskCallback
 from gateway.config import Credentials
 from gateway.drive.machine import DriveState
@@ -346,7 +345,7 @@ class TaskService:
                 elif drive.state in HOLDING:
                     record = active_drive(drive)
                     await store.put_drive(key, token, record, claim=not facts.speaking_drive_id)
-        except (RedisError, TimeoutError, OSError) as exc:
+        except (redis_extra.RedisError, TimeoutError, OSError) as exc:
             log.debug("task facts not shared: %s", type(exc).__name__)
 
     async def _pull(self, key: str) -> SharedView | None:
@@ -357,7 +356,7 @@ class TaskService:
             return None
         try:
             shared = await self._store.read(key)
-        except (RedisError, TimeoutError, OSError) as exc:
+        except (redis_extra.RedisError, TimeoutError, OSError) as exc:
             log.debug("task facts not read: %s", type(exc).__name__)
             self.book.touch(key)
             return None
