@@ -18,6 +18,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from dhgateway_client import DriveGatewayClient, DriveOptions
+from dhgateway_client.trace_context import with_trace_context
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1 import (
     trace_service_pb2 as otlp,
@@ -292,6 +293,20 @@ async def test_a_malformed_traceparent_starts_a_new_trace(receiver: TraceReceive
         assert span.parent_span_id == b""
         assert span.trace_id != bytes(16)
     assert len({span.trace_id for span in drives}) == len(MALFORMED)  # each a trace of its own
+
+
+def test_the_client_adds_the_current_span_and_leaves_the_callers_own(
+    agent: trace.Tracer,
+) -> None:
+    key = [("authorization", "Bearer k")]
+    assert with_trace_context(key) == key  # no span current: nothing added
+    with agent.start_as_current_span("turn") as turn:
+        ids = turn.get_span_context()
+        added = dict(with_trace_context(key) or ())
+        own = with_trace_context([("traceparent", "00-mine-01")])
+    assert added["authorization"] == "Bearer k"
+    assert added["traceparent"].startswith(f"00-{ids.trace_id:032x}-{ids.span_id:016x}-")
+    assert own == [("traceparent", "00-mine-01")]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 from dhgateway_client.audio import AudioItem, to_request
 from dhgateway_client.config import DriveOptions
 from dhgateway_client.errors import DriveError
+from dhgateway_client.trace_context import with_trace_context
 
 
 def drive(
@@ -26,12 +27,15 @@ def drive(
     ``audio`` yields chunks of audio (``bytes``) and marks (:class:`~dhgateway_client.Mark`);
     it is consumed on gRPC's own thread as the gateway accepts it. The events are those of
     :func:`dhgateway_client.aio.drive`, in the same order. Closing the generator early cancels
-    the drive (the gateway sends the avatar its Stop at once).
+    the drive (the gateway sends the avatar its Stop at once). The current OpenTelemetry span
+    where it is first iterated, if any, is the drive's parent (see
+    :mod:`dhgateway_client.trace_context`).
 
     Raises:
         DriveError: the drive failed; ``reason`` is the gateway's ``ErrorInfo`` reason.
     """
     config = (options or DriveOptions()).to_config(task_id)
+    metadata = with_trace_context(metadata)
 
     def requests() -> Iterator[pb.DriveRequest]:
         yield pb.DriveRequest(config=config)
