@@ -169,6 +169,8 @@ class _StreamListener:
 
     async def queued(self, drive: DriveShell[Any], *, rate_limited: bool, ahead: int) -> None:
         reason = pb.Queued.REASON_RATE_LIMITED if rate_limited else pb.Queued.REASON_TASK_BUSY
+        if not rate_limited:
+            self._tasks.drive_queued(drive)  # it waits for the task, not for the vendor's rate
         self._on_change()
         await self._write(drive, queued=pb.Queued(reason=reason, ahead=ahead))
 

@@ -119,6 +119,10 @@ class TaskService:
 
     # What the drives report (called by the Drive stream's listener).
 
+    def drive_queued(self, drive: DriveShell[Any]) -> None:
+        """``drive`` waits for its task: the task's queue, as other replicas see it, grew."""
+        self._changed(drive.key, drive)
+
     def drive_started(self, drive: DriveShell[Any]) -> None:
         """The vendor granted ``drive``: its task is alive."""
         self.book.granted(drive.key)
@@ -279,7 +283,8 @@ class TaskService:
         queued = sum(d.state is DriveState.QUEUED for d in here)
         if shared is not None:
             active = active or shared.active
-            queued += sum(n for r, n in shared.queued.items() if r != self._token)
+            mine = self._store.replica if self._store is not None else ""
+            queued += sum(n for r, n in shared.queued.items() if r != mine)
         idle_s = credentials.max_idle_time_s
         return task_view(task_id, profile, facts, active=active, queued=queued, max_idle_s=idle_s)
 
@@ -333,10 +338,16 @@ class TaskService:
 
     async def _publish(self, key: str, drive: DriveShell[Any] | None, ended: bool) -> None:
         store = self._store
-        facts = self.book.get(key)
-        if store is None or facts is None:
+        if store is None:
             return
+        facts = self.book.get(key)
         try:
+            # This replica's share of the task's queue, for GetTask on any replica (a drive
+            # queued here may be of a task this replica knows nothing else of).
+            waiting = sum(d.key == key and d.state is DriveState.QUEUED for d in self._drives())
+            await store.put_queued(key, waiting)
+            if facts is None:
+                return
             await store.write_facts(key, facts)
             if drive is not None:
                 token = f"{self._token}:{id(drive)}"

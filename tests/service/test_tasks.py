@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -47,6 +47,20 @@ async def get_task(h: Harness, task_id: str, *, refresh: bool = False) -> pb.Tas
 
 async def drain(stream: AsyncIterator[pb.DriveEvent]) -> list[pb.DriveEvent]:
     return [event async for event in stream]
+
+
+async def watch_until(h: Harness, task_id: str, done: Callable[[pb.TaskInfo], bool]) -> pb.TaskInfo:
+    """The first TaskInfo of ``h``'s WatchTask that is ``done`` (within 5 s): how a replica
+    waits for what another wrote to Redis."""
+    watch = stub(h).WatchTask(pb.WatchTaskRequest(task_id=task_id), timeout=10)
+    try:
+        async with asyncio.timeout(5):
+            async for info in watch:
+                if done(info):
+                    return info
+    finally:
+        watch.cancel()
+    raise AssertionError(f"the watch of {task_id} ended first")
 
 
 @pytest.mark.asyncio
@@ -175,12 +189,7 @@ async def test_any_replica_answers_for_a_drive_another_runs(redis_url: str) -> N
                     break
         drive_id = event.drive_id
         # Shared through a Redis write A makes as it tells its client: B sees it a moment later.
-        speaking = stub(b).WatchTask(pb.WatchTaskRequest(task_id="task-life-7"), timeout=10)
-        async with asyncio.timeout(5):
-            async for info in speaking:
-                if info.speaking:
-                    break
-        speaking.cancel()
+        info = await watch_until(b, "task-life-7", lambda info: info.speaking)
         assert info.active_drive.drive_id == drive_id
         assert info.speaking_drive_id == drive_id
         assert info.status == pb.TASK_STATUS_STREAMING
@@ -193,3 +202,18 @@ async def test_any_replica_answers_for_a_drive_another_runs(redis_url: str) -> N
                     break
         watch.cancel()
         assert info.HasField("last_driven_time") and not info.speaking
+
+
+@pytest.mark.asyncio
+async def test_every_replica_counts_the_drives_queued_on_another(redis_url: str) -> None:
+    async with two_replicas(redis_url) as (a, b):
+        holder = a.client.drive("task-life-8", realtime(chunks(pcm(3000), 3200), 100))
+        await started_drive_id(holder)
+        waiting = b.client.drive("task-life-8", [pcm(200)], DriveOptions(on_conflict="QUEUE"))
+        async with asyncio.timeout(10):
+            assert (await anext(waiting)).WhichOneof("event") == "queued"
+        info = await watch_until(a, "task-life-8", lambda info: info.queued_drives == 1)
+        assert info.active_drive.replica == a.app.tasks.replica
+        await holder.aclose()
+        await drain(waiting)  # its turn came: it spoke
+        await watch_until(a, "task-life-8", lambda info: info.queued_drives == 0)
