@@ -22,6 +22,10 @@ OWN_LINES = {
     "stopped": {"drive_id", "played_ms", "interrupted"},
     "error": {"code", "reason", "message", "metadata"},
 }
+#: Keys an ``error`` line has only when its status carries the detail: RetryInfo's delay (an
+#: int64 of ms, so a string) and BadRequest's field violations.
+ERROR_DETAILS = {"retry_delay_ms", "field_violations"}
+_VIOLATION_KEYS = {"field", "description"}
 _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64}
 _INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_SINT32}
 _AS_STRING = {"google.protobuf.Timestamp", "google.protobuf.Duration"}
@@ -75,10 +79,33 @@ def _message_problem(descriptor: Descriptor, body: Any) -> str | None:
     return next((p for p in problems if p), None)
 
 
+def _violation_ok(violation: Any) -> bool:
+    return (
+        isinstance(violation, dict)
+        and set(violation) == _VIOLATION_KEYS
+        and all(isinstance(text, str) for text in violation.values())
+    )
+
+
+def _error_problem(rest: dict[str, Any]) -> str | None:
+    """Why ``rest`` is not an ``error`` line's body (None if it is)."""
+    if not OWN_LINES["error"] <= set(rest) <= OWN_LINES["error"] | ERROR_DETAILS:
+        return f"error has keys {sorted(rest)}"
+    delay = rest.get("retry_delay_ms", "0")
+    if not (isinstance(delay, str) and delay.isdigit()):
+        return f"retry_delay_ms={delay!r}"
+    violations = rest.get("field_violations", [{"field": "", "description": ""}])
+    if not (isinstance(violations, list) and violations and all(map(_violation_ok, violations))):
+        return f"field_violations={violations!r}"
+    return None
+
+
 def line_problem(line: dict[str, Any]) -> str | None:
     """Why ``line`` is not a ``--json`` line of the one schema (None if it is)."""
     kind = line.get("event")
     rest = {k: v for k, v in line.items() if k != "event"}
+    if kind == "error":
+        return _error_problem(rest)
     if kind in OWN_LINES:
         return None if set(rest) == OWN_LINES[kind] else f"{kind} has keys {sorted(rest)}"
     if kind == "task":

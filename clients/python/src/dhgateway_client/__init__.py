@@ -14,7 +14,7 @@ Blocking: :func:`dhgateway_client.sync.drive` with a ``grpc.Channel``.
 from dhgateway_client.aio import Drive, DriveGatewayClient, drive
 from dhgateway_client.audio import AudioItem, Mark
 from dhgateway_client.config import DriveOptions, TextInput
-from dhgateway_client.errors import DriveError
+from dhgateway_client.errors import DriveError, ErrorReason, FieldViolation
 from dhgateway_client.playback import Playback, StopResult
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "DriveError",
     "DriveGatewayClient",
     "DriveOptions",
+    "ErrorReason",
+    "FieldViolation",
     "Mark",
     "Playback",
     "StopResult",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from dhgateway.v1 import gateway_pb2 as pb
@@ -89,14 +90,22 @@ _CLEAR = "\r\x1b[K"
 
 
 def error_json(error: DriveError) -> dict[str, Any]:
-    """A failed call as its ``error`` line."""
-    return {
+    """A failed call as its ``error`` line: ``retry_delay_ms`` (an int64, as a string) and
+    ``field_violations`` only when the status carries them."""
+    line: dict[str, Any] = {
         "event": "error",
         "code": error.code.name,
         "reason": error.reason,
         "message": error.message,
         "metadata": error.metadata,
     }
+    if error.retry_delay is not None:
+        line["retry_delay_ms"] = str(error.retry_delay // timedelta(milliseconds=1))
+    if error.field_violations:
+        line["field_violations"] = [
+            {"field": v.field, "description": v.description} for v in error.field_violations
+        ]
+    return line
 
 
 def show_error(error: DriveError, as_json: bool) -> None:
