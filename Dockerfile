@@ -31,10 +31,11 @@ COPY scripts/build_backend.py scripts/
 COPY gateway/ gateway/
 # The client first: `-C dh-gateway-client=pinned` has the gateway's wheel depend on it by name
 # (scripts/build_backend.py), not on /src/clients/python, which the runtime stage has not, and pip
-# takes the local directory given on the same command line for it. No extras: the dev tools never
-# get here.
+# takes the local directory given on the same command line for it. One extra, redis: the
+# replicas setup (deploy/kubernetes/overlays/replicas) shares tasks through Redis. Not simulator
+# (a test double) nor tracing, and the dev tools never get here.
 RUN pip wheel --no-cache-dir -c constraints.txt --config-settings=dh-gateway-client=pinned \
-    --wheel-dir /wheels ./clients/python .
+    --wheel-dir /wheels ./clients/python '.[redis]'
 
 # ---- runtime: the interpreter, a venv with the runtime dependencies, nothing else.
 FROM python:3.11.14-slim-trixie AS runtime
@@ -61,7 +62,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
        --shell /usr/sbin/nologin dhgw \
     && python -m venv --without-pip "$VIRTUAL_ENV" \
     && pip --python "$VIRTUAL_ENV/bin/python" install --no-cache-dir --no-index \
-       --find-links=/wheels dh-gateway==0.1.0 \
+       --find-links=/wheels 'dh-gateway[redis]==0.1.0' \
     && pip --python "$VIRTUAL_ENV/bin/python" check
 
 # gRPC (DHGW_LISTEN); a plaintext listener serving grpc.health.v1 only (DHGW_HEALTH_LISTEN), for

@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py scripts/build_backend.py clients/python/pyproj
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e clients/python -e integrations/livekit \
-		-e '.[dev,tracing]'
+		-e '.[dev]'
 	touch $(STAMP)
 
 ## Run the main job on the embedded default: simulator + gateway + a real client drive.

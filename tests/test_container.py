@@ -161,12 +161,19 @@ def version() -> str:
 
 
 def dev_requirements() -> list[str]:
-    """The names of the dev extra's packages (``pytest``, ``ruff``, ...)."""
+    """The names of the dev extra's packages (``pytest``, ``ruff``, ...), not the gateway's own
+    extras it names (``dh-gateway[redis,...]``)."""
     project = pyproject()["project"]
     assert isinstance(project, dict)
     extras = project["optional-dependencies"]
     assert isinstance(extras, dict)
-    return [re.split(r"[<>=!~\[; ]", str(req), maxsplit=1)[0] for req in extras["dev"]]
+    names = [re.split(r"[<>=!~\[; ]", str(req), maxsplit=1)[0] for req in extras["dev"]]
+    return [name for name in names if name != project["name"]]
+
+
+#: The gateway's extras the image installs: Redis, for the replicas setup; not the simulator's
+#: TLS (a test double's) nor tracing (docs/operations.md).
+IMAGE_EXTRAS = "[redis]"
 
 
 # --- .dockerignore: Docker's rules (last matching pattern wins; a match on a parent directory
@@ -353,11 +360,12 @@ def test_builder_builds_wheels_of_both_projects_at_the_pinned_versions() -> None
         if command[:2] == ["pip", "wheel"]
     ]
     assert "-c" in words and words[words.index("-c") + 1] == "constraints.txt"
-    projects = [w for w in words if w in (".", "./clients/python", "clients/python")]
+    projects = [w for w in words if w in (f".{IMAGE_EXTRAS}", "./clients/python")]
     assert len(projects) == 2, f"both distributions, client first: {words}"
     # Else the gateway's wheel requires /src/clients/python itself (scripts/build_backend.py).
     assert "--config-settings=dh-gateway-client=pinned" in words, "the client by name, pinned"
-    assert not [w for w in words if "[" in w], "no extras: the dev tools must not be built"
+    extras = [w for w in words if "[" in w]
+    assert extras == [f".{IMAGE_EXTRAS}"], "the image's extras only: never the dev tools"
 
 
 def test_runtime_installs_the_release_and_no_dev_dependency() -> None:
@@ -384,7 +392,7 @@ def test_runtime_installs_the_release_and_no_dev_dependency() -> None:
     requirements = [
         w for i, w in enumerate(words) if not w.startswith("-") and words[i - 1] not in values
     ]
-    assert requirements == [f"dh-gateway=={version()}"], requirements
+    assert requirements == [f"dh-gateway{IMAGE_EXTRAS}=={version()}"], requirements
     assert "--no-index" in words, "install only the builder's wheels, offline"
     assert "--mount=type=bind,from=builder,source=/wheels,target=/wheels" in run.args
 

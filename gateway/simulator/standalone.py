@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from . import tls
 from .app import Simulator
 from .config import SimulatorConfig
 
@@ -160,13 +161,19 @@ def run_standalone(argv: Sequence[str] | None = None, *, prog: str | None = None
     )
     try:
         config = _config(args)
-    except ValueError as exc:
+        if config.tls:
+            tls.require()
+    except (ValueError, ModuleNotFoundError) as exc:
         parser.error(str(exc))
-    # As gateway.loops.run_loop does; the simulator imports nothing from the gateway.
+    # As gateway.loops.run_loop does (asyncio where uvloop is not installed); the simulator
+    # imports nothing from the gateway.
     if args.event_loop == "uvloop":
-        import uvloop
-
-        uvloop.run(_serve(config, args.ca_file))
-    else:
-        asyncio.run(_serve(config, args.ca_file))
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("event loop: uvloop is not installed here, running on asyncio's")
+        else:
+            uvloop.run(_serve(config, args.ca_file))
+            return 0
+    asyncio.run(_serve(config, args.ca_file))
     return 0

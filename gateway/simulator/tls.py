@@ -2,7 +2,8 @@
 
 The vendor's address is an IP literal and its docs tell clients to skip certificate
 verification (zego-api.md §7, §8). The simulator still hands out a CA, so that a client that
-does verify can be tested too.
+does verify can be tested too. trustme is the optional ``simulator`` extra: imported only when
+TLS is made (:func:`require` says whether it can be).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-import trustme
+__all__ = ["INSTALL", "TlsMaterial", "client_ssl_context", "make_tls", "require"]
 
-__all__ = ["TlsMaterial", "client_ssl_context", "make_tls"]
+#: How to install what the simulator's TLS needs.
+INSTALL = "pip install 'dh-gateway[simulator]'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +25,30 @@ class TlsMaterial:
     ca_pem: bytes
 
 
+def require() -> None:
+    """Load trustme; call it where ``--tls`` is asked for, to fail before serving.
+
+    Raises:
+        ModuleNotFoundError: trustme is not installed; the message says how to install it.
+    """
+    try:
+        import trustme  # noqa: F401
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            f"the simulator's TLS needs trustme, which is not installed: {INSTALL}",
+            name="trustme",
+        ) from exc
+
+
 def make_tls(host: str) -> TlsMaterial:
-    """A fresh CA and a certificate for ``127.0.0.1``, ``::1``, ``localhost`` and ``host``."""
+    """A fresh CA and a certificate for ``127.0.0.1``, ``::1``, ``localhost`` and ``host``.
+
+    Raises:
+        ModuleNotFoundError: trustme is not installed (:func:`require`).
+    """
+    require()
+    import trustme
+
     ca = trustme.CA()
     names = ["127.0.0.1", "::1", "localhost"]
     if host and host not in names and host not in ("0.0.0.0", "::"):
