@@ -3,16 +3,20 @@ package dhgateway
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
 )
 
 // Domain is the ErrorInfo domain of the gateway's errors.
 const Domain = "dhgateway"
 
-// Error is a failed call: its gRPC status with the gateway's google.rpc.ErrorInfo read out.
+// Error is a failed call: its gRPC status with the gateway's google.rpc details read out
+// (ErrorInfo; RetryInfo where a retry is the answer; BadRequest for a bad request field).
 //
 // It keeps the status (GRPCStatus), so status.FromError and status.Code work on it too.
 type Error struct {
@@ -26,8 +30,30 @@ type Error struct {
 	Domain string
 	// Metadata is the ErrorInfo metadata (holder_drive_id, task_id...); never nil.
 	Metadata map[string]string
+	// RetryInfo is the status's google.rpc.RetryInfo: wait at least its RetryDelay, then retry
+	// (backing off); nil when a retry is not the answer. RetryDelay reads it as a Duration.
+	RetryInfo *errdetails.RetryInfo
+	// FieldViolations are the status's google.rpc.BadRequest field violations: the request
+	// fields at fault (Field is a path such as config.input.sample_rate_hz, Description says
+	// what is accepted); nil when no field is.
+	FieldViolations []*errdetails.BadRequest_FieldViolation
 
 	status *status.Status
+}
+
+// ReasonEnum is Reason as the proto's ErrorReason (its value names are the reasons);
+// ErrorReason_ERROR_REASON_UNSPECIFIED for none, or for a reason newer than this client.
+func (e *Error) ReasonEnum() pb.ErrorReason {
+	return pb.ErrorReason(pb.ErrorReason_value[e.Reason])
+}
+
+// RetryDelay is how long to wait before retrying, and whether a retry is the answer at all
+// (the status carries a RetryInfo).
+func (e *Error) RetryDelay() (time.Duration, bool) {
+	if e.RetryInfo == nil {
+		return 0, false
+	}
+	return e.RetryInfo.GetRetryDelay().AsDuration(), true
 }
 
 func (e *Error) Error() string {
@@ -54,8 +80,15 @@ func FromError(err error) (e *Error, ok bool) {
 	e = &Error{Code: st.Code(), Message: st.Message(), Metadata: map[string]string{}, status: st}
 	var found *errdetails.ErrorInfo
 	for _, detail := range st.Details() {
-		if info, isInfo := detail.(*errdetails.ErrorInfo); isInfo && (found == nil || info.GetDomain() == Domain) {
-			found = info
+		switch detail := detail.(type) {
+		case *errdetails.ErrorInfo:
+			if found == nil || detail.GetDomain() == Domain {
+				found = detail
+			}
+		case *errdetails.RetryInfo:
+			e.RetryInfo = detail
+		case *errdetails.BadRequest:
+			e.FieldViolations = append(e.FieldViolations, detail.GetFieldViolations()...)
 		}
 	}
 	if found != nil {

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
 )
 
 func withInfo(t *testing.T, code codes.Code, message string, infos ...*errdetails.ErrorInfo) error {
@@ -95,6 +99,64 @@ func TestCodeName(t *testing.T) {
 	} {
 		if got := CodeName(code); got != want {
 			t.Errorf("CodeName(%v) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+func TestFromErrorReadsRetryInfoAndTheReasonEnum(t *testing.T) {
+	st, err := status.New(codes.ResourceExhausted, "full").WithDetails(
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)},
+		&errdetails.ErrorInfo{Reason: "GATEWAY_BUSY", Domain: Domain, Metadata: map[string]string{"retry_after_ms": "1500"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := FromError(st.Err())
+	if got := e.ReasonEnum(); got != pb.ErrorReason_GATEWAY_BUSY {
+		t.Errorf("ReasonEnum() = %v, want GATEWAY_BUSY", got)
+	}
+	if delay, ok := e.RetryDelay(); !ok || delay != 1500*time.Millisecond {
+		t.Errorf("RetryDelay() = %v, %v", delay, ok)
+	}
+	if e.FieldViolations != nil {
+		t.Errorf("FieldViolations = %v, want none", e.FieldViolations)
+	}
+}
+
+func TestFromErrorReadsFieldViolations(t *testing.T) {
+	violation := &errdetails.BadRequest_FieldViolation{Field: "config.input.sample_rate_hz", Description: "use 8000 to 48000"}
+	st, err := status.New(codes.InvalidArgument, "bad rate").WithDetails(
+		&errdetails.ErrorInfo{Reason: "UNSUPPORTED_FORMAT", Domain: Domain},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{violation}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := FromError(st.Err())
+	if e.ReasonEnum() != pb.ErrorReason_UNSUPPORTED_FORMAT {
+		t.Errorf("ReasonEnum() = %v", e.ReasonEnum())
+	}
+	if len(e.FieldViolations) != 1 || e.FieldViolations[0].GetField() != "config.input.sample_rate_hz" ||
+		e.FieldViolations[0].GetDescription() != "use 8000 to 48000" {
+		t.Errorf("FieldViolations = %v", e.FieldViolations)
+	}
+	if _, ok := e.RetryDelay(); ok {
+		t.Error("RetryDelay: a bad config is no reason to retry")
+	}
+}
+
+func TestAnUnknownOrMissingReasonIsUnspecified(t *testing.T) {
+	newer, _ := FromError(withInfo(t, codes.Internal, "x", &errdetails.ErrorInfo{Reason: "FROM_THE_FUTURE", Domain: Domain}))
+	bare, _ := FromError(status.Error(codes.Unavailable, "no connection"))
+	for _, e := range []*Error{newer, bare} {
+		if e.ReasonEnum() != pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			t.Errorf("%q: ReasonEnum() = %v", e.Reason, e.ReasonEnum())
+		}
+	}
+	// Every reason of the proto reads as itself.
+	for name, number := range pb.ErrorReason_value {
+		if got := (&Error{Reason: name}).ReasonEnum(); int32(got) != number {
+			t.Errorf("%s: ReasonEnum() = %v", name, got)
 		}
 	}
 }

@@ -10,7 +10,11 @@
 //	                                             interrupt; the events that follow end with
 //	                                             playback_finished (interrupted) and completed
 //	{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ..., "metadata": {...}}
-//	                                             when the drive fails (exit 1)
+//	                                             when the drive fails (exit 1); with
+//	                                             "retry_delay_ms": "1000" (RetryInfo) and
+//	                                             "field_violations": [{"field": ...,
+//	                                             "description": ...}] (BadRequest) when the
+//	                                             status carries them
 //
 // The fields are the proto's, by their names, int64 as strings and enums by name (protojson).
 // --mark-every-ms N puts a mark named m<offset_ms> after every N ms of audio (at N, 2N, ... ms,
@@ -34,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -418,14 +423,33 @@ func (p *printer) line(kind string, pairs [][2]any, rawJSON []byte) {
 	io.WriteString(p.w, b.String())
 }
 
-// error prints a failed call as the error line.
+// fieldViolation is one of the error line's field_violations, its keys in the order every
+// dh-drive prints them.
+type fieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+// error prints a failed call as the error line: retry_delay_ms (an int64, as a string) and
+// field_violations only when the status carries them.
 func (p *printer) error(e *dhgateway.Error) {
-	p.line("error", [][2]any{
+	pairs := [][2]any{
 		{"code", dhgateway.CodeName(e.Code)},
 		{"reason", e.Reason},
 		{"message", e.Message},
 		{"metadata", e.Metadata},
-	}, nil)
+	}
+	if delay, ok := e.RetryDelay(); ok {
+		pairs = append(pairs, [2]any{"retry_delay_ms", strconv.FormatInt(delay.Milliseconds(), 10)})
+	}
+	if len(e.FieldViolations) > 0 {
+		violations := make([]fieldViolation, 0, len(e.FieldViolations))
+		for _, v := range e.FieldViolations {
+			violations = append(violations, fieldViolation{v.GetField(), v.GetDescription()})
+		}
+		pairs = append(pairs, [2]any{"field_violations", violations})
+	}
+	p.line("error", pairs, nil)
 }
 
 // said is an event's human name: the avatar's playback as speaking / mark / finished.

@@ -10,6 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dh-gateway/dh-gateway/clients/go/dhgateway"
 	pb "github.com/dh-gateway/dh-gateway/clients/go/dhgatewayv1"
@@ -89,6 +94,26 @@ func TestEventLines(t *testing.T) {
 	p.event(&pb.DriveEvent{DriveId: "d-1", Event: &pb.DriveEvent_Queued{Queued: &pb.Queued{Ahead: 2}}})
 	if got := out.String(); got != "queued     drive_id=d-1 reason=REASON_UNSPECIFIED ahead=2\n" {
 		t.Errorf("text line: %q", got)
+	}
+}
+
+func TestTheErrorLineCarriesRetryDelayAndFieldViolations(t *testing.T) {
+	var out bytes.Buffer
+	p := &printer{w: &out, json: true}
+	p.error(&dhgateway.Error{Code: codes.Unavailable, Reason: "DRAINING", Metadata: map[string]string{},
+		RetryInfo: &errdetails.RetryInfo{RetryDelay: durationpb.New(500 * time.Millisecond)}})
+	p.error(&dhgateway.Error{Code: codes.InvalidArgument, Reason: "UNSUPPORTED_FORMAT", Metadata: map[string]string{},
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "config.input.sample_rate_hz", Description: "use 8000 to 48000", Reason: "X"}}})
+	p.error(&dhgateway.Error{Code: codes.AlreadyExists, Reason: "TASK_BUSY", Metadata: map[string]string{}})
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	want := []string{
+		`{"event":"error","code":"UNAVAILABLE","reason":"DRAINING","message":"","metadata":{},"retry_delay_ms":"500"}`,
+		`{"event":"error","code":"INVALID_ARGUMENT","reason":"UNSUPPORTED_FORMAT","message":"","metadata":{},` +
+			`"field_violations":[{"field":"config.input.sample_rate_hz","description":"use 8000 to 48000"}]}`,
+		`{"event":"error","code":"ALREADY_EXISTS","reason":"TASK_BUSY","message":"","metadata":{}}`,
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("error lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
 
