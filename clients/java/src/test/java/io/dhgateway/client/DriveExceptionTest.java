@@ -4,12 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
+import io.dhgateway.v1.ErrorReason;
 import io.grpc.Status;
 import io.grpc.protobuf.StatusProto;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class DriveExceptionTest {
@@ -39,6 +44,54 @@ class DriveExceptionTest {
     assertEquals(Map.of("holder_drive_id", "d-1", "task_id", "t1"), error.metadata());
     assertTrue(error.is(Status.Code.ALREADY_EXISTS, "TASK_BUSY"));
     assertEquals("ALREADY_EXISTS TASK_BUSY: task t1 is busy", error.getMessage());
+  }
+
+  @Test
+  void readsTheRetryInfoAndTheBadRequestTyped() {
+    BadRequest.FieldViolation violation =
+        BadRequest.FieldViolation.newBuilder()
+            .setField("config.input.sample_rate_hz")
+            .setDescription("use 8000 to 48000")
+            .build();
+    com.google.rpc.Status status =
+        com.google.rpc.Status.newBuilder()
+            .setCode(Code.INVALID_ARGUMENT_VALUE)
+            .setMessage("bad rate")
+            .addDetails(
+                Any.pack(
+                    RetryInfo.newBuilder()
+                        .setRetryDelay(
+                            com.google.protobuf.Duration.newBuilder()
+                                .setSeconds(1)
+                                .setNanos(500_000_000))
+                        .build()))
+            .addDetails(Any.pack(ErrorInfo.newBuilder().setReason("GATEWAY_BUSY").build()))
+            .addDetails(Any.pack(BadRequest.newBuilder().addFieldViolations(violation).build()))
+            .build();
+
+    DriveException error = DriveException.fromThrowable(StatusProto.toStatusRuntimeException(status));
+
+    assertEquals(ErrorReason.GATEWAY_BUSY, error.reasonEnum());
+    assertEquals(Optional.of(Duration.ofMillis(1500)), error.retryDelay());
+    assertEquals(List.of(violation), error.fieldViolations());
+  }
+
+  @Test
+  void anUnknownOrMissingReasonIsUnspecified() {
+    DriveException newer =
+        new DriveException(Status.Code.INTERNAL, "", "FROM_THE_FUTURE", "dhgateway", null, null);
+    assertEquals(ErrorReason.ERROR_REASON_UNSPECIFIED, newer.reasonEnum());
+    DriveException none = new DriveException(Status.Code.UNAVAILABLE, "", "", "", null, null);
+    assertEquals(ErrorReason.ERROR_REASON_UNSPECIFIED, none.reasonEnum());
+    assertEquals(Optional.empty(), none.retryDelay());
+    assertEquals(List.of(), none.fieldViolations());
+    for (ErrorReason reason : ErrorReason.values()) {
+      if (reason != ErrorReason.UNRECOGNIZED) {
+        DriveException named =
+            new DriveException(Status.Code.UNKNOWN, "", reason.name(), "", null, null);
+        assertEquals(reason, named.reasonEnum());
+      }
+    }
   }
 
   @Test

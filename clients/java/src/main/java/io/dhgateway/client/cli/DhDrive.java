@@ -2,6 +2,7 @@ package io.dhgateway.client.cli;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -9,6 +10,7 @@ import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
+import com.google.rpc.BadRequest;
 import io.dhgateway.client.AudioChunks;
 import io.dhgateway.client.Drive;
 import io.dhgateway.client.DriveException;
@@ -51,7 +53,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *       sends the in-stream interrupt; the events that follow end with {@code
  *       playback_finished} ({@code interrupted}) and {@code completed} (exit 0);
  *   <li>{@code {"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
- *       "metadata": {...}}} when the drive fails (exit 1).
+ *       "metadata": {...}}} when the drive fails (exit 1); with {@code "retry_delay_ms"}
+ *       (RetryInfo) and {@code "field_violations"} (BadRequest) when the status carries them.
  * </ul>
  *
  * <p>{@code --text "..."} (with {@code --timbre-id}) speaks a text with the vendor's TTS instead
@@ -291,7 +294,11 @@ public final class DhDrive {
     return line;
   }
 
-  /** {@code {"event": "error", "code": ..., "reason": ..., "message": ..., "metadata": {...}}}. */
+  /**
+   * {@code {"event": "error", "code": ..., "reason": ..., "message": ..., "metadata": {...}}},
+   * with {@code "retry_delay_ms"} (an int64, as a string) and {@code "field_violations": [{"field":
+   * ..., "description": ...}]} only when the status carries them.
+   */
   static JsonObject errorJson(DriveException error) {
     JsonObject line = new JsonObject();
     line.addProperty("event", "error");
@@ -303,6 +310,19 @@ public final class DhDrive {
         .sorted(Map.Entry.comparingByKey())
         .forEach(entry -> metadata.addProperty(entry.getKey(), entry.getValue()));
     line.add("metadata", metadata);
+    error
+        .retryDelay()
+        .ifPresent(delay -> line.addProperty("retry_delay_ms", Long.toString(delay.toMillis())));
+    if (!error.fieldViolations().isEmpty()) {
+      JsonArray violations = new JsonArray();
+      for (BadRequest.FieldViolation violation : error.fieldViolations()) {
+        JsonObject shown = new JsonObject();
+        shown.addProperty("field", violation.getField());
+        shown.addProperty("description", violation.getDescription());
+        violations.add(shown);
+      }
+      line.add("field_violations", violations);
+    }
     return line;
   }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
+import com.google.rpc.BadRequest;
 import io.dhgateway.client.DriveException;
 import io.dhgateway.v1.DriveEvent;
 import io.dhgateway.v1.MarkPlayed;
@@ -15,6 +16,8 @@ import io.dhgateway.v1.PlaybackSource;
 import io.dhgateway.v1.PlaybackStarted;
 import io.dhgateway.v1.Progress;
 import io.grpc.Status;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -193,6 +196,32 @@ class ArgsTest {
     assertEquals("TASK_BUSY", line.get("reason").getAsString());
     assertEquals("busy", line.get("message").getAsString());
     assertEquals("v", line.getAsJsonObject("metadata").get("k").getAsString());
+    assertFalse(line.has("retry_delay_ms") || line.has("field_violations"), line.toString());
+  }
+
+  @Test
+  void errorLinesCarryTheRetryDelayAndTheFieldViolations() {
+    BadRequest.FieldViolation violation =
+        BadRequest.FieldViolation.newBuilder()
+            .setField("config.input.sample_rate_hz")
+            .setDescription("use 8000 to 48000")
+            .setReason("UNSUPPORTED_FORMAT")
+            .build();
+    DriveException error =
+        new DriveException(
+            Status.Code.UNAVAILABLE,
+            "m",
+            "DRAINING",
+            "dhgateway",
+            Map.of(),
+            Duration.ofMillis(500),
+            List.of(violation),
+            null);
+    assertEquals(
+        "{\"event\":\"error\",\"code\":\"UNAVAILABLE\",\"reason\":\"DRAINING\",\"message\":\"m\","
+            + "\"metadata\":{},\"retry_delay_ms\":\"500\",\"field_violations\":[{\"field\":"
+            + "\"config.input.sample_rate_hz\",\"description\":\"use 8000 to 48000\"}]}",
+        DhDrive.errorJson(error).toString());
   }
 
   @Test
