@@ -13,7 +13,9 @@
  *   in-stream interrupt; the events that follow end with `playback_finished` (`interrupted`)
  *   and `completed` (exit 0);
  * - `{"event": "error", "code": "INVALID_ARGUMENT", "reason": ..., "message": ...,
- *   "metadata": {...}}` when the drive fails (exit 1).
+ *   "metadata": {...}}` when the drive fails (exit 1); with `"retry_delay_ms"` (RetryInfo) and
+ *   `"field_violations": [{"field": ..., "description": ...}]` (BadRequest) when the status
+ *   carries them.
  *
  * `--text "..."` (with `--timbre-id`) speaks a text with the vendor's TTS instead of a file;
  * `dh-drive stop`, `get-task` and `watch-task` call the other RPCs (./commands.ts).

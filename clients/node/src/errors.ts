@@ -1,15 +1,28 @@
-/** The error of a failed drive: the gRPC status with its `google.rpc.ErrorInfo` read out. */
+/**
+ * The error of a failed drive: the gRPC status with its `google.rpc` details read out
+ * (`ErrorInfo`; `RetryInfo` where a retry is the answer; `BadRequest` for a bad request field).
+ */
 
 import { Metadata, status as GrpcStatus, type ServiceError, type StatusObject } from "@grpc/grpc-js";
 
-import { ErrorInfo } from "./gen/google/rpc/error_details";
+import { ErrorReason, errorReasonFromJSON } from "./gen/dhgateway/v1/error_reason";
+import { BadRequest, ErrorInfo, RetryInfo } from "./gen/google/rpc/error_details";
 import { Status } from "./gen/google/rpc/status";
+
+export { ErrorReason };
 
 /** The trailer holding the serialized `google.rpc.Status` of a failed call. */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
-const ERROR_INFO_TYPE = "google.rpc.ErrorInfo";
 
-/** What the gateway's `ErrorInfo` says; empty when the status carries none. */
+/** One request field the gateway refused (a `google.rpc.BadRequest` field violation). */
+export interface FieldViolation {
+  /** Its path from the call's request, e.g. `config.input.sample_rate_hz`. */
+  field: string;
+  /** What is wrong and what is accepted. */
+  description: string;
+}
+
+/** What the gateway's status details say; empty when the status carries none. */
 export interface ErrorDetails {
   /** The `ErrorInfo` reason (`TASK_BUSY`, `UNSUPPORTED_FORMAT`...), "" if none. */
   reason: string;
@@ -19,6 +32,16 @@ export interface ErrorDetails {
   metadata: Record<string, string>;
   /** The `google.rpc.Status` message, when the trailer carries one. */
   message?: string;
+  /** The `RetryInfo` delay in milliseconds, when the status carries one. */
+  retryDelayMs?: number;
+  /** The `BadRequest` field violations (empty when none). */
+  fieldViolations: FieldViolation[];
+}
+
+/** `reason` as the proto's `ErrorReason`; `ERROR_REASON_UNSPECIFIED` for "" or a newer one. */
+export function reasonEnum(reason: string): ErrorReason {
+  const value = errorReasonFromJSON(reason);
+  return value === ErrorReason.UNRECOGNIZED ? ErrorReason.ERROR_REASON_UNSPECIFIED : value;
 }
 
 /** The name of a gRPC status code: `ALREADY_EXISTS` for 6. */
@@ -27,11 +50,11 @@ export function codeName(code: number): string {
 }
 
 /**
- * Reads the `ErrorInfo` out of a call's trailing metadata (the `grpc-status-details-bin`
- * trailer, a serialized `google.rpc.Status` whose `details` are `Any`s).
+ * Reads the `ErrorInfo`, `RetryInfo` and `BadRequest` out of a call's trailing metadata (the
+ * `grpc-status-details-bin` trailer, a serialized `google.rpc.Status` whose `details` are `Any`s).
  */
 export function errorDetails(trailers: Metadata | undefined): ErrorDetails {
-  const found: ErrorDetails = { reason: "", domain: "", metadata: {} };
+  const found: ErrorDetails = { reason: "", domain: "", metadata: {}, fieldViolations: [] };
   for (const value of trailers?.get(STATUS_DETAILS_KEY) ?? []) {
     if (typeof value === "string") {
       continue;
@@ -42,11 +65,19 @@ export function errorDetails(trailers: Metadata | undefined): ErrorDetails {
     }
     for (const detail of status.details) {
       // An Any's type URL ends with the full name of the message packed in it.
-      if (detail.typeUrl.slice(detail.typeUrl.lastIndexOf("/") + 1) === ERROR_INFO_TYPE) {
+      const type = detail.typeUrl.slice(detail.typeUrl.lastIndexOf("/") + 1);
+      if (type === "google.rpc.ErrorInfo") {
         const info = ErrorInfo.decode(detail.value);
         found.reason = info.reason;
         found.domain = info.domain;
         found.metadata = { ...info.metadata };
+      } else if (type === "google.rpc.RetryInfo") {
+        const delay = RetryInfo.decode(detail.value).retryDelay;
+        found.retryDelayMs = Math.round((delay?.seconds ?? 0) * 1000 + (delay?.nanos ?? 0) / 1e6);
+      } else if (type === "google.rpc.BadRequest") {
+        for (const violation of BadRequest.decode(detail.value).fieldViolations) {
+          found.fieldViolations.push({ field: violation.field, description: violation.description });
+        }
       }
     }
   }
@@ -68,6 +99,12 @@ export class DriveError extends Error {
   readonly domain: string;
   /** The `ErrorInfo` metadata (task_id, holder_drive_id, upstream_code...). */
   readonly metadata: Record<string, string>;
+  /** The reason as the proto's `ErrorReason`; `ERROR_REASON_UNSPECIFIED` for none or a newer one. */
+  readonly reasonEnum: ErrorReason;
+  /** The `RetryInfo` delay (ms): wait at least this long, then retry; undefined: do not retry. */
+  readonly retryDelayMs: number | undefined;
+  /** The `BadRequest` field violations: the request fields at fault (empty when none). */
+  readonly fieldViolations: readonly FieldViolation[];
   /** The call's trailing metadata. */
   readonly trailers: Metadata;
 
@@ -82,6 +119,9 @@ export class DriveError extends Error {
     this.reason = info.reason;
     this.domain = info.domain;
     this.metadata = info.metadata;
+    this.reasonEnum = reasonEnum(info.reason);
+    this.retryDelayMs = info.retryDelayMs;
+    this.fieldViolations = info.fieldViolations;
     this.trailers = trailers;
   }
 

@@ -25,7 +25,16 @@ export {
   gatewayClientOptions,
 } from "./connection";
 export { type AudioItem, Drive, type DriveCallOptions, drive, openDrive } from "./drive";
-export { codeName, DriveError, type ErrorDetails, errorDetails, STATUS_DETAILS_KEY } from "./errors";
+export {
+  codeName,
+  DriveError,
+  type ErrorDetails,
+  errorDetails,
+  ErrorReason,
+  type FieldViolation,
+  reasonEnum,
+  STATUS_DETAILS_KEY,
+} from "./errors";
 export {
   chunkBytes,
   type DriveOptions,

@@ -51,10 +51,30 @@ export function show(line: Record<string, unknown>, asJson: boolean): void {
   process.stdout.write(`${asJson ? pythonJson(line) : humanLine(line)}\n`);
 }
 
+/**
+ * A failed call as its `error` line: `retry_delay_ms` (an int64, as a string) and
+ * `field_violations` only when the status carries them.
+ */
+export function errorLine(error: DriveError): Record<string, unknown> {
+  const line: Record<string, unknown> = {
+    event: "error",
+    code: error.codeName,
+    reason: error.reason,
+    message: error.details,
+    metadata: error.metadata,
+  };
+  if (error.retryDelayMs !== undefined) {
+    line.retry_delay_ms = String(error.retryDelayMs);
+  }
+  if (error.fieldViolations.length > 0) {
+    line.field_violations = error.fieldViolations.map((v) => ({ field: v.field, description: v.description }));
+  }
+  return line;
+}
+
 /** Prints a failed call as the `error` line. */
 export function showError(error: DriveError, asJson: boolean): void {
-  const line = { event: "error", code: error.codeName, reason: error.reason, message: error.details, metadata: error.metadata };
-  show(line, asJson);
+  show(errorLine(error), asJson);
 }
 
 
