@@ -1,16 +1,31 @@
-//! The error of a failed drive: the gRPC status with its `google.rpc.ErrorInfo` read out.
+//! The error of a failed drive: the gRPC status with its `google.rpc` details read out
+//! (`ErrorInfo`; `RetryInfo` where a retry is the answer; `BadRequest` for a bad field).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
+
+use crate::pb::ErrorReason;
+
+/// One request field the gateway refused (a `google.rpc.BadRequest` field violation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Its path from the call's request, e.g. `config.input.sample_rate_hz`.
+    pub field: String,
+    /// What is wrong and what is accepted.
+    pub description: String,
+}
 
 /// A drive or call ended with a non-OK status.
 ///
 /// `reason` and `metadata` come from the `google.rpc.ErrorInfo` (domain `dhgateway`) that the
 /// gateway puts in the status details (`grpc-status-details-bin`): e.g. `TASK_BUSY` with
-/// `holder_drive_id`, `UNSUPPORTED_FORMAT`, `PREEMPTED`, `IDLE_TIMEOUT`.
+/// `holder_drive_id`, `UNSUPPORTED_FORMAT`, `PREEMPTED`, `IDLE_TIMEOUT`; [`Self::reason_enum`]
+/// is the reason as the proto's [`ErrorReason`]. `retry_delay` comes from the
+/// `google.rpc.RetryInfo`, `field_violations` from the `google.rpc.BadRequest`.
 #[derive(Clone, Debug)]
 pub struct DriveError {
     /// The gRPC status code.
@@ -23,6 +38,11 @@ pub struct DriveError {
     pub domain: String,
     /// The `ErrorInfo` metadata (`task_id`, `drive_id`, `holder_drive_id`...).
     pub metadata: HashMap<String, String>,
+    /// The `RetryInfo` delay: wait at least this long, then retry (backing off); `None` when a
+    /// retry is not the answer.
+    pub retry_delay: Option<Duration>,
+    /// The `BadRequest` field violations: the request fields at fault; empty when none is.
+    pub field_violations: Vec<FieldViolation>,
 }
 
 impl DriveError {
@@ -33,6 +53,19 @@ impl DriveError {
             Some(info) => (info.reason, info.domain, info.metadata),
             None => (String::new(), String::new(), HashMap::new()),
         };
+        let retry_delay = status
+            .get_details_retry_info()
+            .map(|retry| retry.retry_delay.unwrap_or_default());
+        let field_violations = status
+            .get_details_bad_request()
+            .map(|bad| bad.field_violations)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| FieldViolation {
+                field: v.field,
+                description: v.description,
+            })
+            .collect();
         let broken = status.code() != Code::Unavailable && connection_broke(status);
         Self {
             // gRPC's code for a connection that broke (tonic says UNKNOWN "transport error",
@@ -50,7 +83,15 @@ impl DriveError {
             reason,
             domain,
             metadata,
+            retry_delay,
+            field_violations,
         }
+    }
+
+    /// The reason as the proto's [`ErrorReason`] (its value names are the reasons);
+    /// [`ErrorReason::Unspecified`] for none, or for a reason newer than this client.
+    pub fn reason_enum(&self) -> ErrorReason {
+        ErrorReason::from_str_name(&self.reason).unwrap_or(ErrorReason::Unspecified)
     }
 
     /// The code's canonical name, e.g. `ALREADY_EXISTS`.
@@ -156,6 +197,34 @@ mod tests {
         metadata: HashMap<String, String>,
     }
 
+    /// `google.rpc.RetryInfo` and `google.rpc.BadRequest`, as on the wire.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<prost_types::Duration>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Violation {
+        #[prost(string, tag = "1")]
+        field: String,
+        #[prost(string, tag = "2")]
+        description: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct BadRequest {
+        #[prost(message, repeated, tag = "1")]
+        field_violations: Vec<Violation>,
+    }
+
+    fn any(name: &str, message: &impl Message) -> prost_types::Any {
+        prost_types::Any {
+            type_url: format!("type.googleapis.com/google.rpc.{name}"),
+            value: message.encode_to_vec(),
+        }
+    }
+
     fn status_with(code: Code, message: &str, details: Vec<prost_types::Any>) -> Status {
         let body = RpcStatus {
             code: code as i32,
@@ -219,6 +288,72 @@ mod tests {
         assert_eq!(error.code_name(), "INVALID_ARGUMENT");
         assert_eq!(error.reason, "UNSUPPORTED_FORMAT");
         assert!(error.metadata.is_empty());
+    }
+
+    #[test]
+    fn reads_the_retry_delay_and_the_field_violations_typed() {
+        let delay = prost_types::Duration {
+            seconds: 1,
+            nanos: 500_000_000,
+        };
+        let bad = BadRequest {
+            field_violations: vec![Violation {
+                field: "config.input.sample_rate_hz".to_owned(),
+                description: "use 8000 to 48000".to_owned(),
+            }],
+        };
+        let status = status_with(
+            Code::InvalidArgument,
+            "bad rate",
+            vec![
+                any(
+                    "RetryInfo",
+                    &RetryInfo {
+                        retry_delay: Some(delay),
+                    },
+                ),
+                error_info("GATEWAY_BUSY", &[]),
+                any("BadRequest", &bad),
+            ],
+        );
+        let error = DriveError::from_status(&status);
+        assert_eq!(error.reason_enum(), ErrorReason::GatewayBusy);
+        assert_eq!(
+            error.retry_delay,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(
+            error.field_violations,
+            [FieldViolation {
+                field: "config.input.sample_rate_hz".to_owned(),
+                description: "use 8000 to 48000".to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_missing_reason_is_unspecified() {
+        let newer = DriveError::from_status(&status_with(
+            Code::Internal,
+            "x",
+            vec![error_info("FROM_THE_FUTURE", &[])],
+        ));
+        assert_eq!(newer.reason_enum(), ErrorReason::Unspecified);
+        let bare = DriveError::from_status(&Status::unavailable("down"));
+        assert_eq!(bare.reason_enum(), ErrorReason::Unspecified);
+        assert_eq!(bare.retry_delay, None);
+        assert!(bare.field_violations.is_empty());
+        // Every reason of the proto reads as itself.
+        for number in 1.. {
+            let Ok(reason) = ErrorReason::try_from(number) else {
+                break;
+            };
+            let named = DriveError {
+                reason: reason.as_str_name().to_owned(),
+                ..bare.clone()
+            };
+            assert_eq!(named.reason_enum(), reason);
+        }
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! with an API key, each setting else from its `DHGW_*` variable. Dropping the sender half-closes the stream (end of the utterance); the events
 //! end with `Completed` once the avatar has played it all. Dropping the events cancels the
 //! drive (the gateway sends the avatar its Stop at once). A failed drive yields a
-//! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason and
-//! metadata.
+//! [`DriveError`] carrying the gRPC code and the gateway's `google.rpc.ErrorInfo` reason (typed:
+//! [`ErrorReason`]) and metadata, the `RetryInfo` delay and the `BadRequest` field violations.
 //!
 //! ```no_run
 //! # async fn demo(pcm: Vec<Vec<u8>>) -> Result<(), Box<dyn std::error::Error>> {
@@ -65,10 +65,10 @@ pub use proto::dhgateway::v1 as pb;
 pub use client::Client;
 pub use connection::{Connection, ConnectionArgs, ConnectionError, DEFAULT_ADDRESS};
 pub use drive::{AudioSender, DriveClosed, Interrupter};
-pub use error::{code_name, DriveError};
+pub use error::{code_name, DriveError, FieldViolation};
 pub use events::{DriveEvents, Event, EventKind};
 pub use options::{chunk_bytes, sample_width, DriveOptions};
-pub use pb::{ConflictPolicy, Encoding, PlaybackSource, VoiceChannel};
+pub use pb::{ConflictPolicy, Encoding, ErrorReason, PlaybackSource, VoiceChannel};
 pub use tasks::TaskWatch;
 pub use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 pub use tonic::Code;

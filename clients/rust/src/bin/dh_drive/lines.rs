@@ -68,17 +68,31 @@ pub fn event_json(event: &Event) -> Map<String, Value> {
     line(event.name(), fields)
 }
 
-/// A failed call's line: the code's name, the ErrorInfo reason and metadata.
+/// A failed call's line: the code's name, the ErrorInfo reason and metadata; the RetryInfo
+/// delay (`retry_delay_ms`, an int64) and the BadRequest's `field_violations` when present.
 pub fn error_json(error: &DriveError) -> Map<String, Value> {
-    line(
-        "error",
-        vec![
-            ("code", error.code_name().into()),
-            ("reason", error.reason.clone().into()),
-            ("message", error.message.clone().into()),
-            ("metadata", string_map(&error.metadata)),
-        ],
-    )
+    let mut fields = vec![
+        ("code", error.code_name().into()),
+        ("reason", error.reason.clone().into()),
+        ("message", error.message.clone().into()),
+        ("metadata", string_map(&error.metadata)),
+    ];
+    if let Some(delay) = error.retry_delay {
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        fields.push(("retry_delay_ms", int64(ms)));
+    }
+    if !error.field_violations.is_empty() {
+        let violations = error.field_violations.iter().map(|v| {
+            let pairs = [("field", &v.field), ("description", &v.description)];
+            let object: Map<String, Value> = pairs
+                .into_iter()
+                .map(|(k, text)| (k.to_owned(), text.clone().into()))
+                .collect();
+            Value::Object(object)
+        });
+        fields.push(("field_violations", violations.collect()));
+    }
+    line("error", fields)
 }
 
 /// A `map<string, string>` as a JSON object, its keys sorted (as protojson prints it).
@@ -335,10 +349,36 @@ mod tests {
             reason: "TASK_BUSY".into(),
             domain: "dhgateway".into(),
             metadata: [("holder_drive_id".to_owned(), "d-1".to_owned())].into(),
+            retry_delay: None,
+            field_violations: Vec::new(),
         };
         assert_eq!(
             Value::Object(error_json(&error)).to_string(),
             r#"{"event":"error","code":"ALREADY_EXISTS","reason":"TASK_BUSY","message":"busy","metadata":{"holder_drive_id":"d-1"}}"#
+        );
+    }
+
+    #[test]
+    fn errors_print_the_retry_delay_and_the_field_violations_when_present() {
+        let error = DriveError {
+            code: dhgateway_client::Code::Unavailable,
+            message: "m".into(),
+            reason: "DRAINING".into(),
+            domain: "dhgateway".into(),
+            metadata: std::collections::HashMap::new(),
+            retry_delay: Some(std::time::Duration::from_millis(500)),
+            field_violations: vec![dhgateway_client::FieldViolation {
+                field: "config.input.sample_rate_hz".into(),
+                description: "use 8000 to 48000".into(),
+            }],
+        };
+        assert_eq!(
+            Value::Object(error_json(&error)).to_string(),
+            concat!(
+                r#"{"event":"error","code":"UNAVAILABLE","reason":"DRAINING","message":"m","#,
+                r#""metadata":{},"retry_delay_ms":"500","field_violations":[{"field":"#,
+                r#""config.input.sample_rate_hz","description":"use 8000 to 48000"}]}"#
+            )
         );
     }
 
