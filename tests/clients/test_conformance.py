@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.demo import read_wav
+from gateway.errors import Reason
+from gateway.service.status import RETRY_AFTER_MS
 from gateway.testing import Harness
 from tests.clients.conftest import CLIP, RUN_TIMEOUT_S, Run, run_client, wall_of
 from tests.clients.json_lines import assert_one_schema
@@ -126,6 +128,25 @@ async def test_bad_config_is_invalid_argument(client: list[str], harness: Harnes
     assert run.returncode == 1
     assert (run.error["code"], run.error["reason"]) == ("INVALID_ARGUMENT", "UNSUPPORTED_FORMAT")
     assert harness.sim.drives_for_task("conf-bad") == []
+    # The status's BadRequest, printed by every dh-drive: which field, and what is accepted.
+    assert_one_schema(run.lines)
+    assert run.error["field_violations"] == [
+        {"field": "config.input.sample_rate_hz", "description": run.error["message"]}
+    ], run.error
+    assert "retry_delay_ms" not in run.error, run.error
+
+
+@pytest.mark.asyncio
+async def test_a_draining_gateway_says_when_to_retry(client: list[str], harness: Harness) -> None:
+    harness.app.start_draining()
+    run = await run_client(client, harness, "--task", "conf-drain", "--file", str(CLIP))
+    assert run.returncode == 1
+    assert (run.error["code"], run.error["reason"]) == ("UNAVAILABLE", "DRAINING")
+    # The status's RetryInfo, printed by every dh-drive as the int64 ms it is.
+    assert_one_schema(run.lines)
+    delay_ms = str(RETRY_AFTER_MS[Reason.DRAINING])
+    assert run.error["retry_delay_ms"] == run.error["metadata"]["retry_after_ms"] == delay_ms
+    assert "field_violations" not in run.error, run.error
 
 
 @pytest.mark.asyncio
