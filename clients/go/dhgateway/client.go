@@ -169,7 +169,7 @@ func (d *Drive) Interrupt(ctx context.Context) error {
 		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(md, d.md))
 	}
 	_, err := d.client.Stop(ctx, d.taskID, d.profile, pb.StopMode_STOP_MODE_INTERRUPT, d.callOpts...)
-	if e, ok := FromError(err); ok && e.Code == codes.NotFound && e.Reason == "NO_ACTIVE_DRIVE" {
+	if e, ok := FromError(err); ok && e.Code == codes.NotFound && e.ReasonEnum() == pb.ErrorReason_NO_ACTIVE_DRIVE {
 		return nil
 	}
 	return err
@@ -218,7 +218,7 @@ func (d *Drive) Recv() (*pb.DriveEvent, error) {
 		d.ended.Store(true)
 		d.cancel() // the call is over: release its context
 		e, ok := FromError(err)
-		if ok && d.stoppedByUs.Load() && e.Code == codes.Aborted && e.Reason == "STOPPED_BY_REQUEST" {
+		if ok && d.stoppedByUs.Load() && e.Code == codes.Aborted && e.ReasonEnum() == pb.ErrorReason_STOPPED_BY_REQUEST {
 			return nil, io.EOF // our own Interrupt went through StopDrive: the end we asked for
 		}
 		return nil, asError(err)

@@ -12,7 +12,7 @@ import {
   type StatusObject,
 } from "@grpc/grpc-js";
 
-import { DriveError } from "./errors";
+import { DriveError, ErrorReason } from "./errors";
 import {
   type DriveEvent,
   type DriveGatewayClient,
@@ -193,7 +193,7 @@ export class Drive implements AsyncIterable<DriveEvent> {
           return;
         }
         const failure = DriveError.fromServiceError(error);
-        if (failure.reason === "NO_ACTIVE_DRIVE") {
+        if (failure.reasonEnum === ErrorReason.NO_ACTIVE_DRIVE) {
           resolve(); // it ended on its own meanwhile
         } else {
           reject(failure);
@@ -256,7 +256,7 @@ export class Drive implements AsyncIterable<DriveEvent> {
             return;
           }
           const error = DriveError.fromStatus(final);
-          if (this.#stoppedByUs && error.reason === "STOPPED_BY_REQUEST") {
+          if (this.#stoppedByUs && error.reasonEnum === ErrorReason.STOPPED_BY_REQUEST) {
             return; // our own interrupt() went through StopDrive: the end we asked for
           }
           throw error;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::error::DriveError;
-use crate::pb::{self, drive_request};
+use crate::pb::{self, drive_request, ErrorReason};
 
 /// What the two halves of one drive share: how its request half ended, and whether an
 /// interrupt went through StopDrive (then the gateway's ABORTED is the end asked for).
@@ -242,7 +242,8 @@ impl Interrupter {
         } = self.fallback.as_ref();
         match client.stop(task_id, profile, pb::StopMode::Interrupt).await {
             Err(error)
-                if error.code == tonic::Code::NotFound && error.reason == "NO_ACTIVE_DRIVE" =>
+                if error.code == tonic::Code::NotFound
+                    && error.reason_enum() == ErrorReason::NoActiveDrive =>
             {
                 Ok(())
             }

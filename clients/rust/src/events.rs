@@ -12,7 +12,7 @@ use tonic::{CancellationHandle, Code, Status, Streaming};
 
 use crate::drive::{Interrupter, Shared};
 use crate::error::DriveError;
-use crate::pb;
+use crate::pb::{self, ErrorReason};
 
 /// What happened in a drive: `Queued`, `Started`, `Progress`, `PlaybackStarted` (the avatar
 /// began to speak), `MarkPlayed` (it played the audio before a
@@ -120,7 +120,7 @@ impl DriveEvents {
         // Our own interrupt went through StopDrive: the end we asked for.
         if self.shared.stopped_by_us()
             && error.code == Code::Aborted
-            && error.reason == "STOPPED_BY_REQUEST"
+            && error.reason_enum() == ErrorReason::StoppedByRequest
         {
             return self.end();
         }

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Self
 
 import grpc
-from dhgateway.v1 import gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
+from dhgateway.v1 import error_reason_pb2 as reasons, gateway_pb2 as pb, gateway_pb2_grpc as pb_grpc
 
 from dhgateway_client._status_fix import keep_server_status
 from dhgateway_client.audio import AudioItem, to_request
@@ -155,7 +155,7 @@ class Drive:
         try:
             event = await anext(self._events or self._start())
         except DriveError as error:
-            if self._stopped_by_us and error.reason == "STOPPED_BY_REQUEST":
+            if self._stopped_by_us and error.reason_enum == reasons.STOPPED_BY_REQUEST:
                 # Our own interrupt() went through StopDrive: the stream ends as we asked.
                 raise StopAsyncIteration from None
             raise
@@ -192,7 +192,7 @@ class Drive:
             )
         except grpc.aio.AioRpcError as error:
             failure = DriveError.from_rpc_error(error)
-            if failure.reason != "NO_ACTIVE_DRIVE":  # it ended on its own meanwhile
+            if failure.reason_enum != reasons.NO_ACTIVE_DRIVE:  # it ended on its own meanwhile
                 raise failure from None
 
     async def aclose(self) -> None:

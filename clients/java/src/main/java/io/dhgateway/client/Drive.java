@@ -6,6 +6,7 @@ import io.dhgateway.v1.DriveConfig;
 import io.dhgateway.v1.DriveEvent;
 import io.dhgateway.v1.DriveGatewayGrpc;
 import io.dhgateway.v1.DriveRequest;
+import io.dhgateway.v1.ErrorReason;
 import io.dhgateway.v1.Interrupt;
 import io.dhgateway.v1.Mark;
 import io.dhgateway.v1.PlaybackFinished;
@@ -217,7 +218,7 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
     try {
       stopper.accept(config);
     } catch (DriveException e) {
-      if (!e.is(Status.Code.NOT_FOUND, "NO_ACTIVE_DRIVE")) {
+      if (!e.is(Status.Code.NOT_FOUND, ErrorReason.NO_ACTIVE_DRIVE)) {
         throw e;
       }
     }
@@ -467,7 +468,7 @@ public final class Drive implements AutoCloseable, Iterable<DriveEvent> {
     Throwable error = failure;
     if (error != null) {
       DriveException failed = DriveException.fromThrowable(error);
-      if (stoppedByUs && failed.is(Status.Code.ABORTED, "STOPPED_BY_REQUEST")) {
+      if (stoppedByUs && failed.is(Status.Code.ABORTED, ErrorReason.STOPPED_BY_REQUEST)) {
         return null; // our own interrupt() went through StopDrive: the end we asked for
       }
       throw failed;

@@ -187,6 +187,11 @@ public final class DriveException extends RuntimeException {
     return this.code == code && this.reason.equals(reason);
   }
 
+  /** Whether this is {@code code} with the gateway's {@code reason}, typed. */
+  public boolean is(Status.Code code, ErrorReason reason) {
+    return this.code == code && reasonEnum() == reason;
+  }
+
   private static String describe(Status.Code code, String message, String reason) {
     String text = message == null ? "" : message;
     return reason == null || reason.isEmpty()
