@@ -102,5 +102,13 @@ PLUGIN_TURNS ?= 30
 bench-plugins: $(STAMP)
 	$(BIN)/python -m bench.plugin_latency --turns $(PLUGIN_TURNS)
 
+## Measure what OpenTelemetry tracing costs per chunk and per drive: two gateways side by side,
+## tracing on (exporting to a local OTLP receiver) and off, at the same load, TRACING_ROUNDS
+## rounds (default 5; about 3 min). Writes bench/results/tracing-cost.{json,md}.
+.PHONY: bench-tracing
+TRACING_ROUNDS ?= 5
+bench-tracing: $(STAMP)
+	$(BIN)/python -m bench.tracing_cost --rounds $(TRACING_ROUNDS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
