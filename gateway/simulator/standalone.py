@@ -15,9 +15,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import tls
 from .app import Simulator
 from .config import SimulatorConfig
+from .tls import require as require_tls
 
 __all__ = ["build_parser", "run_standalone"]
 
@@ -162,7 +162,7 @@ def run_standalone(argv: Sequence[str] | None = None, *, prog: str | None = None
     try:
         config = _config(args)
         if config.tls:
-            tls.require()
+            require_tls()
     except (ValueError, ModuleNotFoundError) as exc:
         parser.error(str(exc))
     # As gateway.loops.run_loop does (asyncio where uvloop is not installed); the simulator
