@@ -16,7 +16,7 @@
 # CPython); pin it by digest too (python:3.11.14-slim-trixie@sha256:...) for byte-for-byte
 # reproducible builds.
 
-# ---- builder: wheels for both distributions and every runtime dependency, at the pinned versions.
+# ---- builder: wheels for both distributions and every runtime dependency, at the locked versions.
 FROM python:3.11.14-slim-trixie AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -24,18 +24,23 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY constraints.txt ./
+# The runtime dependencies: requirements/runtime.txt (scripts/lock.py), every file checked
+# against its hash, wheels only (nothing is compiled here). It pins the gateway's dependencies,
+# the client's, and one extra's, redis: the replicas setup (deploy/kubernetes/overlays/replicas)
+# shares tasks through Redis. Not the simulator extra (a test double's TLS), nor tracing
+# (docs/operations.md), and the dev tools never get here.
+COPY requirements/runtime.txt /wheels/
+RUN pip download --no-cache-dir --require-hashes --only-binary=:all: --dest /wheels \
+    -r /wheels/runtime.txt
 COPY clients/python/ clients/python/
 COPY pyproject.toml setup.py README.md ./
 COPY scripts/build_backend.py scripts/
 COPY gateway/ gateway/
-# The client first: `-C dh-gateway-client=pinned` has the gateway's wheel depend on it by name
-# (scripts/build_backend.py), not on /src/clients/python, which the runtime stage has not, and pip
-# takes the local directory given on the same command line for it. One extra, redis: the
-# replicas setup (deploy/kubernetes/overlays/replicas) shares tasks through Redis. Not simulator
-# (a test double) nor tracing, and the dev tools never get here.
-RUN pip wheel --no-cache-dir -c constraints.txt --config-settings=dh-gateway-client=pinned \
-    --wheel-dir /wheels ./clients/python '.[redis]'
+# The two distributions of this repository, which no index has, without their dependencies (the
+# lock has them): `-C dh-gateway-client=pinned` has the gateway's wheel depend on the client by
+# name (scripts/build_backend.py), not on /src/clients/python, which the runtime stage has not.
+RUN pip wheel --no-cache-dir --no-deps --config-settings=dh-gateway-client=pinned \
+    --wheel-dir /wheels ./clients/python .
 
 # ---- runtime: the interpreter, a venv with the runtime dependencies, nothing else.
 FROM python:3.11.14-slim-trixie AS runtime
@@ -54,15 +59,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # A fixed, non-root UID/GID (10001) so that Kubernetes' runAsNonRoot can verify it and volume
 # permissions (fsGroup) are predictable. The wheels are bind-mounted from the builder: they are
-# installed (offline, only from them) without being copied into a layer of the image. The venv
-# has no pip or setuptools of its own: the base image's pip installs into it from outside.
+# installed (offline, only from them) without being copied into a layer of the image: the lock's
+# with their hashes checked again, then this repository's two, whose dependencies the lock
+# brought. The venv has no pip or setuptools of its own: the base image's pip installs into it
+# from outside.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     groupadd --system --gid 10001 dhgw \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin dhgw \
     && python -m venv --without-pip "$VIRTUAL_ENV" \
     && pip --python "$VIRTUAL_ENV/bin/python" install --no-cache-dir --no-index \
-       --find-links=/wheels 'dh-gateway[redis]==0.1.0' \
+       --find-links=/wheels --require-hashes -r /wheels/runtime.txt \
+    && pip --python "$VIRTUAL_ENV/bin/python" install --no-cache-dir --no-index --no-deps \
+       --find-links=/wheels dh-gateway-client==0.1.0 dh-gateway==0.1.0 \
     && pip --python "$VIRTUAL_ENV/bin/python" check
 
 # gRPC (DHGW_LISTEN); a plaintext listener serving grpc.health.v1 only (DHGW_HEALTH_LISTEN), for

@@ -54,6 +54,12 @@ fuzz: $(STAMP)
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
+## Rewrite constraints.txt (the dev venv's pins) and requirements/runtime.txt (the image's, with
+## hashes) from pyproject.toml; tests/test_lock.py fails while either is behind it.
+.PHONY: lock
+lock: $(STAMP)
+	$(BIN)/python scripts/lock.py
+
 ## Benchmark the gateway against the direct path and the bare prototype (not part of the
 ## tests; about 25 min); QUICK=1 for < 1 min.
 bench: $(STAMP)

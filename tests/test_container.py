@@ -171,11 +171,6 @@ def dev_requirements() -> list[str]:
     return [name for name in names if name != project["name"]]
 
 
-#: The gateway's extras the image installs: Redis, for the replicas setup; not the simulator's
-#: TLS (a test double's) nor tracing (docs/operations.md).
-IMAGE_EXTRAS = "[redis]"
-
-
 # --- .dockerignore: Docker's rules (last matching pattern wins; a match on a parent directory
 # --- covers what is inside; `!` re-includes; `*` and `?` stay within one path element).
 
@@ -324,7 +319,7 @@ def test_the_build_sees_every_file_setuptools_needs() -> None:
         )
 
     needed = [
-        "constraints.txt",
+        "requirements/runtime.txt",
         "pyproject.toml",
         "setup.py",
         "scripts/build_backend.py",
@@ -352,23 +347,37 @@ def test_other_stage_references_name_earlier_stages() -> None:
     assert found, "the runtime stage takes the builder's wheels"
 
 
-def test_builder_builds_wheels_of_both_projects_at_the_pinned_versions() -> None:
-    (words,) = [
-        command
-        for instruction in builder().all("RUN")
+def pip_commands(stage: Stage, verb: str) -> list[tuple[Instruction, list[str]]]:
+    """The stage's ``pip ... <verb> ...`` commands, each with its RUN."""
+    return [
+        (instruction, command)
+        for instruction in stage.all("RUN")
         for command in shell_commands(instruction)
-        if command[:2] == ["pip", "wheel"]
+        if command[:1] == ["pip"] and verb in command
     ]
-    assert "-c" in words and words[words.index("-c") + 1] == "constraints.txt"
-    projects = [w for w in words if w in (f".{IMAGE_EXTRAS}", "./clients/python")]
-    assert len(projects) == 2, f"both distributions, client first: {words}"
+
+
+def operands(command: list[str], verb: str) -> list[str]:
+    """What ``command`` names after ``verb`` that is neither an option nor an option's value."""
+    words = command[command.index(verb) + 1 :]
+    valued = {"--find-links", "-f", "--python", "--dest", "-d", "--wheel-dir", "-w", "-r", "-c"}
+    return [w for i, w in enumerate(words) if not w.startswith("-") and words[i - 1] not in valued]
+
+
+def test_builder_takes_the_locked_dependencies_by_hash_and_builds_both_projects() -> None:
+    ((_, download),) = pip_commands(builder(), "download")
+    assert "--require-hashes" in download and "--only-binary=:all:" in download
+    assert download[download.index("-r") + 1] == "/wheels/runtime.txt"
+    copies = [split_flags(i.args)[1] for i in builder().all("COPY")]
+    assert ["requirements/runtime.txt", "/wheels/"] in copies, "the lock, beside the wheels"
+    ((_, words),) = pip_commands(builder(), "wheel")
+    assert operands(words, "wheel") == ["./clients/python", "."], "both distributions"
+    assert "--no-deps" in words, "their dependencies are the lock's"
     # Else the gateway's wheel requires /src/clients/python itself (scripts/build_backend.py).
     assert "--config-settings=dh-gateway-client=pinned" in words, "the client by name, pinned"
-    extras = [w for w in words if "[" in w]
-    assert extras == [f".{IMAGE_EXTRAS}"], "the image's extras only: never the dev tools"
 
 
-def test_runtime_installs_the_release_and_no_dev_dependency() -> None:
+def test_runtime_installs_the_lock_by_hash_then_the_release_and_no_dev_dependency() -> None:
     stage = runtime()
     text = " ".join(i.args for i in stage.instructions).lower()
     for name in dev_requirements():
@@ -379,21 +388,17 @@ def test_runtime_installs_the_release_and_no_dev_dependency() -> None:
     assert not [i for i in stage.all("COPY") if "from" not in split_flags(i.args)[0]], (
         "the runtime stage takes nothing from the source tree, only the builder's wheels"
     )
-    installs = [
-        (instruction, command)
-        for instruction in stage.all("RUN")
-        for command in shell_commands(instruction)
-        if command[:1] == ["pip"] and "install" in command
+    (run, locked), (same_run, release) = pip_commands(stage, "install")
+    assert run is same_run
+    assert "--require-hashes" in locked and operands(locked, "install") == []
+    assert locked[locked.index("-r") + 1] == "/wheels/runtime.txt"
+    assert operands(release, "install") == [
+        f"dh-gateway-client=={version()}",
+        f"dh-gateway=={version()}",
     ]
-    assert len(installs) == 1, installs
-    run, command = installs[0]
-    words = command[command.index("install") + 1 :]
-    values = {"--find-links", "-f", "--python"}
-    requirements = [
-        w for i, w in enumerate(words) if not w.startswith("-") and words[i - 1] not in values
-    ]
-    assert requirements == [f"dh-gateway{IMAGE_EXTRAS}=={version()}"], requirements
-    assert "--no-index" in words, "install only the builder's wheels, offline"
+    assert "--no-deps" in release, "the lock brought every dependency"
+    for command in (locked, release):
+        assert "--no-index" in command, "install only the builder's wheels, offline"
     assert "--mount=type=bind,from=builder,source=/wheels,target=/wheels" in run.args
 
 

@@ -5,6 +5,8 @@ does) from a copy of the tree as a clone has it; one fresh venv installs both wh
 ``dh-gateway demo`` (the built-in simulator on loopback), then installs the gateway from the copied
 tree alone, as ``pip install <repo>`` or a git URL does. Slow (the builds, and pip installing the
 runtime dependencies at the pinned versions): one copy, one build, one venv for the module.
+Last, the Dockerfile's own pip commands run here as written (no container engine): the hashed
+lock, offline, then the two wheels.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
+from tests.test_container import shell_commands, split_flags, stages
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints.txt"
@@ -152,6 +157,31 @@ def test_the_gateway_wheel_requires_the_client_by_name(dist: Path, tree: Path) -
     assert not [line for line in requires if "@" in line], requires
 
 
+def test_the_wheel_requires_the_extras_and_uvloop_only_where_they_apply(dist: Path) -> None:
+    with zipfile.ZipFile(wheel(dist, "dh_gateway")) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    requires: dict[str, list[Requirement]] = {}
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:"):
+            requirement = Requirement(line.removeprefix("Requires-Dist:").strip())
+            requires.setdefault(requirement.name, []).append(requirement)
+    for package, extra in (("redis", "redis"), ("trustme", "simulator")):
+        (requirement,) = requires[package]
+        assert requirement.marker is not None, f"{package} is unconditional"
+        assert not requirement.marker.evaluate({"extra": ""}), requirement
+        assert requirement.marker.evaluate({"extra": extra}), requirement
+    (uvloop,) = requires["uvloop"]
+    assert uvloop.marker is not None
+    assert str(uvloop.marker) == (
+        'sys_platform != "win32" and platform_python_implementation == "CPython"'
+    )
+    assert not uvloop.marker.evaluate({"sys_platform": "win32", "extra": ""})
+    assert not uvloop.marker.evaluate({"platform_python_implementation": "PyPy", "extra": ""})
+    (dev,) = requires["dh-gateway"]  # the dev extra names the others
+    assert dev.extras == {"redis", "simulator", "tracing"}
+
+
 def test_the_wheels_install_in_a_fresh_venv_and_run_the_demo(
     dist: Path, venv: Path, work: Path
 ) -> None:
@@ -168,3 +198,40 @@ def test_the_source_tree_alone_installs_and_runs_the_demo(
     (record,) = site.glob("dh_gateway_client-*.dist-info/direct_url.json")
     assert json.loads(record.read_text())["url"] == (tree / "clients" / "python").as_uri()
     assert_demo_runs(venv, work)
+
+
+def test_the_images_pip_commands_install_the_hashed_lock_and_run_the_demo(
+    tree: Path, work: Path
+) -> None:
+    """The Dockerfile's COPYs into /wheels and its pip and venv commands, in order, with /wheels
+    and $VIRTUAL_ENV directories of the test and /src the copied tree."""
+    wheels, image = work / "wheels", work / "image"
+    wheels.mkdir()
+
+    def here(word: str) -> str:
+        return word.replace("$VIRTUAL_ENV", str(image)).replace("/wheels", str(wheels))
+
+    ran: list[list[str]] = []
+    for stage in stages():
+        for instruction in stage.instructions:
+            flags, words = split_flags(instruction.args)
+            if instruction.keyword == "COPY" and words[-1].startswith("/wheels") and not flags:
+                for source in words[:-1]:
+                    shutil.copy(tree / source, wheels)
+            if instruction.keyword != "RUN":
+                continue
+            for command in shell_commands(instruction):
+                if command[:1] == ["pip"] or command[:3] == ["python", "-m", "venv"]:
+                    # The dev venv's interpreter stands for the image's python (3.11 too).
+                    argv = command[1:] if command[0] == "python" else ["-m", *command]
+                    run([sys.executable, *map(here, argv)], INSTALL_TIMEOUT_S, tree)
+                    ran.append(command)
+    verbs = [
+        next(w for w in c if w in ("download", "wheel", "venv", "install", "check")) for c in ran
+    ]
+    assert verbs == ["download", "wheel", "venv", "install", "install", "check"], ran
+    bin_ = image / "bin"
+    imports = "import redis, gateway.service.app; import importlib.util as u; "
+    imports += "print(u.find_spec('trustme'), u.find_spec('pytest'))"
+    assert run([bin_ / "python", "-c", imports], DEMO_TIMEOUT_S, work).strip() == "None None"
+    assert_demo_runs(bin_, work)
