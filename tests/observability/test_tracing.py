@@ -36,6 +36,7 @@ from tests.observability.conftest import observed_gateway
 from tests.observability.test_logging import json_lines, restore_logging
 from tests.service.conftest import chunks, pcm, realtime
 from tests.service.test_interrupt import held_open, rest, until
+from tests.service.test_text_drive import _gateway, _simulator, say
 
 __all__ = ["restore_logging"]  # the fixture, used by name below
 
@@ -268,6 +269,30 @@ async def test_the_waits_for_the_task_and_for_the_rate_limit_are_spans(
     calls = [s for s in receiver.children(limited) if s.name == "DriveByWsStream"]
     waits = [w for c in calls for w in receiver.children(c) if w.name == "rate_limit_wait"]
     assert waits and ms(waits[0]) > 100
+
+
+@pytest.mark.asyncio
+async def test_a_text_drive_traces_its_vendor_call_and_speech(receiver: TraceReceiver) -> None:
+    words = "a text that must not be traced"
+    async with _simulator() as sim, _gateway(sim, callbacks=True) as h:
+        spoken = [e async for e in h.client.drive("t-text", (), say(words))]
+        assert spoken[-1].WhichOneof("event") == "completed"
+        cut = h.client.drive("t-text-cut", (), say("b" * 200))
+        await until(cut, "playback_started", [])
+        await cut.interrupt()
+        assert await rest(cut, []) is None
+        drive = await receiver.drive_span("t-text")
+        interrupted = await receiver.drive_span("t-text-cut")
+    assert (attrs(drive)["dhgw.kind"], attrs(drive)["dhgw.outcome"]) == ("text", "OK")
+    children = {s.name: s for s in receiver.children(drive)}
+    assert set(children) == {"queued", "DriveByText", "speaking"}, sorted(children)
+    assert children["DriveByText"].kind == Span.SPAN_KIND_CLIENT
+    assert attrs(children["DriveByText"])["dhgw.attempts"] == 1
+    assert attrs(children["speaking"])["dhgw.finished_by"] == "vendor"
+    assert not [v for s in receiver.spans for v in attrs(s).values() if words in str(v)]
+    assert [e.name for e in interrupted.events] == ["interrupt"]
+    assert "InterruptDriveTask" in {s.name for s in receiver.children(interrupted)}
+    print("\n" + "\n".join(tree(receiver, drive) + tree(receiver, interrupted)))
 
 
 MALFORMED = (
