@@ -11,7 +11,9 @@ connection here, so one set of variables points them all at a gateway:
 * ``DHGW_TLS_CA_FILE``: PEM roots that verify the gateway (turns TLS on);
 * ``DHGW_TLS_CLIENT_CERT_FILE`` and ``DHGW_TLS_CLIENT_KEY_FILE``: a client certificate for
   mutual TLS (turn TLS on);
-* ``DHGW_TLS_SERVER_NAME``: the name on the gateway's certificate, when not the address's host.
+* ``DHGW_TLS_SERVER_NAME``: the name on the gateway's certificate, when not the address's host;
+* ``TRACEPARENT`` and ``TRACESTATE``: a W3C trace context to join (OpenTelemetry's convention for
+  passing one to a process through its environment), sent with every call.
 
 None of these is one of the gateway's own settings (those say where it *listens*:
 ``DHGW_LISTEN``, ``DHGW_TLS_CERT_FILE``...), so a shell may hold both.
@@ -50,6 +52,8 @@ class Connection:
         cert_file: the client certificate (PEM) for mutual TLS.
         key_file: its private key (PEM).
         server_name: the name to verify the gateway's certificate against ("" = the host).
+        traceparent: a W3C ``traceparent`` to send with every call ("" = none).
+        tracestate: its ``tracestate`` ("" = none).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -61,6 +65,8 @@ class Connection:
     cert_file: str | None = None
     key_file: str | None = None
     server_name: str = ""
+    traceparent: str = ""
+    tracestate: str = ""
 
     @classmethod
     def from_env(
@@ -110,12 +116,20 @@ class Connection:
             cert_file=cert,
             key_file=key,
             server_name=pick(server_name, "DHGW_TLS_SERVER_NAME") or "",
+            traceparent=env.get("TRACEPARENT", "").strip(),
+            tracestate=env.get("TRACESTATE", "").strip(),
         )
 
     @property
     def metadata(self) -> Metadata | None:
-        """The call metadata carrying the API key (None without one)."""
-        return [("authorization", f"Bearer {self.api_key}")] if self.api_key else None
+        """The call metadata: the API key, the trace context (None without either). The
+        gateway ignores a malformed trace context (a new trace), so it is sent as given."""
+        metadata = [("authorization", f"Bearer {self.api_key}")] if self.api_key else []
+        if self.traceparent:
+            metadata.append(("traceparent", self.traceparent))
+            if self.tracestate:
+                metadata.append(("tracestate", self.tracestate))
+        return metadata or None
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         """The channel's TLS credentials (None: plaintext).
