@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -306,8 +307,9 @@ async def test_on_a_terminal_progress_is_one_live_line(harness: Harness) -> None
     command = [sys.executable, "-m", "dhgateway_client.cli", "--addr", harness.address]
     command += ["--task", "tty", "--file", str(CLIP), "--realtime"]
     screen = await asyncio.to_thread(_on_a_terminal, command)
-    assert "\r\x1b[K" in screen and "underruns 0 · speaking" in screen, screen
+    # Underruns are not the point (a loaded machine may have one): the line's shape is.
+    assert "\r\x1b[K" in screen and re.search(r"underruns \d+ · speaking", screen), screen
     assert "progress" not in screen  # no progress line of its own: the live line instead
     last = screen.rsplit("\x1b[K", 1)[-1]  # after the last erase: the end, no status after it
     assert last.startswith("completed ") and "sent " not in last, screen
-    assert "underruns 0 · finished" in screen, screen
+    assert re.search(r"underruns \d+ · finished", screen), screen
