@@ -20,6 +20,8 @@ const DEFAULT_BUFFER_CHUNKS: usize = 8;
 pub struct Client {
     inner: DriveGatewayClient<Channel>,
     authorization: Option<MetadataValue<Ascii>>,
+    /// The `traceparent` and its `tracestate` ("" = none), sent with every call.
+    trace: Vec<(&'static str, MetadataValue<Ascii>)>,
     buffer_chunks: usize,
 }
 
@@ -29,6 +31,7 @@ impl Client {
         Self {
             inner: DriveGatewayClient::new(channel),
             authorization: None,
+            trace: Vec::new(),
             buffer_chunks: DEFAULT_BUFFER_CHUNKS,
         }
     }
@@ -48,6 +51,31 @@ impl Client {
     /// Sends `authorization: Bearer <key>` with every call.
     pub fn with_api_key(mut self, key: &str) -> Result<Self, InvalidMetadataValue> {
         self.authorization = Some(format!("Bearer {key}").try_into()?);
+        Ok(self)
+    }
+
+    /// Sends the W3C trace context `traceparent` (and `tracestate`, only with a traceparent)
+    /// with every call, as given: the gateway's spans of these calls join that trace (a
+    /// malformed one starts a new trace). "" sends none; this replaces the previous one.
+    /// Clones share the connection, so `client.clone().with_trace_context(..)` traces one
+    /// operation.
+    ///
+    /// # Errors
+    ///
+    /// A value cannot be a header value (it holds a control character).
+    pub fn with_trace_context(
+        mut self,
+        traceparent: &str,
+        tracestate: &str,
+    ) -> Result<Self, InvalidMetadataValue> {
+        let mut trace = Vec::new();
+        if !traceparent.is_empty() {
+            trace.push(("traceparent", traceparent.try_into()?));
+            if !tracestate.is_empty() {
+                trace.push(("tracestate", tracestate.try_into()?));
+            }
+        }
+        self.trace = trace;
         Ok(self)
     }
 
@@ -153,13 +181,15 @@ impl Client {
         self.inner.clone()
     }
 
-    /// `message` with the call's metadata (the API key).
+    /// `message` with the call's metadata (the API key, the trace context).
     pub(crate) fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
+        let metadata = request.metadata_mut();
         if let Some(value) = &self.authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
+            metadata.insert("authorization", value.clone());
+        }
+        for (name, value) in &self.trace {
+            metadata.insert(*name, value.clone());
         }
         request
     }

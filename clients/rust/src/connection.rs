@@ -12,7 +12,9 @@
 //! * `DHGW_TLS_CLIENT_CERT_FILE` and `DHGW_TLS_CLIENT_KEY_FILE`: a client certificate for
 //!   mutual TLS (turn TLS on);
 //! * `DHGW_TLS_SERVER_NAME`: the name on the gateway's certificate, when not the address's
-//!   host.
+//!   host;
+//! * `TRACEPARENT` and `TRACESTATE`: a W3C trace context to join (OpenTelemetry's convention for
+//!   passing one to a process through its environment), sent with every call.
 //!
 //! None of these is one of the gateway's own settings (those say where it *listens*), so a
 //! shell may hold both.
@@ -56,6 +58,11 @@ pub struct Connection {
     pub key_file: Option<PathBuf>,
     /// The name to verify the gateway's certificate against ("" = the address's host).
     pub server_name: String,
+    /// A W3C `traceparent` sent with every call, as given ("" = none): the gateway's spans
+    /// join that trace.
+    pub traceparent: String,
+    /// Its `tracestate`, sent only with a traceparent ("" = none).
+    pub tracestate: String,
 }
 
 impl Default for Connection {
@@ -70,6 +77,8 @@ impl Default for Connection {
             cert_file: None,
             key_file: None,
             server_name: String::new(),
+            traceparent: String::new(),
+            tracestate: String::new(),
         }
     }
 }
@@ -86,6 +95,8 @@ impl fmt::Debug for Connection {
             .field("cert_file", &self.cert_file)
             .field("key_file", &self.key_file)
             .field("server_name", &self.server_name)
+            .field("traceparent", &self.traceparent)
+            .field("tracestate", &self.tracestate)
             .finish()
     }
 }
@@ -200,7 +211,8 @@ impl From<tonic::transport::Error> for ConnectionError {
 
 impl Connection {
     /// Each field from `given` when it is `Some`, else from its `DHGW_*` variable (an empty one
-    /// counts as unset), else its default.
+    /// counts as unset), else its default; the trace context from `TRACEPARENT` and
+    /// `TRACESTATE` (trimmed).
     ///
     /// # Errors
     ///
@@ -226,6 +238,7 @@ impl Connection {
         let path = |given: Option<PathBuf>, name: &str| {
             given.or_else(|| text(None, name).map(PathBuf::from))
         };
+        let trimmed = |name: &str| var(name).map(|v| v.trim().to_owned()).unwrap_or_default();
         let ca_file = path(given.ca_file, "DHGW_TLS_CA_FILE");
         let cert_file = path(given.cert_file, "DHGW_TLS_CLIENT_CERT_FILE");
         let key_file = path(given.key_file, "DHGW_TLS_CLIENT_KEY_FILE");
@@ -248,6 +261,8 @@ impl Connection {
             cert_file,
             key_file,
             server_name: text(given.server_name, "DHGW_TLS_SERVER_NAME").unwrap_or_default(),
+            traceparent: trimmed("TRACEPARENT"),
+            tracestate: trimmed("TRACESTATE"),
         })
     }
 
@@ -301,8 +316,8 @@ impl Connection {
             })
     }
 
-    /// A client of the gateway that connects on first use and sends the API key with every
-    /// call. Call it on a tokio runtime.
+    /// A client of the gateway that connects on first use and sends the API key and the trace
+    /// context with every call. Call it on a tokio runtime.
     ///
     /// # Errors
     ///
@@ -311,7 +326,8 @@ impl Connection {
         self.client(Client::new(self.endpoint()?.connect_lazy()))
     }
 
-    /// A client of the gateway, connected now, that sends the API key with every call.
+    /// A client of the gateway, connected now, that sends the API key and the trace context
+    /// with every call.
     ///
     /// # Errors
     ///
@@ -322,6 +338,12 @@ impl Connection {
     }
 
     fn client(&self, client: Client) -> Result<Client, ConnectionError> {
+        // A trace context that cannot be a header is malformed, which the gateway would ignore
+        // too: the calls go out without it rather than fail on an ambient variable.
+        let client = client
+            .clone()
+            .with_trace_context(&self.traceparent, &self.tracestate)
+            .unwrap_or(client);
         match &self.api_key {
             Some(key) => client.with_api_key(key).map_err(ConnectionError::ApiKey),
             None => Ok(client),

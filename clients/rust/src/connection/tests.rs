@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::testing::block_on;
+use crate::testing::{block_on, header_catcher};
 
 fn from(given: ConnectionArgs, vars: &[(&str, &str)]) -> Result<Connection, ConnectionError> {
     let vars: HashMap<String, String> = vars
@@ -221,4 +221,98 @@ fn a_tls_client_of_a_plaintext_server_is_unavailable() {
         assert!(!error.to_string().contains("dhgw_key"));
     });
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_trace_context_comes_from_traceparent_and_tracestate() {
+    let vars = [
+        (
+            "TRACEPARENT",
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\n",
+        ),
+        ("TRACESTATE", "vendor=agent-7"),
+    ];
+    let connection = from(ConnectionArgs::default(), &vars).expect("valid");
+    assert_eq!(
+        connection.traceparent,
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    assert_eq!(connection.tracestate, "vendor=agent-7");
+    assert_eq!(
+        from(ConnectionArgs::default(), &[])
+            .expect("valid")
+            .traceparent,
+        ""
+    );
+}
+
+/// The headers of one call of `client` to the catcher, its answer UNIMPLEMENTED.
+async fn headers_of(
+    caught: &mut tokio::sync::mpsc::UnboundedReceiver<http::HeaderMap>,
+    call: impl std::future::Future<Output = Result<(), crate::DriveError>>,
+) -> http::HeaderMap {
+    let error = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("within 10 s")
+        .expect_err("the catcher answers no call");
+    assert_eq!(error.code_name(), "UNIMPLEMENTED", "{error}");
+    tokio::time::timeout(Duration::from_secs(10), caught.recv())
+        .await
+        .expect("within 10 s")
+        .expect("the call's headers")
+}
+
+#[test]
+fn every_call_sends_the_trace_context_and_the_api_key() {
+    block_on(async {
+        let (address, mut caught) = header_catcher().await;
+        let connection = Connection {
+            address,
+            api_key: Some("dhgw_key".into()),
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+            tracestate: "vendor=agent-7".into(),
+            ..Connection::default()
+        };
+        let client = connection.connect_lazy().expect("valid");
+        let unary = headers_of(&mut caught, async { client.capabilities().await.map(drop) }).await;
+        let (audio, mut events) = client.drive("t", &crate::DriveOptions::default());
+        let stream = headers_of(&mut caught, async {
+            events.next().await.expect("one item").map(drop)
+        })
+        .await;
+        drop(audio);
+        for headers in [unary, stream] {
+            assert_eq!(
+                headers["traceparent"],
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            );
+            assert_eq!(headers["tracestate"], "vendor=agent-7");
+            assert_eq!(headers["authorization"], "Bearer dhgw_key");
+        }
+    });
+}
+
+#[test]
+fn a_tracestate_goes_only_with_a_traceparent() {
+    block_on(async {
+        let (address, mut caught) = header_catcher().await;
+        let connection = Connection {
+            address,
+            tracestate: "vendor=agent-7".into(),
+            ..Connection::default()
+        };
+        let client = connection.connect_lazy().expect("valid");
+        let headers =
+            headers_of(&mut caught, async { client.capabilities().await.map(drop) }).await;
+        assert!(!headers.contains_key("tracestate") && !headers.contains_key("traceparent"));
+        // One that cannot be a header is malformed: the calls go out without it.
+        let connection = Connection {
+            traceparent: "00-\n-01".into(),
+            ..connection
+        };
+        let client = connection.connect_lazy().expect("valid");
+        let headers =
+            headers_of(&mut caught, async { client.capabilities().await.map(drop) }).await;
+        assert!(!headers.contains_key("traceparent"), "{headers:?}");
+    });
 }

@@ -20,7 +20,8 @@
 //! `--timbre-id`) speaks a text instead of a file. `dh-drive stop`, `get-task` and `watch-task`
 //! call the other RPCs (`commands.rs`). Every command takes the connection flags
 //! (`connection.rs`): `--addr`, `--tls`, `--ca`, `--cert`/`--key`, `--server-name`,
-//! `--api-key-file` or `--api-key`, each else its `DHGW_*` variable.
+//! `--api-key-file` or `--api-key`, each else its `DHGW_*` variable; each call carries the trace
+//! context in `$TRACEPARENT` / `$TRACESTATE`, so the gateway's spans join the caller's trace.
 
 mod argparse;
 mod args;
