@@ -215,8 +215,12 @@ export class GatewayClient {
 
   #merged(extra: Metadata | undefined): Metadata {
     const metadata = this.#metadata.clone();
-    if (extra) {
-      metadata.merge(extra);
+    // A call's own key replaces the client's (grpc-js's merge() would send both: two traceparents).
+    for (const [key, value] of Object.entries(extra?.toJSON() ?? {})) {
+      metadata.remove(key);
+      for (const one of value) {
+        metadata.add(key, one);
+      }
     }
     return metadata;
   }

@@ -10,12 +10,14 @@
  * - `DHGW_TLS_CA_FILE`: PEM roots that verify the gateway (turns TLS on);
  * - `DHGW_TLS_CLIENT_CERT_FILE` and `DHGW_TLS_CLIENT_KEY_FILE`: a client certificate for mutual
  *   TLS (turn TLS on);
- * - `DHGW_TLS_SERVER_NAME`: the name on the gateway's certificate, when not the address's host.
+ * - `DHGW_TLS_SERVER_NAME`: the name on the gateway's certificate, when not the address's host;
+ * - `TRACEPARENT` and `TRACESTATE`: a W3C trace context to join (OpenTelemetry's convention for
+ *   passing one to a process through its environment), sent with every call.
  */
 
 import { readFileSync } from "node:fs";
 
-import { type ChannelCredentials, type ChannelOptions, credentials as grpcCredentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ChannelOptions, credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
 
 import { GatewayClient, type GatewayClientOptions } from "./client";
 
@@ -44,6 +46,10 @@ export interface Connection {
   keyFile: string | undefined;
   /** The name to verify the gateway's certificate against ("" = the address's host). */
   serverName: string;
+  /** A W3C `traceparent` to send with every call ("" = none). */
+  traceparent: string;
+  /** Its `tracestate` ("" = none; sent only with a traceparent). */
+  tracestate: string;
 }
 
 /** A bad connection setting (a certificate without its key, `DHGW_TLS` not on/off...). */
@@ -81,7 +87,28 @@ export function connectionFromEnv(
     certFile,
     keyFile,
     serverName: pick(given.serverName, "DHGW_TLS_SERVER_NAME") ?? "",
+    traceparent: (given.traceparent ?? env.TRACEPARENT ?? "").trim(),
+    tracestate: (given.tracestate ?? env.TRACESTATE ?? "").trim(),
   };
+}
+
+/**
+ * The metadata every call of the connection carries: `authorization: Bearer <key>`, and the
+ * trace context. The gateway ignores a malformed trace context (a new trace), so it is sent
+ * as given. For calls on the raw stub; {@link gatewayClientOptions} already includes it.
+ */
+export function callMetadata(connection: Connection): Metadata {
+  const metadata = new Metadata();
+  if (connection.apiKey) {
+    metadata.set("authorization", `Bearer ${connection.apiKey}`);
+  }
+  if (connection.traceparent) {
+    metadata.set("traceparent", connection.traceparent);
+    if (connection.tracestate) {
+      metadata.set("tracestate", connection.tracestate);
+    }
+  }
+  return metadata;
 }
 
 /**
@@ -106,8 +133,9 @@ export function channelOptions(connection: Connection): ChannelOptions {
 }
 
 /**
- * The {@link GatewayClient} options of a connection (credentials, channel options, API key);
- * merge your own in before `new GatewayClient(connection.address, options)`.
+ * The {@link GatewayClient} options of a connection (credentials, channel options, API key,
+ * {@link callMetadata}); merge your own in before `new GatewayClient(connection.address,
+ * options)`, adding to `options.metadata` rather than replacing it to keep the trace context.
  *
  * @throws Error a certificate file cannot be read or is not PEM.
  */
@@ -116,11 +144,13 @@ export function gatewayClientOptions(connection: Connection): GatewayClientOptio
     credentials: channelCredentials(connection),
     channelOptions: channelOptions(connection),
     apiKey: connection.apiKey,
+    metadata: callMetadata(connection),
   };
 }
 
 /**
- * A client for the connection, sending its API key with every call; the caller closes it.
+ * A client for the connection, sending its API key and trace context with every call; the
+ * caller closes it.
  *
  * @throws Error a certificate file cannot be read or is not PEM.
  */

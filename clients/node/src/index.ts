@@ -15,6 +15,7 @@ export {
   type UnaryCallOptions,
 } from "./client";
 export {
+  callMetadata,
   channelCredentials,
   channelOptions,
   type Connection,

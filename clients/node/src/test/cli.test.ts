@@ -33,7 +33,7 @@ import { taskJson } from "../output";
 /** The connection with nothing given and no DHGW_* variable set. */
 const PLAIN = {
   address: "127.0.0.1:50051", apiKey: undefined, profile: "", taskId: "", tls: false, caFile: undefined,
-  certFile: undefined, keyFile: undefined, serverName: "",
+  certFile: undefined, keyFile: undefined, serverName: "", traceparent: "", tracestate: "",
 };
 
 test("flags and their defaults", () => {

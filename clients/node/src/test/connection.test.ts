@@ -5,14 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { type sendUnaryData, type ServerUnaryCall, ServerCredentials } from "@grpc/grpc-js";
+import { Metadata, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, ServerCredentials, status } from "@grpc/grpc-js";
 
 import { parseCli } from "../cli";
 import { parseCommand } from "../commands";
-import { channelOptions, type Connection, ConnectionConfigError, connect, connectionFromEnv } from "../connection";
+import { callMetadata, channelOptions, type Connection, ConnectionConfigError, connect, connectionFromEnv } from "../connection";
 import { clientOptionsOf, connectionOf, readApiKey, UsageError } from "../connectionFlags";
 import { DriveError } from "../errors";
-import { type GetTaskRequest, TaskInfo } from "../gen/dhgateway/v1/gateway";
+import { type DriveEvent, type DriveRequest, type GetTaskRequest, StopDriveResponse, TaskInfo } from "../gen/dhgateway/v1/gateway";
 import { serve } from "./helpers";
 
 /** Each test's bound: a TLS handshake on loopback takes milliseconds. */
@@ -34,7 +34,7 @@ describe("connectionFromEnv", () => {
   test("defaults, and each field else its DHGW_* variable", () => {
     assert.deepEqual(connectionFromEnv({}, {}), {
       address: "127.0.0.1:50051", apiKey: undefined, profile: "", taskId: "", tls: false, caFile: undefined,
-      certFile: undefined, keyFile: undefined, serverName: "",
+      certFile: undefined, keyFile: undefined, serverName: "", traceparent: "", tracestate: "",
     });
     const env = {
       DHGW_ADDRESS: "gw:443", DHGW_API_KEY: "k", DHGW_PROFILE: "p", DHGW_TASK_ID: "t", DHGW_TLS_CA_FILE: "ca.pem",
@@ -42,7 +42,7 @@ describe("connectionFromEnv", () => {
     };
     assert.deepEqual(connectionFromEnv({}, env), {
       address: "gw:443", apiKey: "k", profile: "p", taskId: "t", tls: true, caFile: "ca.pem", certFile: "c.pem",
-      keyFile: "c.key", serverName: "gw.example",
+      keyFile: "c.key", serverName: "gw.example", traceparent: "", tracestate: "",
     });
     const given = connectionFromEnv({ address: "other:1", apiKey: "given", caFile: "mine.pem" }, env);
     assert.deepEqual([given.address, given.apiKey, given.caFile], ["other:1", "given", "mine.pem"]);
@@ -64,6 +64,69 @@ describe("connectionFromEnv", () => {
     const named = connectionFromEnv({ tls: true, serverName: "gw.example" }, {});
     assert.deepEqual(channelOptions(named), { "grpc.ssl_target_name_override": "gw.example", "grpc.default_authority": "gw.example" });
     assert.deepEqual(channelOptions({ ...named, tls: false }), {});
+  });
+});
+
+const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+describe("the trace context in TRACEPARENT / TRACESTATE", { timeout: TIMEOUT_MS }, () => {
+  const seen: Record<string, unknown[]>[] = [];
+  let server: Awaited<ReturnType<typeof serve>>;
+  const record = (call: { metadata: { get: (key: string) => unknown[] } }): void => {
+    seen.push(Object.fromEntries(["authorization", "traceparent", "tracestate"].map((key) => [key, call.metadata.get(key)])));
+  };
+
+  before(async () => {
+    server = await serve({
+      getTask: (call: ServerUnaryCall<GetTaskRequest, TaskInfo>, callback: sendUnaryData<TaskInfo>): void => {
+        record(call);
+        callback(null, TaskInfo.fromPartial({ taskId: call.request.taskId }));
+      },
+      stopDrive: (call: ServerUnaryCall<unknown, StopDriveResponse>, callback: sendUnaryData<StopDriveResponse>): void => {
+        record(call);
+        callback(null, StopDriveResponse.fromPartial({ driveId: "d-1" }));
+      },
+      drive: (call: ServerDuplexStream<DriveRequest, DriveEvent>): void => {
+        record(call);
+        call.emit("error", { code: status.NOT_FOUND, details: "no such task" });
+      },
+    });
+  });
+  after(() => server.close());
+
+  test("read from the environment, trimmed; a tracestate alone is kept but not sent", () => {
+    const env = { TRACEPARENT: ` ${TRACEPARENT}\n`, TRACESTATE: "vendor=agent-7" };
+    const connection = connectionFromEnv({}, env);
+    assert.deepEqual([connection.traceparent, connection.tracestate], [TRACEPARENT, "vendor=agent-7"]);
+    assert.deepEqual(callMetadata({ ...connection, apiKey: "k" }).getMap(), {
+      authorization: "Bearer k", traceparent: TRACEPARENT, tracestate: "vendor=agent-7",
+    });
+    assert.deepEqual(callMetadata(connectionFromEnv({}, { TRACESTATE: "vendor=agent-7" })).getMap(), {});
+    const drive = parseCli(["--task", "t", "--file", "a.wav"], env);
+    assert.ok(drive !== "help");
+    assert.equal(clientOptionsOf(drive.connection).metadata?.get("traceparent")[0], TRACEPARENT);
+  });
+
+  test("sent as given on every call: the drive, StopDrive and GetTask; a call's own replaces it", async () => {
+    const env = { DHGW_ADDRESS: server.address, DHGW_API_KEY: "k-1", TRACEPARENT: "not-a-trace", TRACESTATE: "a=b" };
+    const gateway = connect(connectionFromEnv({}, env));
+    try {
+      const deadline = Date.now() + TIMEOUT_MS / 2;
+      await assert.rejects(async () => {
+        for await (const _ of gateway.drive("t-1", [Buffer.alloc(320)], {}, { deadline })) {
+          // the fake gateway ends it before any event
+        }
+      }, DriveError);
+      assert.equal(await gateway.stopDrive("t-1", "", { deadline }), "d-1");
+      assert.equal((await gateway.getTask("t-1", { deadline })).taskId, "t-1");
+      const own = new Metadata();
+      own.set("traceparent", TRACEPARENT);
+      await gateway.getTask("t-1", { deadline, metadata: own });
+    } finally {
+      gateway.close();
+    }
+    const sent = { authorization: ["Bearer k-1"], traceparent: ["not-a-trace"], tracestate: ["a=b"] };
+    assert.deepEqual(seen, [sent, sent, sent, { ...sent, traceparent: [TRACEPARENT] }]);
   });
 });
 
