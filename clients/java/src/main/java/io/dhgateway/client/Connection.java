@@ -6,6 +6,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.TlsChannelCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -27,7 +28,9 @@ import java.util.Set;
  *   <li>{@code DHGW_TLS_CA_FILE}: PEM roots that verify the gateway (turns TLS on);
  *   <li>{@code DHGW_TLS_CLIENT_CERT_FILE} and {@code DHGW_TLS_CLIENT_KEY_FILE}: a client
  *       certificate for mutual TLS (turn TLS on);
- *   <li>{@code DHGW_TLS_SERVER_NAME}: the name on the gateway's certificate, when not the host.
+ *   <li>{@code DHGW_TLS_SERVER_NAME}: the name on the gateway's certificate, when not the host;
+ *   <li>{@code TRACEPARENT} and {@code TRACESTATE}: a W3C trace context to join (OpenTelemetry's
+ *       convention for passing one to a process through its environment), sent with every call.
  * </ul>
  *
  * <pre>{@code
@@ -44,6 +47,9 @@ public final class Connection {
 
   private static final Set<String> TRUE = Set.of("1", "on", "true", "yes");
   private static final Set<String> FALSE = Set.of("", "0", "off", "false", "no");
+  private static final Metadata.Key<String> AUTHORIZATION = ascii("authorization");
+  private static final Metadata.Key<String> TRACEPARENT = ascii("traceparent");
+  private static final Metadata.Key<String> TRACESTATE = ascii("tracestate");
 
   private final String address;
   private final String apiKey;
@@ -52,6 +58,8 @@ public final class Connection {
   private final Path certFile;
   private final Path keyFile;
   private final String serverName;
+  private final String traceparent;
+  private final String tracestate;
 
   private Connection(Builder b, Map<String, String> env) {
     String ca = pick(b.caFile, env, "DHGW_TLS_CA_FILE");
@@ -75,6 +83,8 @@ public final class Connection {
     this.certFile = cert == null ? null : Path.of(cert);
     this.keyFile = key == null ? null : Path.of(key);
     this.serverName = name != null ? name : "";
+    this.traceparent = env.getOrDefault("TRACEPARENT", "").strip();
+    this.tracestate = env.getOrDefault("TRACESTATE", "").strip();
   }
 
   /** A builder; each value left unset (or null) comes from its variable. */
@@ -122,6 +132,34 @@ public final class Connection {
     return serverName;
   }
 
+  /** The W3C {@code traceparent} sent with every call ({@code TRACEPARENT}); "" = none. */
+  public String traceparent() {
+    return traceparent;
+  }
+
+  /** Its {@code tracestate} ({@code TRACESTATE}); sent only with a traceparent. "" = none. */
+  public String tracestate() {
+    return tracestate;
+  }
+
+  /**
+   * The headers of every call: {@code authorization: Bearer <key>} and the trace context, each
+   * when given. A malformed trace context is sent as given: the gateway then starts a new trace.
+   */
+  public Metadata headers() {
+    Metadata headers = new Metadata();
+    if (apiKey != null && !apiKey.isEmpty()) {
+      headers.put(AUTHORIZATION, "Bearer " + apiKey);
+    }
+    if (!traceparent.isEmpty()) {
+      headers.put(TRACEPARENT, traceparent);
+      if (!tracestate.isEmpty()) {
+        headers.put(TRACESTATE, tracestate);
+      }
+    }
+    return headers;
+  }
+
   /**
    * The channel's credentials: TLS with the files read now, else plaintext.
    *
@@ -157,10 +195,9 @@ public final class Connection {
     return builder.build();
   }
 
-  /** A client on {@code channel} that sends the API key (if any) with every call. */
+  /** A client on {@code channel} that sends the {@link #headers} with every call. */
   public DriveGatewayClient client(Channel channel) {
-    DriveGatewayClient client = DriveGatewayClient.create(channel);
-    return apiKey == null || apiKey.isEmpty() ? client : client.withApiKey(apiKey);
+    return DriveGatewayClient.create(channel).withHeaders(headers());
   }
 
   /** Never shows the API key. */
@@ -173,6 +210,10 @@ public final class Connection {
         + ", apiKey="
         + (apiKey == null ? "none" : "***")
         + "]";
+  }
+
+  private static Metadata.Key<String> ascii(String name) {
+    return Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
   }
 
   private static String pick(String given, Map<String, String> env, String name) {

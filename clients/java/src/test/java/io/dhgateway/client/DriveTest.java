@@ -23,10 +23,6 @@ import io.dhgateway.v1.Started;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -164,20 +160,11 @@ class DriveTest {
   @BeforeEach
   void start() throws Exception {
     String name = InProcessServerBuilder.generateName();
-    ServerInterceptor headers =
-        new ServerInterceptor() {
-          @Override
-          public <Q, R> ServerCall.Listener<Q> interceptCall(
-              ServerCall<Q, R> call, Metadata metadata, ServerCallHandler<Q, R> next) {
-            authorization.complete(metadata.get(AUTHORIZATION));
-            return next.startCall(call, metadata);
-          }
-        };
     server =
-        InProcessServerBuilder.forName(name)
-            .addService(ServerInterceptors.intercept(new FakeGateway(), headers))
-            .build()
-            .start();
+        FakeServers.start(
+            name,
+            new FakeGateway(),
+            metadata -> authorization.complete(metadata.get(AUTHORIZATION)));
     channel = InProcessChannelBuilder.forName(name).build();
     client = DriveGatewayClient.create(channel);
   }
