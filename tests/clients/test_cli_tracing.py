@@ -18,7 +18,7 @@ from tests.observability.test_tracing import TraceReceiver, receiver
 __all__ = ["receiver"]  # the fixture, used by name below
 
 #: The languages whose dh-drive reads $TRACEPARENT (all five, as each lands).
-LANGUAGES = ["python"]
+LANGUAGES = ["java", "node", "python", "rust"]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
