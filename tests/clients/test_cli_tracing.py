@@ -11,19 +11,17 @@ import pytest
 import pytest_asyncio
 
 from gateway.testing import Harness, running_gateway
-from scripts.clients import client_command
+from scripts.clients import client_command, language_names
 from tests.clients.conftest import CLIP, run_client
 from tests.observability.test_tracing import TraceReceiver, receiver
 
 __all__ = ["receiver"]  # the fixture, used by name below
 
-#: The languages whose dh-drive reads $TRACEPARENT (all five, as each lands).
-LANGUAGES = ["java", "node", "python", "rust"]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
 
-@pytest.fixture(params=LANGUAGES)
+@pytest.fixture(params=language_names())
 def client(request: pytest.FixtureRequest) -> list[str]:
     return client_command(request.param)
 

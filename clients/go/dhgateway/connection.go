@@ -28,7 +28,9 @@ const DefaultAddress = "127.0.0.1:50051"
 //   - DHGW_TLS_CA_FILE: PEM roots that verify the gateway (turns TLS on);
 //   - DHGW_TLS_CLIENT_CERT_FILE and DHGW_TLS_CLIENT_KEY_FILE: a client certificate for
 //     mutual TLS (turn TLS on);
-//   - DHGW_TLS_SERVER_NAME: the name on the gateway's certificate, when not the address's host.
+//   - DHGW_TLS_SERVER_NAME: the name on the gateway's certificate, when not the address's host;
+//   - TRACEPARENT and TRACESTATE: a W3C trace context to join (OpenTelemetry's convention for
+//     handing one to a process through its environment), sent with every call.
 //
 // Dial opens the connection it describes.
 type Connection struct {
@@ -45,6 +47,10 @@ type Connection struct {
 	CertFile, KeyFile string
 	// ServerName is the name to verify the gateway's certificate against; "" means the host.
 	ServerName string
+	// Traceparent and Tracestate are a W3C trace context sent with every call ("": none; a
+	// Tracestate only with a Traceparent). A program instrumented with OpenTelemetry passes
+	// its spans' context with otelgrpc's stats handler instead (Dial's extra options).
+	Traceparent, Tracestate string
 }
 
 var (
@@ -69,6 +75,9 @@ func ConnectionFromEnv(given Connection) (Connection, error) {
 	pick(&c.CertFile, "DHGW_TLS_CLIENT_CERT_FILE")
 	pick(&c.KeyFile, "DHGW_TLS_CLIENT_KEY_FILE")
 	pick(&c.ServerName, "DHGW_TLS_SERVER_NAME")
+	pick(&c.Traceparent, "TRACEPARENT")
+	pick(&c.Tracestate, "TRACESTATE")
+	c.Traceparent, c.Tracestate = strings.TrimSpace(c.Traceparent), strings.TrimSpace(c.Tracestate)
 	if c.Address == "" {
 		c.Address = DefaultAddress
 	}
@@ -125,8 +134,26 @@ func (c Connection) DialOptions() ([]grpc.DialOption, error) {
 	if c.APIKey != "" {
 		options = append(options, grpc.WithPerRPCCredentials(apiKey(c.APIKey)))
 	}
+	if c.Traceparent != "" {
+		options = append(options, grpc.WithPerRPCCredentials(traceContext{c.Traceparent, c.Tracestate}))
+	}
 	return options, nil
 }
+
+// traceContext sends a W3C trace context with every call, as given: the gateway ignores a
+// malformed one (a new trace).
+type traceContext struct{ parent, state string }
+
+func (t traceContext) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	headers := map[string]string{"traceparent": t.parent}
+	if t.state != "" {
+		headers["tracestate"] = t.state
+	}
+	return headers, nil
+}
+
+// RequireTransportSecurity is false: a trace context is no secret.
+func (traceContext) RequireTransportSecurity() bool { return false }
 
 // Dial is a new connection to the gateway (grpc.NewClient: it connects on the first call),
 // with DialOptions and then extra; the caller closes it.

@@ -27,7 +27,8 @@ import (
 )
 
 var connectionEnv = []string{"DHGW_ADDRESS", "DHGW_API_KEY", "DHGW_TLS", "DHGW_TLS_CA_FILE",
-	"DHGW_TLS_CLIENT_CERT_FILE", "DHGW_TLS_CLIENT_KEY_FILE", "DHGW_TLS_SERVER_NAME"}
+	"DHGW_TLS_CLIENT_CERT_FILE", "DHGW_TLS_CLIENT_KEY_FILE", "DHGW_TLS_SERVER_NAME", "TRACEPARENT",
+	"TRACESTATE"}
 
 func clearEnv(t *testing.T) {
 	t.Helper()
@@ -49,6 +50,28 @@ func TestEachFieldElseItsVariableElseTheDefault(t *testing.T) {
 	want := Connection{Address: "gw:443", APIKey: "given", TLS: true, CAFile: "ca.pem", ServerName: "gw.test"}
 	if err != nil || c != want {
 		t.Errorf("from the environment: %+v, %v; want %+v", c, err, want)
+	}
+}
+
+func TestTheTraceContextComesFromTheEnvironmentAndGoesWithEveryCall(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TRACEPARENT", " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ")
+	t.Setenv("TRACESTATE", "vendor=agent-7")
+	c, err := ConnectionFromEnv(Connection{})
+	if err != nil || c.Traceparent != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" ||
+		c.Tracestate != "vendor=agent-7" {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	headers, _ := traceContext{c.Traceparent, c.Tracestate}.GetRequestMetadata(context.Background())
+	if headers["traceparent"] != c.Traceparent || headers["tracestate"] != "vendor=agent-7" {
+		t.Errorf("the call's metadata: %v", headers)
+	}
+	if headers, _ := (traceContext{parent: "p"}).GetRequestMetadata(context.Background()); len(headers) != 1 {
+		t.Errorf("a tracestate without one: %v", headers)
+	}
+	options, err := Connection{Address: "127.0.0.1:1"}.DialOptions()
+	if err != nil || len(options) != 1 {
+		t.Errorf("no trace context, no key: %d options, %v", len(options), err)
 	}
 }
 
