@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // DefaultAddress is the gateway's address when neither a Connection nor DHGW_ADDRESS gives one.
@@ -48,8 +49,9 @@ type Connection struct {
 	// ServerName is the name to verify the gateway's certificate against; "" means the host.
 	ServerName string
 	// Traceparent and Tracestate are a W3C trace context sent with every call ("": none; a
-	// Tracestate only with a Traceparent). A program instrumented with OpenTelemetry passes
-	// its spans' context with otelgrpc's stats handler instead (Dial's extra options).
+	// Tracestate only with a Traceparent), unless the call carries its own traceparent: a
+	// program instrumented with OpenTelemetry passes its spans' context with otelgrpc's stats
+	// handler (Dial's extra options), and that one wins.
 	Traceparent, Tracestate string
 }
 
@@ -141,10 +143,14 @@ func (c Connection) DialOptions() ([]grpc.DialOption, error) {
 }
 
 // traceContext sends a W3C trace context with every call, as given: the gateway ignores a
-// malformed one (a new trace).
+// malformed one (a new trace). A call that carries its own traceparent (otelgrpc's stats
+// handler puts its span's there) keeps it: two would leave the gateway to pick one.
 type traceContext struct{ parent, state string }
 
-func (t traceContext) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+func (t traceContext) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	if own, _ := metadata.FromOutgoingContext(ctx); len(own.Get("traceparent")) > 0 {
+		return nil, nil
+	}
 	headers := map[string]string{"traceparent": t.parent}
 	if t.state != "" {
 		headers["tracestate"] = t.state

@@ -53,26 +53,78 @@ func TestEachFieldElseItsVariableElseTheDefault(t *testing.T) {
 	}
 }
 
+// metadataServer serves the gateway's service (every call unimplemented) on loopback, in
+// plaintext unless options say otherwise; the metadata each call carried goes to its channel.
+func metadataServer(t *testing.T, options ...grpc.ServerOption) (string, <-chan metadata.MD) {
+	t.Helper()
+	seen := make(chan metadata.MD, 8)
+	server := grpc.NewServer(append(options, grpc.UnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			seen <- md
+			return handler(ctx, req)
+		}))...)
+	pb.RegisterDriveGatewayServer(server, pb.UnimplementedDriveGatewayServer{})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = server.Serve(listener) }() // ends with Stop
+	t.Cleanup(server.Stop)
+	return listener.Addr().String(), seen
+}
+
 func TestTheTraceContextComesFromTheEnvironmentAndGoesWithEveryCall(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	address, seen := metadataServer(t)
 	clearEnv(t)
-	t.Setenv("TRACEPARENT", " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ")
+	t.Setenv("DHGW_ADDRESS", address)
+	t.Setenv("DHGW_API_KEY", "k-1")
+	t.Setenv("TRACEPARENT", " "+parent+" ")
 	t.Setenv("TRACESTATE", "vendor=agent-7")
 	c, err := ConnectionFromEnv(Connection{})
-	if err != nil || c.Traceparent != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" ||
-		c.Tracestate != "vendor=agent-7" {
+	if err != nil || c.Traceparent != parent || c.Tracestate != "vendor=agent-7" {
 		t.Fatalf("from the environment: %+v, %v", c, err)
 	}
-	headers, _ := traceContext{c.Traceparent, c.Tracestate}.GetRequestMetadata(context.Background())
-	if headers["traceparent"] != c.Traceparent || headers["tracestate"] != "vendor=agent-7" {
-		t.Errorf("the call's metadata: %v", headers)
+	// call makes one call on a new connection of c and returns the metadata the server got.
+	call := func(c Connection, ctx context.Context) metadata.MD {
+		t.Helper()
+		conn, err := c.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := NewClient(conn).Capabilities(ctx); status.Code(err) != codes.Unimplemented {
+			t.Fatalf("the call did not reach the server: %v", err)
+		}
+		return <-seen
 	}
-	if headers, _ := (traceContext{parent: "p"}).GetRequestMetadata(context.Background()); len(headers) != 1 {
-		t.Errorf("a tracestate without one: %v", headers)
+	check := func(name string, md metadata.MD, key string, want ...string) {
+		t.Helper()
+		if got := md.Get(key); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: %s = %q, want %q", name, key, got, want)
+		}
 	}
-	options, err := Connection{Address: "127.0.0.1:1"}.DialOptions()
-	if err != nil || len(options) != 1 {
-		t.Errorf("no trace context, no key: %d options, %v", len(options), err)
-	}
+	md := call(c, context.Background())
+	check("from the environment", md, "traceparent", parent)
+	check("from the environment", md, "tracestate", "vendor=agent-7")
+	check("from the environment", md, "authorization", "Bearer k-1")
+
+	// What otelgrpc's stats handler does with its span: the call's own context wins, whole.
+	md = call(c, metadata.AppendToOutgoingContext(context.Background(), "traceparent", own))
+	check("the call's own", md, "traceparent", own)
+	check("the call's own", md, "tracestate")
+	check("the call's own", md, "authorization", "Bearer k-1")
+
+	c.Tracestate = ""
+	check("no tracestate", call(c, context.Background()), "tracestate")
+	c.Traceparent, c.Tracestate = "", "vendor=agent-7"
+	md = call(c, context.Background())
+	check("a tracestate alone", md, "traceparent")
+	check("a tracestate alone", md, "tracestate")
 }
 
 func TestDHGWTLSIsOnOrOff(t *testing.T) {
@@ -184,9 +236,8 @@ func makePKI(t *testing.T) pki {
 	}
 }
 
-// mtlsServer serves the gateway's service (every call unimplemented) on loopback with mutual
-// TLS; the authorization each call carried goes to its channel.
-func mtlsServer(t *testing.T, p pki) (string, <-chan string) {
+// mtlsServer is a metadataServer with mutual TLS.
+func mtlsServer(t *testing.T, p pki) (string, <-chan metadata.MD) {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(p.serverCert, p.serverKey)
 	if err != nil {
@@ -196,21 +247,7 @@ func mtlsServer(t *testing.T, p pki) (string, <-chan string) {
 	caPEM, _ := os.ReadFile(p.ca)
 	roots.AppendCertsFromPEM(caPEM)
 	config := &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: roots, ClientAuth: tls.RequireAndVerifyClientCert}
-	seen := make(chan string, 8)
-	server := grpc.NewServer(grpc.Creds(credentials.NewTLS(config)),
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			md, _ := metadata.FromIncomingContext(ctx)
-			seen <- strings.Join(md.Get("authorization"), ",")
-			return handler(ctx, req)
-		}))
-	pb.RegisterDriveGatewayServer(server, pb.UnimplementedDriveGatewayServer{})
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = server.Serve(listener) }() // ends with Stop
-	t.Cleanup(server.Stop)
-	return listener.Addr().String(), seen
+	return metadataServer(t, grpc.Creds(credentials.NewTLS(config)))
 }
 
 func TestDialReachesAMutualTLSGatewayWithTheKey(t *testing.T) {
@@ -233,7 +270,7 @@ func TestDialReachesAMutualTLSGatewayWithTheKey(t *testing.T) {
 	if err := call(good); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("mutual TLS: %v", err)
 	}
-	if got := <-seen; got != "Bearer k-1" {
+	if got := (<-seen).Get("authorization"); len(got) != 1 || got[0] != "Bearer k-1" {
 		t.Errorf("authorization %q", got)
 	}
 	noCert := good
