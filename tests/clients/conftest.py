@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,14 +48,17 @@ class Run:
 
 async def run_client(command: list[str], harness: Harness, *args: str) -> Run:
     """Run dh-drive against the harness's gateway with ``--json``; bounded in time."""
+    return await run_dh_drive([*command, "--addr", harness.address, "--json", *args])
+
+
+async def run_dh_drive(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run ``argv`` (a dh-drive command line; ``env`` added to this process's environment)
+    within :data:`RUN_TIMEOUT_S`; what it printed as JSON lines, its status and stderr."""
     process = await asyncio.create_subprocess_exec(
-        *command,
-        "--addr",
-        harness.address,
-        "--json",
-        *args,
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env},
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)

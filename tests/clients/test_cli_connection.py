@@ -5,9 +5,6 @@ anything is sent. The same flags, the same outcomes, in each language."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest_asyncio
 from gateway.config import AuthConfig, ServerConfig, TlsConfig
 from gateway.testing import Harness
 from scripts.clients import client_command, language_names
-from tests.clients.conftest import CLIP, RUN_TIMEOUT_S, Run
+from tests.clients.conftest import CLIP, Run, run_dh_drive
 from tests.security.conftest import Pki, api_key, gateway, make_pki
 
 KEY = "dhgw_cli-connection-key"
@@ -54,21 +51,8 @@ def key_file(tmp_path: Path, mode: int = 0o600, key: str = KEY) -> Path:
 
 
 async def dh_drive(client: list[str], *args: str, env: dict[str, str] | None = None) -> Run:
-    """Run ``dh-drive --json <args>`` (no --addr added: the test gives it); bounded in time."""
-    process = await asyncio.create_subprocess_exec(
-        *client, *args, "--json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    lines = [json.loads(line) for line in stdout.decode().splitlines() if line.startswith("{")]
-    assert process.returncode is not None
-    return Run(lines, process.returncode, stderr.decode(errors="replace"))
+    """Run ``dh-drive <args> --json`` (no --addr added: the test gives it); bounded in time."""
+    return await run_dh_drive([*client, *args, "--json"], env or {})
 
 
 def tls_flags(h: Harness, certs: Pki) -> list[str]:
